@@ -1,0 +1,66 @@
+// Dense kernels a BERT needs besides the FFF: packed SGEMM with fused epilogues, LayerNorm, softmax attention.
+//
+// Every entry takes the instruction set and the pool explicitly (tests run each ISA side by side); results do
+// not depend on the thread count.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "fffbert/isa.h"
+#include "fffbert/pool.h"
+
+namespace fffbert {
+
+enum class Activation : int { none = 0, gelu_erf = 1, tanh = 2 };
+
+// Epilogue applied to y = x @ W^T (+ bias): y = act(y + bias) (+ residual). residual: [M, N] with row stride ldr.
+struct Epilogue {
+  Activation act = Activation::none;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+};
+
+// A Linear layer's weight in PyTorch layout [N (out), K (in)] plus optional bias [N], packed once into the
+// panel layout of the GEMM micro-kernel of `isa`. Copies its inputs.
+struct PackedLinear;
+struct PackedLinearDeleter { void operator()(PackedLinear* p) const; };
+using PackedLinearPtr = std::unique_ptr<PackedLinear, PackedLinearDeleter>;
+
+// Null when N < 1 or K < 1. The packing serves every ISA (it is chosen for the widest; narrower kernels read it).
+PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
+int64_t linear_out_features(const PackedLinear& w);
+int64_t linear_in_features(const PackedLinear& w);
+int64_t linear_weight_bytes(const PackedLinear& w);
+
+// y[M, N] (row stride ldy) = epilogue(x[M, K] (row stride ldx) @ W^T + bias). y must not alias x; it may alias
+// the residual only when ldy == ldr.
+void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
+                    const Epilogue& ep, Isa isa, ThreadPool& pool);
+
+// General SGEMM (BLAS semantics, row-major): C = alpha * op(A) @ op(B) + beta * C, op(A) [M, K], op(B) [K, N].
+// trans_a: A is stored [K, M]; trans_b: B is stored [N, K]. Packs B per call (for tests and the benchmark).
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, Isa isa, ThreadPool& pool);
+
+// y[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta over rows of length n (biased variance, as PyTorch).
+// y may alias x (same stride).
+void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float* gamma, const float* beta,
+               float eps, float* y, int64_t ldy, Isa isa, ThreadPool& pool);
+
+// y = GELU_erf(x), elementwise, in place allowed.
+void gelu(const float* x, float* y, int64_t n, Isa isa);
+
+// Multi-head softmax attention over a batch of sequences.
+// Token t = b*seq + s. For head h and dim d: Q at q[t*ld + h*head_stride + d], K and V likewise (k, v, same
+// ld and head_stride), so both the crammedBERT interleaved QKV row (q=qkv, k=qkv+hd, v=qkv+2hd, ld=3H,
+// head_stride=3hd) and the HF Q|K|V block layout (q=qkv, k=qkv+H, v=qkv+2H, ld=3H, head_stride=hd) fit.
+// scores = scale * Q K^T + key_mask_add[b, key] (additive, [batch, seq], or null), softmax over keys, P V.
+// out: [batch*seq, heads*head_dim], row stride ld_out, heads concatenated.
+struct AttentionShape {
+  int64_t batch, seq, heads, head_dim;
+};
+void attention(const float* q, const float* k, const float* v, int64_t ld, int64_t head_stride,
+               const AttentionShape& shape, const float* key_mask_add, float scale, float* out, int64_t ld_out,
+               Isa isa, ThreadPool& pool);
+
+}  // namespace fffbert

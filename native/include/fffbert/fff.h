@@ -1,0 +1,54 @@
+// The Fast Feedforward (FFF) layer, UltraFastBERT variant (FFF-SPEC section 1).
+//
+// For each token x (length I) and each of K trees: walk D+1 levels from the root; at node r (flat index
+// k*n_nodes + n) the logit is l = dot(W_in[r], x) + b_in[r]; y += GELU_erf(l) * W_out[:, r]; go to child
+// 2n+1 (l <= 0, so exactly 0 goes left) or 2n+2 (l > 0). No output bias.
+//
+// NaN: a NaN logit is not > 0, so it goes left; the NaN propagates into y through GELU. (Documented in the README.)
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "fffbert/isa.h"
+#include "fffbert/pool.h"
+
+namespace fffbert {
+
+struct FffShape {
+  int64_t input_width;   // I >= 1
+  int64_t output_width;  // O >= 1
+  int64_t depth;         // D >= 0
+  int64_t trees;         // K >= 1
+  int64_t nodes_per_tree() const { return (int64_t(2) << depth) - 1; }  // 2^(D+1) - 1
+};
+
+// Weights packed once at construction: W_in rows [K*n_nodes, I] padded to a kernel-friendly stride,
+// W_out transposed to node-major [K*n_nodes, O] (each node's output vector contiguous), padded likewise.
+// Opaque: only fff.cpp and the kernels know the layout.
+struct FffLayer;
+
+struct FffLayerDeleter { void operator()(FffLayer* p) const; };
+using FffLayerPtr = std::unique_ptr<FffLayer, FffLayerDeleter>;
+
+// Inputs in PyTorch layouts: linear_in_weight [K*n_nodes, I], linear_in_bias [K*n_nodes],
+// linear_out_weight [O, K*n_nodes]. Copies (and packs) them; the caller may free its arrays afterwards.
+// Returns null when the shape is invalid (sizes < 1, D < 0, or too large for int64/memory).
+FffLayerPtr fff_create(const FffShape& shape, const float* linear_in_weight, const float* linear_in_bias,
+                       const float* linear_out_weight);
+const FffShape& fff_shape(const FffLayer& layer);
+// Bytes held by the packed weights.
+int64_t fff_weight_bytes(const FffLayer& layer);
+
+enum class FffStrategy : int {
+  automatic = 0,  // the driver picks (by rows and shape)
+  per_token = 1,  // each token walks its trees alone
+  batched = 2,    // level by level, tokens grouped by node: each node's rows read once per group
+};
+
+// x: [rows, I] row-major with row stride ldx (>= I); y: [rows, O] with row stride ldy (>= O), overwritten.
+// paths: null, or [rows, K, D+1] int32: the node index (0-based, within its tree) visited at each level.
+// Work is split over `pool`; the result does not depend on the thread count or strategy (bitwise).
+void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
+                 int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool);
+
+}  // namespace fffbert

@@ -1,0 +1,36 @@
+// Instruction-set detection and selection for the compute core.
+//
+// Detection (isa.cpp) is compiled without any ISA flags and runs once: on x86 it checks CPUID *and* that the OS
+// saves the wider registers (XCR0 via xgetbv); on aarch64 NEON is baseline. The active set starts as the best
+// supported one, or FFFBERT_ISA=scalar|avx2|avx512|neon when that names a supported set.
+#pragma once
+#include <cstdint>
+
+namespace fffbert {
+
+enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
+constexpr int kIsaCount = 4;
+
+const char* isa_name(Isa isa);
+// Parses "scalar" | "avx2" | "avx512" | "neon"; false for anything else.
+bool isa_parse(const char* name, Isa* out);
+// Compiled into this binary *and* runnable on this CPU/OS.
+bool isa_supported(Isa isa);
+// The best supported set (what is active unless forced).
+Isa isa_best();
+// The set the drivers use when not told otherwise.
+Isa isa_active();
+// Forces the active set; false (and no change) when it is not supported.
+bool isa_set_active(Isa isa);
+// Applies FFFBERT_ISA once; returns false when the variable names an unknown or unsupported set (ignored then).
+bool isa_apply_env();
+
+// CPU features beyond the ISA tiers, for kernels that can use them (bf16 paths).
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512_bf16 = false;
+  bool neon = false, neon_bf16 = false;
+};
+const CpuFeatures& cpu_features();
+
+}  // namespace fffbert

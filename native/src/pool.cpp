@@ -1,0 +1,175 @@
+// The process-wide thread pool: T-1 worker threads plus the calling thread.
+//
+// A job is a counter of tasks handed out with fetch_add; the caller works on its own job too, then waits for
+// the workers that took tasks. Callers are serialised by job_mutex_ (several AsyncWorkers may submit at once).
+// Workers spin briefly before sleeping on the condition variable: a model forward submits hundreds of small
+// jobs in a row, and a futex wake per job costs more than the work of the smallest ones.
+#include "fffbert/pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#include <immintrin.h>
+#define FFFBERT_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define FFFBERT_PAUSE() __asm__ __volatile__("yield")
+#else
+#define FFFBERT_PAUSE() ((void)0)
+#endif
+
+namespace fffbert {
+namespace {
+
+thread_local bool t_inside_job = false;
+
+class Pool final : public ThreadPool {
+ public:
+  explicit Pool(int threads) { start(threads); }
+  ~Pool() override { stop(); }
+
+  int threads() const override { return threads_; }
+
+  void resize(int threads) {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
+    stop();
+    start(threads);
+  }
+
+  void parallel_for(int64_t n, int64_t grain, const RangeFn& fn) override {
+    if (n <= 0) return;
+    grain = std::max<int64_t>(grain, 1);
+    const int64_t max_chunks = (n + grain - 1) / grain;
+    const int64_t chunks = std::min<int64_t>(max_chunks, threads_);
+    if (chunks <= 1 || t_inside_job) {
+      fn(0, n, 0);
+      return;
+    }
+    // Contiguous chunks of nearly equal size; chunk c -> [c*n/chunks, (c+1)*n/chunks).
+    parallel_tasks(chunks, [&](int64_t c, int thread) {
+      fn(c * n / chunks, (c + 1) * n / chunks, thread);
+    });
+  }
+
+  void parallel_tasks(int64_t n_tasks, const std::function<void(int64_t, int)>& fn) override {
+    if (n_tasks <= 0) return;
+    if (threads_ <= 1 || n_tasks == 1 || t_inside_job) {
+      for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
+      return;
+    }
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_fn_ = &fn;
+      job_tasks_ = n_tasks;
+      next_task_.store(0, std::memory_order_relaxed);
+      busy_.store(int(workers_.size()), std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    run_tasks(0);
+    // Wait for every worker to have left this job (they may still be finishing a task).
+    while (busy_.load(std::memory_order_acquire) != 0) FFFBERT_PAUSE();
+    job_fn_ = nullptr;
+  }
+
+ private:
+  void run_tasks(int thread) {
+    t_inside_job = true;
+    for (;;) {
+      const int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
+      if (t >= job_tasks_) break;
+      (*job_fn_)(t, thread);
+    }
+    t_inside_job = false;
+  }
+
+  void worker(int thread) {
+    uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+      // Spin a little for the next job, then sleep.
+      uint64_t g = generation_.load(std::memory_order_acquire);
+      for (int spin = 0; g == seen && spin < kSpins; ++spin) {
+        FFFBERT_PAUSE();
+        g = generation_.load(std::memory_order_acquire);
+      }
+      if (g == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || stopping_; });
+        if (stopping_) return;
+        g = generation_.load(std::memory_order_acquire);
+      }
+      seen = g;
+      if (stopping_) return;
+      run_tasks(thread);
+      busy_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  void start(int threads) {
+    threads_ = std::max(1, threads);
+    stopping_ = false;
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  static constexpr int kSpins = 1 << 14;  // ~50 us of pause on Zen 4
+
+  int threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex job_mutex_;  // one job at a time
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_task_{0};
+  std::atomic<int> busy_{0};
+  const std::function<void(int64_t, int)>* job_fn_ = nullptr;
+  int64_t job_tasks_ = 0;
+  std::atomic<bool> stopping_{false};
+};
+
+int threads_from_env() {
+  if (const char* env = std::getenv("FFFBERT_THREADS")) {
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 1 && v <= 1024) return int(v);
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw ? int(hw) : 1;
+}
+
+Pool& global_pool() {
+  // Intentionally leaked: worker threads must not be joined during static destruction at process exit.
+  static Pool* pool = new Pool(threads_from_env());
+  return *pool;
+}
+
+}  // namespace
+
+ThreadPool& default_pool() { return global_pool(); }
+
+bool set_default_threads(int n) {
+  if (n < 1 || n > 1024) return false;
+  if (global_pool().threads() != n) global_pool().resize(n);
+  return true;
+}
+
+int default_threads() { return global_pool().threads(); }
+
+std::unique_ptr<ThreadPool> make_pool(int threads) { return std::make_unique<Pool>(threads); }
+
+}  // namespace fffbert

@@ -1,0 +1,60 @@
+/** Pieces the layer wrappers share: the input checks of forward() and the disposed state. */
+import { ErrorCode, FffError, expectFloat32Array, expectInteger } from '../errors';
+
+/** Checks x [rows * width] and an optional caller-provided output [rows * outWidth]; returns the output. */
+export function checkForwardArgs(x: unknown, rows: unknown, width: number, outWidth: number, out: unknown): { rows: number; out: Float32Array } {
+  const r = expectInteger('rows', rows, 1, 2 ** 31);
+  expectFloat32Array('x', x, r * width);
+  if (out === undefined) return { rows: r, out: new Float32Array(r * outWidth) };
+  return { rows: r, out: expectFloat32Array('out', out, r * outWidth) };
+}
+
+/** Owner of a native object that can be disposed once; later use throws ERR_FFF_DISPOSED. */
+export class Disposable<T extends { dispose(): void }> {
+  #handle: T | null;
+  readonly #what: string;
+  constructor(handle: T, what: string) {
+    this.#handle = handle;
+    this.#what = what;
+  }
+  get handle(): T {
+    if (this.#handle === null) throw new FffError(ErrorCode.DISPOSED, `This ${this.#what} has been disposed`);
+    return this.#handle;
+  }
+  get disposed(): boolean {
+    return this.#handle === null;
+  }
+  /** Frees the native weights; idempotent. A forward already running keeps them until it completes. */
+  dispose(): void {
+    this.#handle?.dispose();
+    this.#handle = null;
+  }
+}
+
+export function expectOptions(name: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new FffError(ErrorCode.INVALID_ARGUMENT, `Expected ${name} to be an object but received ${value === null ? 'null' : typeof value}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * The [rows, cols] of a flat PyTorch weight from whichever side is known (rows wins when both are given, and
+ * then both must agree with the length).
+ */
+export function matrixShape(name: string, weight: Float32Array, rows: unknown, cols: unknown): [number, number] {
+  if (rows === undefined && cols === undefined) {
+    throw new FffError(ErrorCode.INVALID_SHAPE, `The shape of ${name} is unknown: give its in or out width (or a bias)`);
+  }
+  const known = rows !== undefined ? expectInteger(`${name} rows`, rows, 1, 2 ** 31) : expectInteger(`${name} columns`, cols, 1, 2 ** 31);
+  if (weight.length === 0 || weight.length % known !== 0) {
+    throw new FffError(ErrorCode.INVALID_LENGTH, `Expected ${name} length (${weight.length}) to be a non-zero multiple of ${known}`);
+  }
+  const other = weight.length / known;
+  const shape: [number, number] = rows !== undefined ? [known, other] : [other, known];
+  if (rows !== undefined && cols !== undefined && expectInteger(`${name} columns`, cols, 1, 2 ** 31) !== shape[1]) {
+    throw new FffError(ErrorCode.INVALID_LENGTH, `Expected ${name} to have length ${shape[0]} x ${String(cols)} but received length ${weight.length}`);
+  }
+  return shape;
+}

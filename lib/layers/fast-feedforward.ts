@@ -1,0 +1,122 @@
+/**
+ * A Fast Feedforward layer (UltraFastBERT's FFF, FFF-SPEC section 1) on the native conditional kernels.
+ *
+ * Each token walks K trees of depth D: at node r it computes l = W_in[r]·x + b_in[r], adds GELU(l)·W_out[:, r]
+ * to the output and goes right when l > 0 (l == 0 and NaN go left). Weights are packed once at construction.
+ */
+import { ErrorCode, FffError, expectFloat32Array, expectInteger, invalidArgument } from '../errors';
+import { native } from '../native';
+import type { NativeFastFeedforward, NativeStrategy } from '../native-types';
+import { Disposable, checkForwardArgs, expectOptions } from './common';
+
+export interface FastFeedforwardTorchWeights {
+  /** I */
+  inputWidth: number;
+  /** O */
+  outputWidth: number;
+  /** D: levels below the root (a token visits D + 1 nodes per tree). */
+  depth: number;
+  /** K: parallel trees. */
+  trees: number;
+  /** `linear_in.weight`, PyTorch layout [K * n_nodes, I], n_nodes = 2^(D+1) - 1. */
+  linearInWeight: Float32Array;
+  /** `linear_in.bias` [K * n_nodes]. */
+  linearInBias: Float32Array;
+  /** `linear_out.weight`, PyTorch layout [O, K * n_nodes] (no bias). */
+  linearOutWeight: Float32Array;
+}
+
+/** 'auto' picks by batch size; 'per-token' walks each token alone; 'batched' groups tokens by node, level by level. */
+export type FffStrategy = 'auto' | 'per-token' | 'batched';
+
+export interface FffForwardOptions {
+  strategy?: FffStrategy;
+  /** Write into this array ([rows * O]) instead of a new one. */
+  out?: Float32Array;
+}
+
+const STRATEGIES: Record<FffStrategy, NativeStrategy> = { auto: 0, 'per-token': 1, batched: 2 };
+
+export class FastFeedforward {
+  readonly inputWidth: number;
+  readonly outputWidth: number;
+  readonly depth: number;
+  readonly trees: number;
+  /** Nodes per tree: 2^(D+1) - 1. */
+  readonly nodesPerTree: number;
+  readonly #native: Disposable<NativeFastFeedforward>;
+
+  private constructor(shape: { inputWidth: number; outputWidth: number; depth: number; trees: number }, handle: NativeFastFeedforward) {
+    this.inputWidth = shape.inputWidth;
+    this.outputWidth = shape.outputWidth;
+    this.depth = shape.depth;
+    this.trees = shape.trees;
+    this.nodesPerTree = 2 ** (shape.depth + 1) - 1;
+    this.#native = new Disposable(handle, 'FastFeedforward');
+  }
+
+  /** Builds the layer from PyTorch-layout weights (copied and packed; the arrays can be reused afterwards). */
+  static fromTorch(weights: FastFeedforwardTorchWeights): FastFeedforward {
+    const w = expectOptions('weights', weights);
+    if (weights === undefined) throw invalidArgument('weights', 'an object', weights);
+    const inputWidth = expectInteger('inputWidth', w.inputWidth, 1, 2 ** 31);
+    const outputWidth = expectInteger('outputWidth', w.outputWidth, 1, 2 ** 31);
+    const depth = expectInteger('depth', w.depth, 0, 24);
+    const trees = expectInteger('trees', w.trees, 1, 65536);
+    const nodes = trees * (2 ** (depth + 1) - 1);
+    if (nodes * Math.max(inputWidth, outputWidth) > 2 ** 40) {
+      throw new FffError(ErrorCode.INVALID_SHAPE, `An FFF layer of ${nodes} nodes x ${Math.max(inputWidth, outputWidth)} is too large`);
+    }
+    const linearInWeight = expectFloat32Array('linearInWeight', w.linearInWeight, nodes * inputWidth);
+    const linearInBias = expectFloat32Array('linearInBias', w.linearInBias, nodes);
+    const linearOutWeight = expectFloat32Array('linearOutWeight', w.linearOutWeight, outputWidth * nodes);
+    const handle = new native.NativeFastFeedforward(inputWidth, outputWidth, depth, trees, linearInWeight, linearInBias, linearOutWeight);
+    return new FastFeedforward({ inputWidth, outputWidth, depth, trees }, handle);
+  }
+
+  /** x: [rows * I] row-major -> [rows * O]. Runs on the addon's thread pool, off the JavaScript thread. */
+  async forward(x: Float32Array, rows: number, options?: FffForwardOptions): Promise<Float32Array> {
+    const { handle, out, strategy, r } = this.#prepare(x, rows, options);
+    await handle.forward(x, r, out, null, strategy);
+    return out;
+  }
+
+  /** Same as forward(), on the calling thread. */
+  forwardSync(x: Float32Array, rows: number, options?: FffForwardOptions): Float32Array {
+    const { handle, out, strategy, r } = this.#prepare(x, rows, options);
+    handle.forwardSync(x, r, out, null, strategy);
+    return out;
+  }
+
+  /** The visited nodes: Int32Array [rows * K * (D+1)], node index within its tree (0-based) at each level. */
+  paths(x: Float32Array, rows: number): Int32Array {
+    const { handle, out, strategy, r } = this.#prepare(x, rows, undefined);
+    const paths = new Int32Array(r * this.trees * (this.depth + 1));
+    handle.forwardSync(x, r, out, paths, strategy);
+    return paths;
+  }
+
+  /** Bytes of packed weights held natively. */
+  get weightBytes(): number {
+    return this.#native.handle.weightBytes();
+  }
+
+  get disposed(): boolean {
+    return this.#native.disposed;
+  }
+
+  /** Frees the native weights. Later calls throw ERR_FFF_DISPOSED; a forward already running completes. */
+  dispose(): void {
+    this.#native.dispose();
+  }
+
+  #prepare(x: Float32Array, rows: number, options: FffForwardOptions | undefined) {
+    const handle = this.#native.handle;
+    const o = expectOptions('options', options);
+    const { rows: r, out } = checkForwardArgs(x, rows, this.inputWidth, this.outputWidth, o.out);
+    const name = o.strategy ?? 'auto';
+    const strategy = STRATEGIES[name as FffStrategy];
+    if (typeof name !== 'string' || strategy === undefined) throw invalidArgument('strategy', "'auto', 'per-token' or 'batched'", name);
+    return { handle, out, strategy, r };
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Finds and loads the native addon: the prebuilt binary for this platform when the package ships one
+ * (prebuilds/, via pkg-prebuilds), else the one built from source by cmake-js (build/Release). When neither
+ * loads, the error lists what was tried and what to do.
+ */
+import * as path from 'node:path';
+import { ErrorCode, FffError } from './errors';
+import type { NativeAddon } from './native-types';
+
+const root = path.resolve(__dirname, '..');
+
+function load(): NativeAddon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loadBinding = require('pkg-prebuilds') as (base: string, options: object) => NativeAddon & { resolve?: unknown };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const options = require(path.join(root, 'binding-options.js')) as object;
+  try {
+    return loadBinding(root, options);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new FffError(
+      ErrorCode.NATIVE_LOAD,
+      [
+        `fffbert could not load its native addon for ${process.platform}-${process.arch} (Node ${process.version}, N-API ${process.versions.napi}).`,
+        reason,
+        'Possible solutions:',
+        '- Reinstall so that the prebuilt binary for this platform is used: npm install --force fffbert',
+        '- Build from source (needs CMake >= 3.15 and a C++17 compiler): npm install --build-from-source fffbert,',
+        '  or inside the package folder: npx cmake-js compile',
+        '- Check that the platform is supported: linux-x64/arm64 (glibc, musl), darwin-x64/arm64, win32-x64.',
+      ].join('\n'),
+    );
+  }
+}
+
+export const native: NativeAddon = load();
+
+/** Where the loaded binary came from: 'prebuilt' or 'source'. */
+export const nativeOrigin: 'prebuilt' | 'source' = (() => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const resolve = (require('pkg-prebuilds') as { resolve: (b: string, o: object, v: boolean, t: boolean) => string | null }).resolve;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const found = resolve(root, require(path.join(root, 'binding-options.js')) as object, false, false);
+  return found && found.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuilt' : 'source';
+})();

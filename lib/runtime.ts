@@ -1,0 +1,40 @@
+/** Instruction-set and thread controls of the native core. */
+import { ErrorCode, FffError, expectInteger, invalidArgument } from './errors';
+import { native } from './native';
+import type { IsaName, NativeIsaInfo } from './native-types';
+
+export type { IsaName };
+export const ISA_NAMES: readonly IsaName[] = ['scalar', 'avx2', 'avx512', 'neon'];
+
+if (!native.isaEnvOk) {
+  process.emitWarning(
+    `FFFBERT_ISA=${process.env.FFFBERT_ISA} names an instruction set that is unknown or not supported on this CPU; using ${native.isa().active}`,
+    { code: 'FFFBERT_ISA_IGNORED' },
+  );
+}
+
+/** `{ active, best, supported, features }`: the set in use, the best this CPU and OS allow, all usable ones. */
+export function isa(): NativeIsaInfo {
+  return native.isa();
+}
+
+/** Forces the instruction set for every layer and model of this process (FFFBERT_ISA does it at load). */
+export function setIsa(name: IsaName): void {
+  if (typeof name !== 'string' || !(ISA_NAMES as readonly string[]).includes(name)) {
+    throw invalidArgument('isa', `one of ${ISA_NAMES.join(', ')}`, name);
+  }
+  if (!native.isa().supported.includes(name)) {
+    throw new FffError(ErrorCode.UNSUPPORTED_ISA, `Instruction set ${name} is not supported on this CPU (supported: ${native.isa().supported.join(', ')})`);
+  }
+  native.setIsa(name);
+}
+
+/** Sets the size of the compute pool (default: FFFBERT_THREADS, else the available cores). */
+export function setThreads(n: number): void {
+  native.setThreads(expectInteger('threads', n, 1, 1024));
+}
+
+/** The size of the compute pool. */
+export function threads(): number {
+  return native.threads();
+}

@@ -1,0 +1,90 @@
+// Addon entry: per-context instance data, instruction-set and thread controls, then each part's exports.
+#include <cstdlib>
+
+#include "common.h"
+#include "fffbert/isa.h"
+#include "fffbert/pool.h"
+
+namespace fffbert_napi {
+namespace {
+
+using fffbert::Isa;
+
+Napi::Value IsaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("active", fffbert::isa_name(fffbert::isa_active()));
+  out.Set("best", fffbert::isa_name(fffbert::isa_best()));
+  Napi::Array supported = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (int i = 0; i < fffbert::kIsaCount; ++i) {
+    if (fffbert::isa_supported(Isa(i))) supported.Set(n++, fffbert::isa_name(Isa(i)));
+  }
+  out.Set("supported", supported);
+  const fffbert::CpuFeatures& f = fffbert::cpu_features();
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("avx2", f.avx2);
+  features.Set("fma", f.fma);
+  features.Set("f16c", f.f16c);
+  features.Set("avx512f", f.avx512f);
+  features.Set("avx512bw", f.avx512bw);
+  features.Set("avx512dq", f.avx512dq);
+  features.Set("avx512vl", f.avx512vl);
+  features.Set("avx512bf16", f.avx512_bf16);
+  features.Set("neon", f.neon);
+  features.Set("neonBf16", f.neon_bf16);
+  out.Set("features", features);
+  return out;
+}
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  expect_args(info, 1, "setIsa");
+  if (!info[0].IsString()) throw_error(env, code::kInvalidArgument, "Expected isa to be a string");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Isa isa;
+  if (!fffbert::isa_parse(name.c_str(), &isa)) {
+    throw_error(env, code::kInvalidArgument,
+                "Expected isa to be one of scalar, avx2, avx512, neon but received " + name);
+  }
+  if (!fffbert::isa_set_active(isa)) {
+    throw_error(env, code::kUnsupportedIsa, "Instruction set " + name + " is not supported on this CPU");
+  }
+  return env.Undefined();
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  expect_args(info, 1, "setThreads");
+  const int64_t n = expect_int(info[0], "threads", 1, 1024);
+  fffbert::set_default_threads(int(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fffbert::default_threads());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted by N-API when this context goes away
+  // FFFBERT_ISA naming an unknown or unsupported set is reported once, not silently ignored.
+  bool env_ok = true;
+  if (const char* forced = std::getenv("FFFBERT_ISA"); forced && *forced) {
+    Isa isa;
+    env_ok = fffbert::isa_parse(forced, &isa) && fffbert::isa_supported(isa);
+  }
+  exports.Set("isaEnvOk", Napi::Boolean::New(env, env_ok));
+  exports.Set("isa", Napi::Function::New(env, IsaInfo, "isa"));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
+  init_layers(env, exports, data);
+  init_model(env, exports, data);
+  return exports;
+}
+
+}  // namespace
+}  // namespace fffbert_napi
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return fffbert_napi::Init(env, exports); }
+NODE_API_MODULE(fffbert, InitAddon)

@@ -1,0 +1,81 @@
+// Shared pieces of the N-API binding: argument checks that throw Errors with stable codes, the per-context
+// instance data, and a Promise-returning AsyncWorker that keeps what it borrows alive.
+//
+// Marshalling only: no math here. Every JavaScript value is checked with Is*() before As<>(); nothing reachable
+// from JavaScript input aborts the process.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fffbert_napi {
+
+// Stable error codes (mirrored in lib/errors.ts).
+namespace code {
+constexpr const char* kInvalidArgument = "ERR_FFF_INVALID_ARGUMENT";
+constexpr const char* kInvalidType = "ERR_FFF_INVALID_TYPE";
+constexpr const char* kInvalidShape = "ERR_FFF_INVALID_SHAPE";
+constexpr const char* kInvalidLength = "ERR_FFF_INVALID_LENGTH";
+constexpr const char* kDisposed = "ERR_FFF_DISPOSED";
+constexpr const char* kUnsupportedIsa = "ERR_FFF_UNSUPPORTED_ISA";
+constexpr const char* kOutOfMemory = "ERR_FFF_OUT_OF_MEMORY";
+constexpr const char* kTokenOutOfRange = "ERR_FFF_TOKEN_OUT_OF_RANGE";
+constexpr const char* kSequenceTooLong = "ERR_FFF_SEQUENCE_TOO_LONG";
+constexpr const char* kInvalidModel = "ERR_FFF_INVALID_MODEL";
+constexpr const char* kInternal = "ERR_FFF_INTERNAL";
+}  // namespace code
+
+// An Error with `code` set, as Node's own errors carry.
+Napi::Error make_error(Napi::Env env, const char* code, const std::string& message);
+[[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message);
+
+// Argument checks: `what` names the argument in the message ("x", "linearInWeight", ...).
+Napi::Float32Array expect_f32(const Napi::Value& v, const char* what);
+// Undefined or null -> false (out untouched); otherwise must be a Float32Array.
+bool optional_f32(const Napi::Value& v, const char* what, Napi::Float32Array* out);
+Napi::Int32Array expect_i32(const Napi::Value& v, const char* what);
+bool optional_i32(const Napi::Value& v, const char* what, Napi::Int32Array* out);
+// An integral Number in [min, max].
+int64_t expect_int(const Napi::Value& v, const char* what, int64_t min, int64_t max);
+void expect_length(Napi::Env env, size_t actual, int64_t expected, const char* what);
+void expect_args(const Napi::CallbackInfo& info, size_t n, const char* fn);
+
+// Per-context state (the addon is context-aware: worker_threads each get their own).
+struct AddonData {
+  Napi::FunctionReference fast_feedforward;
+  Napi::FunctionReference linear;
+  Napi::FunctionReference dense_feedforward;
+  Napi::FunctionReference bert_model;
+};
+
+// A Promise-returning worker. Execute() runs on a libuv thread, which then takes part in the compute pool.
+// Subclasses keep every JavaScript object they borrow with keep(), so typed arrays outlive the work.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  explicit PromiseWorker(Napi::Env env);
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void keep(const Napi::Value& v);
+
+ protected:
+  // Called on the main thread after Execute succeeded; the default resolves with undefined.
+  virtual Napi::Value result(Napi::Env env);
+  // For Execute(): fail with a stable code (SetError would lose it).
+  void fail(const char* code, const std::string& message);
+
+ private:
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::ObjectReference> refs_;
+  std::string error_code_ = code::kInternal;
+};
+
+// Registration of each part of the binding on `exports`.
+void init_layers(Napi::Env env, Napi::Object exports, AddonData* data);
+void init_model(Napi::Env env, Napi::Object exports, AddonData* data);
+
+}  // namespace fffbert_napi

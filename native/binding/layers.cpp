@@ -1,0 +1,409 @@
+// Layer objects: FastFeedforward, Linear, DenseFeedforward. Each owns packed weights through a shared_ptr so
+// an in-flight async forward keeps them alive even when dispose() is called meanwhile.
+//
+// JavaScript side (lib/layers/*.ts) allocates outputs and validates first; these checks are the second line.
+#include <new>
+
+#include "common.h"
+#include "fffbert/dense.h"
+#include "fffbert/fff.h"
+
+namespace fffbert_napi {
+namespace {
+
+using fffbert::FffLayer;
+using fffbert::FffStrategy;
+using fffbert::PackedLinear;
+
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+
+template <typename T>
+std::shared_ptr<T> live(const Napi::Env& env, const std::shared_ptr<T>& p, const char* what) {
+  if (!p) throw_error(env, code::kDisposed, std::string(what) + " has been disposed");
+  return p;
+}
+
+int64_t checked_mul(Napi::Env env, int64_t a, int64_t b, const char* what) {
+  if (a != 0 && b > INT64_MAX / a) throw_error(env, code::kInvalidShape, std::string(what) + " is too large");
+  return a * b;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// FastFeedforward
+
+struct FffForwardArgs {
+  std::shared_ptr<FffLayer> layer;
+  const float* x = nullptr;
+  float* y = nullptr;
+  int32_t* paths = nullptr;
+  int64_t rows = 0;
+  FffStrategy strategy = FffStrategy::automatic;
+  fffbert::Isa isa = fffbert::Isa::scalar;
+
+  void run() const {
+    const fffbert::FffShape& s = fffbert::fff_shape(*layer);
+    fffbert::fff_forward(*layer, x, rows, s.input_width, y, s.output_width, paths, strategy, isa,
+                         fffbert::default_pool());
+  }
+};
+
+class FffWorker final : public PromiseWorker {
+ public:
+  FffWorker(Napi::Env env, FffForwardArgs args) : PromiseWorker(env), args_(std::move(args)) {}
+  void Execute() override { args_.run(); }
+
+ private:
+  FffForwardArgs args_;
+};
+
+class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeFastFeedforward",
+                       {InstanceMethod<&FastFeedforwardWrap::ForwardSync>("forwardSync"),
+                        InstanceMethod<&FastFeedforwardWrap::Forward>("forward"),
+                        InstanceMethod<&FastFeedforwardWrap::Dispose>("dispose"),
+                        InstanceMethod<&FastFeedforwardWrap::WeightBytes>("weightBytes")});
+  }
+
+  // new NativeFastFeedforward(I, O, D, K, linearInWeight, linearInBias, linearOutWeight)
+  explicit FastFeedforwardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastFeedforwardWrap>(info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 7, "FastFeedforward");
+    fffbert::FffShape s;
+    s.input_width = expect_int(info[0], "inputWidth", 1, kMaxDim);
+    s.output_width = expect_int(info[1], "outputWidth", 1, kMaxDim);
+    s.depth = expect_int(info[2], "depth", 0, 24);
+    s.trees = expect_int(info[3], "trees", 1, 1 << 16);
+    const int64_t nodes = checked_mul(env, s.trees, s.nodes_per_tree(), "trees * nodes");
+    Napi::Float32Array w_in = expect_f32(info[4], "linearInWeight");
+    Napi::Float32Array b_in = expect_f32(info[5], "linearInBias");
+    Napi::Float32Array w_out = expect_f32(info[6], "linearOutWeight");
+    expect_length(env, w_in.ElementLength(), checked_mul(env, nodes, s.input_width, "linearInWeight"),
+                  "linearInWeight");
+    expect_length(env, b_in.ElementLength(), nodes, "linearInBias");
+    expect_length(env, w_out.ElementLength(), checked_mul(env, nodes, s.output_width, "linearOutWeight"),
+                  "linearOutWeight");
+    fffbert::FffLayerPtr p;
+    try {
+      p = fffbert::fff_create(s, w_in.Data(), b_in.Data(), w_out.Data());
+    } catch (const std::bad_alloc&) {
+      throw_error(env, code::kOutOfMemory, "Out of memory packing the FFF weights");
+    }
+    if (!p) throw_error(env, code::kInvalidShape, "Invalid FFF shape");
+    layer_ = std::shared_ptr<FffLayer>(p.release(), fffbert::FffLayerDeleter());
+    bytes_ = fffbert::fff_weight_bytes(*layer_);
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
+  }
+
+  ~FastFeedforwardWrap() override { release(); }
+
+ private:
+  // (x, rows, out, paths|null, strategy)
+  FffForwardArgs parse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 5, "forward");
+    FffForwardArgs a;
+    a.layer = live(env, layer_, "FastFeedforward");
+    const fffbert::FffShape& s = fffbert::fff_shape(*a.layer);
+    Napi::Float32Array x = expect_f32(info[0], "x");
+    a.rows = expect_int(info[1], "rows", 1, kMaxDim);
+    Napi::Float32Array y = expect_f32(info[2], "out");
+    expect_length(env, x.ElementLength(), checked_mul(env, a.rows, s.input_width, "x"), "x");
+    expect_length(env, y.ElementLength(), checked_mul(env, a.rows, s.output_width, "out"), "out");
+    Napi::Int32Array paths;
+    if (optional_i32(info[3], "paths", &paths)) {
+      const int64_t per_row = s.trees * (s.depth + 1);
+      expect_length(env, paths.ElementLength(), checked_mul(env, a.rows, per_row, "paths"), "paths");
+      a.paths = paths.Data();
+    }
+    a.strategy = FffStrategy(expect_int(info[4], "strategy", 0, 2));
+    a.x = x.Data();
+    a.y = y.Data();
+    a.isa = fffbert::isa_active();
+    return a;
+  }
+
+  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
+    parse(info).run();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    auto* w = new FffWorker(info.Env(), parse(info));
+    for (size_t i = 0; i < 4; ++i) w->keep(info[i]);
+    w->Queue();
+    return w->promise();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WeightBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
+
+  void release() {
+    if (!layer_) return;
+    layer_.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
+  }
+
+  std::shared_ptr<FffLayer> layer_;
+  int64_t bytes_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Linear and DenseFeedforward share the packed-linear machinery.
+
+std::shared_ptr<PackedLinear> make_linear(Napi::Env env, const Napi::Value& weight, const Napi::Value& bias,
+                                          int64_t n, int64_t k, const char* wname, const char* bname) {
+  Napi::Float32Array w = expect_f32(weight, wname);
+  expect_length(env, w.ElementLength(), checked_mul(env, n, k, wname), wname);
+  Napi::Float32Array b;
+  const float* bptr = nullptr;
+  if (optional_f32(bias, bname, &b)) {
+    expect_length(env, b.ElementLength(), n, bname);
+    bptr = b.Data();
+  }
+  fffbert::PackedLinearPtr p;
+  try {
+    p = fffbert::linear_create(w.Data(), bptr, n, k);
+  } catch (const std::bad_alloc&) {
+    throw_error(env, code::kOutOfMemory, "Out of memory packing a linear weight");
+  }
+  if (!p) throw_error(env, code::kInvalidShape, "Invalid linear shape");
+  return std::shared_ptr<PackedLinear>(p.release(), fffbert::PackedLinearDeleter());
+}
+
+struct LinearArgs {
+  std::shared_ptr<PackedLinear> w;
+  const float* x = nullptr;
+  float* y = nullptr;
+  int64_t rows = 0;
+  fffbert::Epilogue ep;
+  fffbert::Isa isa = fffbert::Isa::scalar;
+
+  void run() const {
+    fffbert::linear_forward(*w, x, rows, fffbert::linear_in_features(*w), y, fffbert::linear_out_features(*w), ep,
+                            isa, fffbert::default_pool());
+  }
+};
+
+class LinearWorker final : public PromiseWorker {
+ public:
+  LinearWorker(Napi::Env env, LinearArgs args) : PromiseWorker(env), args_(std::move(args)) {}
+  void Execute() override { args_.run(); }
+
+ private:
+  LinearArgs args_;
+};
+
+class LinearWrap final : public Napi::ObjectWrap<LinearWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeLinear",
+                       {InstanceMethod<&LinearWrap::ForwardSync>("forwardSync"),
+                        InstanceMethod<&LinearWrap::Forward>("forward"),
+                        InstanceMethod<&LinearWrap::Dispose>("dispose")});
+  }
+
+  // new NativeLinear(outFeatures, inFeatures, weight, bias|null)
+  explicit LinearWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LinearWrap>(info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 4, "Linear");
+    const int64_t n = expect_int(info[0], "outFeatures", 1, kMaxDim);
+    const int64_t k = expect_int(info[1], "inFeatures", 1, kMaxDim);
+    w_ = make_linear(env, info[2], info[3], n, k, "weight", "bias");
+    bytes_ = fffbert::linear_weight_bytes(*w_);
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
+  }
+  ~LinearWrap() override { release(); }
+
+ private:
+  // (x, rows, out, activation, residual|null)
+  LinearArgs parse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 5, "forward");
+    LinearArgs a;
+    a.w = live(env, w_, "Linear");
+    const int64_t n = fffbert::linear_out_features(*a.w), k = fffbert::linear_in_features(*a.w);
+    Napi::Float32Array x = expect_f32(info[0], "x");
+    a.rows = expect_int(info[1], "rows", 1, kMaxDim);
+    Napi::Float32Array y = expect_f32(info[2], "out");
+    expect_length(env, x.ElementLength(), checked_mul(env, a.rows, k, "x"), "x");
+    expect_length(env, y.ElementLength(), checked_mul(env, a.rows, n, "out"), "out");
+    a.ep.act = fffbert::Activation(expect_int(info[3], "activation", 0, 2));
+    Napi::Float32Array r;
+    if (optional_f32(info[4], "residual", &r)) {
+      expect_length(env, r.ElementLength(), a.rows * n, "residual");
+      a.ep.residual = r.Data();
+      a.ep.ldr = n;
+    }
+    a.x = x.Data();
+    a.y = y.Data();
+    a.isa = fffbert::isa_active();
+    return a;
+  }
+
+  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
+    parse(info).run();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    auto* w = new LinearWorker(info.Env(), parse(info));
+    w->keep(info[0]);
+    w->keep(info[2]);
+    w->keep(info[4]);
+    w->Queue();
+    return w->promise();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  void release() {
+    if (!w_) return;
+    w_.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
+  }
+
+  std::shared_ptr<PackedLinear> w_;
+  int64_t bytes_ = 0;
+};
+
+struct DenseFfWeights {
+  std::shared_ptr<PackedLinear> in, out;
+};
+
+struct DenseFfArgs {
+  std::shared_ptr<DenseFfWeights> w;
+  const float* x = nullptr;
+  float* y = nullptr;
+  int64_t rows = 0;
+  fffbert::Isa isa = fffbert::Isa::scalar;
+
+  // y = out(GELU(in(x))); the hidden activations live only for this call.
+  void run() const {
+    const int64_t width = fffbert::linear_in_features(*w->in);
+    const int64_t hidden = fffbert::linear_out_features(*w->in);
+    const int64_t out_w = fffbert::linear_out_features(*w->out);
+    std::unique_ptr<float[]> h(new float[size_t(rows * hidden)]);
+    fffbert::Epilogue gelu;
+    gelu.act = fffbert::Activation::gelu_erf;
+    fffbert::linear_forward(*w->in, x, rows, width, h.get(), hidden, gelu, isa, fffbert::default_pool());
+    fffbert::linear_forward(*w->out, h.get(), rows, hidden, y, out_w, fffbert::Epilogue(), isa,
+                            fffbert::default_pool());
+  }
+};
+
+class DenseFfWorker final : public PromiseWorker {
+ public:
+  DenseFfWorker(Napi::Env env, DenseFfArgs args) : PromiseWorker(env), args_(std::move(args)) {}
+  void Execute() override {
+    try {
+      args_.run();
+    } catch (const std::bad_alloc&) {
+      fail(code::kOutOfMemory, "Out of memory for the hidden activations");
+    }
+  }
+
+ private:
+  DenseFfArgs args_;
+};
+
+class DenseFeedforwardWrap final : public Napi::ObjectWrap<DenseFeedforwardWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeDenseFeedforward",
+                       {InstanceMethod<&DenseFeedforwardWrap::ForwardSync>("forwardSync"),
+                        InstanceMethod<&DenseFeedforwardWrap::Forward>("forward"),
+                        InstanceMethod<&DenseFeedforwardWrap::Dispose>("dispose")});
+  }
+
+  // new NativeDenseFeedforward(width, hidden, outWidth, inWeight, inBias|null, outWeight, outBias|null)
+  explicit DenseFeedforwardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DenseFeedforwardWrap>(info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 7, "DenseFeedforward");
+    const int64_t width = expect_int(info[0], "inputWidth", 1, kMaxDim);
+    const int64_t hidden = expect_int(info[1], "hiddenWidth", 1, kMaxDim);
+    const int64_t out_w = expect_int(info[2], "outputWidth", 1, kMaxDim);
+    auto w = std::make_shared<DenseFfWeights>();
+    w->in = make_linear(env, info[3], info[4], hidden, width, "inWeight", "inBias");
+    w->out = make_linear(env, info[5], info[6], out_w, hidden, "outWeight", "outBias");
+    bytes_ = fffbert::linear_weight_bytes(*w->in) + fffbert::linear_weight_bytes(*w->out);
+    w_ = std::move(w);
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
+  }
+  ~DenseFeedforwardWrap() override { release(); }
+
+ private:
+  // (x, rows, out)
+  DenseFfArgs parse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 3, "forward");
+    DenseFfArgs a;
+    a.w = live(env, w_, "DenseFeedforward");
+    Napi::Float32Array x = expect_f32(info[0], "x");
+    a.rows = expect_int(info[1], "rows", 1, kMaxDim);
+    Napi::Float32Array y = expect_f32(info[2], "out");
+    expect_length(env, x.ElementLength(), checked_mul(env, a.rows, fffbert::linear_in_features(*a.w->in), "x"),
+                  "x");
+    expect_length(env, y.ElementLength(),
+                  checked_mul(env, a.rows, fffbert::linear_out_features(*a.w->out), "out"), "out");
+    a.x = x.Data();
+    a.y = y.Data();
+    a.isa = fffbert::isa_active();
+    return a;
+  }
+
+  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
+    try {
+      parse(info).run();
+    } catch (const std::bad_alloc&) {
+      throw_error(info.Env(), code::kOutOfMemory, "Out of memory for the hidden activations");
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    auto* w = new DenseFfWorker(info.Env(), parse(info));
+    w->keep(info[0]);
+    w->keep(info[2]);
+    w->Queue();
+    return w->promise();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  void release() {
+    if (!w_) return;
+    w_.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
+  }
+
+  std::shared_ptr<DenseFfWeights> w_;
+  int64_t bytes_ = 0;
+};
+
+}  // namespace
+
+void init_layers(Napi::Env env, Napi::Object exports, AddonData* data) {
+  Napi::Function fff = FastFeedforwardWrap::Define(env);
+  Napi::Function linear = LinearWrap::Define(env);
+  Napi::Function dense = DenseFeedforwardWrap::Define(env);
+  data->fast_feedforward = Napi::Persistent(fff);
+  data->linear = Napi::Persistent(linear);
+  data->dense_feedforward = Napi::Persistent(dense);
+  exports.Set("NativeFastFeedforward", fff);
+  exports.Set("NativeLinear", linear);
+  exports.Set("NativeDenseFeedforward", dense);
+}
+
+}  // namespace fffbert_napi

@@ -1,0 +1,80 @@
+// One benchmark configuration in a fresh process: node bench/lib/worker.mjs '<job JSON>'.
+// Prints one JSON line: { timesMs, inner, info } or { error }.
+import { denseWeights, fffWeights, gemmOperands, tokensInput, WIDTH } from './layer-data.mjs';
+import { denseFeedforwardModel } from './graphs.mjs';
+import { loadOrt, ortSession } from './ort.mjs';
+import { loadFffbert } from './setup.mjs';
+import { measure } from './timing.mjs';
+
+const job = JSON.parse(process.argv[2]);
+const timing = { reps: job.reps ?? 7, minRepMs: job.minRepMs ?? 40, warmupMs: job.warmupMs ?? 300 };
+
+function fffbert(threads, isa) {
+  const f = loadFffbert();
+  f.setThreads(threads);
+  if (isa) f.setIsa(isa);
+  return f;
+}
+
+const jobs = {
+  async fff({ threads, isa, strategy, tokens, depth = 11, trees = 1 }) {
+    const f = fffbert(threads, isa);
+    const layer = f.FastFeedforward.fromTorch(fffWeights(WIDTH, WIDTH, depth, trees));
+    const x = tokensInput(tokens);
+    const out = new Float32Array(tokens * WIDTH);
+    const r = await measure(() => layer.forwardSync(x, tokens, { strategy, out }), timing);
+    return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
+  },
+  async 'dense-ours'({ threads, isa, width, tokens }) {
+    const f = fffbert(threads, isa);
+    const layer = f.DenseFeedforward.fromTorch(denseWeights(WIDTH, width, WIDTH));
+    const x = tokensInput(tokens);
+    const out = new Float32Array(tokens * WIDTH);
+    const r = await measure(() => layer.forwardSync(x, tokens, { out }), timing);
+    return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
+  },
+  async 'dense-ort'({ threads, width, tokens }) {
+    const ort = loadOrt();
+    const session = await ortSession(ort, denseFeedforwardModel(denseWeights(WIDTH, width, WIDTH), WIDTH, width, WIDTH, tokens), threads);
+    const feeds = { x: new ort.Tensor('float32', tokensInput(tokens), [tokens, WIDTH]) };
+    const r = await measure(() => session.run(feeds), timing);
+    return { ...r, info: { threads, version: ort.env.versions?.node } };
+  },
+  async 'gemm-ours'({ threads, M, N, K }) {
+    const f = fffbert(threads);
+    const { x, w } = gemmOperands(M, N, K);
+    const layer = f.Linear.fromTorch({ weight: w, inFeatures: K });
+    const out = new Float32Array(M * N);
+    const r = await measure(() => layer.forwardSync(x, M, { out }), timing);
+    return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
+  },
+  /** Our dense FF's output on a few tokens, for the sanity check against a float64 reference. */
+  async 'check-dense-ours'({ threads, width, tokens }) {
+    const y = fffbert(threads).DenseFeedforward.fromTorch(denseWeights(WIDTH, width, WIDTH)).forwardSync(tokensInput(tokens), tokens);
+    return { y: Array.from(y) };
+  },
+  /** ORT's output of the dense FF graph on a few tokens (same check). */
+  async 'check-dense-ort'({ threads, width, tokens }) {
+    const ort = loadOrt();
+    const s = await ortSession(ort, denseFeedforwardModel(denseWeights(WIDTH, width, WIDTH), WIDTH, width, WIDTH, tokens), threads);
+    return { y: Array.from((await s.run({ x: new ort.Tensor('float32', tokensInput(tokens), [tokens, WIDTH]) })).y.data) };
+  },
+};
+
+async function main() {
+  let kind = jobs[job.kind];
+  if (!kind && job.kind.startsWith('e2e-')) kind = (await import('./e2e-worker.mjs')).jobs[job.kind];
+  if (!kind) throw new Error(`unknown job kind ${job.kind}`);
+  return kind(job);
+}
+
+main().then(
+  (r) => {
+    process.stdout.write(`\n${JSON.stringify(r)}\n`);
+    process.exit(0);
+  },
+  (e) => {
+    process.stdout.write(`\n${JSON.stringify({ error: String(e?.message ?? e).split('\n')[0].slice(0, 400), code: e?.code })}\n`);
+    process.exit(1);
+  },
+);

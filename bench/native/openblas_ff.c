@@ -8,9 +8,9 @@
 //   openblas_ff gemm <M> <N> <K> <threads> <reps> <min_rep_ms> <warmup_ms>
 //       y[M,N] = x[M,K] W[N,K]^T: cblas_sgemm(RowMajor, NoTrans, Trans), the shape of nn.Linear.
 //
-// Data: the generator of bench/lib/rng.mjs bit for bit (FNV-1a(name) -> mulberry32 -> triangular variate
-// with unit variance, in double), so every backend sees the same numbers. With `check`, it also prints the
-// output of one call so that the harness can compare it with the other backends.
+// Data: the generator of bench/lib/rng.mjs bit for bit (FNV-1a(name) -> mulberry32 -> two 16-bit uniforms ->
+// triangular variate with unit variance, in double), so every backend sees the same numbers. With `check`, it
+// also prints the output of one call so that the harness can compare it with the other backends.
 // Prints one JSON line: {"timesMs": [...per call...], "inner": n, "config": "..."}.
 #include <cblas.h>
 #include <math.h>
@@ -36,13 +36,11 @@ static uint32_t fnv1a(const char* s) {
 static void fill_random(float* out, size_t n, const char* name, double scale, uint32_t seed) {
   uint32_t a = fnv1a(name) ^ (seed * 0x9e3779b1u);
   for (size_t i = 0; i < n; ++i) {
-    double u[2];
-    for (int k = 0; k < 2; ++k) {
-      a += 0x6d2b79f5u;
-      uint32_t t = (a ^ (a >> 15)) * (1u | a);
-      t = (t + ((t ^ (t >> 7)) * (61u | t))) ^ t;
-      u[k] = (double)(t ^ (t >> 14)) / 4294967296.0;
-    }
+    a += 0x6d2b79f5u;
+    uint32_t t = (a ^ (a >> 15)) * (1u | a);
+    t = (t + ((t ^ (t >> 7)) * (61u | t))) ^ t;
+    t ^= t >> 14;
+    const double u[2] = {((t >> 16) + 0.5) / 65536.0, ((t & 0xffffu) + 0.5) / 65536.0};
     out[i] = (float)((u[0] + u[1] - 1.0) * 2.449489742783178 * scale);
   }
 }

@@ -1,0 +1,106 @@
+// End-to-end jobs (loaded by worker.mjs): our engine (createEncoder over random weights) and onnxruntime-node
+// (the same architecture as an ONNX graph, dense feedforward), one configuration per process.
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { crammedConfig, crammedInputs, randomTensorSource } from './crammed.mjs';
+import { crammedEncoderModel } from './graphs.mjs';
+import { loadOrt, ortSession } from './ort.mjs';
+import { repoRoot } from './paths.mjs';
+import { loadFffbert } from './setup.mjs';
+import { measure } from './timing.mjs';
+
+const DENSE_NAMES = { ffIn: 'dense_in', ffOut: 'dense_out' };
+
+function createEncoder() {
+  const entry = path.join(repoRoot, 'dist', 'bert', 'encoder.js');
+  try {
+    return createRequire(entry)(entry).createEncoder;
+  } catch (e) {
+    throw new Error(`our encoder is not available (${entry}): ${e.message.split('\n')[0]}`);
+  }
+}
+
+function ourEncoder(cfg, threads) {
+  const f = loadFffbert();
+  f.setThreads(threads);
+  const t0 = performance.now();
+  const enc = createEncoder()(cfg, randomTensorSource(cfg));
+  return { f, enc, buildMs: performance.now() - t0 };
+}
+
+async function ortEncoder(cfg, threads, batch, seq) {
+  const ort = loadOrt();
+  const src = randomTensorSource(cfg).readF32;
+  const t0 = performance.now();
+  const session = await ortSession(ort, crammedEncoderModel(cfg, src, batch, seq, DENSE_NAMES), threads);
+  return { ort, session, buildMs: performance.now() - t0 };
+}
+
+function ortFeeds(ort, inputs) {
+  const { batch, seq } = inputs;
+  return {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(inputs.inputIds, BigInt), [batch, seq]),
+    attention_mask: new ort.Tensor('int64', BigInt64Array.from(inputs.attentionMask, BigInt), [batch, seq]),
+  };
+}
+
+const modelConfig = ({ ffn, width, tiny }) =>
+  tiny ? crammedConfig({ ffn, width, hidden: 64, layers: 2, heads: 4, vocab: 500, depth: 3 }) : crammedConfig({ ffn, width });
+
+export const jobs = {
+  /** Our engine: { ffn: 'fff' | 'dense', width, batch, seq, profile }. */
+  async 'e2e-ours'(job) {
+    const cfg = modelConfig(job);
+    const { f, enc, buildMs } = ourEncoder(cfg, job.threads);
+    const inputs = crammedInputs(cfg, job.batch, job.seq);
+    const timing = { reps: job.reps ?? 5, minRepMs: job.minRepMs ?? 40, warmupMs: job.warmupMs ?? 300 };
+    let profile = null;
+    const first = enc.forwardSync(inputs).lastHiddenState;
+    const finite = first.every(Number.isFinite);
+    enc.resetProfile();
+    const r = await measure(() => enc.forwardSync(inputs), timing);
+    if (job.profile) profile = enc.profile();
+    return { ...r, info: { isa: f.isa().active, threads: f.threads(), buildMs, weightBytes: enc.weightBytes, finite }, profile };
+  },
+  /** onnxruntime-node on the dense model: { width, batch, seq }. */
+  async 'e2e-ort'(job) {
+    const cfg = modelConfig({ ...job, ffn: 'dense' });
+    const { ort, session, buildMs } = await ortEncoder(cfg, job.threads, job.batch, job.seq);
+    const feeds = ortFeeds(ort, crammedInputs(cfg, job.batch, job.seq));
+    const timing = { reps: job.reps ?? 5, minRepMs: job.minRepMs ?? 40, warmupMs: job.warmupMs ?? 300 };
+    const first = (await session.run(feeds)).last_hidden_state.data;
+    const finite = first.every(Number.isFinite);
+    const r = await measure(() => session.run(feeds), timing);
+    return { ...r, info: { threads: job.threads, version: ort.env.versions?.node, buildMs, finite } };
+  },
+  /**
+   * The ONNX graph and our dense engine on the same small model and weights, with padding: the largest
+   * difference of last_hidden_state (a check that both run the same architecture).
+   */
+  async 'e2e-check'(job) {
+    const cfg = modelConfig({ ffn: 'dense', width: job.width ?? 128, tiny: job.tiny ?? true });
+    const inputs = crammedInputs(cfg, job.batch ?? 2, job.seq ?? 16, { padding: 5 });
+    const res = {};
+    let ours = null;
+    let theirs = null;
+    try {
+      ours = ourEncoder(cfg, job.threads).enc.forwardSync(inputs).lastHiddenState;
+    } catch (e) {
+      res.oursError = e.message.split('\n')[0];
+    }
+    try {
+      const { ort, session } = await ortEncoder(cfg, job.threads, inputs.batch, inputs.seq);
+      theirs = (await session.run(ortFeeds(ort, inputs))).last_hidden_state.data;
+      res.ortFinite = theirs.every(Number.isFinite);
+    } catch (e) {
+      res.ortError = e.message.split('\n')[0];
+    }
+    if (ours && theirs) {
+      let d = 0;
+      for (let i = 0; i < ours.length; i++) d = Math.max(d, Math.abs(ours[i] - theirs[i]));
+      res.maxAbsDiff = d;
+      res.config = { hidden: cfg.hiddenSize, layers: cfg.numLayers, heads: cfg.numHeads, ff: cfg.ffn.intermediateSize, batch: inputs.batch, seq: inputs.seq, padding: 5 };
+    }
+    return res;
+  },
+};

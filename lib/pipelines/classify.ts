@@ -1,0 +1,38 @@
+/** Sequence classification: softmax over the classification head's logits, labels from the config's id2label. */
+import { ErrorCode, FffError } from '../errors';
+import type { TokenizerInput } from '../tokenizer';
+import { softmax } from './math';
+import { runBatched, textList } from './host';
+import type { BatchOptions, PipelineHost } from './host';
+
+export interface ClassifyResult {
+  /** The most probable label (first of equals). */
+  label: string;
+  score: number;
+  /** Softmax probability of every label, index = label id (config.labels order). */
+  scores: number[];
+}
+
+/** One result per text (or [text, pair]), in input order. */
+export async function classify(host: PipelineHost, texts: string | readonly TokenizerInput[], options: BatchOptions = {}): Promise<ClassifyResult[]> {
+  const list = textList('texts', texts);
+  const { config } = host;
+  if (config.head !== 'classification') {
+    throw new FffError(ErrorCode.UNSUPPORTED_MODEL, `classify needs a sequence-classification head but this model's head is "${config.head}"`);
+  }
+  const L = config.numLabels;
+  const results = new Array<ClassifyResult>(list.length);
+  // crammedBERT's avg pooler averages every position, padding included: batch only texts of equal length so
+  // that a text's result does not depend on its neighbours.
+  const sameLength = config.family === 'crammed' && config.crammedPooler?.kind === 'avg';
+  await runBatched(host, list, { ...options, logits: true, sameLength }, (out, row, index) => {
+    const logits = out.logits;
+    if (logits === undefined) throw new FffError(ErrorCode.INTERNAL, 'The encoder returned no classification logits');
+    // logits: [batch, L]
+    const probs = softmax(logits, row * L, L);
+    let best = 0;
+    for (let i = 1; i < L; i++) if (probs[i] > probs[best]) best = i;
+    results[index] = { label: config.labels[best], score: probs[best], scores: Array.from(probs) };
+  });
+  return results;
+}

@@ -1,0 +1,44 @@
+/**
+ * Sentence embeddings: the encoder's last hidden state pooled per text, `mean` over the tokens of the attention
+ * mask (padding excluded) or `cls` (the first position), optionally L2-normalised.
+ */
+import { invalidArgument } from '../errors';
+import type { TokenizerInput } from '../tokenizer';
+import { l2Normalize } from './math';
+import { runBatched, textList } from './host';
+import type { BatchOptions, PipelineHost } from './host';
+
+export type Pooling = 'mean' | 'cls';
+
+export interface EmbedOptions extends BatchOptions {
+  /** 'mean' (default) over the attention mask, or 'cls': the first token's state. */
+  pooling?: Pooling;
+  /** Divide each embedding by its L2 norm (default true). */
+  normalize?: boolean;
+}
+
+/** One Float32Array of hiddenSize per text, in input order. */
+export async function embed(host: PipelineHost, texts: string | readonly TokenizerInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+  const list = textList('texts', texts);
+  const pooling = options.pooling ?? 'mean';
+  if (pooling !== 'mean' && pooling !== 'cls') throw invalidArgument('pooling', '"mean" or "cls"', pooling);
+  const normalize = options.normalize ?? true;
+  if (typeof normalize !== 'boolean') throw invalidArgument('normalize', 'a boolean', normalize);
+  const H = host.config.hiddenSize;
+  const result: Float32Array[] = new Array<Float32Array>(list.length);
+  await runBatched(host, list, { ...options, logits: false }, (out, row, index, encoding, seq) => {
+    // lastHiddenState: [batch, seq, H]; this text's tokens are positions 0 .. length-1 of its row
+    const base = row * seq * H;
+    const v = new Float32Array(H);
+    if (pooling === 'cls') {
+      v.set(out.lastHiddenState.subarray(base, base + H));
+    } else {
+      const n = encoding.ids.length;
+      const acc = new Float64Array(H);
+      for (let s = 0; s < n; s++) for (let h = 0; h < H; h++) acc[h] += out.lastHiddenState[base + s * H + h];
+      for (let h = 0; h < H; h++) v[h] = acc[h] / n;
+    }
+    result[index] = normalize ? l2Normalize(v) : v;
+  });
+  return result;
+}

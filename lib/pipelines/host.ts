@@ -1,0 +1,86 @@
+/**
+ * What the pipelines need from a model: its config, its tokenizer, and a forward over a tokenized batch.
+ * Model implements it; tests can give a stand-in.
+ */
+import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from '../bert/types';
+import type { BertTokenizer, Encoding, TokenizerInput } from '../tokenizer';
+import { padBatch } from '../tokenizer';
+import { ErrorCode, FffError, expectInteger, invalidArgument } from '../errors';
+
+export interface PipelineHost {
+  readonly config: BertConfig;
+  /** The folder's tokenizer; throws ERR_FFF_FILE_NOT_FOUND when it has none. */
+  requireTokenizer(): BertTokenizer;
+  /** The encoder on inputs already laid out and checked by the tokenizer. */
+  runEncoder(inputs: EncoderInputs, options: EncoderForwardOptions): Promise<EncoderOutputs>;
+}
+
+/** Options every batched pipeline takes. */
+export interface BatchOptions {
+  /** Texts per forward (default 32). Texts are grouped by length so that little padding is computed. */
+  batchSize?: number;
+  /** Overrides the model's truncation setting for these texts. */
+  truncation?: boolean;
+}
+
+/** A non-empty list of texts (or pairs) from a single text or an array. */
+export function textList(name: string, texts: unknown): TokenizerInput[] {
+  const list = typeof texts === 'string' ? [texts] : texts;
+  if (!Array.isArray(list) || list.length === 0) throw invalidArgument(name, 'a string or a non-empty array of strings', texts);
+  return list as TokenizerInput[];
+}
+
+export function batchSizeOf(options: BatchOptions): number {
+  return options.batchSize === undefined ? 32 : expectInteger('batchSize', options.batchSize, 1, 65536);
+}
+
+/**
+ * Indices of `lengths` in batches of at most `batchSize`, sorted by length (less padding). With `sameLength`,
+ * a batch never mixes lengths (for heads whose result depends on padding, as crammedBERT's avg pooler).
+ */
+export function planBatches(lengths: readonly number[], batchSize: number, sameLength = false): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
+  const batches: number[][] = [];
+  let current: number[] = [];
+  for (const i of order) {
+    if (current.length === batchSize || (sameLength && current.length > 0 && lengths[current[0]] !== lengths[i])) {
+      batches.push(current);
+      current = [];
+    }
+    current.push(i);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * Tokenizes `texts`, runs them batch by batch and calls `take(outputs, row, textIndex, encoding, seq)` for every
+ * text, with `row` its row in that batch's outputs.
+ */
+export async function runBatched(
+  host: PipelineHost,
+  texts: readonly TokenizerInput[],
+  options: BatchOptions & { logits: boolean; sameLength?: boolean },
+  take: (out: EncoderOutputs, row: number, index: number, encoding: Encoding, seq: number) => void,
+): Promise<void> {
+  const tokenizer = host.requireTokenizer();
+  const batchSize = batchSizeOf(options);
+  const encodings = texts.map((t, i) => {
+    if (typeof t !== 'string' && !(Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && typeof t[1] === 'string')) {
+      throw invalidArgument(`texts[${i}]`, 'a string or a [text, pair] array of two strings', t);
+    }
+    try {
+      return typeof t === 'string' ? tokenizer.encode(t, undefined, options) : tokenizer.encode(t[0], t[1], options);
+    } catch (err) {
+      if (err instanceof FffError && err.code === ErrorCode.SEQUENCE_TOO_LONG) throw new FffError(err.code, `texts[${i}]: ${err.message}`);
+      throw err;
+    }
+  });
+  for (const indices of planBatches(encodings.map((e) => e.ids.length), batchSize, options.sameLength)) {
+    const batch = padBatch(indices.map((i) => encodings[i]), tokenizer.padId);
+    const inputs: EncoderInputs = { batch: batch.batch, seq: batch.seq, inputIds: batch.inputIds, attentionMask: batch.attentionMask };
+    if (host.config.typeVocabSize > 0) inputs.tokenTypeIds = batch.tokenTypeIds;
+    const out = await host.runEncoder(inputs, { logits: options.logits });
+    indices.forEach((index, row) => take(out, row, index, encodings[index], batch.seq));
+  }
+}

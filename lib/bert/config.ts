@@ -308,8 +308,12 @@ export function resolveWithCheckpoint(config: BertConfig, tensors: TensorSource)
     expectShape(tensors, `${p}embeddings.word_embeddings.weight`, [config.vocabSize, H], 'vocab_size x hidden_size');
     expectShape(tensors, `${p}embeddings.position_embeddings.weight`, [config.maxPositions, H], 'max_position_embeddings x hidden_size');
     out.hasPooler = has(`${p}pooler.dense.weight`);
-    if (undecided) out.head = has('classifier.weight') ? 'classification' : has('cls.predictions.bias') ? 'mlm' : 'none';
-    if (out.head === 'mlm') expectShape(tensors, 'cls.predictions.bias', [config.vocabSize], 'the MLM head of BertForMaskedLM');
+    const mlmBias = has('cls.predictions.bias') || has('cls.predictions.decoder.bias');
+    if (undecided) out.head = has('classifier.weight') ? 'classification' : mlmBias ? 'mlm' : 'none';
+    if (out.head === 'mlm') {
+      const bias = !has('cls.predictions.bias') && has('cls.predictions.decoder.bias') ? 'cls.predictions.decoder.bias' : 'cls.predictions.bias';
+      expectShape(tensors, bias, [config.vocabSize], 'the MLM head of BertForMaskedLM');
+    }
     if (out.head === 'classification') {
       if (undecided) {
         const n = shapeOf(tensors, 'classifier.weight')?.[0] ?? 0;

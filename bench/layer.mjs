@@ -8,9 +8,13 @@
 //
 //   node bench/layer.mjs [--full] [--reps 7] [--threads <cores>] [--tokens 1,16,128] [--only fff,dense,gemm]
 //                        [--no-ort] [--no-openblas] [--no-install] [--min-rep-ms 40] [--warmup-ms 300]
+//                        [--rounds 1] [--quiet-wait-s 0]
+// --rounds N runs the whole list N times, round-robin, and pools the repetitions (spreads the noise of a shared
+// machine over every implementation); --quiet-wait-s S waits up to S seconds before each configuration for
+// other work to leave the cores (< 25% busy). The background load seen before each run is recorded.
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runOpenblas, runWorker } from './lib/jobs.mjs';
+import { runOpenblas, runWorker, waitQuiet } from './lib/jobs.mjs';
 import { denseReference, denseWeights, relMaxDiff, tokensInput, WIDTH } from './lib/layer-data.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { repoRoot } from './lib/paths.mjs';
@@ -30,6 +34,8 @@ const args = parseArgs(process.argv.slice(2), {
   install: { type: 'bool', default: true },
   minRepMs: { type: 'int', default: 40 },
   warmupMs: { type: 'int', default: 300 },
+  rounds: { type: 'int', default: 1 },
+  quietWaitS: { type: 'int', default: 0 },
 });
 
 const DEPTH = 11;
@@ -125,34 +131,50 @@ if (args.only.includes('gemm')) {
   }
 }
 
-const results = [];
-configs.forEach((c, i) => {
-  const r = c.job
-    ? runWorker({ ...c.job, ...timing }, { threads: T })
-    : runOpenblas([...c.blasArgs, timing.reps, timing.minRepMs, timing.warmupMs], { threads: T });
-  const { job, blasArgs, ...meta } = c;
-  const res = { ...meta, error: r.error };
-  if (r.openblas) machine.openblas = r.openblas;
-  if (!r.error) {
-    const perCall = summary(r.timesMs);
-    res.timesMs = r.timesMs;
-    res.inner = r.inner;
-    res.info = r.info;
-    res.perCallMs = perCall;
-    if (c.family === 'gemm') {
-      const flop = 2 * c.M * c.N * c.K;
-      res.gflops = { median: flop / perCall.median / 1e6, min: flop / perCall.max / 1e6, max: flop / perCall.min / 1e6 };
-    } else {
-      const us = (ms) => (ms * 1000) / c.tokens;
-      res.perTokenUs = { median: us(perCall.median), min: us(perCall.min), max: us(perCall.max) };
-      const flop = (c.family === 'fff' ? FFF_FLOP_PER_TOKEN : denseFlopPerToken(c.width)) * c.tokens;
-      res.gflops = { median: flop / perCall.median / 1e6 };
+const raw = configs.map(() => ({ timesMs: [], errors: [], bgBusy: [] }));
+for (let round = 0; round < args.rounds; round++) {
+  for (const [i, c] of configs.entries()) {
+    const bg = await waitQuiet({ maxWaitMs: args.quietWaitS * 1000 });
+    const r = c.job
+      ? runWorker({ ...c.job, ...timing }, { threads: T })
+      : runOpenblas([...c.blasArgs, timing.reps, timing.minRepMs, timing.warmupMs], { threads: T });
+    if (r.openblas) machine.openblas = r.openblas;
+    raw[i].bgBusy.push(bg);
+    if (r.error) raw[i].errors.push(r.error);
+    else {
+      raw[i].timesMs.push(...r.timesMs);
+      raw[i].inner = r.inner;
+      raw[i].info = r.info;
     }
+    const what = c.family === 'gemm' ? `GEMM ${c.impl} M=${c.M} N=${c.N} K=${c.K}` : `${c.impl} tokens=${c.tokens}`;
+    const med = r.error ? null : summary(r.timesMs).median;
+    const val = r.error
+      ? `error: ${r.error}`
+      : c.family === 'gemm'
+        ? `${((2 * c.M * c.N * c.K) / med / 1e6).toFixed(1)} GFLOP/s`
+        : `${fmtTime((med * 1000) / c.tokens)}/token`;
+    const busy = bg === null ? '' : ` (background ${(100 * bg).toFixed(0)}% busy)`;
+    log(`[${round * configs.length + i + 1}/${configs.length * args.rounds}] ${what}: ${val}${busy}`);
   }
-  results.push(res);
-  const what = c.family === 'gemm' ? `GEMM ${c.impl} M=${c.M} N=${c.N} K=${c.K}` : `${c.impl} tokens=${c.tokens}`;
-  const val = res.error ? `error: ${res.error}` : c.family === 'gemm' ? `${res.gflops.median.toFixed(1)} GFLOP/s` : `${fmtTime(res.perTokenUs.median)}/token`;
-  log(`[${i + 1}/${configs.length}] ${what}: ${val}`);
+}
+const results = configs.map((c, i) => {
+  const { job, blasArgs, ...meta } = c;
+  const r = raw[i];
+  const res = { ...meta, bgBusy: r.bgBusy };
+  if (r.timesMs.length === 0) return { ...res, error: r.errors[0] ?? 'no result' };
+  if (r.errors.length) res.errors = r.errors;
+  const perCall = summary(r.timesMs);
+  Object.assign(res, { timesMs: r.timesMs, inner: r.inner, info: r.info, perCallMs: perCall });
+  if (c.family === 'gemm') {
+    const flop = 2 * c.M * c.N * c.K;
+    res.gflops = { median: flop / perCall.median / 1e6, min: flop / perCall.max / 1e6, max: flop / perCall.min / 1e6 };
+  } else {
+    const us = (ms) => (ms * 1000) / c.tokens;
+    res.perTokenUs = { median: us(perCall.median), min: us(perCall.min), max: us(perCall.max) };
+    const flop = (c.family === 'fff' ? FFF_FLOP_PER_TOKEN : denseFlopPerToken(c.width)) * c.tokens;
+    res.gflops = { median: flop / perCall.median / 1e6 };
+  }
+  return res;
 });
 
 // --- tables ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Each configuration runs in a fresh process: a Node worker (bench/lib/worker.mjs) or the OpenBLAS program.
 // The child prints one JSON line last on stdout; anything else it prints is kept for error messages.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { benchDir, openblasBinary } from './paths.mjs';
 
@@ -49,4 +50,34 @@ export function runWorker(job, { threads, timeoutMs = 20 * 60e3, env = {}, nodeA
 /** Runs the OpenBLAS program with its positional arguments. */
 export function runOpenblas(args, { threads, timeoutMs = 20 * 60e3 }) {
   return run(openblasBinary, args.map(String), childEnv(threads), timeoutMs);
+}
+
+function cpuTimes() {
+  try {
+    const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    const idle = v[3] + (v[4] ?? 0);
+    return { idle, total: v.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/** Fraction of all cores busy over `ms` (while this process sleeps: the load of other work). Linux only. */
+export async function backgroundBusy(ms = 250) {
+  const a = cpuTimes();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = cpuTimes();
+  if (!a || !b || b.total === a.total) return null;
+  return 1 - (b.idle - a.idle) / (b.total - a.total);
+}
+
+/**
+ * Waits (up to maxWaitMs) until other work keeps the cores less than `below` busy; returns the last measured
+ * busy fraction, recorded with each result (on shared machines it explains outliers).
+ */
+export async function waitQuiet({ below = 0.25, maxWaitMs = 0 } = {}) {
+  const until = Date.now() + maxWaitMs;
+  let busy = await backgroundBusy();
+  while (busy !== null && busy >= below && Date.now() < until) busy = await backgroundBusy(500);
+  return busy;
 }

@@ -41,6 +41,9 @@ export function logLogChart({ title, subtitle = '', xLabel, yLabel, series, xBas
   const ys = pts.flatMap((p) => [p[1], p[2] ?? p[1], p[3] ?? p[1]]).filter((v) => v > 0);
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   if (x0 === x1) [x0, x1] = [x0 / 2, x1 * 2];
+  // A little room so that end points do not sit on the frame.
+  const pad = (x1 / x0) ** 0.03;
+  [x0, x1] = [x0 / pad, x1 * pad];
   const y0 = 10 ** Math.floor(Math.log10(Math.min(...ys)));
   const y1 = 10 ** Math.ceil(Math.log10(Math.max(...ys)));
   const X = (x) => m.l + ((Math.log(x) - Math.log(x0)) / (Math.log(x1) - Math.log(x0))) * pw;

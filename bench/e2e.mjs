@@ -7,9 +7,10 @@
 //
 //   node bench/e2e.mjs [--full] [--profile] [--reps 5] [--threads <cores>] [--shapes 1x16,1x128,8x128]
 //                      [--engines ours-fff,ours-dense4095,ours-dense3072,ort-dense4095,ort-dense3072] [--no-install]
+//                      [--quiet-wait-s 0]  (wait up to S s before each configuration for other work to leave the cores)
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runWorker } from './lib/jobs.mjs';
+import { runWorker, waitQuiet } from './lib/jobs.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { parseArgs, printTable, writeResults } from './lib/report.mjs';
@@ -34,6 +35,7 @@ const args = parseArgs(process.argv.slice(2), {
   install: { type: 'bool', default: true },
   minRepMs: { type: 'int', default: 40 },
   warmupMs: { type: 'int', default: 500 },
+  quietWaitS: { type: 'int', default: 0 },
 });
 const shapes = (args.shapes ?? (args.full ? ['1x16', '1x128', '8x128', '32x128'] : ['1x16', '1x128', '8x128'])).map((s) => {
   const [batch, seq] = s.split('x').map(Number);
@@ -75,10 +77,11 @@ for (const n of notes) log(`note: ${n}`);
 const configs = [];
 for (const s of shapes) for (const e of engines) configs.push({ engine: e, ...ENGINES[e], shape: s });
 const results = [];
-configs.forEach((c, i) => {
+for (const [i, c] of configs.entries()) {
+  const bg = await waitQuiet({ maxWaitMs: args.quietWaitS * 1000 });
   const job = { kind: c.kind, ffn: c.ffn, width: c.width, batch: c.shape.batch, seq: c.shape.seq, profile: args.profile, ...timing };
   const r = runWorker(job, { threads: T, timeoutMs: 30 * 60e3, nodeArgs: ['--max-old-space-size=8192'] });
-  const res = { engine: c.engine, name: c.name, shape: c.shape.label, batch: c.shape.batch, seq: c.shape.seq, tokens: c.shape.tokens, error: r.error };
+  const res = { engine: c.engine, name: c.name, shape: c.shape.label, batch: c.shape.batch, seq: c.shape.seq, tokens: c.shape.tokens, bgBusy: bg, error: r.error };
   if (!r.error) {
     const perCall = summary(r.timesMs);
     Object.assign(res, { timesMs: r.timesMs, inner: r.inner, info: r.info, perCallMs: perCall, profile: r.profile ?? undefined });
@@ -86,8 +89,8 @@ configs.forEach((c, i) => {
     if (r.info && r.info.finite === false) res.warning = 'non-finite outputs';
   }
   results.push(res);
-  log(`[${i + 1}/${configs.length}] ${c.name} ${c.shape.label}: ${res.error ? `error: ${res.error}` : `${res.perCallMs.median.toFixed(1)} ms/forward, ${res.tokensPerS.median.toFixed(0)} tokens/s (build ${(r.info.buildMs / 1000).toFixed(1)} s)`}`);
-});
+  log(`[${i + 1}/${configs.length}] ${c.name} ${c.shape.label}: ${res.error ? `error: ${res.error}` : `${res.perCallMs.median.toFixed(1)} ms/forward, ${res.tokensPerS.median.toFixed(0)} tokens/s (build ${(r.info.buildMs / 1000).toFixed(1)} s)`}${bg === null ? '' : ` (background ${(100 * bg).toFixed(0)}% busy)`}`);
+}
 
 // --- tables -----------------------------------------------------------------------------------------------
 const get = (engine, label) => results.find((r) => r.engine === engine && r.shape === label && !r.error);

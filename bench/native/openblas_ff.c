@@ -3,8 +3,9 @@
 // It is never part of the shipped addon.
 //
 //   openblas_ff ff   <I> <W> <O> <tokens> <threads> <reps> <min_rep_ms> <warmup_ms> [check]
-//       y = W2 GELU(W1 x + b1) + b2 (exact erf GELU): cblas_sgemm, then bias + GELU fused in one pass over
-//       the hidden activations (OpenMP, same thread count), then the second cblas_sgemm onto b2.
+//       y = W2 GELU(W1 x + b1) + b2 (exact erf GELU): cblas_sgemm (cblas_sgemv for one token), then bias +
+//       GELU fused in one pass over the hidden activations (OpenMP, same thread count), then the second
+//       product onto b2.
 //   openblas_ff gemm <M> <N> <K> <threads> <reps> <min_rep_ms> <warmup_ms>
 //       y[M,N] = x[M,K] W[N,K]^T: cblas_sgemm(RowMajor, NoTrans, Trans), the shape of nn.Linear.
 //
@@ -65,12 +66,22 @@ typedef struct {
   float *x, *w1, *b1, *w2, *b2, *h, *y;
 } Ff;
 
+// h[T,W] = x[T,I] W1[W,I]^T, or W1 x for one token: OpenBLAS 0.3.21 sends M = 1 through the packing GEMM
+// path (~10x slower here), so one token takes cblas_sgemv, as a user who knows OpenBLAS would.
+static void ff_product(long m, long n, long k, const float* a, const float* w, float beta, float* c) {
+  if (m == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, w, (int)k, a, 1, beta, c, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, w, (int)k, beta, c,
+                (int)n);
+  }
+}
+
 static void ff_run(const Ff* f) {
-  // h[T,W] = x[T,I] W1[W,I]^T
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)f->nt, (int)f->nw, (int)f->ni, 1.0f, f->x, (int)f->ni,
-              f->w1, (int)f->ni, 0.0f, f->h, (int)f->nw);
+  ff_product(f->nt, f->nw, f->ni, f->x, f->w1, 0.0f, f->h);
   // h = GELU(h + b1), exact erf; y rows = b2 (the second product accumulates onto them).
-#pragma omp parallel for schedule(static)
+  // Threads only where there is enough work to pay for waking them (a few tokens: the calling thread alone).
+#pragma omp parallel for schedule(static) if (f->nt * f->nw >= 65536)
   for (long t = 0; t < f->nt; ++t) {
     float* row = f->h + t * f->nw;
     for (long j = 0; j < f->nw; ++j) {
@@ -80,8 +91,7 @@ static void ff_run(const Ff* f) {
     memcpy(f->y + t * f->no, f->b2, (size_t)f->no * sizeof(float));
   }
   // y[T,O] += h[T,W] W2[O,W]^T
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)f->nt, (int)f->no, (int)f->nw, 1.0f, f->h, (int)f->nw,
-              f->w2, (int)f->nw, 1.0f, f->y, (int)f->no);
+  ff_product(f->nt, f->no, f->nw, f->h, f->w2, 1.0f, f->y);
 }
 
 typedef struct {

@@ -1,1 +1,418 @@
-// placeholder: being written
+// FFF layer tests: the scalar driver against a double-precision reference written straight from FFF-SPEC
+// section 1 (PyTorch layouts, no packing), every runnable ISA against scalar on a sampled grid of awkward
+// shapes, and the invariants of fff.h (zero logit goes left, bitwise agreement of strategies and thread
+// counts, strides, NaN, invalid shapes).
+//
+// Routing is discontinuous: paths are compared first. A path that differs must be explained by a logit within
+// rounding of 0 at the first node where they part (checked against the double reference); outputs are compared
+// only where paths agree. Flips are counted and printed.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <chrono>
+#include <limits>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "fffbert/fff.h"
+#include "test.h"
+
+using namespace fffbert;
+
+namespace {
+
+struct Weights {
+  FffShape shape;
+  std::vector<float> w_in;   // [R, I]
+  std::vector<float> b_in;   // [R]
+  std::vector<float> w_out;  // [O, R]
+  int64_t R() const { return shape.trees * shape.nodes_per_tree(); }
+};
+
+// Weights ~ N(0, 1/sqrt(I)) and inputs ~ N(0, 1): logits O(1), like a trained layer after LayerNorm.
+Weights make_weights(const FffShape& s, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Weights w{s, {}, {}, {}};
+  const int64_t R = w.R();
+  const float scale = 1.0f / std::sqrt(float(s.input_width));
+  w.w_in.resize(size_t(R * s.input_width));
+  for (float& v : w.w_in) v = nd(rng) * scale;
+  w.b_in.resize(size_t(R));
+  for (float& v : w.b_in) v = 0.1f * nd(rng);
+  w.w_out.resize(size_t(s.output_width * R));
+  for (float& v : w.w_out) v = nd(rng) * scale;
+  return w;
+}
+
+std::vector<float> make_inputs(int64_t rows, int64_t ld, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(size_t(rows * ld));
+  for (float& v : x) v = nd(rng);
+  return x;
+}
+
+FffLayerPtr make_layer(const Weights& w) {
+  return fff_create(w.shape, w.w_in.data(), w.b_in.data(), w.w_out.data());
+}
+
+double ref_logit(const Weights& w, int64_t r, const float* x) {
+  double s = w.b_in[size_t(r)];
+  for (int64_t i = 0; i < w.shape.input_width; ++i) s += double(w.w_in[size_t(r * w.shape.input_width + i)]) * x[i];
+  return s;
+}
+
+// |terms| of a logit, the scale of its rounding error.
+double ref_logit_scale(const Weights& w, int64_t r, const float* x) {
+  double s = std::fabs(w.b_in[size_t(r)]);
+  for (int64_t i = 0; i < w.shape.input_width; ++i) {
+    s += std::fabs(double(w.w_in[size_t(r * w.shape.input_width + i)]) * x[i]);
+  }
+  return s;
+}
+
+double gelu_ref(double l) { return 0.5 * l * (1.0 + std::erf(l / std::sqrt(2.0))); }
+
+// The spec's loop, in double, for one token: y [O], path [K, D+1].
+void ref_token(const Weights& w, const float* x, std::vector<double>* y, std::vector<int32_t>* path) {
+  const FffShape& s = w.shape;
+  const int64_t nn = s.nodes_per_tree(), R = w.R();
+  y->assign(size_t(s.output_width), 0.0);
+  path->clear();
+  for (int64_t k = 0; k < s.trees; ++k) {
+    int64_t n = 0;
+    for (int64_t level = 0; level <= s.depth; ++level) {
+      const int64_t r = k * nn + n;
+      const double l = ref_logit(w, r, x);
+      const double g = gelu_ref(l);
+      for (int64_t o = 0; o < s.output_width; ++o) (*y)[size_t(o)] += g * w.w_out[size_t(o * R + r)];
+      path->push_back(int32_t(n));
+      n = 2 * n + 1 + (l > 0 ? 1 : 0);
+    }
+  }
+}
+
+struct Run {
+  std::vector<float> y;
+  std::vector<int32_t> paths;
+};
+
+Run run(const FffLayer& L, const float* x, int64_t rows, int64_t ldx, int64_t ldy, FffStrategy st, Isa isa,
+        ThreadPool& pool) {
+  const FffShape& s = fff_shape(L);
+  Run r;
+  r.y.assign(size_t(rows * ldy), -7.0f);
+  r.paths.assign(size_t(rows * s.trees * (s.depth + 1)), -1);
+  fff_forward(L, x, rows, ldx, r.y.data(), ldy, r.paths.data(), st, isa, pool);
+  return r;
+}
+
+// Tolerance of output o of a token on a path: 1e-6 (~8 float eps) of the sum of |terms| it is made of, where a
+// GELU value carries the error of its logit (~sqrt(n)*eps times the logit's |terms| scale A, n <= 768).
+double out_tol(const Weights& w, const float* x, const int32_t* path, int64_t o) {
+  const FffShape& s = w.shape;
+  const int64_t nn = s.nodes_per_tree(), R = w.R();
+  double t = 0.0;
+  for (int64_t k = 0; k < s.trees; ++k) {
+    for (int64_t level = 0; level <= s.depth; ++level) {
+      const int64_t r = k * nn + path[k * (s.depth + 1) + level];
+      const double g = std::fabs(gelu_ref(ref_logit(w, r, x)));
+      t += (g + 1.2 * ref_logit_scale(w, r, x)) * std::fabs(w.w_out[size_t(o * R + r)]);
+    }
+  }
+  return 1e-6 * t + 1e-30;
+}
+
+struct Compare {
+  int64_t flips = 0;      // tokens whose paths differ (each explained by a near-zero logit)
+  int64_t compared = 0;   // tokens whose outputs were compared
+  double max_rel = 0.0;   // max |a - b| / tol over compared outputs
+};
+
+// Compares run `a` against expected outputs `b` (paths `pb`) token by token. `what` names the pair in messages.
+void compare_runs(const Weights& w, const float* x, int64_t rows, int64_t ldx, const float* ya, int64_t lda,
+                  const int32_t* pa, const double* yb_d, const float* yb_f, int64_t ldb, const int32_t* pb,
+                  const char* what, Compare* c) {
+  const FffShape& s = w.shape;
+  const int64_t P = s.trees * (s.depth + 1), nn = s.nodes_per_tree();
+  for (int64_t t = 0; t < rows; ++t) {
+    const float* xt = x + t * ldx;
+    int64_t j = 0;
+    while (j < P && pa[t * P + j] == pb[t * P + j]) ++j;
+    if (j < P) {
+      // First divergence at (tree k, level): the node before it is shared, so its logit decided differently.
+      const int64_t k = j / (s.depth + 1), level = j % (s.depth + 1);
+      CHECK_MSG(level > 0, "%s: token %lld: root differs in tree %lld", what, (long long)t, (long long)k);
+      if (level == 0) continue;
+      const int64_t r = k * nn + pb[t * P + j - 1];
+      const double l = ref_logit(w, r, xt), scale = ref_logit_scale(w, r, xt);
+      CHECK_MSG(std::fabs(l) <= 1e-6 * scale, "%s: token %lld: path differs at tree %lld level %lld, logit %g "
+                "(scale %g) is not within rounding of 0", what, (long long)t, (long long)k, (long long)level, l,
+                scale);
+      ++c->flips;
+      continue;
+    }
+    ++c->compared;
+    for (int64_t o = 0; o < s.output_width; ++o) {
+      const double a = ya[t * lda + o];
+      const double b = yb_d ? yb_d[t * ldb + o] : double(yb_f[t * ldb + o]);
+      const double tol = out_tol(w, xt, pa + t * P, o);
+      const double rel = std::fabs(a - b) / tol;
+      if (rel > c->max_rel) c->max_rel = rel;
+      CHECK_MSG(rel <= 1.0, "%s: token %lld output %lld: %.9g vs %.9g (tol %.3g)", what, (long long)t,
+                (long long)o, a, b, tol);
+    }
+  }
+}
+
+std::vector<Isa> runnable_isas(bool report_skipped) {
+  std::vector<Isa> v;
+  for (int i = 0; i < kIsaCount; ++i) {
+    if (isa_supported(Isa(i))) {
+      v.push_back(Isa(i));
+    } else if (report_skipped) {
+      std::printf("     skipped: %s not supported on this CPU (or not built for this architecture)\n",
+                  isa_name(Isa(i)));
+    }
+  }
+  return v;
+}
+
+struct Case {
+  int64_t I, O, D, K, rows;
+};
+
+// Pools of 1, 2 and 3 threads shared by all tests, created once. The pause after creation works around a race in
+// pool.cpp (reported to its owner): a worker reads the job generation only when its thread starts, so a job
+// submitted before that is never joined and parallel_tasks spins forever.
+ThreadPool& pool(int threads) {
+  static std::unique_ptr<ThreadPool>* pools = [] {
+    static std::unique_ptr<ThreadPool> p[3] = {make_pool(1), make_pool(2), make_pool(3)};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return p;
+  }();
+  return *pools[threads - 1];
+}
+
+// A sample of the grid I, O in 1..67 and 768, rows 1..17 and 1000, D 0..11, K 1..3; wide shapes get fewer rows
+// and levels so the whole file stays well under a minute under qemu.
+std::vector<Case> grid_cases() {
+  std::vector<Case> v = {
+      {1, 1, 0, 1, 1},    {1, 67, 3, 2, 5},   {67, 1, 2, 3, 17},  {16, 16, 4, 1, 16}, {17, 15, 5, 2, 9},
+      {31, 33, 11, 1, 7}, {8, 8, 0, 3, 13},   {7, 9, 1, 1, 1000}, {64, 65, 6, 2, 3},  {768, 768, 11, 1, 17},
+      {768, 67, 3, 2, 5}, {5, 768, 2, 1, 11}, {40, 24, 7, 3, 1000},
+  };
+  std::mt19937 rng(12345);
+  auto pick = [&](int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint32_t(hi - lo + 1)); };
+  for (int i = 0; i < 12; ++i) {
+    v.push_back({pick(1, 67), pick(1, 67), pick(0, 11), pick(1, 3), pick(1, 17)});
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST(fff_create_rejects_invalid_shapes) {
+  const std::vector<float> a(64, 0.5f);
+  auto bad = [&](FffShape s) { return fff_create(s, a.data(), a.data(), a.data()) == nullptr; };
+  CHECK(bad({0, 1, 0, 1}));
+  CHECK(bad({1, 0, 0, 1}));
+  CHECK(bad({1, 1, -1, 1}));
+  CHECK(bad({1, 1, 0, 0}));
+  CHECK(bad({1, 1, 31, 1}));
+  CHECK(bad({1, 1, 0, int64_t(1) << 62}));
+  CHECK(bad({int64_t(1) << 50, 1, 0, 1}));
+  CHECK(fff_create({1, 1, 0, 1}, nullptr, a.data(), a.data()) == nullptr);
+  FffLayerPtr ok = fff_create({3, 2, 1, 2}, a.data(), a.data(), a.data());
+  CHECK(ok != nullptr);
+  if (ok) {
+    // 6 rows of W_in and W_out^T, each padded to 16 floats, plus 6 biases.
+    CHECK_MSG(fff_weight_bytes(*ok) == 4 * 6 * (16 + 16 + 1), "bytes %lld", (long long)fff_weight_bytes(*ok));
+  }
+}
+
+TEST(fff_scalar_matches_reference) {
+  Compare total;
+  uint32_t seed = 1;
+  for (const Case& cs : grid_cases()) {
+    const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+    const FffLayerPtr L = make_layer(w);
+    CHECK(L != nullptr);
+    if (!L) continue;
+    const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+    const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
+    std::vector<double> yref(size_t(cs.rows * cs.O)), yt;
+    std::vector<int32_t> pref, pt;
+    for (int64_t t = 0; t < cs.rows; ++t) {
+      ref_token(w, &x[size_t(t * cs.I)], &yt, &pt);
+      std::copy(yt.begin(), yt.end(), yref.begin() + t * cs.O);
+      pref.insert(pref.end(), pt.begin(), pt.end());
+    }
+    compare_runs(w, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O,
+                 pref.data(), "scalar vs reference", &total);
+  }
+  std::printf("     scalar vs reference: %lld tokens compared, %lld path flips, max err %.3f of tol\n",
+              (long long)total.compared, (long long)total.flips, total.max_rel);
+  CHECK(total.compared > 2000);
+}
+
+TEST(fff_isa_matches_scalar) {
+  for (Isa isa : runnable_isas(true)) {
+    if (isa == Isa::scalar) continue;
+    Compare total;
+    uint32_t seed = 100;
+    for (const Case& cs : grid_cases()) {
+      const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+      const FffLayerPtr L = make_layer(w);
+      if (!L) continue;
+      const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+      const Run s = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
+      const Run v = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::automatic, isa, pool(1));
+      compare_runs(w, x.data(), cs.rows, cs.I, v.y.data(), cs.O, v.paths.data(), nullptr, s.y.data(), cs.O,
+                   s.paths.data(), isa_name(isa), &total);
+    }
+    std::printf("     %s vs scalar: %lld tokens compared, %lld path flips, max err %.3f of tol\n", isa_name(isa),
+                (long long)total.compared, (long long)total.flips, total.max_rel);
+    CHECK(total.compared > 2000);
+  }
+}
+
+TEST(fff_strategies_and_threads_agree_bitwise) {
+  const Case cases[] = {{33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40}, {19, 21, 0, 2, 3}};
+  uint32_t seed = 500;
+  for (Isa isa : runnable_isas(false)) {
+    for (const Case& cs : cases) {
+      const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+      const FffLayerPtr L = make_layer(w);
+      const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+      const Run base = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, isa, pool(1));
+      for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched, FffStrategy::automatic}) {
+        for (int p = 0; p < 3; ++p) {
+          const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(p + 1));
+          CHECK_MSG(r.paths == base.paths, "%s I=%lld strategy %d threads %d: paths differ", isa_name(isa),
+                    (long long)cs.I, int(st), p + 1);
+          CHECK_MSG(std::memcmp(r.y.data(), base.y.data(), r.y.size() * sizeof(float)) == 0,
+                    "%s I=%lld strategy %d threads %d: outputs not bitwise equal", isa_name(isa), (long long)cs.I,
+                    int(st), p + 1);
+        }
+      }
+    }
+  }
+}
+
+TEST(fff_zero_logit_goes_left) {
+  // Tree 0 (D=2): node 0 has logit exactly 0 (x0*1 + x1*(-1) with x0 == x1, bias 0), node 1 (its left child)
+  // has logit 0 from bias -0.5 against a dot of exactly 0.5, node 3 positive. Tree 1: every logit exactly 0
+  // (zero row, zero bias). Expected paths: tree 0 -> 0, 1, 3; tree 1 -> 0, 1, 3; GELU(0) = 0 adds nothing.
+  const FffShape s{2, 3, 2, 2};
+  const int64_t nn = s.nodes_per_tree(), R = 2 * nn;
+  std::vector<float> w_in(size_t(R * 2), 0.0f), b(size_t(R), 0.0f), w_out(size_t(3 * R));
+  for (size_t i = 0; i < w_out.size(); ++i) w_out[i] = 0.25f + float(i);
+  w_in[0] = 1.0f;  // node 0: 1*1 + (-1)*1
+  w_in[1] = -1.0f;
+  w_in[2] = 0.25f;  // node 1: 0.25*1 + 0.25*1 - 0.5
+  w_in[3] = 0.25f;
+  b[1] = -0.5f;
+  w_in[6] = 1.0f;  // node 3: logit 1 (goes right, past the path's end)
+  const FffLayerPtr L = fff_create(s, w_in.data(), b.data(), w_out.data());
+  CHECK(L != nullptr);
+  if (!L) return;
+  const float x[2] = {1.0f, 1.0f};
+  const float g3 = 0.5f * 1.0f * (1.0f + std::erf(1.0f / std::sqrt(2.0f)));
+  for (Isa isa : runnable_isas(false)) {
+    for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched}) {
+      const Run r = run(*L, x, 1, 2, 3, st, isa, pool(2));
+      const std::vector<int32_t> expect = {0, 1, 3, 0, 1, 3};
+      CHECK_MSG(r.paths == expect, "%s: paths %d %d %d / %d %d %d", isa_name(isa), r.paths[0], r.paths[1],
+                r.paths[2], r.paths[3], r.paths[4], r.paths[5]);
+      for (int64_t o = 0; o < 3; ++o) {
+        const float want = g3 * w_out[size_t(o * R + 3)];
+        CHECK_MSG(std::fabs(r.y[size_t(o)] - want) <= 1e-6f * std::fabs(want), "%s: y[%lld] = %g, want %g",
+                  isa_name(isa), (long long)o, r.y[size_t(o)], want);
+      }
+    }
+  }
+}
+
+TEST(fff_strides_larger_than_widths) {
+  const Case cs{37, 29, 6, 2, 23};
+  const int64_t ldx = 45, ldy = 41;
+  const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, 900);
+  const FffLayerPtr L = make_layer(w);
+  const std::vector<float> x = make_inputs(cs.rows, cs.I, 901);
+  std::vector<float> xs(size_t(cs.rows * ldx), std::numeric_limits<float>::quiet_NaN());
+  for (int64_t t = 0; t < cs.rows; ++t) std::copy_n(&x[size_t(t * cs.I)], cs.I, &xs[size_t(t * ldx)]);
+  for (Isa isa : runnable_isas(false)) {
+    for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched}) {
+      const Run dense = run(*L, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(2));
+      const Run strided = run(*L, xs.data(), cs.rows, ldx, ldy, st, isa, pool(2));
+      CHECK(strided.paths == dense.paths);
+      int bad = 0, touched = 0;
+      for (int64_t t = 0; t < cs.rows; ++t) {
+        for (int64_t o = 0; o < ldy; ++o) {
+          const float v = strided.y[size_t(t * ldy + o)];
+          if (o >= cs.O) {
+            touched += v != -7.0f;  // padding between rows stays as it was
+          } else {
+            bad += std::memcmp(&v, &dense.y[size_t(t * cs.O + o)], sizeof v) != 0;
+          }
+        }
+      }
+      CHECK_MSG(bad == 0 && touched == 0, "%s strategy %d: %d outputs differ, %d padding floats written",
+                isa_name(isa), int(st), bad, touched);
+    }
+  }
+}
+
+TEST(fff_nan_input_goes_left_and_stays_in_its_row) {
+  const Case cs{21, 13, 4, 2, 9};
+  const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, 77);
+  const FffLayerPtr L = make_layer(w);
+  std::vector<float> x = make_inputs(cs.rows, cs.I, 78);
+  const std::vector<float> clean = x;
+  x[size_t(4 * cs.I + 3)] = std::numeric_limits<float>::quiet_NaN();  // token 4
+  const int64_t P = cs.K * (cs.D + 1);
+  for (Isa isa : runnable_isas(false)) {
+    for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched}) {
+      const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(3));
+      const Run c = run(*L, clean.data(), cs.rows, cs.I, cs.O, st, isa, pool(3));
+      for (int64_t j = 0; j < P; ++j) {
+        const int64_t level = j % (cs.D + 1);
+        CHECK_MSG(r.paths[size_t(4 * P + j)] == (int32_t(1) << level) - 1, "%s: NaN token not all-left at %lld",
+                  isa_name(isa), (long long)j);
+      }
+      for (int64_t o = 0; o < cs.O; ++o) CHECK(std::isnan(r.y[size_t(4 * cs.O + o)]));
+      for (int64_t t = 0; t < cs.rows; ++t) {
+        if (t == 4) continue;
+        CHECK_MSG(std::memcmp(&r.y[size_t(t * cs.O)], &c.y[size_t(t * cs.O)], cs.O * sizeof(float)) == 0,
+                  "%s: token %lld changed by another token's NaN", isa_name(isa), (long long)t);
+      }
+    }
+  }
+}
+
+TEST(fff_depth_20_does_not_overflow) {
+  // 2^21 - 1 nodes, the deepest node index 2^21 - 2 in paths; I = O = 1 keeps it at ~290 MB packed.
+  const FffShape s{1, 1, 20, 1};
+  CHECK(s.nodes_per_tree() == (int64_t(1) << 21) - 1);
+  Weights w = make_weights(s, 31);
+  for (float& v : w.w_in) v = std::fabs(v) + 0.01f;  // every logit > 0 for x > 0: the rightmost path
+  for (float& v : w.b_in) v = 0.0f;
+  const FffLayerPtr L = make_layer(w);
+  CHECK(L != nullptr);
+  if (!L) return;
+  const float x = 2.0f;
+  for (Isa isa : runnable_isas(false)) {
+    const Run r = run(*L, &x, 1, 1, 1, FffStrategy::automatic, isa, pool(1));
+    CHECK_MSG(r.paths[20] == (int32_t(1) << 21) - 2, "%s: last node %d", isa_name(isa), r.paths[20]);
+    std::vector<double> yref;
+    std::vector<int32_t> pref;
+    ref_token(w, &x, &yref, &pref);
+    CHECK(r.paths == pref);
+    CHECK_MSG(std::fabs(r.y[0] - yref[0]) <= 1e-5 * (1.0 + std::fabs(yref[0])), "%s: %g vs %g", isa_name(isa),
+              r.y[0], yref[0]);
+  }
+}

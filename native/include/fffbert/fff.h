@@ -32,7 +32,8 @@ using FffLayerPtr = std::unique_ptr<FffLayer, FffLayerDeleter>;
 
 // Inputs in PyTorch layouts: linear_in_weight [K*n_nodes, I], linear_in_bias [K*n_nodes],
 // linear_out_weight [O, K*n_nodes]. Copies (and packs) them; the caller may free its arrays afterwards.
-// Returns null when the shape is invalid (sizes < 1, D < 0, or too large for int64/memory).
+// Returns null when the shape is invalid (sizes < 1, D < 0, D > 30 (paths are int32), null pointers, sizes too
+// large for int64 or memory) or the allocation fails.
 FffLayerPtr fff_create(const FffShape& shape, const float* linear_in_weight, const float* linear_in_bias,
                        const float* linear_out_weight);
 const FffShape& fff_shape(const FffLayer& layer);
@@ -45,9 +46,16 @@ enum class FffStrategy : int {
   batched = 2,    // level by level, tokens grouped by node: each node's rows read once per group
 };
 
+// The instruction set fff_forward really runs for `isa`: `isa` itself when isa_supported(isa), else isa_best().
+// (The driver never calls kernels the CPU cannot run; callers that care, e.g. tests, check isa_supported.)
+Isa fff_resolve_isa(Isa isa);
+
 // x: [rows, I] row-major with row stride ldx (>= I); y: [rows, O] with row stride ldy (>= O), overwritten.
 // paths: null, or [rows, K, D+1] int32: the node index (0-based, within its tree) visited at each level.
-// Work is split over `pool`; the result does not depend on the thread count or strategy (bitwise).
+// Work is split over `pool`; for one ISA the result does not depend on the thread count or strategy (bitwise:
+// every ISA has one dot summation order fixed by I, used by both walks). Across ISAs outputs differ by rounding
+// (FMA, summation order), and a logit within that rounding of 0 may route differently.
+// Does nothing when rows <= 0, x or y is null, ldx < I or ldy < O (callers validate and report those).
 void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                  int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool);
 

@@ -1,1 +1,106 @@
-// placeholder: being written
+// FFF kernels, AVX-512 F/BW/DQ/VL (16 floats per vector).
+//
+// Dot order (fixed by n alone): 4 accumulators take consecutive vectors of 64-float blocks; the remaining whole
+// vectors go to accumulators 0, 1, 2; a last partial vector (masked x load) to the next one; then
+// (a0 + a1) + (a2 + a3) and a fixed horizontal sum. 32 zmm registers hold 4 dots x 4 accumulators side by side.
+#include <immintrin.h>
+
+#include "kernels/fff_kernels.h"
+
+namespace fffbert {
+namespace avx512 {
+namespace {
+
+constexpr int64_t kV = 16;
+
+// Lanes [0, rem) set, rem in [0, 16].
+__mmask16 tail_mask(int64_t rem) { return __mmask16((1u << rem) - 1u); }
+
+float hsum(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  const __m512 s = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s), _mm512_extractf32x8_ps(s, 1));
+  __m128 v = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  v = _mm_add_ss(v, _mm_movehdup_ps(v));
+  return _mm_cvtss_f32(v);
+}
+
+// P dots side by side, each in the order described above.
+template <int P>
+void fff_dot_p(const float* const* w, const float* const* x, int64_t n, float* out) {
+  __m512 acc[P][4];
+  for (int p = 0; p < P; ++p) {
+    for (int a = 0; a < 4; ++a) acc[p][a] = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 4 * kV <= n; i += 4 * kV) {
+    for (int p = 0; p < P; ++p) {
+      for (int a = 0; a < 4; ++a) {
+        acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[p] + i + a * kV), _mm512_loadu_ps(x[p] + i + a * kV),
+                                    acc[p][a]);
+      }
+    }
+  }
+  int a = 0;
+  for (; i + kV <= n; i += kV, ++a) {
+    for (int p = 0; p < P; ++p) {
+      acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[p] + i), _mm512_loadu_ps(x[p] + i), acc[p][a]);
+    }
+  }
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    for (int p = 0; p < P; ++p) {
+      acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[p] + i), _mm512_maskz_loadu_ps(m, x[p] + i), acc[p][a]);
+    }
+  }
+  for (int p = 0; p < P; ++p) out[p] = hsum(acc[p][0], acc[p][1], acc[p][2], acc[p][3]);
+}
+
+void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
+  switch (count) {
+    case 1: fff_dot_p<1>(w, x, n, out); break;
+    case 2: fff_dot_p<2>(w, x, n, out); break;
+    case 3: fff_dot_p<3>(w, x, n, out); break;
+    default: fff_dot_p<4>(w, x, n, out); break;
+  }
+}
+
+// Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
+// written once.
+void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + 4 * kV <= n; i += 4 * kV) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t j = 0; j < count; ++j) {
+      const __m512 gj = _mm512_set1_ps(g[j]);
+      const float* r = w[j] + i;
+      a0 = _mm512_fmadd_ps(gj, _mm512_load_ps(r), a0);
+      a1 = _mm512_fmadd_ps(gj, _mm512_load_ps(r + kV), a1);
+      a2 = _mm512_fmadd_ps(gj, _mm512_load_ps(r + 2 * kV), a2);
+      a3 = _mm512_fmadd_ps(gj, _mm512_load_ps(r + 3 * kV), a3);
+    }
+    _mm512_storeu_ps(y + i, a0);
+    _mm512_storeu_ps(y + i + kV, a1);
+    _mm512_storeu_ps(y + i + 2 * kV, a2);
+    _mm512_storeu_ps(y + i + 3 * kV, a3);
+  }
+  for (; i < n; i += kV) {
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(g[j]), _mm512_load_ps(w[j] + i), a);
+    if (i + kV <= n) {
+      _mm512_storeu_ps(y + i, a);
+    } else {
+      _mm512_mask_storeu_ps(y + i, tail_mask(n - i), a);
+    }
+  }
+}
+
+}  // namespace
+
+const FffKernels& fff_kernels() {
+  static const FffKernels k{fff_dot_f32, fff_gather_f32};
+  return k;
+}
+
+}  // namespace avx512
+}  // namespace fffbert

@@ -89,8 +89,9 @@ class Pool final : public ThreadPool {
     t_inside_job = false;
   }
 
-  void worker(int thread) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  // `seen` is the generation at the time the worker was created: a job posted before the thread got to run
+  // must still be seen as new by it (else the caller would wait for it forever).
+  void worker(int thread, uint64_t seen) {
     for (;;) {
       // Spin a little for the next job, then sleep.
       uint64_t g = generation_.load(std::memory_order_acquire);
@@ -114,7 +115,8 @@ class Pool final : public ThreadPool {
   void start(int threads) {
     threads_ = std::max(1, threads);
     stopping_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+    const uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, g] { worker(i, g); });
   }
 
   void stop() {

@@ -1,0 +1,62 @@
+// The thread pool: every index covered exactly once, jobs right after creation (workers not yet started),
+// nested calls run inline, resizing the default pool.
+#include <atomic>
+#include <vector>
+
+#include "fffbert/pool.h"
+#include "test.h"
+
+using fffbert::ThreadPool;
+
+TEST(pool_covers_each_index_once) {
+  for (int threads = 1; threads <= 4; ++threads) {
+    auto pool = fffbert::make_pool(threads);
+    CHECK(pool->threads() == threads);
+    for (int64_t n : {0, 1, 2, 3, 7, 64, 1000}) {
+      for (int64_t grain : {1, 3, 100}) {
+        std::vector<std::atomic<int>> hits(size_t(n > 0 ? n : 1));
+        std::atomic<int> max_thread{0};
+        pool->parallel_for(n, grain, [&](int64_t b, int64_t e, int t) {
+          for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+          if (t > max_thread) max_thread = t;
+        });
+        for (int64_t i = 0; i < n; ++i) CHECK_MSG(hits[size_t(i)] == 1, "threads=%d n=%lld i=%lld", threads, (long long)n, (long long)i);
+        CHECK(max_thread < threads);
+      }
+    }
+  }
+}
+
+TEST(pool_job_right_after_creation) {
+  // A job posted before the workers first run must still be taken (it used to hang the caller).
+  for (int rep = 0; rep < 200; ++rep) {
+    auto pool = fffbert::make_pool(3);
+    std::atomic<int64_t> sum{0};
+    pool->parallel_tasks(10, [&](int64_t t, int) { sum += t; });
+    CHECK(sum == 45);
+  }
+}
+
+TEST(pool_nested_calls_run_inline) {
+  auto pool = fffbert::make_pool(2);
+  std::atomic<int64_t> sum{0};
+  pool->parallel_tasks(8, [&](int64_t, int) {
+    pool->parallel_for(100, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) sum += i;
+    });
+  });
+  CHECK(sum == 8 * 4950);
+}
+
+TEST(pool_default_resize) {
+  const int before = fffbert::default_threads();
+  CHECK(!fffbert::set_default_threads(0));
+  for (int n : {1, 3, 2}) {
+    CHECK(fffbert::set_default_threads(n));
+    CHECK(fffbert::default_threads() == n);
+    std::atomic<int64_t> count{0};
+    fffbert::default_pool().parallel_for(1000, 1, [&](int64_t b, int64_t e, int) { count += e - b; });
+    CHECK(count == 1000);
+  }
+  fffbert::set_default_threads(before);
+}

@@ -110,20 +110,21 @@ Run run(const FffLayer& L, const float* x, int64_t rows, int64_t ldx, int64_t ld
   return r;
 }
 
-// Tolerance of output o of a token on a path: 1e-6 (~8 float eps) of the sum of |terms| it is made of, where a
-// GELU value carries the error of its logit (~sqrt(n)*eps times the logit's |terms| scale A, n <= 768).
-double out_tol(const Weights& w, const float* x, const int32_t* path, int64_t o) {
+// Tolerance of the outputs of a token on a path: output o gets 1e-6 (~8 float eps) of the sum of |terms| it is
+// made of, where a GELU value carries the error of its logit (~sqrt(n)*eps times the logit's |terms| scale A,
+// n <= 768). tol[o] for o < O.
+std::vector<double> out_tols(const Weights& w, const float* x, const int32_t* path) {
   const FffShape& s = w.shape;
   const int64_t nn = s.nodes_per_tree(), R = w.R();
-  double t = 0.0;
+  std::vector<double> tol(size_t(s.output_width), 1e-30);
   for (int64_t k = 0; k < s.trees; ++k) {
     for (int64_t level = 0; level <= s.depth; ++level) {
       const int64_t r = k * nn + path[k * (s.depth + 1) + level];
-      const double g = std::fabs(gelu_ref(ref_logit(w, r, x)));
-      t += (g + 1.2 * ref_logit_scale(w, r, x)) * std::fabs(w.w_out[size_t(o * R + r)]);
+      const double node = 1e-6 * (std::fabs(gelu_ref(ref_logit(w, r, x))) + 1.2 * ref_logit_scale(w, r, x));
+      for (int64_t o = 0; o < s.output_width; ++o) tol[size_t(o)] += node * std::fabs(w.w_out[size_t(o * R + r)]);
     }
   }
-  return 1e-6 * t + 1e-30;
+  return tol;
 }
 
 struct Compare {
@@ -156,10 +157,11 @@ void compare_runs(const Weights& w, const float* x, int64_t rows, int64_t ldx, c
       continue;
     }
     ++c->compared;
+    const std::vector<double> tols = out_tols(w, xt, pa + t * P);
     for (int64_t o = 0; o < s.output_width; ++o) {
       const double a = ya[t * lda + o];
       const double b = yb_d ? yb_d[t * ldb + o] : double(yb_f[t * ldb + o]);
-      const double tol = out_tol(w, xt, pa + t * P, o);
+      const double tol = tols[size_t(o)];
       const double rel = std::fabs(a - b) / tol;
       if (rel > c->max_rel) c->max_rel = rel;
       CHECK_MSG(rel <= 1.0, "%s: token %lld output %lld: %.9g vs %.9g (tol %.3g)", what, (long long)t,

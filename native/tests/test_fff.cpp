@@ -10,10 +10,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <chrono>
 #include <limits>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include "fffbert/fff.h"
@@ -187,15 +185,9 @@ struct Case {
   int64_t I, O, D, K, rows;
 };
 
-// Pools of 1, 2 and 3 threads shared by all tests, created once. The pause after creation works around a race in
-// pool.cpp (reported to its owner): a worker reads the job generation only when its thread starts, so a job
-// submitted before that is never joined and parallel_tasks spins forever.
+// Pools of 1, 2 and 3 threads shared by all tests.
 ThreadPool& pool(int threads) {
-  static std::unique_ptr<ThreadPool>* pools = [] {
-    static std::unique_ptr<ThreadPool> p[3] = {make_pool(1), make_pool(2), make_pool(3)};
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return p;
-  }();
+  static std::unique_ptr<ThreadPool> pools[3] = {make_pool(1), make_pool(2), make_pool(3)};
   return *pools[threads - 1];
 }
 

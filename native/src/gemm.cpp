@@ -1,0 +1,256 @@
+// SGEMM drivers: packing, cache blocking, threading, and the PackedLinear / sgemm entry points of dense.h.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <vector>
+
+namespace fffbert {
+namespace gemm {
+
+void FloatBuffer::Free::operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+
+float* FloatBuffer::reserve(size_t n) {
+  if (n > capacity_) {
+    data_.reset(static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64))));
+    capacity_ = n;
+  }
+  return data_.get();
+}
+
+void pack_b(const float* src, int64_t rs, int64_t cs, int64_t K, int64_t N, float* dst, int64_t panel_stride,
+            int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; ++p) {
+    float* d = dst + p * panel_stride;
+    const int64_t n0 = p * kPanelWidth;
+    const int64_t w = std::min<int64_t>(kPanelWidth, N - n0);
+    if (w < kPanelWidth) std::memset(d, 0, size_t(K) * kPanelWidth * sizeof(float));
+    if (cs == 1) {  // rows of op(B) contiguous: copy 16-wide slices
+      for (int64_t k = 0; k < K; ++k) std::memcpy(d + k * kPanelWidth, src + k * rs + n0, size_t(w) * sizeof(float));
+    } else {  // columns of op(B) contiguous (PyTorch weight [N, K]): read each column in order
+      for (int64_t j = 0; j < w; ++j) {
+        const float* s = src + (n0 + j) * cs;
+        for (int64_t k = 0; k < K; ++k) d[k * kPanelWidth + j] = s[k * rs];
+      }
+    }
+  }
+}
+
+void pack_a(const float* src, int64_t rs, int64_t cs, int64_t rows, int64_t kc, float alpha, int mr, float* dst) {
+  for (int64_t i0 = 0; i0 < rows; i0 += mr) {
+    float* d = dst + i0 * kc;
+    const int64_t h = std::min<int64_t>(mr, rows - i0);
+    if (cs == 1) {  // row-major A: stream each row
+      for (int64_t i = 0; i < h; ++i) {
+        const float* s = src + (i0 + i) * rs;
+        for (int64_t k = 0; k < kc; ++k) d[k * mr + i] = alpha * s[k];
+      }
+    } else {  // transposed A: stream each column
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = src + k * cs + i0 * rs;
+        for (int64_t i = 0; i < h; ++i) d[k * mr + i] = alpha * s[i * rs];
+      }
+    }
+  }
+}
+
+void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, const float* a, const float* b,
+                int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep) {
+  const int mr = kern.mr, nr = kern.nr;
+  const int64_t panels_per_tile = nr / kPanelWidth;
+  for (int64_t n0 = 0, p = 0; n0 < N; n0 += nr, p += panels_per_tile) {
+    const int cols = int(std::min<int64_t>(nr, N - n0));
+    const float* bp = b + p * panel_stride;
+    for (int64_t i = 0; i < M; i += mr) {
+      const int rows = int(std::min<int64_t>(mr, M - i));
+      float* ct = c + i * ldc + n0;
+      kern.gemm_tile(kc, a + i * kc, bp, panel_stride, ct, ldc, rows, cols, accumulate);
+      if (ep) {
+        kern.epilogue(ct, ldc, rows, cols, ep->bias ? ep->bias + n0 : nullptr, ep->act,
+                      ep->res ? ep->res + i * ep->ldr + n0 : nullptr, ep->ldr);
+      }
+    }
+  }
+}
+
+namespace {
+
+// Rows [m0, m1) x panels [p0, p1) of C, all k blocks. k blocks depend only on K and the ISA (never on the
+// split), and every C element is the same FMA sequence in any tile shape: results do not depend on threads.
+void gemm_task(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t m0, int64_t m1, int64_t p0,
+               int64_t p1) {
+  thread_local FloatBuffer a_buf;
+  float* a = a_buf.reserve(size_t(kern.mc) * size_t(kc));
+  const int64_t n0 = p0 * kPanelWidth;
+  const int64_t cols = std::min(g.N, p1 * kPanelWidth) - n0;
+  for (int64_t k0 = 0; k0 < g.K; k0 += kc) {
+    const int64_t kcb = std::min(kc, g.K - k0);
+    const bool last = k0 + kcb == g.K;
+    for (int64_t i0 = m0; i0 < m1; i0 += kern.mc) {
+      const int64_t mb = std::min<int64_t>(kern.mc, m1 - i0);
+      pack_a(g.a + i0 * g.a_rs + k0 * g.a_cs, g.a_rs, g.a_cs, mb, kcb, g.alpha, kern.mr, a);
+      TileEpilogue ep = g.ep;
+      if (ep.bias) ep.bias += n0;
+      if (ep.res) ep.res += i0 * ep.ldr + n0;
+      gemm_block(kern, mb, cols, kcb, a, g.b + p0 * g.panel_stride + k0 * kPanelWidth, g.panel_stride,
+                 g.c + i0 * g.ldc + n0, g.ldc, g.accumulate || k0 > 0, last && ep.active() ? &ep : nullptr);
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_parallel(const DenseKernels& kern, const GemmArgs& g, ThreadPool& pool) {
+  if (g.M <= 0 || g.N <= 0 || g.K <= 0) return;
+  // Even k blocks of at most kern.kc: K = 768 -> 3 x 256, K = 3072 -> 12 x 256.
+  const int64_t n_kblocks = (g.K + kern.kc - 1) / kern.kc;
+  const int64_t kc = (g.K + n_kblocks - 1) / n_kblocks;
+  const int64_t panels = panel_count(g.N);
+  const int64_t per_group = kern.nr / kPanelWidth;
+  const int64_t groups = (panels + per_group - 1) / per_group;
+  const int64_t m_tiles = (g.M + kern.mr - 1) / kern.mr;
+  const int64_t tiles_per_block = kern.mc / kern.mr;
+  const int64_t threads = pool.threads();
+  // Enough rows: tasks of at most one A block (mc rows), at least one per thread; each streams all of B once
+  // per k block, as a single thread would. Few rows (one sentence): split the columns, each task re-packing
+  // the small A.
+  int64_t tm = 1, tn = 1;
+  if (g.M * g.N * g.K < (int64_t(1) << 17) || threads == 1) {
+    tm = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+  } else if (m_tiles >= 4 * threads) {
+    tm = std::max(threads, (m_tiles + tiles_per_block - 1) / tiles_per_block);
+  } else {
+    tm = (m_tiles + tiles_per_block - 1) / tiles_per_block;
+    tn = std::min(groups, 2 * threads);
+  }
+  tm = std::min(tm, m_tiles);
+  pool.parallel_tasks(tm * tn, [&](int64_t task, int) {
+    const int64_t im = task / tn, in = task % tn;
+    const int64_t m0 = std::min(g.M, (im * m_tiles / tm) * kern.mr);
+    const int64_t m1 = std::min(g.M, ((im + 1) * m_tiles / tm) * kern.mr);
+    const int64_t p0 = std::min(panels, (in * groups / tn) * per_group);
+    const int64_t p1 = std::min(panels, ((in + 1) * groups / tn) * per_group);
+    if (m0 < m1 && p0 < p1) gemm_task(kern, g, kc, m0, m1, p0, p1);
+  });
+}
+
+}  // namespace gemm
+
+// --- PackedLinear --------------------------------------------------------------------------------------------
+
+// weight: op(B) = W^T in panels (panel_stride = K * 16); N x K PyTorch weight in, any ISA reads it.
+struct PackedLinear {
+  int64_t N = 0, K = 0;
+  gemm::FloatBuffer panels;
+  std::vector<float> bias;  // empty when the layer has none
+};
+
+void PackedLinearDeleter::operator()(PackedLinear* p) const { delete p; }
+
+PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features) {
+  if (out_features < 1 || in_features < 1 || !weight) return nullptr;
+  const int64_t panels = gemm::panel_count(out_features);
+  if (panels > (int64_t(1) << 40) / kPanelWidth / in_features) return nullptr;  // > 4 TiB: refuse
+  try {
+    PackedLinearPtr w(new PackedLinear);
+    w->N = out_features;
+    w->K = in_features;
+    const int64_t stride = in_features * kPanelWidth;
+    gemm::pack_b(weight, 1, in_features, in_features, out_features, w->panels.reserve(size_t(panels * stride)),
+                 stride, 0, panels);
+    if (bias) w->bias.assign(bias, bias + out_features);
+    return w;
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+int64_t linear_out_features(const PackedLinear& w) { return w.N; }
+int64_t linear_in_features(const PackedLinear& w) { return w.K; }
+int64_t linear_weight_bytes(const PackedLinear& w) {
+  return int64_t((w.panels.capacity() + w.bias.size()) * sizeof(float));
+}
+
+namespace {
+
+bool overlaps(const float* a, int64_t rows_a, int64_t ld_a, const float* b, int64_t rows_b, int64_t ld_b,
+              int64_t n) {
+  const auto a0 = reinterpret_cast<uintptr_t>(a), a1 = reinterpret_cast<uintptr_t>(a + (rows_a - 1) * ld_a + n);
+  const auto b0 = reinterpret_cast<uintptr_t>(b), b1 = reinterpret_cast<uintptr_t>(b + (rows_b - 1) * ld_b + n);
+  return a0 < b1 && b0 < a1;
+}
+
+// Rows per parallel_for chunk for the naive paths: ~64K multiply-adds at least.
+int64_t naive_grain(int64_t N, int64_t K) { return std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, N * K)); }
+
+}  // namespace
+
+void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
+                    const Epilogue& ep, Isa isa, ThreadPool& pool) {
+  if (M <= 0) return;
+  const int64_t N = w.N, K = w.K;
+  const float* res = ep.residual;
+  int64_t ldr = ep.ldr;
+  // The first k block overwrites y: a residual living in y is copied first (the epilogue adds it at the end).
+  std::vector<float> res_copy;
+  if (res && overlaps(res, M, ldr, y, M, ldy, N)) {
+    res_copy.resize(size_t(M * N));
+    for (int64_t i = 0; i < M; ++i) std::memcpy(&res_copy[size_t(i * N)], res + i * ldr, size_t(N) * sizeof(float));
+    res = res_copy.data();
+    ldr = N;
+  }
+  const float* bias = w.bias.empty() ? nullptr : w.bias.data();
+  const DenseKernels& kern = dense_kernels_for(isa);
+  if (!kern.gemm_tile) {
+    pool.parallel_for(M, naive_grain(N, K), [&](int64_t m0, int64_t m1, int) {
+      scalar::linear_naive(w.panels.data(), bias, N, K, x, ldx, m0, m1, y, ldy, ep.act, res, ldr);
+    });
+    return;
+  }
+  gemm::GemmArgs g;
+  g.M = M, g.N = N, g.K = K;
+  g.a = x, g.a_rs = ldx, g.a_cs = 1;
+  g.b = w.panels.data(), g.panel_stride = K * kPanelWidth;
+  g.c = y, g.ldc = ldy;
+  g.ep.bias = bias, g.ep.act = ep.act, g.ep.res = res, g.ep.ldr = ldr;
+  gemm::gemm_parallel(kern, g, pool);
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, Isa isa, ThreadPool& pool) {
+  if (M <= 0 || N <= 0) return;
+  const auto scale_c = [&](float s) {
+    for (int64_t i = 0; i < M; ++i) {
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = s == 0.0f ? 0.0f : s * C[i * ldc + j];
+    }
+  };
+  if (K <= 0 || alpha == 0.0f) {  // BLAS: A and B are not read
+    if (beta != 1.0f) scale_c(beta);
+    return;
+  }
+  const DenseKernels& kern = dense_kernels_for(isa);
+  if (!kern.gemm_tile) {
+    pool.parallel_for(M, naive_grain(N, K), [&](int64_t m0, int64_t m1, int) {
+      scalar::sgemm_naive(trans_a, trans_b, m1 - m0, N, K, alpha, trans_a ? A + m0 : A + m0 * lda, lda, B, ldb,
+                          beta, C + m0 * ldc, ldc);
+    });
+    return;
+  }
+  if (beta != 0.0f && beta != 1.0f) scale_c(beta);
+  const int64_t panels = gemm::panel_count(N), stride = K * kPanelWidth;
+  gemm::FloatBuffer packed(size_t(panels * stride));
+  pool.parallel_for(panels, 1, [&](int64_t p0, int64_t p1, int) {
+    gemm::pack_b(B, trans_b ? 1 : ldb, trans_b ? ldb : 1, K, N, packed.data(), stride, p0, p1);
+  });
+  gemm::GemmArgs g;
+  g.M = M, g.N = N, g.K = K;
+  g.a = A, g.a_rs = trans_a ? 1 : lda, g.a_cs = trans_a ? lda : 1, g.alpha = alpha;
+  g.b = packed.data(), g.panel_stride = stride;
+  g.c = C, g.ldc = ldc;
+  g.accumulate = beta != 0.0f;
+  gemm::gemm_parallel(kern, g, pool);
+}
+
+}  // namespace fffbert

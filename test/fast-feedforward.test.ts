@@ -6,8 +6,9 @@
  * logit of the node where they part to be within rounding noise of 0, and reports how many tokens flipped.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErrorCode, FastFeedforward, isa, setIsa, setThreads, threads, type FffStrategy, type IsaName } from '../lib/index';
-import { type FffWeights, fffReference, maxAbsDiff, randomArray, randomFff, rng } from './helpers/reference';
+import { ErrorCode, FastFeedforward, ISA_NAMES, isa, setIsa, setThreads, threads, type FffStrategy, type IsaName } from '../lib/index';
+import { native } from '../lib/native';
+import { type FffWeights, fffReference, firstBitDifference, maxAbsDiff, randomArray, randomFff, rng } from './helpers/reference';
 
 const supported = isa().supported;
 const initialIsa = isa().active;
@@ -129,14 +130,15 @@ describe('FastFeedforward against the float64 reference (scalar oracle)', () => 
 });
 
 describe('every instruction set against scalar', () => {
-  const others = supported.filter((s) => s !== 'scalar');
   it('has at least the scalar set and reports the active one', () => {
     expect(supported).toContain('scalar');
     expect(supported).toContain(isa().active);
     expect(isa().best).toBe(supported.includes('avx512') ? 'avx512' : supported.includes('avx2') ? 'avx2' : supported.includes('neon') ? 'neon' : 'scalar');
   });
-  for (const which of others) {
-    it(`${which}: paths and outputs on a grid of awkward shapes`, () => {
+  // Sets this CPU cannot run are listed as skipped, not passed: their kernels are compiled but untested here.
+  for (const which of ISA_NAMES.filter((s) => s !== 'scalar')) {
+    const runnable = supported.includes(which);
+    it.skipIf(!runnable)(`${which}: paths and outputs on a grid of awkward shapes${runnable ? '' : ' (not runnable on this CPU)'}`, () => {
       let tokens = 0;
       let flips = 0;
       for (const s of shapeGrid()) {
@@ -155,10 +157,6 @@ describe('every instruction set against scalar', () => {
       expect(flips / tokens).toBeLessThan(0.01);
     });
   }
-  it.skipIf(supported.includes('avx512'))('avx512 is not runnable on this CPU, so it is not tested here (reported, not passed)', () => {
-    console.log(`avx512 not supported on this CPU (features: ${JSON.stringify(isa().features)}); its kernels are compiled but untested here`);
-    expect(supported).not.toContain('avx512');
-  });
 });
 
 describe('strategies, threads and sync/async agree bitwise', () => {
@@ -175,10 +173,10 @@ describe('strategies, threads and sync/async agree bitwise', () => {
       for (const n of [1, 2, 3]) {
         setThreads(n);
         for (const strategy of ['per-token', 'batched', 'auto'] as const) {
-          expect(layer.forwardSync(x, rows, { strategy }), `sync ${strategy} threads=${n}`).toEqual(base);
-          expect(await layer.forward(x, rows, { strategy }), `async ${strategy} threads=${n}`).toEqual(base);
+          expect(firstBitDifference(layer.forwardSync(x, rows, { strategy }), base), `sync ${strategy} threads=${n}`).toBe(-1);
+          expect(firstBitDifference(await layer.forward(x, rows, { strategy }), base), `async ${strategy} threads=${n}`).toBe(-1);
         }
-        expect(layer.paths(x, rows)).toEqual(basePaths);
+        expect(firstBitDifference(layer.paths(x, rows), basePaths)).toBe(-1);
       }
       setThreads(initialThreads);
       layer.dispose();
@@ -293,11 +291,10 @@ describe('bad input gives documented errors', () => {
     const expected = layer.forwardSync(x, 2048);
     const pending = layer.forward(x, 2048);
     layer.dispose();
-    expect(await pending).toEqual(expected);
+    expect(firstBitDifference(await pending, expected)).toBe(-1);
   });
 
   it('the native side checks again when TypeScript is bypassed', () => {
-    const { native } = require('../lib/native') as typeof import('../lib/native');
     expect(() => new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, new Float32Array(2))).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
     expect(() => new native.NativeFastFeedforward(4, 3, -1, 1, w.wIn, w.bIn, w.wOut)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     expect(() => new (native.NativeFastFeedforward as unknown as new (...a: unknown[]) => unknown)('4', 3, 2, 1, w.wIn, w.bIn, w.wOut)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));

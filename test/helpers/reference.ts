@@ -123,3 +123,14 @@ export function randomFff(I: number, O: number, D: number, K: number, seed: numb
     wOut: randomArray(O * nodes, 1 / Math.sqrt(D + 1), next),
   };
 }
+
+/** Index of the first element whose bits differ, or -1 when the arrays are bitwise identical. */
+export function firstBitDifference(a: ArrayBufferView, b: ArrayBufferView): number {
+  if (a.byteLength !== b.byteLength) return 0;
+  const x = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const y = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (x.equals(y)) return -1;
+  const bytes = (a as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return Math.floor(i / bytes);
+  return -1;
+}

@@ -52,6 +52,9 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
   }
   let h = g.node('Add', [g.node('Gather', [word, ids], { attrs: { axis: 0 } }), g.init('pe_scaled', pe, [seq, H])]);
   h = layerNorm(g, h, 'encoder.embedding.norm', src, H, eps);
+  // Tokens as rows of a 2-D [B*S, H] matrix between the attention blocks: ORT then fuses each MatMul + bias Add
+  // into one Gemm (its fusion wants 2-D inputs), as our engine fuses the bias into its GEMM.
+  h = g.node('Reshape', [h, g.ints([batch * seq, H])]);
 
   // Additive mask term (1 - m) * -10000 on the key axis: [B, 1, 1, S].
   const m = g.node('Cast', [mask], { attrs: { to: DType.FLOAT } });
@@ -71,7 +74,7 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
     const probs = g.node('Softmax', [scores], { attrs: { axis: -1 } });
     const ctx = g.node('Reshape', [
       g.node('Transpose', [g.node('MatMul', [probs, v])], { attrs: { perm: [0, 2, 1, 3] } }),
-      g.ints([batch, seq, H]),
+      g.ints([batch * seq, H]),
     ]);
     const dense = linear(g, ctx, `${p}.attn.dense`, transpose(src(`${p}.attn.dense.weight`), H, H), H, H, null);
     h = g.node('Add', [h, dense]);
@@ -84,7 +87,7 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
     h = g.node('Add', [h, f2]);
   }
   h = layerNorm(g, h, 'encoder.final_norm', src, H, eps);
-  g.node('Identity', [h], { name: 'last_hidden_state' });
+  g.node('Reshape', [h, g.ints([batch, seq, H])], { name: 'last_hidden_state' });
   g.output('last_hidden_state', DType.FLOAT, [batch, seq, H]);
   return g.toModel({ opset: 17 });
 }

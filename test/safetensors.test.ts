@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../lib/formats/safetensors';
+import { ScratchBuffer } from '../lib/formats/scratch-buffer';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fffbert-st-'));
@@ -105,6 +106,23 @@ describe('SafetensorsFile on the fixtures', () => {
   });
 });
 
+describe('ScratchBuffer', () => {
+  const MB = 1024 * 1024;
+  it('grows on demand, shrinks when over 4x too large (never below 16 MB), and refuses more than its maximum', () => {
+    const s = new ScratchBuffer(200 * MB);
+    expect(s.get(100).byteLength).toBeGreaterThanOrEqual(100);
+    expect(s.get(100 * MB).byteLength).toBe(100 * MB);
+    // resizable ArrayBuffers (Node >= 20) shrink; older runtimes keep the large buffer
+    const resizable = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function';
+    expect(s.get(1000).byteLength).toBe(resizable ? 16 * MB : 100 * MB);
+    expect(s.get(20 * MB).byteLength).toBe(resizable ? 20 * MB : 100 * MB);
+    expect(s.get(10).byteLength).toBe(resizable ? 20 * MB : 100 * MB);
+    expect(() => s.get(201 * MB)).toThrow(RangeError);
+    s.release();
+    expect(s.get(8).byteLength).toBeGreaterThanOrEqual(8);
+  });
+});
+
 describe('dtype conversion to float32', () => {
   // values exactly representable in every dtype below
   const values = [0, 1, -2, 0.5, -0.375, 65504, 2 ** -14, 2 ** -24];
@@ -131,11 +149,11 @@ describe('dtype conversion to float32', () => {
     const bf = new Uint16Array(f32.length);
     for (let i = 0; i < f32.length; i++) bf[i] = u32[i] >>> 16;
     const f = SafetensorsFile.open(fileWith('BF16', new Uint8Array(bf.buffer), f32.length));
-    const out = f.readF32('x');
+    const out = Array.from(f.readF32('x'));
     const raw = f.readTensor('x');
     f.close();
     const expected = new Float32Array(new Uint32Array(Array.from(bf, (b) => b << 16)).buffer);
-    expect(Array.from(out)).toEqual(Array.from(expected));
+    expect(out).toEqual(Array.from(expected));
     expect(raw.data).toBeInstanceOf(Uint16Array);
     expect(Array.from(raw.data as Uint16Array)).toEqual(Array.from(bf));
   });

@@ -1,12 +1,13 @@
 /**
  * A safetensors checkpoint read one tensor at a time with positioned reads (fs.readSync at the tensor's offset):
  * the file is never held whole in memory, so loading a 755 MB checkpoint costs the packed weights plus one
- * scratch buffer the size of the largest tensor. Implements TensorSource (lib/bert/types.ts).
+ * scratch buffer the size of the tensor being read. Implements TensorSource (lib/bert/types.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ErrorCode, FffError } from '../errors';
 import type { TensorDtype, TensorInfo, TensorSource } from '../bert/types';
+import { ScratchBuffer } from './scratch-buffer';
 import { parseHeader, parseHeaderLength } from './safetensors-header';
 import type { SafetensorsHeader, TensorEntry } from './safetensors-header';
 
@@ -71,9 +72,9 @@ export class SafetensorsFile implements TensorSource {
   readonly header: SafetensorsHeader;
   #fd: number | null;
   /** Raw bytes of the tensor being read (F32 tensors are returned as a view of it). */
-  #raw: ArrayBuffer | null = null;
+  #raw: ScratchBuffer | null = null;
   /** float32 output of F16/BF16/F64 conversions. */
-  #converted: ArrayBuffer | null = null;
+  #converted: ScratchBuffer | null = null;
 
   private constructor(path: string, fd: number, fileSize: number, header: SafetensorsHeader) {
     this.path = path;
@@ -125,7 +126,7 @@ export class SafetensorsFile implements TensorSource {
 
   /**
    * The tensor as float32 (F32 as stored; F16, BF16, F64 converted). The result is a view of a scratch buffer
-   * that the next readF32 overwrites: copy it or consume it first.
+   * valid until the next readF32, releaseScratch() or close(): copy it or consume it first.
    */
   readF32(name: string): Float32Array {
     const e = this.#entry(name);
@@ -134,8 +135,9 @@ export class SafetensorsFile implements TensorSource {
     }
     const raw = this.#readRaw(e);
     if (e.dtype === 'F32') return new Float32Array(raw, 0, e.numel);
-    if (this.#converted === null) this.#converted = new ArrayBuffer(this.#maxBytes(4));
-    const out = new Float32Array(this.#converted, 0, e.numel);
+    if (this.#converted === null) this.#converted = new ScratchBuffer(this.#maxBytes(4));
+    const converted = this.#converted.get(e.numel * 4);
+    const out = new Float32Array(converted, 0, e.numel);
     if (e.dtype === 'F64') {
       const src = new Float64Array(raw, 0, e.numel);
       for (let i = 0; i < e.numel; i++) out[i] = src[i];
@@ -146,7 +148,7 @@ export class SafetensorsFile implements TensorSource {
     } else {
       // bf16 is the upper half of a float32
       const src = new Uint16Array(raw, 0, e.numel);
-      const bits = new Uint32Array(this.#converted, 0, e.numel);
+      const bits = new Uint32Array(converted, 0, e.numel);
       for (let i = 0; i < e.numel; i++) bits[i] = src[i] << 16;
     }
     return out;
@@ -162,6 +164,8 @@ export class SafetensorsFile implements TensorSource {
 
   /** Frees the scratch buffers (the next read allocates them again). */
   releaseScratch(): void {
+    this.#raw?.release();
+    this.#converted?.release();
     this.#raw = null;
     this.#converted = null;
   }
@@ -195,15 +199,13 @@ export class SafetensorsFile implements TensorSource {
     return max;
   }
 
-  /**
-   * Reads the tensor's bytes into the raw scratch buffer, sized once for the largest float tensor of the file
-   * so that loading does not churn through growing buffers.
-   */
+  /** Reads the tensor's bytes into the raw scratch buffer (sized to this tensor: see ScratchBuffer). */
   #readRaw(e: TensorEntry): ArrayBuffer {
     const fd = this.#handle();
-    if (this.#raw === null) this.#raw = new ArrayBuffer(this.#maxBytes());
-    readFully(fd, new Uint8Array(this.#raw), this.header.dataStart + e.begin, e.end - e.begin, this.path);
-    return this.#raw;
+    if (this.#raw === null) this.#raw = new ScratchBuffer(this.#maxBytes());
+    const raw = this.#raw.get(e.end - e.begin);
+    readFully(fd, new Uint8Array(raw, 0, e.end - e.begin), this.header.dataStart + e.begin, e.end - e.begin, this.path);
+    return raw;
   }
 }
 

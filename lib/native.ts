@@ -24,10 +24,12 @@ function load(): NativeAddon {
         `fffbert could not load its native addon for ${process.platform}-${process.arch} (Node ${process.version}, N-API ${process.versions.napi}).`,
         reason,
         'Possible solutions:',
-        '- Reinstall so that the prebuilt binary for this platform is used: npm install --force fffbert',
-        '- Build from source (needs CMake >= 3.15 and a C++17 compiler): npm install --build-from-source fffbert,',
-        '  or inside the package folder: npx cmake-js compile',
-        '- Check that the platform is supported: linux-x64/arm64 (glibc, musl), darwin-x64/arm64, win32-x64.',
+        '- Prebuilt binaries exist for linux-x64 and linux-arm64 (glibc 2.29+, or musl on Alpine), darwin-x64 and',
+        '  darwin-arm64 (macOS 11+), win32-x64. Elsewhere, or when a prebuilt binary was found but failed to load',
+        '  (e.g. "GLIBC_2.29 not found" on an older system), build from source.',
+        '- Build from source (needs CMake >= 3.15 and a C++17 compiler: g++/clang++, Xcode Command Line Tools, or',
+        '  Visual Studio Build Tools): npm rebuild fffbert --build-from-source',
+        '- If the install ran with --ignore-scripts, run the install step now: npm rebuild fffbert',
       ].join('\n'),
     );
   }

@@ -60,8 +60,8 @@ notes.push('ORT graphs are built for the fixed [batch, seq] of each configuratio
 notes.push('ORT times include its JavaScript run() overhead (Promise, int64 input tensors, new output tensor); ours use forwardSync (a new output array per call)');
 notes.push('attention masks are all ones in the timed runs; the numerical check uses padding');
 if (T !== os.cpus().length) notes.push(`threads (${T}) differ from the core count (${os.cpus().length})`);
-const machine = machineInfo({ isa: fff.isa(), threads: T, onnxruntime: ort.ok ? ort.version : null });
-log(`fffbert e2e benchmark: ${machine.cpu}, ${machine.cores} cores, ISA ${machine.isa.active}, ${T} threads, Node ${machine.node}, commit ${machine.commit?.slice(0, 10)}${machine.worktreeDirty ? ' (dirty)' : ''}`);
+const machine = machineInfo({ isa: fff.isa(), nativeOrigin: fff.nativeOrigin, threads: T, onnxruntime: ort.ok ? ort.version : null });
+log(`fffbert e2e benchmark: ${machine.cpu}, ${machine.cores} cores, ISA ${machine.isa.active}, ${T} threads, Node ${machine.node}, commit ${machine.commit?.slice(0, 10)}${machine.worktreeDirty ? ' (dirty)' : ''}, addon ${machine.nativeOrigin}`);
 
 // --- check: ORT's graph and our dense engine on a small model with padding ----------------------------------
 let check = null;

@@ -74,11 +74,12 @@ notes.push('ORT times include its JavaScript run() overhead (a Promise per call 
 notes.push('GEMM: our Linear packs W once at construction; cblas_sgemm reads W unpacked at every call (as OpenBLAS users do)');
 const machine = machineInfo({
   isa: isaInfo,
+  nativeOrigin: fff.nativeOrigin,
   threads: T,
   onnxruntime: ort.ok ? ort.version : null,
   openblas: null,
 });
-log(`fffbert layer benchmark: ${machine.cpu}, ${machine.cores} cores, ISA ${isaInfo.active} (supported ${isaInfo.supported.join(', ')}), ${T} threads, Node ${machine.node}, commit ${machine.commit?.slice(0, 10)}${machine.worktreeDirty ? ' (dirty)' : ''}`);
+log(`fffbert layer benchmark: ${machine.cpu}, ${machine.cores} cores, ISA ${isaInfo.active} (supported ${isaInfo.supported.join(', ')}), ${T} threads, Node ${machine.node}, commit ${machine.commit?.slice(0, 10)}${machine.worktreeDirty ? ' (dirty)' : ''}, addon ${machine.nativeOrigin}`);
 for (const n of notes) log(`note: ${n}`);
 
 // --- sanity: every dense backend against a float64 reference, 1 and 3 tokens, W = 4095 -----------------------

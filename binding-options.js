@@ -1,5 +1,5 @@
-// How the native binary is named and found (pkg-prebuilds): prebuilds/<platform>-<arch>/fffbert.<libc>.node-napi.v8.node
-// when installed from a package with prebuilt binaries, build/Release/fffbert.node after a source build.
+// How the native binary is named and found (pkg-prebuilds): prebuilds/fffbert-<platform>-<arch>[-musl]/node-napi-v8.node
+// in a package with prebuilt binaries; build/Release/fffbert.node after a source build (preferred when present).
 module.exports = {
   name: 'fffbert',
   napi_versions: [8],

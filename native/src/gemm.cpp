@@ -7,6 +7,15 @@
 #include <new>
 #include <vector>
 
+#if defined(_MSC_VER) && !defined(__clang__) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#define FFFBERT_PREFETCH(p) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0)
+#elif defined(__GNUC__) || defined(__clang__)
+#define FFFBERT_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FFFBERT_PREFETCH(p) ((void)(p))
+#endif
+
 namespace fffbert {
 namespace gemm {
 
@@ -60,10 +69,19 @@ void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, cons
                 int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep) {
   const int mr = kern.mr, nr = kern.nr;
   const int64_t panels_per_tile = nr / kPanelWidth;
+  const int64_t n_tiles = (M + mr - 1) / mr;
   for (int64_t n0 = 0, p = 0; n0 < N; n0 += nr, p += panels_per_tile) {
     const int cols = int(std::min<int64_t>(nr, N - n0));
     const float* bp = b + p * panel_stride;
-    for (int64_t i = 0; i < M; i += mr) {
+    // The next B micro-panel (kc x 16 per panel, one 64-byte line per k) lives in another page of L3/DRAM: fetch
+    // it into L1/L2 spread over this panel's tiles, so the next panel's first tile does not stall on each line
+    // (+~4% at N >= 768, 1 thread, CPU time; small next to the C-tile prefetch in the kernels).
+    const int64_t next_panels = n0 + nr < N ? std::min<int64_t>(panels_per_tile, (N - n0 - nr + 15) / 16) : 0;
+    const int64_t next_lines = next_panels * kc;
+    for (int64_t i = 0, t = 0; i < M; i += mr, ++t) {
+      for (int64_t l = t * next_lines / n_tiles; l < (t + 1) * next_lines / n_tiles; ++l) {
+        FFFBERT_PREFETCH(bp + panels_per_tile * panel_stride + (l / kc) * panel_stride + (l % kc) * kPanelWidth);
+      }
       const int rows = int(std::min<int64_t>(mr, M - i));
       float* ct = c + i * ldc + n0;
       kern.gemm_tile(kc, a + i * kc, bp, panel_stride, ct, ldc, rows, cols, accumulate);

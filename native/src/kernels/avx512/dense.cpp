@@ -59,6 +59,11 @@ inline void store_row(float* cr, __m512 lo, __m512 hi, int cols, bool accumulate
 template <int R, int P>
 void tile(int64_t kc, const float* a, const float* b, int64_t panel_stride, float* c, int64_t ldc, int cols,
           bool accumulate) {
+  // Fetch the C tile before the k loop (as in the AVX2 kernel: its misses would stall the stores).
+  for (int r = 0; r < R; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16 * P - 1), _MM_HINT_T0);
+  }
   const __m512 z = _mm512_setzero_ps();
   __m512 c00a = z, c00b = z, c01a = z, c01b = z, c02a = z, c02b = z, c03a = z, c03b = z, c04a = z, c04b = z,
          c05a = z, c05b = z, c06a = z, c06b = z, c07a = z, c07b = z, c08a = z, c08b = z, c09a = z, c09b = z,

@@ -52,6 +52,13 @@ inline void store_row(float* cr, float32x4_t c0, float32x4_t c1, float32x4_t c2,
 // as in the AVX2 file.
 template <int R>
 void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols, bool accumulate) {
+#if defined(__GNUC__) || defined(__clang__)
+  // Fetch the C tile before the k loop (as in the AVX2 kernel: its misses would stall the stores).
+  for (int r = 0; r < R; ++r) {
+    __builtin_prefetch(c + r * ldc);
+    __builtin_prefetch(c + r * ldc + 15);
+  }
+#endif
   const float32x4_t z = vdupq_n_f32(0.0f);
   float32x4_t c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z,
               c23 = z, c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z,

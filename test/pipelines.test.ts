@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../lib/model';
@@ -181,5 +183,135 @@ describe('pipelines on bert-tiny-cls', () => {
 
   it('fillMask on a classifier is refused', async () => {
     await expect(model.fillMask('a [MASK]')).rejects.toMatchObject({ code: 'ERR_FFF_UNSUPPORTED_MODEL', message: expect.stringMatching(/fillMask needs a masked-language-model head but this model's head is "classification"/) });
+  });
+});
+
+/**
+ * A small crammedBERT model folder that the crammed tokenizer fits (vocab 29530 -> 29568): 2 layers, hidden 16,
+ * 2 heads, FFF K=2 D=2, random weights scaled as the fixtures; with an MLM or a classification head.
+ */
+function writeCrammedModel(dir: string, head: 'mlm' | 'classification'): void {
+  const H = 16;
+  const V = 29568;
+  const nodes = 2 * 7;
+  const headDim = 8;
+  let seed = head === 'mlm' ? 7 : 11;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const uniform = (n: number, std: number, mean = 0): Float32Array => Float32Array.from({ length: n }, () => mean + (2 * rand() - 1) * std * Math.sqrt(3));
+  const tensors: Array<[string, number[], Float32Array]> = [];
+  const add = (name: string, shape: number[], data: Float32Array): void => void tensors.push([name, shape, data]);
+  const emb = uniform(V * H, 1);
+  add('encoder.embedding.word_embedding.weight', [V, H], emb);
+  add('encoder.embedding.pos_embedding.scale_factor', [1], new Float32Array([0.5]));
+  add('encoder.embedding.norm.weight', [H], uniform(H, 0.2, 1));
+  add('encoder.embedding.norm.bias', [H], uniform(H, 0.2));
+  for (let i = 0; i < 2; i++) {
+    const p = `encoder.layers.${i}.`;
+    for (const n of ['norm1', 'norm2']) {
+      add(`${p}${n}.weight`, [H], uniform(H, 0.2, 1));
+      add(`${p}${n}.bias`, [H], uniform(H, 0.2));
+    }
+    add(`${p}attn.self_attention.norm_factor`, [], new Float32Array([1 / Math.sqrt(8)]));
+    add(`${p}attn.self_attention.query_key_value.weight`, [3 * H, H], uniform(3 * H * H, 1 / 4));
+    add(`${p}attn.dense.weight`, [H, H], uniform(H * H, 1 / 4));
+    add(`${p}ffn.linear_in.weight`, [nodes, H], uniform(nodes * H, 1 / 4));
+    add(`${p}ffn.linear_in.bias`, [nodes], uniform(nodes, 0.15));
+    add(`${p}ffn.linear_out.weight`, [H, nodes], uniform(H * nodes, 1 / Math.sqrt(6)));
+  }
+  add('encoder.final_norm.weight', [H], uniform(H, 0.2, 1));
+  add('encoder.final_norm.bias', [H], uniform(H, 0.2));
+  if (head === 'mlm') {
+    add('decoder.weight', [V, H], emb);
+  } else {
+    add('pooler.dense.weight', [headDim, H], uniform(headDim * H, 1 / 4));
+    add('pooler.dense.bias', [headDim], uniform(headDim, 0.2));
+    add('head.weight', [3, headDim], uniform(3 * headDim, 1 / Math.sqrt(headDim)));
+    add('head.bias', [3], uniform(3, 0.2));
+  }
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, shape, data] of tensors) {
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(json.length));
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.concat([prefix, json, ...tensors.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]));
+  const config = JSON.parse(fs.readFileSync(path.join(fixtures, 'ufb-tiny-k2/config.json'), 'utf8')) as Record<string, any>;
+  Object.assign(config.arch, { hidden_size: H, intermed_size: 2, intermed_depth: 2, num_labels: head === 'mlm' ? null : 3 });
+  Object.assign(config.arch.embedding, { vocab_size: V, embedding_dim: H, max_seq_length: 24 });
+  config.arch.attention.num_attention_heads = 2;
+  config.arch.classification_head.head_dim = headDim;
+  config.architectures = [head === 'mlm' ? 'ScriptableLMForPreTraining' : 'ScriptableLMForSequenceClassification'];
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  fs.copyFileSync(path.join(fixtures, 'crammed-tokenizer/tokenizer.json'), path.join(dir, 'tokenizer.json'));
+}
+
+describe('pipelines on crammedBERT models with the crammed tokenizer', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fffbert-pipe-'));
+  let mlm: Model;
+  let cls: Model;
+  beforeAll(async () => {
+    writeCrammedModel(path.join(tmp, 'mlm'), 'mlm');
+    writeCrammedModel(path.join(tmp, 'cls'), 'classification');
+    mlm = await loadModel(path.join(tmp, 'mlm'));
+    cls = await loadModel(path.join(tmp, 'cls'));
+  });
+  afterAll(() => {
+    mlm?.dispose();
+    cls?.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('the models load with the expected heads and the tokenizer limit of max_seq_length', () => {
+    expect(mlm.config).toMatchObject({ family: 'crammed', head: 'mlm', ffn: { kind: 'fff', depth: 2, trees: 2 } });
+    expect(cls.config).toMatchObject({ head: 'classification', numLabels: 3, crammedPooler: { kind: 'avg', headDim: 8 } });
+    expect(mlm.tokenizer?.maxLength).toBe(24);
+  });
+
+  it('embed: normalised, mean over the mask, batch equals single', async () => {
+    const batch = await mlm.embed(TEXTS);
+    for (const [i, t] of TEXTS.entries()) {
+      expect(norm(batch[i])).toBeCloseTo(1, 6);
+      const [single] = await mlm.embed(t);
+      expect(maxAbs(batch[i], single), `text ${i}`).toBeLessThan(1e-5);
+    }
+    const [raw] = await mlm.embed('Hello, world!', { normalize: false });
+    const ids = mlm.tokenizer!.encode('Hello, world!').ids;
+    const out = await mlm.forward({ inputIds: [ids] }, { logits: false });
+    const manual = new Float64Array(16);
+    for (let s = 0; s < ids.length; s++) for (let h = 0; h < 16; h++) manual[h] += out.lastHiddenState[s * 16 + h] / ids.length;
+    expect(maxAbs(raw, manual)).toBeLessThan(1e-5);
+  });
+
+  it('fillMask: "<mask>" is one token; top candidate is the argmax of the logits', async () => {
+    const text = 'The capital of France is <mask>.';
+    const [candidates] = await mlm.fillMask(text, { topK: 3 });
+    const ids = mlm.tokenizer!.encode(text).ids;
+    const p = ids.indexOf(4);
+    expect(p).toBeGreaterThan(0);
+    const V = mlm.config.vocabSize;
+    const out = await mlm.forward({ inputIds: [ids] });
+    const row = out.logits!.subarray(p * V, (p + 1) * V);
+    let arg = 0;
+    for (let i = 1; i < V; i++) if (row[i] > row[arg]) arg = i;
+    expect(candidates[0].tokenId).toBe(arg);
+    expect(candidates[0].score).toBeCloseTo(softmax(row)[arg], 12);
+  });
+
+  it('classify: scores are the softmax of the logits; batches (lengths kept apart) equal single texts', async () => {
+    const batch = await cls.classify(TEXTS, { batchSize: 8 });
+    for (const [i, t] of TEXTS.entries()) {
+      const [single] = await cls.classify(t);
+      expect(maxAbs(batch[i].scores, single.scores), `text ${i}`).toBeLessThan(1e-5);
+      expect(batch[i].scores.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+      const out = await cls.forward({ inputIds: [cls.tokenizer!.encode(t).ids] });
+      expect(maxAbs(batch[i].scores, softmax(out.logits!))).toBeLessThan(1e-5);
+    }
   });
 });

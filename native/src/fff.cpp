@@ -1,10 +1,17 @@
 // FFF drivers: packing, the per-token and batched walks, threads. ISA-free: all wide arithmetic goes through
 // the kernel table (kernels/fff_kernels.h), so routing and GELU are the same code for every ISA.
 //
-// A walk has two phases per token: (1) the D+1 dependent dots per tree, which fix the path and the GELU values
-// g; (2) y = sum over the K*(D+1) visited nodes of g * W_out^T[row], one gather that keeps blocks of y in
-// registers. Phase 2 reads the same rows in the same order whatever the strategy, and the dot kernels are
-// bitwise independent of how dots are grouped, so strategies and thread counts agree bitwise.
+// A walk has two phases per token: (1) the D+1 dependent dots per tree, which fix the path and the logits;
+// (2) GELU of the logits, then y = sum over the K*(D+1) visited nodes of g * W_out^T[row], one gather that keeps
+// blocks of y in registers. Phase 2 is the same code in the same order whatever the strategy, and the dot
+// kernels are bitwise independent of how dots are grouped, so strategies and thread counts agree bitwise.
+//
+// per_token: tokens walk as independent chains, kFffMaxDots side by side (their row fetches overlap).
+// batched: depth first over each tree; the tokens reaching a node are contiguous in a permutation, so the node's
+// W_in row is read once for all of them (several tokens per kernel call) and a subtree's activations stay in
+// cache while its levels are walked; groups of at most kChainMax tokens continue as chains. Phase 2 then runs in
+// leaf order, so neighbouring tokens share their upper W_out rows while they are hot.
+// Threads take contiguous token ranges (parallel_for); each range is walked on its own.
 #include "fffbert/fff.h"
 
 #include <algorithm>
@@ -104,7 +111,6 @@ int64_t fff_weight_bytes(const FffLayer& layer) {
 }
 
 namespace {
-
 const FffKernels* fff_kernels_for(Isa isa) {
   switch (isa) {
     case Isa::scalar: return &scalar::fff_kernels();
@@ -129,10 +135,15 @@ void prefetch_row(const float* p, int64_t floats) {
   for (int64_t b = 0; b < floats * int64_t(sizeof(float)); b += 64) FFFBERT_PREFETCH(c + b);
 }
 
-// Below this many rows the per-token walk is at least as fast (see the measurements in fff.h).
+// Below this many rows `automatic` walks per token: the two timed alike up to 64 rows on the development machine
+// (within its noise); the batched walk reads each shared row once, which counts when weights come from DRAM.
 constexpr int64_t kBatchedMinRows = 16;
-// Tokens one batched walk groups together: their activations (I=768: 768 KB) stay in L2 across the levels.
-constexpr int64_t kBatchBlock = 256;
+// Most tokens one batched walk sorts at once (bounds the scratch: [tokens, K*(D+1)] values and row pointers).
+constexpr int64_t kBatchMax = 4096;
+
+// Groups of at most this many tokens leave the depth-first walk and continue as independent chains: too few to
+// share a row, and chains overlap their row fetches. (4 and 16 timed the same at 2048 tokens.)
+constexpr int64_t kChainMax = 4;
 
 struct Ctx {
   const FffLayer& L;
@@ -142,25 +153,24 @@ struct Ctx {
   float* y;
   int64_t ldy;
   int32_t* paths;
+  int64_t t0;  // global index of local token 0
   int64_t nn;  // nodes per tree
   int64_t P;   // K*(D+1) visited nodes per token
 };
 
 // Per-thread scratch, grown on demand and reused across calls.
 struct Scratch {
-  std::vector<float> g;                  // [tokens, P] GELU values
+  std::vector<float> l;                  // [tokens, P] logits, then GELU values
   std::vector<const float*> out_rows;    // [tokens, P] W_out^T rows, in visiting order
-  std::vector<int32_t> node;             // [tokens] current node within the tree
-  std::vector<int32_t> perm, perm_next;  // token order grouped by node (batched)
+  std::vector<int32_t> perm, tmp;        // local token order, grouped by subtree (batched)
   void reserve(int64_t tokens, int64_t P) {
-    if (int64_t(g.size()) < tokens * P) {
-      g.resize(size_t(tokens * P));
+    if (int64_t(l.size()) < tokens * P) {
+      l.resize(size_t(tokens * P));
       out_rows.resize(size_t(tokens * P));
     }
-    if (int64_t(node.size()) < tokens) {
-      node.resize(size_t(tokens));
+    if (int64_t(perm.size()) < tokens) {
       perm.resize(size_t(tokens));
-      perm_next.resize(size_t(tokens));
+      tmp.resize(size_t(tokens));
     }
   }
 };
@@ -170,97 +180,123 @@ Scratch& thread_scratch() {
   return s;
 }
 
-// Records node `n` of tree k at `level` for local token b, whose global index is t; returns the child.
-inline int32_t visit(const Ctx& c, Scratch& s, int64_t b, int64_t t, int64_t k, int64_t level, int32_t n,
-                     float dot) {
+const float* in_row(const Ctx& c, int64_t k, int32_t n) { return &c.L.w_in[(k * c.nn + n) * c.L.ld_in]; }
+
+// Records node n of tree k at `level` for local token b; returns the child (l == 0 and NaN go left).
+inline int32_t visit(const Ctx& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n, float dot) {
   const int64_t r = k * c.nn + n;
   const float l = dot + c.L.b_in[size_t(r)];
   const int64_t j = k * (c.L.shape.depth + 1) + level;
-  s.g[size_t(b * c.P + j)] = gelu_erf(l);
+  s.l[size_t(b * c.P + j)] = l;
   s.out_rows[size_t(b * c.P + j)] = &c.L.w_out[r * c.L.ld_out];
-  if (c.paths) c.paths[t * c.P + j] = n;
+  if (c.paths) c.paths[(c.t0 + b) * c.P + j] = n;
   return 2 * n + 1 + (l > 0.0f ? 1 : 0);
 }
 
-// Tokens [t0, t0 + cnt), cnt <= kFffMaxDots, walked side by side: cnt independent dependency chains.
-void walk_per_token(const Ctx& c, int64_t t0, int cnt, Scratch& s) {
+// Local tokens toks[0, count), all at node n0 of tree k at level0, walked to the leaves as independent chains,
+// kFffMaxDots side by side so their row fetches overlap.
+void walk_chains(const Ctx& c, Scratch& s, const int32_t* toks, int64_t count, int64_t k, int32_t n0,
+                 int64_t level0) {
   const FffLayer& L = c.L;
   const int64_t I = L.shape.input_width, D = L.shape.depth;
   const float* xs[kFffMaxDots];
   const float* ws[kFffMaxDots];
   float dots[kFffMaxDots];
-  for (int b = 0; b < cnt; ++b) xs[b] = c.x + (t0 + b) * c.ldx;
-  for (int64_t k = 0; k < L.shape.trees; ++k) {
-    for (int b = 0; b < cnt; ++b) s.node[b] = 0;
-    for (int64_t level = 0; level <= D; ++level) {
+  int32_t node[kFffMaxDots];
+  for (int64_t q = 0; q < count; q += kFffMaxDots) {
+    const int cnt = int(std::min<int64_t>(kFffMaxDots, count - q));
+    for (int b = 0; b < cnt; ++b) {
+      node[b] = n0;
+      xs[b] = c.x + (c.t0 + toks[q + b]) * c.ldx;
+    }
+    for (int64_t level = level0; level <= D; ++level) {
       for (int b = 0; b < cnt; ++b) {
-        const int64_t r = k * c.nn + s.node[b];
-        ws[b] = &L.w_in[r * L.ld_in];
-        // Both candidate children of the next level, and this node's output row for phase 2.
+        ws[b] = in_row(c, k, node[b]);
+        // The head of both candidate rows of the next level and of this node's output row; the hardware
+        // prefetcher streams the rest. Whole rows cost more than they saved (1 token, I=768, medians from cold
+        // rows: 6.2 us with whole rows, 5.1 with none, 4.9 with these heads; from hot rows 3.3 vs 1.8 us).
         if (level < D) {
-          prefetch_row(ws[b] + (s.node[b] + 1) * L.ld_in, I);
-          prefetch_row(ws[b] + (s.node[b] + 2) * L.ld_in, I);
+          prefetch_row(ws[b] + (node[b] + 1) * L.ld_in, std::min<int64_t>(I, 64));
+          prefetch_row(ws[b] + (node[b] + 2) * L.ld_in, std::min<int64_t>(I, 64));
         }
-        prefetch_row(&L.w_out[r * L.ld_out], L.shape.output_width);
+        prefetch_row(&L.w_out[(k * c.nn + node[b]) * L.ld_out], std::min<int64_t>(L.shape.output_width, 32));
       }
       c.kern.dot(ws, xs, cnt, I, dots);
-      for (int b = 0; b < cnt; ++b) s.node[b] = visit(c, s, b, t0 + b, k, level, s.node[b], dots[b]);
+      for (int b = 0; b < cnt; ++b) node[b] = visit(c, s, toks[q + b], k, level, node[b], dots[b]);
     }
-  }
-  for (int b = 0; b < cnt; ++b) {
-    c.kern.gather(&s.out_rows[size_t(b * c.P)], &s.g[size_t(b * c.P)], c.P, L.shape.output_width,
-                  c.y + (t0 + b) * c.ldy);
   }
 }
 
-// Tokens [t0, t0 + B) level by level: at each level the tokens are ordered by node (perm), so each node's W_in
-// row is read once for its whole group, kFffMaxDots tokens per kernel call while it sits in L1.
-void walk_batched(const Ctx& c, int64_t t0, int64_t B, Scratch& s) {
+// Local tokens perm[q0, q1), all at node n of tree k at `level`: depth first over the subtree, each node's row
+// read once for all the tokens that reach it (kFffMaxDots per kernel call), and the tokens of a subtree
+// contiguous in perm so their activations stay in cache while its levels are walked. Small groups continue as
+// chains.
+void walk_subtree(const Ctx& c, Scratch& s, int64_t q0, int64_t q1, int64_t k, int32_t n, int64_t level) {
+  if (q1 - q0 <= kChainMax) {
+    walk_chains(c, s, &s.perm[size_t(q0)], q1 - q0, k, n, level);
+    return;
+  }
   const FffLayer& L = c.L;
   const int64_t I = L.shape.input_width, D = L.shape.depth;
+  const float* w = in_row(c, k, n);
+  if (level < D) {
+    prefetch_row(w + (n + 1) * L.ld_in, I);
+    prefetch_row(w + (n + 2) * L.ld_in, I);
+  }
   const float* xs[kFffMaxDots];
-  const float* ws[kFffMaxDots];
   float dots[kFffMaxDots];
-  for (int64_t b = 0; b < B; ++b) s.perm[size_t(b)] = int32_t(b);
-  for (int64_t k = 0; k < L.shape.trees; ++k) {
-    for (int64_t b = 0; b < B; ++b) s.node[size_t(b)] = 0;
-    for (int64_t level = 0; level <= D; ++level) {
-      for (int64_t s0 = 0; s0 < B;) {
-        const int32_t n = s.node[size_t(s.perm[size_t(s0)])];
-        int64_t s1 = s0 + 1;
-        while (s1 < B && s.node[size_t(s.perm[size_t(s1)])] == n) ++s1;
-        const float* w = &L.w_in[(k * c.nn + n) * L.ld_in];
-        if (s1 < B) prefetch_row(&L.w_in[(k * c.nn + s.node[size_t(s.perm[size_t(s1)])]) * L.ld_in], I);
-        for (int64_t q0 = s0; q0 < s1; q0 += kFffMaxDots) {
-          const int cnt = int(std::min<int64_t>(kFffMaxDots, s1 - q0));
-          for (int q = 0; q < cnt; ++q) {
-            ws[q] = w;
-            xs[q] = c.x + (t0 + s.perm[size_t(q0 + q)]) * c.ldx;
-          }
-          c.kern.dot(ws, xs, cnt, I, dots);
-          for (int q = 0; q < cnt; ++q) {
-            const int32_t b = s.perm[size_t(q0 + q)];
-            s.node[size_t(b)] = visit(c, s, b, t0 + b, k, level, n, dots[q]);
-          }
-        }
-        // Stable split of the group: left children (odd index 2n+1) first, so perm stays sorted by node.
-        int64_t o = s0;
-        for (int64_t q = s0; q < s1; ++q) {
-          if (s.node[size_t(s.perm[size_t(q)])] & 1) s.perm_next[size_t(o++)] = s.perm[size_t(q)];
-        }
-        for (int64_t q = s0; q < s1; ++q) {
-          if (!(s.node[size_t(s.perm[size_t(q)])] & 1)) s.perm_next[size_t(o++)] = s.perm[size_t(q)];
-        }
-        s0 = s1;
+  // Stable split into s.tmp: left-going tokens from the front, right-going ones from the back (reversed).
+  int64_t left = 0, right = 0;
+  for (int64_t q = q0; q < q1; q += kFffMaxDots) {
+    const int cnt = int(std::min<int64_t>(kFffMaxDots, q1 - q));
+    for (int b = 0; b < cnt; ++b) xs[b] = c.x + (c.t0 + s.perm[size_t(q + b)]) * c.ldx;
+    c.kern.dot_shared(w, xs, cnt, I, dots);
+    for (int b = 0; b < cnt; ++b) {
+      const int32_t tok = s.perm[size_t(q + b)];
+      if (visit(c, s, tok, k, level, n, dots[b]) & 1) {  // left child 2n+1 is odd
+        s.tmp[size_t(q0 + left++)] = tok;
+      } else {
+        s.tmp[size_t(q1 - 1 - right++)] = tok;
       }
-      s.perm.swap(s.perm_next);
     }
   }
-  // Phase 2 in leaf order of the last tree: neighbours share their upper rows, which stay hot.
-  for (int64_t q = 0; q < B; ++q) {
-    const int64_t b = s.perm[size_t(q)];
-    c.kern.gather(&s.out_rows[size_t(b * c.P)], &s.g[size_t(b * c.P)], c.P, L.shape.output_width,
-                  c.y + (t0 + b) * c.ldy);
+  if (level == D) return;
+  for (int64_t q = q0; q < q0 + left; ++q) s.perm[size_t(q)] = s.tmp[size_t(q)];
+  for (int64_t i = 0; i < right; ++i) s.perm[size_t(q0 + left + i)] = s.tmp[size_t(q1 - 1 - i)];
+  if (left > 0) walk_subtree(c, s, q0, q0 + left, k, 2 * n + 1, level + 1);
+  if (left < q1 - q0) walk_subtree(c, s, q0 + left, q1, k, 2 * n + 2, level + 1);
+}
+
+// Phase 2 for local token b: GELU of its logits, then y = sum of g * W_out^T rows.
+void finish_token(const Ctx& c, Scratch& s, int64_t b) {
+  float* g = &s.l[size_t(b * c.P)];
+  for (int64_t j = 0; j < c.P; ++j) g[j] = gelu_erf(g[j]);
+  c.kern.gather(&s.out_rows[size_t(b * c.P)], g, c.P, c.L.shape.output_width, c.y + (c.t0 + b) * c.ldy);
+}
+
+void forward_per_token(Ctx c, int64_t begin, int64_t end) {
+  Scratch& s = thread_scratch();
+  s.reserve(kFffMaxDots, c.P);
+  static const int32_t kLocal[kFffMaxDots] = {0, 1, 2, 3};
+  static_assert(kFffMaxDots == 4, "kLocal lists kFffMaxDots tokens");
+  for (int64_t t = begin; t < end; t += kFffMaxDots) {
+    const int64_t cnt = std::min<int64_t>(kFffMaxDots, end - t);
+    c.t0 = t;
+    for (int64_t k = 0; k < c.L.shape.trees; ++k) walk_chains(c, s, kLocal, cnt, k, 0, 0);
+    for (int64_t b = 0; b < cnt; ++b) finish_token(c, s, b);
+  }
+}
+
+void forward_batched(Ctx c, int64_t begin, int64_t end) {
+  Scratch& s = thread_scratch();
+  for (int64_t t = begin; t < end; t += kBatchMax) {
+    const int64_t B = std::min<int64_t>(kBatchMax, end - t);
+    s.reserve(B, c.P);
+    c.t0 = t;
+    for (int64_t b = 0; b < B; ++b) s.perm[size_t(b)] = int32_t(b);
+    for (int64_t k = 0; k < c.L.shape.trees; ++k) walk_subtree(c, s, 0, B, k, 0, 0);
+    // Leaf order of the last tree: neighbours share their upper output rows while they are hot.
+    for (int64_t q = 0; q < B; ++q) finish_token(c, s, s.perm[size_t(q)]);
   }
 }
 
@@ -273,30 +309,18 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   const FffShape& sh = layer.shape;
   if (rows <= 0 || !x || !y || ldx < sh.input_width || ldy < sh.output_width) return;
   const FffKernels* kern = fff_kernels_for(fff_resolve_isa(isa));
-  const Ctx c{layer, *kern, x, ldx, y, ldy, paths, sh.nodes_per_tree(), sh.trees * (sh.depth + 1)};
+  const Ctx c{layer, *kern, x, ldx, y, ldy, paths, 0, sh.nodes_per_tree(), sh.trees * (sh.depth + 1)};
   if (strategy == FffStrategy::automatic) {
     strategy = rows < kBatchedMinRows ? FffStrategy::per_token : FffStrategy::batched;
   }
-  if (strategy == FffStrategy::per_token) {
-    pool.parallel_for(rows, 8, [&](int64_t begin, int64_t end, int) {
-      Scratch& s = thread_scratch();
-      s.reserve(kFffMaxDots, c.P);
-      for (int64_t t = begin; t < end; t += kFffMaxDots) {
-        walk_per_token(c, t, int(std::min<int64_t>(kFffMaxDots, end - t)), s);
-      }
-    });
-  } else {
-    pool.parallel_for(rows, 16, [&](int64_t begin, int64_t end, int) {
-      Scratch& s = thread_scratch();
-      const int64_t blocks = (end - begin + kBatchBlock - 1) / kBatchBlock;
-      // Equal blocks of at most kBatchBlock tokens.
-      for (int64_t i = 0; i < blocks; ++i) {
-        const int64_t b0 = begin + i * (end - begin) / blocks, b1 = begin + (i + 1) * (end - begin) / blocks;
-        s.reserve(b1 - b0, c.P);
-        walk_batched(c, b0, b1 - b0, s);
-      }
-    });
-  }
+  const bool batched = strategy == FffStrategy::batched;
+  pool.parallel_for(rows, batched ? 16 : 8, [&](int64_t begin, int64_t end, int) {
+    if (batched) {
+      forward_batched(c, begin, end);
+    } else {
+      forward_per_token(c, begin, end);
+    }
+  });
 }
 
 }  // namespace fffbert

@@ -275,7 +275,10 @@ TEST(fff_isa_matches_scalar) {
 }
 
 TEST(fff_strategies_and_threads_agree_bitwise) {
-  const Case cases[] = {{33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40}, {19, 21, 0, 2, 3}};
+  // 5000 rows: more than one batched walk (kBatchMax = 4096 tokens) in a single-thread range.
+  const Case cases[] = {
+      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40}, {19, 21, 0, 2, 3}, {3, 5, 6, 1, 5000},
+  };
   uint32_t seed = 500;
   for (Isa isa : runnable_isas(false)) {
     for (const Case& cs : cases) {

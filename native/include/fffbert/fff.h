@@ -41,9 +41,10 @@ const FffShape& fff_shape(const FffLayer& layer);
 int64_t fff_weight_bytes(const FffLayer& layer);
 
 enum class FffStrategy : int {
-  automatic = 0,  // the driver picks (by rows and shape)
-  per_token = 1,  // each token walks its trees alone
-  batched = 2,    // level by level, tokens grouped by node: each node's rows read once per group
+  automatic = 0,  // the driver picks: per_token below 16 rows, else batched
+  per_token = 1,  // each token walks its trees alone (4 tokens interleaved per thread)
+  batched = 2,    // depth first over each tree with the tokens grouped by node: each node's W_in row read once
+                  // for all the tokens of a thread's range that reach it; output rows gathered in leaf order
 };
 
 // The instruction set fff_forward really runs for `isa`: `isa` itself when isa_supported(isa), else isa_best().

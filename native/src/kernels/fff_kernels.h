@@ -19,10 +19,13 @@ constexpr int64_t kFffRowAlign = 16;
 constexpr int kFffMaxDots = 4;
 
 struct FffKernels {
-  // out[t] = dot(w[t][0..n), x[t][0..n)) for t < count (1 <= count <= kFffMaxDots). w[t] may repeat (tokens on
-  // one node). Each ISA has one fixed summation order that depends only on n, so out[t] is bitwise the same
-  // whatever count, position t or the other pairs are: per-token and batched walks agree bitwise.
+  // out[t] = dot(w[t][0..n), x[t][0..n)) for t < count (1 <= count <= kFffMaxDots). Each ISA has one fixed
+  // summation order that depends only on n, so out[t] is bitwise the same whatever count, position t or the
+  // other pairs are, here and in dot_shared: per-token and batched walks agree bitwise.
   void (*dot)(const float* const* w, const float* const* x, int count, int64_t n, float* out);
+  // out[t] = dot(w[0..n), x[t][0..n)) for t < count (1 <= count <= kFffMaxDots): tokens on one node, the row
+  // read once for all of them. Bitwise equal to `dot`.
+  void (*dot_shared)(const float* w, const float* const* x, int count, int64_t n, float* out);
   // y[0..n) = sum over j < count, in order j = 0, 1, ..., of g[j] * w[j][0..n) (starting from 0; y overwritten).
   // Per element this is the same sequence of multiply-adds as count successive axpys into y.
   void (*gather)(const float* const* w, const float* g, int64_t count, int64_t n, float* y);

@@ -1,10 +1,14 @@
 // FFF kernels, AVX2 + FMA (8 floats per vector).
 //
-// Dot order (fixed by n alone): 4 accumulators take consecutive vectors of 32-float blocks; the remaining whole
-// vectors go to accumulators 0, 1, 2; a last partial vector (masked x load; the padded weight row reads zeros)
-// to the next one; then (a0 + a1) + (a2 + a3) and a fixed horizontal sum. Four chains hide the FMA latency of
-// one dot; two dots run side by side (8 chains) when the driver interleaves tokens: 16 ymm registers hold 8
-// accumulators plus the loads, 4 dots at once would spill.
+// Dot order (fixed by n alone): 8 accumulators take consecutive vectors of 64-float blocks; the vectors left
+// after the last whole block (whole ones, then a partial one with a masked x load; the padded weight row reads
+// zeros) go to accumulators 0, 1, ...; then ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) and a fixed
+// horizontal sum. Eight chains: a walk's dependent dots are not FMA-latency bound (4 chains: +31% per dot,
+// measured on the dependent chain of one token).
+// Tokens sharing a row (batched walk) run side by side: the w vector is loaded once for all of them (per token:
+// -31% with 2 tokens, -37% with 3, measured at I=768). 16 ymm registers cannot hold several tokens x 8
+// accumulators, so those dots go over the row in passes, each pass owning a subset of the accumulators: every
+// accumulator sees the same FMAs in the same order as in the single dot, so the results are bitwise equal.
 #include <immintrin.h>
 
 #include "kernels/fff_kernels.h"
@@ -14,6 +18,8 @@ namespace avx2 {
 namespace {
 
 constexpr int64_t kV = 8;
+constexpr int kAcc = 8;
+constexpr int64_t kBlock = kAcc * kV;
 
 // Lanes [0, rem) set, rem in [0, 8].
 __m256i tail_mask(int64_t rem) {
@@ -21,69 +27,84 @@ __m256i tail_mask(int64_t rem) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bits + 8 - rem));
 }
 
-float hsum(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+float hsum(const __m256* a) {
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
+                                 _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])));
   __m128 v = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   v = _mm_add_ps(v, _mm_movehl_ps(v, v));
   v = _mm_add_ss(v, _mm_movehdup_ps(v));
   return _mm_cvtss_f32(v);
 }
 
-// P dots side by side, each in the order described above.
-template <int P>
-void fff_dot_p(const float* const* w, const float* const* x, int64_t n, float* out) {
-  __m256 acc[P][4];
-  for (int p = 0; p < P; ++p) {
-    for (int a = 0; a < 4; ++a) acc[p][a] = _mm256_setzero_ps();
+// Accumulators [A0, A0 + AP) of the dots of T tokens with the row w; acc: [T][kAcc].
+template <int T, int A0, int AP>
+void fff_dot_pass(const float* w, const float* const* x, int64_t n, __m256 (*acc)[kAcc]) {
+  __m256 r[T][AP];
+  for (int t = 0; t < T; ++t) {
+    for (int a = 0; a < AP; ++a) r[t][a] = _mm256_setzero_ps();
   }
   int64_t i = 0;
-  for (; i + 4 * kV <= n; i += 4 * kV) {
-    for (int p = 0; p < P; ++p) {
-      for (int a = 0; a < 4; ++a) {
-        acc[p][a] = _mm256_fmadd_ps(_mm256_load_ps(w[p] + i + a * kV), _mm256_loadu_ps(x[p] + i + a * kV),
-                                    acc[p][a]);
-      }
+  for (; i + kBlock <= n; i += kBlock) {
+    for (int a = 0; a < AP; ++a) {
+      const __m256 wv = _mm256_load_ps(w + i + (A0 + a) * kV);
+      for (int t = 0; t < T; ++t) r[t][a] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t] + i + (A0 + a) * kV), r[t][a]);
     }
   }
-  int a = 0;
-  for (; i + kV <= n; i += kV, ++a) {
-    for (int p = 0; p < P; ++p) {
-      acc[p][a] = _mm256_fmadd_ps(_mm256_load_ps(w[p] + i), _mm256_loadu_ps(x[p] + i), acc[p][a]);
+  // What is left after the whole blocks: vector j goes to accumulator j.
+  for (int a = 0; a < AP; ++a) {
+    const int64_t o = i + (A0 + a) * kV;
+    if (o >= n) break;
+    const __m256 wv = _mm256_load_ps(w + o);
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = o + kV <= n ? _mm256_loadu_ps(x[t] + o) : _mm256_maskload_ps(x[t] + o, tail_mask(n - o));
+      r[t][a] = _mm256_fmadd_ps(wv, xv, r[t][a]);
     }
   }
-  if (i < n) {
-    const __m256i m = tail_mask(n - i);
-    for (int p = 0; p < P; ++p) {
-      acc[p][a] = _mm256_fmadd_ps(_mm256_load_ps(w[p] + i), _mm256_maskload_ps(x[p] + i, m), acc[p][a]);
-    }
+  for (int t = 0; t < T; ++t) {
+    for (int a = 0; a < AP; ++a) acc[t][A0 + a] = r[t][a];
   }
-  for (int p = 0; p < P; ++p) out[p] = hsum(acc[p][0], acc[p][1], acc[p][2], acc[p][3]);
+}
+
+// Accumulators [A0, kAcc) of T tokens with one row, AP per pass (T * AP + 1 <= 16 registers).
+template <int T, int AP, int A0 = 0>
+void fff_dot_passes(const float* w, const float* const* x, int64_t n, __m256 (*acc)[kAcc]) {
+  fff_dot_pass<T, A0, AP>(w, x, n, acc);
+  if constexpr (A0 + AP < kAcc) fff_dot_passes<T, AP, A0 + AP>(w, x, n, acc);
+}
+
+template <int T, int AP>
+void fff_dot_rows(const float* w, const float* const* x, int64_t n, float* out) {
+  __m256 acc[T][kAcc];
+  fff_dot_passes<T, AP>(w, x, n, acc);
+  for (int t = 0; t < T; ++t) out[t] = hsum(acc[t]);
 }
 
 void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
-  int t = 0;
-  for (; t + 2 <= count; t += 2) fff_dot_p<2>(w + t, x + t, n, out + t);
-  if (t < count) fff_dot_p<1>(w + t, x + t, n, out + t);
+  for (int t = 0; t < count; ++t) fff_dot_rows<1, 8>(w[t], x + t, n, out + t);
 }
 
-// Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
-// written once.
+void fff_dot_shared_f32(const float* w, const float* const* x, int count, int64_t n, float* out) {
+  switch (count) {
+    case 1: fff_dot_rows<1, 8>(w, x, n, out); break;
+    case 2: fff_dot_rows<2, 4>(w, x, n, out); break;
+    case 3: fff_dot_rows<3, 4>(w, x, n, out); break;
+    default: fff_dot_rows<4, 2>(w, x, n, out); break;
+  }
+}
+
+// Output blocks of 8 vectors stay in registers over all rows: per row one broadcast and 8 load+FMAs, y written
+// once. At I=O=768 the 12 rows (36 KB) come from L2 at best, which sets the pace (4 or 8 vectors: 317 vs 310 ns).
 void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_t n, float* y) {
   int64_t i = 0;
-  for (; i + 4 * kV <= n; i += 4 * kV) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (; i + kBlock <= n; i += kBlock) {
+    __m256 a[kAcc];
+    for (int k = 0; k < kAcc; ++k) a[k] = _mm256_setzero_ps();
     for (int64_t j = 0; j < count; ++j) {
       const __m256 gj = _mm256_set1_ps(g[j]);
       const float* r = w[j] + i;
-      a0 = _mm256_fmadd_ps(gj, _mm256_load_ps(r), a0);
-      a1 = _mm256_fmadd_ps(gj, _mm256_load_ps(r + kV), a1);
-      a2 = _mm256_fmadd_ps(gj, _mm256_load_ps(r + 2 * kV), a2);
-      a3 = _mm256_fmadd_ps(gj, _mm256_load_ps(r + 3 * kV), a3);
+      for (int k = 0; k < kAcc; ++k) a[k] = _mm256_fmadd_ps(gj, _mm256_load_ps(r + k * kV), a[k]);
     }
-    _mm256_storeu_ps(y + i, a0);
-    _mm256_storeu_ps(y + i + kV, a1);
-    _mm256_storeu_ps(y + i + 2 * kV, a2);
-    _mm256_storeu_ps(y + i + 3 * kV, a3);
+    for (int k = 0; k < kAcc; ++k) _mm256_storeu_ps(y + i + k * kV, a[k]);
   }
   for (; i < n; i += kV) {
     __m256 a = _mm256_setzero_ps();
@@ -99,7 +120,7 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
 }  // namespace
 
 const FffKernels& fff_kernels() {
-  static const FffKernels k{fff_dot_f32, fff_gather_f32};
+  static const FffKernels k{fff_dot_f32, fff_dot_shared_f32, fff_gather_f32};
   return k;
 }
 

@@ -1,8 +1,9 @@
 // FFF kernels, AVX-512 F/BW/DQ/VL (16 floats per vector).
 //
-// Dot order (fixed by n alone): 4 accumulators take consecutive vectors of 64-float blocks; the remaining whole
-// vectors go to accumulators 0, 1, 2; a last partial vector (masked x load) to the next one; then
-// (a0 + a1) + (a2 + a3) and a fixed horizontal sum. 32 zmm registers hold 4 dots x 4 accumulators side by side.
+// Dot order (fixed by n alone): 4 accumulators take consecutive vectors of 64-float blocks; the vectors left
+// after the last whole block (whole ones, then a partial one with a masked x load) go to accumulators 0, 1, ...;
+// then (a0 + a1) + (a2 + a3) and a fixed horizontal sum. 32 zmm registers hold 4 dots x 4 accumulators side by side
+// (one dot of I=768: 12 blocks, so 4 chains already match the 2 loads per cycle).
 #include <immintrin.h>
 
 #include "kernels/fff_kernels.h"
@@ -18,51 +19,72 @@ __mmask16 tail_mask(int64_t rem) { return __mmask16((1u << rem) - 1u); }
 
 float hsum(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
   const __m512 s = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s), _mm512_extractf32x8_ps(s, 1));
+  const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(s, 0), _mm512_extractf32x8_ps(s, 1));
   __m128 v = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   v = _mm_add_ps(v, _mm_movehl_ps(v, v));
   v = _mm_add_ss(v, _mm_movehdup_ps(v));
   return _mm_cvtss_f32(v);
 }
 
-// P dots side by side, each in the order described above.
-template <int P>
-void fff_dot_p(const float* const* w, const float* const* x, int64_t n, float* out) {
+// The whole 64-float blocks of P dots side by side; returns the end of the last block. kShared: one row w[0] for
+// all P tokens, each of its vectors loaded once. Plain loops, no lambda: with the accumulators captured by a
+// lambda GCC 12 stored them to memory in every iteration (seen in the assembly); this form keeps them in zmm.
+template <int P, bool kShared>
+int64_t fff_dot_blocks(const float* const* w, const float* const* x, int64_t n, __m512 (*out)[4]) {
   __m512 acc[P][4];
   for (int p = 0; p < P; ++p) {
     for (int a = 0; a < 4; ++a) acc[p][a] = _mm512_setzero_ps();
   }
   int64_t i = 0;
   for (; i + 4 * kV <= n; i += 4 * kV) {
-    for (int p = 0; p < P; ++p) {
-      for (int a = 0; a < 4; ++a) {
-        acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[p] + i + a * kV), _mm512_loadu_ps(x[p] + i + a * kV),
-                                    acc[p][a]);
+    for (int a = 0; a < 4; ++a) {
+      const __m512 ws = _mm512_load_ps(w[0] + i + a * kV);
+      for (int p = 0; p < P; ++p) {
+        const __m512 wv = kShared ? ws : _mm512_load_ps(w[p] + i + a * kV);
+        acc[p][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[p] + i + a * kV), acc[p][a]);
       }
     }
   }
-  int a = 0;
-  for (; i + kV <= n; i += kV, ++a) {
-    for (int p = 0; p < P; ++p) {
-      acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[p] + i), _mm512_loadu_ps(x[p] + i), acc[p][a]);
-    }
+  for (int p = 0; p < P; ++p) {
+    for (int a = 0; a < 4; ++a) out[p][a] = acc[p][a];
   }
-  if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
+  return i;
+}
+
+// P dots, each in the order described above.
+template <int P, bool kShared>
+void fff_dot_p(const float* const* w, const float* const* x, int64_t n, float* out) {
+  __m512 acc[P][4];
+  const int64_t i = fff_dot_blocks<P, kShared>(w, x, n, acc);
+  // What is left after the whole blocks: vector a goes to accumulator a.
+  for (int a = 0; a < 4; ++a) {
+    const int64_t o = i + a * kV;
+    if (o >= n) break;
+    const __mmask16 m = tail_mask(n - o < kV ? n - o : kV);
     for (int p = 0; p < P; ++p) {
-      acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[p] + i), _mm512_maskz_loadu_ps(m, x[p] + i), acc[p][a]);
+      acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[kShared ? 0 : p] + o), _mm512_maskz_loadu_ps(m, x[p] + o),
+                                  acc[p][a]);
     }
   }
   for (int p = 0; p < P; ++p) out[p] = hsum(acc[p][0], acc[p][1], acc[p][2], acc[p][3]);
 }
 
-void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
+template <bool kShared>
+void fff_dot_n(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
   switch (count) {
-    case 1: fff_dot_p<1>(w, x, n, out); break;
-    case 2: fff_dot_p<2>(w, x, n, out); break;
-    case 3: fff_dot_p<3>(w, x, n, out); break;
-    default: fff_dot_p<4>(w, x, n, out); break;
+    case 1: fff_dot_p<1, kShared>(w, x, n, out); break;
+    case 2: fff_dot_p<2, kShared>(w, x, n, out); break;
+    case 3: fff_dot_p<3, kShared>(w, x, n, out); break;
+    default: fff_dot_p<4, kShared>(w, x, n, out); break;
   }
+}
+
+void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
+  fff_dot_n<false>(w, x, count, n, out);
+}
+
+void fff_dot_shared_f32(const float* w, const float* const* x, int count, int64_t n, float* out) {
+  fff_dot_n<true>(&w, x, count, n, out);
 }
 
 // Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
@@ -98,7 +120,7 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
 }  // namespace
 
 const FffKernels& fff_kernels() {
-  static const FffKernels k{fff_dot_f32, fff_gather_f32};
+  static const FffKernels k{fff_dot_f32, fff_dot_shared_f32, fff_gather_f32};
   return k;
 }
 

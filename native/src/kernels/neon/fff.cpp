@@ -1,9 +1,10 @@
 // FFF kernels, NEON on AArch64 (4 floats per vector, baseline: no extra flags).
 //
-// Dot order (fixed by n alone): 4 accumulators take consecutive vectors of 16-float blocks; the remaining whole
-// vectors go to accumulators 0, 1, 2; a last partial vector (x copied into a zeroed vector; the padded weight
-// row reads zeros) to the next one; then (a0 + a1) + (a2 + a3) and a pairwise horizontal add. 32 registers
-// hold 4 dots x 4 accumulators side by side.
+// Dot order (fixed by n alone): 8 accumulators take consecutive vectors of 32-float blocks, the last block
+// zero-padded; then ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) and a pairwise horizontal add. Eight
+// chains cover a 4-cycle FMA latency on two pipes for one dependent dot. Dots run one at a time: with 2 or 3
+// side by side (16-24 accumulators) GCC 12 spilled accumulators to the stack in the main loop (seen in the
+// assembly; not timed: no arm64 machine here), so a row shared by several tokens is re-read from L1.
 #include <arm_neon.h>
 
 #include "kernels/fff_kernels.h"
@@ -13,53 +14,46 @@ namespace neon {
 namespace {
 
 constexpr int64_t kV = 4;
+constexpr int kAcc = 8;
+constexpr int64_t kBlock = kAcc * kV;
 
-float32x4_t load_partial(const float* x, int64_t rem) {
-  float buf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int64_t i = 0; i < rem; ++i) buf[i] = x[i];
-  return vld1q_f32(buf);
-}
-
-float hsum(float32x4_t a0, float32x4_t a1, float32x4_t a2, float32x4_t a3) {
-  const float32x4_t s = vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3));
+float hsum(float32x4_t a0, float32x4_t a1, float32x4_t a2, float32x4_t a3, float32x4_t a4, float32x4_t a5,
+           float32x4_t a6, float32x4_t a7) {
+  const float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)),
+                                  vaddq_f32(vaddq_f32(a4, a5), vaddq_f32(a6, a7)));
   const float32x2_t h = vadd_f32(vget_low_f32(s), vget_high_f32(s));
   return vget_lane_f32(vpadd_f32(h, h), 0);
 }
 
-// P dots side by side, each in the order described above.
-template <int P>
-void fff_dot_p(const float* const* w, const float* const* x, int64_t n, float* out) {
-  float32x4_t acc[P][4];
-  for (int p = 0; p < P; ++p) {
-    for (int a = 0; a < 4; ++a) acc[p][a] = vdupq_n_f32(0.0f);
-  }
-  int64_t i = 0;
-  for (; i + 4 * kV <= n; i += 4 * kV) {
-    for (int p = 0; p < P; ++p) {
-      for (int a = 0; a < 4; ++a) {
-        acc[p][a] = vfmaq_f32(acc[p][a], vld1q_f32(w[p] + i + a * kV), vld1q_f32(x[p] + i + a * kV));
+float fff_dot1_f32(const float* w, const float* x, int64_t n) {
+  float32x4_t acc[kAcc];
+  for (int a = 0; a < kAcc; ++a) acc[a] = vdupq_n_f32(0.0f);
+  // The last, partial block runs over zero-padded copies (+0 products), in the same loop: a separate tail
+  // indexing acc kept it in memory, stored in every iteration (GCC 12, seen in the assembly).
+  float wt[kBlock], xt[kBlock];
+  const int64_t whole = n - n % kBlock;
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const float* wb = w + i;
+    const float* xb = x + i;
+    if (i == whole) {
+      for (int64_t k = 0; k < kBlock; ++k) {
+        wt[k] = i + k < n ? w[i + k] : 0.0f;
+        xt[k] = i + k < n ? x[i + k] : 0.0f;
       }
+      wb = wt;
+      xb = xt;
     }
+    for (int a = 0; a < kAcc; ++a) acc[a] = vfmaq_f32(acc[a], vld1q_f32(wb + a * kV), vld1q_f32(xb + a * kV));
   }
-  int a = 0;
-  for (; i + kV <= n; i += kV, ++a) {
-    for (int p = 0; p < P; ++p) acc[p][a] = vfmaq_f32(acc[p][a], vld1q_f32(w[p] + i), vld1q_f32(x[p] + i));
-  }
-  if (i < n) {
-    for (int p = 0; p < P; ++p) {
-      acc[p][a] = vfmaq_f32(acc[p][a], vld1q_f32(w[p] + i), load_partial(x[p] + i, n - i));
-    }
-  }
-  for (int p = 0; p < P; ++p) out[p] = hsum(acc[p][0], acc[p][1], acc[p][2], acc[p][3]);
+  return hsum(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
 }
 
 void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
-  switch (count) {
-    case 1: fff_dot_p<1>(w, x, n, out); break;
-    case 2: fff_dot_p<2>(w, x, n, out); break;
-    case 3: fff_dot_p<3>(w, x, n, out); break;
-    default: fff_dot_p<4>(w, x, n, out); break;
-  }
+  for (int t = 0; t < count; ++t) out[t] = fff_dot1_f32(w[t], x[t], n);
+}
+
+void fff_dot_shared_f32(const float* w, const float* const* x, int count, int64_t n, float* out) {
+  for (int t = 0; t < count; ++t) out[t] = fff_dot1_f32(w, x[t], n);
 }
 
 // Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
@@ -97,7 +91,7 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
 }  // namespace
 
 const FffKernels& fff_kernels() {
-  static const FffKernels k{fff_dot_f32, fff_gather_f32};
+  static const FffKernels k{fff_dot_f32, fff_dot_shared_f32, fff_gather_f32};
   return k;
 }
 

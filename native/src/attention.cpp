@@ -1,8 +1,8 @@
 // Multi-head softmax attention (dense.h): one task per (batch, head) on the pool.
 //
-// Per head, with S = seq and D = head_dim: K^T is packed as GEMM panels [D, S], scale * Q as A micro-panels,
-// scores [S, S] = the ISA's micro-kernel, then softmax rows (mask added), then P [S, S] packed as A and V as
-// panels [S, D], out = P V stored straight into the concatenated-heads output. Scratch is thread-local.
+// Per head, with S = seq and D = head_dim: K^T is packed as GEMM panels [D, S] and the ISA's micro-kernel reads
+// Q in place (row-major A) for scores [S, S]; softmax rows (scale, mask added); then V packed as panels [S, D]
+// and out = P V (P read in place), stored straight into the concatenated-heads output. Scratch is thread-local.
 #include <algorithm>
 
 #include "fffbert/dense.h"
@@ -16,25 +16,20 @@ int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 void attention_head(const DenseKernels& kern, const float* q, const float* k, const float* v, int64_t ld,
                     int64_t S, int64_t D, const float* mask_add, float scale, float* out, int64_t ld_out) {
   const int64_t s_pad = gemm::panel_count(S) * kPanelWidth;  // row stride of the scores
-  const int64_t a_rows = (S + kern.mr - 1) / kern.mr * kern.mr;
-  const int64_t kt_size = round16(s_pad * D), qa_size = round16(a_rows * D), sc_size = round16(S * s_pad);
-  const int64_t pa_size = round16(a_rows * S), vp_size = round16(gemm::panel_count(D) * kPanelWidth * S);
+  const int64_t kt_size = round16(s_pad * D), sc_size = round16(S * s_pad);
+  const int64_t vp_size = round16(gemm::panel_count(D) * kPanelWidth * S);
   thread_local gemm::FloatBuffer scratch;
-  float* kt = scratch.reserve(size_t(kt_size + qa_size + sc_size + pa_size + vp_size));
-  float* qa = kt + kt_size;
-  float* sc = qa + qa_size;
-  float* pa = sc + sc_size;
-  float* vp = pa + pa_size;
+  float* kt = scratch.reserve(size_t(kt_size + sc_size + vp_size));
+  float* sc = kt + kt_size;
+  float* vp = sc + sc_size;
 
-  // K^T [D, S]: element (d, j) = k[j * ld + d].
+  // K^T [D, S] as panels: element (d, j) = k[j * ld + d]. Q is read in place (row stride ld).
   gemm::pack_b(k, 1, ld, D, S, kt, D * kPanelWidth, 0, gemm::panel_count(S));
-  gemm::pack_a(q, ld, 1, S, D, scale, kern.mr, qa);
-  gemm::gemm_block(kern, S, S, D, qa, kt, D * kPanelWidth, sc, s_pad, false, nullptr);
-  for (int64_t i = 0; i < S; ++i) kern.softmax_row(sc + i * s_pad, S, mask_add);
-  gemm::pack_a(sc, s_pad, 1, S, S, 1.0f, kern.mr, pa);
-  // V [S, D]: element (j, d) = v[j * ld + d].
+  gemm::gemm_block(kern, S, S, D, q, ld, kt, D * kPanelWidth, sc, s_pad, false, nullptr);
+  for (int64_t i = 0; i < S; ++i) kern.softmax_row(sc + i * s_pad, S, scale, mask_add);
+  // V [S, D] as panels: element (j, d) = v[j * ld + d]. P is read in place (row stride s_pad).
   gemm::pack_b(v, ld, 1, S, D, vp, S * kPanelWidth, 0, gemm::panel_count(D));
-  gemm::gemm_block(kern, S, D, S, pa, vp, S * kPanelWidth, out, ld_out, false, nullptr);
+  gemm::gemm_block(kern, S, D, S, sc, s_pad, vp, S * kPanelWidth, out, ld_out, false, nullptr);
 }
 
 }  // namespace

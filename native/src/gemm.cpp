@@ -36,8 +36,10 @@ void pack_b(const float* src, int64_t rs, int64_t cs, int64_t K, int64_t N, floa
     const int64_t n0 = p * kPanelWidth;
     const int64_t w = std::min<int64_t>(kPanelWidth, N - n0);
     if (w < kPanelWidth) std::memset(d, 0, size_t(K) * kPanelWidth * sizeof(float));
-    if (cs == 1) {  // rows of op(B) contiguous: copy 16-wide slices
-      for (int64_t k = 0; k < K; ++k) std::memcpy(d + k * kPanelWidth, src + k * rs + n0, size_t(w) * sizeof(float));
+    if (cs == 1) {  // rows of op(B) contiguous: copy 16-wide slices (a loop, not a memcpy call per 64 bytes)
+      for (int64_t k = 0; k < K; ++k) {
+        for (int64_t j = 0; j < w; ++j) d[k * kPanelWidth + j] = src[k * rs + n0 + j];
+      }
     } else {  // columns of op(B) contiguous (PyTorch weight [N, K]): read each column in order
       for (int64_t j = 0; j < w; ++j) {
         const float* s = src + (n0 + j) * cs;
@@ -65,8 +67,8 @@ void pack_a(const float* src, int64_t rs, int64_t cs, int64_t rows, int64_t kc, 
   }
 }
 
-void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, const float* a, const float* b,
-                int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep) {
+void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, const float* a, int64_t lda,
+                const float* b, int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep) {
   const int mr = kern.mr, nr = kern.nr;
   const int64_t panels_per_tile = nr / kPanelWidth;
   const int64_t n_tiles = (M + mr - 1) / mr;
@@ -84,7 +86,7 @@ void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, cons
       }
       const int rows = int(std::min<int64_t>(mr, M - i));
       float* ct = c + i * ldc + n0;
-      kern.gemm_tile(kc, a + i * kc, bp, panel_stride, ct, ldc, rows, cols, accumulate);
+      kern.gemm_tile(kc, a + i * (lda > 0 ? lda : kc), lda, bp, panel_stride, ct, ldc, rows, cols, accumulate);
       if (ep) {
         kern.epilogue(ct, ldc, rows, cols, ep->bias ? ep->bias + n0 : nullptr, ep->act,
                       ep->res ? ep->res + i * ep->ldr + n0 : nullptr, ep->ldr);
@@ -112,7 +114,7 @@ void gemm_task(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t 
       TileEpilogue ep = g.ep;
       if (ep.bias) ep.bias += n0;
       if (ep.res) ep.res += i0 * ep.ldr + n0;
-      gemm_block(kern, mb, cols, kcb, a, g.b + p0 * g.panel_stride + k0 * kPanelWidth, g.panel_stride,
+      gemm_block(kern, mb, cols, kcb, a, 0, g.b + p0 * g.panel_stride + k0 * kPanelWidth, g.panel_stride,
                  g.c + i0 * g.ldc + n0, g.ldc, g.accumulate || k0 > 0, last && ep.active() ? &ep : nullptr);
     }
   }

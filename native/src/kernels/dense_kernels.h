@@ -24,12 +24,13 @@ struct DenseKernels {
   int kc = 0;  // depth of one cache block (A micro-panel kc x mr and B micro-panel kc x nr stay in L1/L2)
   int mc = 0;  // rows of one packed A block (a multiple of mr; mc x kc stays in L2)
   // C[rows, cols] (row stride ldc) = (accumulate ? C : 0) + A B over kc.
-  // a: packed A micro-panel, a[k * mr + i] (rows i >= `rows` are padding, never stored);
+  // a: lda == 0: a packed A micro-panel, a[k * mr + i] (rows i >= `rows` are never read); lda > 0: A read in
+  // place, row-major a[i * lda + k] (attention's Q and P: packing them cost as much as their GEMMs);
   // b: panel 0 at its k offset, b[k * 16 + j]; panel 1 (32-wide kernels) at b + panel_stride, read only when
   // cols > 16. Every element is the same sequence of FMAs whatever rows/cols are, so edge tiles round exactly as
   // full ones (results independent of the thread split).
-  void (*gemm_tile)(int64_t kc, const float* a, const float* b, int64_t panel_stride, float* c, int64_t ldc,
-                    int rows, int cols, bool accumulate) = nullptr;
+  void (*gemm_tile)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c,
+                    int64_t ldc, int rows, int cols, bool accumulate) = nullptr;
   // c[r, j] = act(c[r, j] + bias[j]) + res[r, j] for r < rows, j < cols; bias and res may be null.
   void (*epilogue)(float* c, int64_t ldc, int rows, int cols, const float* bias, Activation act,
                    const float* res, int64_t ldr) = nullptr;
@@ -38,8 +39,8 @@ struct DenseKernels {
   // One LayerNorm row of n: y = (x - mean) / sqrt(var + eps) * gamma + beta (biased variance; y may be x).
   void (*layernorm_row)(const float* x, int64_t n, const float* gamma, const float* beta, float eps,
                         float* y) = nullptr;
-  // s[j] = softmax(s + mask_add)[j] over n (mask_add may be null), max-subtracted.
-  void (*softmax_row)(float* s, int64_t n, const float* mask_add) = nullptr;
+  // s[j] = softmax(scale * s + mask_add)[j] over n (mask_add may be null), max-subtracted.
+  void (*softmax_row)(float* s, int64_t n, float scale, const float* mask_add) = nullptr;
 };
 
 namespace scalar {

@@ -2,8 +2,9 @@
 //
 // GEMM micro-kernel 6x16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm registers; per k,
 // 2 loads of B and 6 broadcasts feed 12 FMAs (Zen 3: 2 FMA/cycle, so 6 cycles per k and the loads fit).
-// Elementwise kernels handle tails with maskload/maskstore, so every element goes through the same vector code
-// whatever its position (results independent of how rows and columns are split).
+// Elementwise kernels run whole vectors with plain loads/stores and a tail with maskload/maskstore: the same
+// lane-wise arithmetic for every element whatever its position (results independent of how rows and columns
+// are split).
 #include <immintrin.h>
 
 #include <cmath>
@@ -22,6 +23,19 @@ constexpr int kNr = 16;
 __m256i tail_mask(int64_t n) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n < 0 ? 0 : n > 8 ? 8 : n)), idx);
+}
+
+// n lanes from p (zeros beyond n): plain loads and stores for full vectors, masked ones only for a tail
+// (VMASKMOVPS stores are microcoded on Zen: masking every vector made softmax as slow as the attention GEMMs).
+inline __m256 load_n(const float* p, int64_t n) {
+  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, tail_mask(n));
+}
+inline void store_n(float* p, int64_t n, __m256 v) {
+  if (n >= 8) {
+    _mm256_storeu_ps(p, v);
+  } else {
+    _mm256_maskstore_ps(p, tail_mask(n), v);
+  }
 }
 
 // Row of a C tile: cols <= 16 of (lo, hi), added to what C holds when accumulating.
@@ -51,10 +65,14 @@ inline void fma_row(__m256& lo, __m256& hi, const float* a, __m256 b0, __m256 b1
   hi = _mm256_fmadd_ps(ar, b1, hi);
 }
 
-// C[R, cols] (= or +=) A B over kc; A micro-panel a[k * 6 + r], B panel b[k * 16 + j]. Named accumulators
-// (not arrays): GCC 12 keeps an array of vectors in registers but also stores it to the stack every k.
-template <int R>
-void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols, bool accumulate) {
+// C[R, cols] (= or +=) A B over kc; A a packed micro-panel a[k * 6 + r] (kRowMajor false) or rows a[r * lda + k];
+// B panel b[k * 16 + j]. Named accumulators (not arrays): GCC 12 keeps an array of vectors in registers but also
+// stores it to the stack every k.
+template <int R, bool kRowMajor>
+void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int cols,
+          bool accumulate) {
+  const int64_t rs = kRowMajor ? lda : 1;
+  constexpr int64_t step = kRowMajor ? 1 : kMr;
   // The C tile (R rows of 64 B, maybe straddling two lines) is read or written after the k loop: fetch it now,
   // or its misses stall the store (C blocks outgrow L2 at N >= 3072): +15% at 512x3072x768 and 2048x4095x768
   // (1 thread, CPU time, measured).
@@ -68,12 +86,12 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int
     const __m256 b0 = _mm256_load_ps(b);
     const __m256 b1 = _mm256_load_ps(b + 8);
     fma_row(c00, c01, a, b0, b1);
-    if (R > 1) fma_row(c10, c11, a + 1, b0, b1);
-    if (R > 2) fma_row(c20, c21, a + 2, b0, b1);
-    if (R > 3) fma_row(c30, c31, a + 3, b0, b1);
-    if (R > 4) fma_row(c40, c41, a + 4, b0, b1);
-    if (R > 5) fma_row(c50, c51, a + 5, b0, b1);
-    a += kMr;
+    if (R > 1) fma_row(c10, c11, a + 1 * rs, b0, b1);
+    if (R > 2) fma_row(c20, c21, a + 2 * rs, b0, b1);
+    if (R > 3) fma_row(c30, c31, a + 3 * rs, b0, b1);
+    if (R > 4) fma_row(c40, c41, a + 4 * rs, b0, b1);
+    if (R > 5) fma_row(c50, c51, a + 5 * rs, b0, b1);
+    a += step;
     b += kNr;
   }
   store_row(c, c00, c01, cols, accumulate);
@@ -84,15 +102,25 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int
   if (R > 5) store_row(c + 5 * ldc, c50, c51, cols, accumulate);
 }
 
-void gemm_tile(int64_t kc, const float* a, const float* b, int64_t, float* c, int64_t ldc, int rows, int cols,
+template <bool kRowMajor>
+void tile_rows(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int rows, int cols,
                bool accumulate) {
   switch (rows) {
-    case 1: tile<1>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 2: tile<2>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 3: tile<3>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 4: tile<4>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 5: tile<5>(kc, a, b, c, ldc, cols, accumulate); break;
-    default: tile<6>(kc, a, b, c, ldc, cols, accumulate); break;
+    case 1: tile<1, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 2: tile<2, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 3: tile<3, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 4: tile<4, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 5: tile<5, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    default: tile<6, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+  }
+}
+
+void gemm_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t, float* c, int64_t ldc, int rows,
+               int cols, bool accumulate) {
+  if (lda > 0) {
+    tile_rows<true>(kc, a, lda, b, c, ldc, rows, cols, accumulate);
+  } else {
+    tile_rows<false>(kc, a, 0, b, c, ldc, rows, cols, accumulate);
   }
 }
 
@@ -186,23 +214,17 @@ void epilogue(float* c, int64_t ldc, int rows, int cols, const float* bias, Acti
   for (int r = 0; r < rows; ++r) {
     float* cr = c + r * ldc;
     for (int j = 0; j < cols; j += 8) {
-      const __m256i m = tail_mask(cols - j);
-      __m256 v = _mm256_maskload_ps(cr + j, m);
-      if (bias) v = _mm256_add_ps(v, _mm256_maskload_ps(bias + j, m));
+      __m256 v = load_n(cr + j, cols - j);
+      if (bias) v = _mm256_add_ps(v, load_n(bias + j, cols - j));
       v = activate(v, act);
-      if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res + r * ldr + j, m));
-      _mm256_maskstore_ps(cr + j, m, v);
+      if (res) v = _mm256_add_ps(v, load_n(res + r * ldr + j, cols - j));
+      store_n(cr + j, cols - j, v);
     }
   }
 }
 
 void gelu(const float* x, float* y, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu_ps(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    const __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(y + i, m, gelu_ps(_mm256_maskload_ps(x + i, m)));
-  }
+  for (int64_t i = 0; i < n; i += 8) store_n(y + i, n - i, gelu_ps(load_n(x + i, n - i)));
 }
 
 void layernorm_row(const float* x, int64_t n, const float* gamma, const float* beta, float eps, float* y) {
@@ -212,7 +234,7 @@ void layernorm_row(const float* x, int64_t n, const float* gamma, const float* b
     s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x + i));
     s1 = _mm256_add_ps(s1, _mm256_loadu_ps(x + i + 8));
   }
-  for (; i < n; i += 8) s0 = _mm256_add_ps(s0, _mm256_maskload_ps(x + i, tail_mask(n - i)));
+  for (; i < n; i += 8) s0 = _mm256_add_ps(s0, load_n(x + i, n - i));  // zeros beyond n
   const float mean = hsum(_mm256_add_ps(s0, s1)) / float(n);
   const __m256 vm = _mm256_set1_ps(mean);
   __m256 q0 = _mm256_setzero_ps(), q1 = _mm256_setzero_ps();
@@ -224,42 +246,37 @@ void layernorm_row(const float* x, int64_t n, const float* gamma, const float* b
   }
   for (; i < n; i += 8) {
     const __m256i m = tail_mask(n - i);
-    const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm), _mm256_castsi256_ps(m));
+    const __m256 d = _mm256_and_ps(_mm256_sub_ps(load_n(x + i, n - i), vm), _mm256_castsi256_ps(m));
     q0 = _mm256_fmadd_ps(d, d, q0);
   }
   const __m256 rstd = _mm256_div_ps(_mm256_set1_ps(1.0f),
                                     _mm256_sqrt_ps(_mm256_set1_ps(hsum(_mm256_add_ps(q0, q1)) / float(n) + eps)));
   for (i = 0; i < n; i += 8) {
-    const __m256i m = tail_mask(n - i);
-    const __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm), rstd);
-    _mm256_maskstore_ps(y + i, m,
-                        _mm256_fmadd_ps(d, _mm256_maskload_ps(gamma + i, m), _mm256_maskload_ps(beta + i, m)));
+    const __m256 d = _mm256_mul_ps(_mm256_sub_ps(load_n(x + i, n - i), vm), rstd);
+    store_n(y + i, n - i, _mm256_fmadd_ps(d, load_n(gamma + i, n - i), load_n(beta + i, n - i)));
   }
 }
 
-void softmax_row(float* s, int64_t n, const float* mask_add) {
-  __m256 mx = _mm256_set1_ps(-INFINITY);
+void softmax_row(float* s, int64_t n, float scale, const float* mask_add) {
+  const __m256 neg_inf = _mm256_set1_ps(-INFINITY), vscale = _mm256_set1_ps(scale);
+  __m256 mx = neg_inf;
   for (int64_t j = 0; j < n; j += 8) {
-    const __m256i m = tail_mask(n - j);
-    __m256 v = _mm256_maskload_ps(s + j, m);
-    if (mask_add) v = _mm256_add_ps(v, _mm256_maskload_ps(mask_add + j, m));
-    _mm256_maskstore_ps(s + j, m, v);
-    mx = _mm256_max_ps(mx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, _mm256_castsi256_ps(m)));
+    __m256 v = _mm256_mul_ps(vscale, load_n(s + j, n - j));
+    if (mask_add) v = _mm256_add_ps(v, load_n(mask_add + j, n - j));
+    store_n(s + j, n - j, v);
+    if (n - j < 8) v = _mm256_blendv_ps(neg_inf, v, _mm256_castsi256_ps(tail_mask(n - j)));
+    mx = _mm256_max_ps(mx, v);
   }
   const __m256 vmax = _mm256_set1_ps(hmax(mx));
   __m256 sum = _mm256_setzero_ps();
   for (int64_t j = 0; j < n; j += 8) {
-    const __m256i m = tail_mask(n - j);
-    const __m256 e = _mm256_and_ps(exp_ps(_mm256_sub_ps(_mm256_maskload_ps(s + j, m), vmax)),
-                                   _mm256_castsi256_ps(m));
-    _mm256_maskstore_ps(s + j, m, e);
+    __m256 e = exp_ps(_mm256_sub_ps(load_n(s + j, n - j), vmax));
+    if (n - j < 8) e = _mm256_and_ps(e, _mm256_castsi256_ps(tail_mask(n - j)));
+    store_n(s + j, n - j, e);
     sum = _mm256_add_ps(sum, e);
   }
   const __m256 inv = _mm256_set1_ps(1.0f / hsum(sum));
-  for (int64_t j = 0; j < n; j += 8) {
-    const __m256i m = tail_mask(n - j);
-    _mm256_maskstore_ps(s + j, m, _mm256_mul_ps(_mm256_maskload_ps(s + j, m), inv));
-  }
+  for (int64_t j = 0; j < n; j += 8) store_n(s + j, n - j, _mm256_mul_ps(load_n(s + j, n - j), inv));
 }
 
 }  // namespace

@@ -54,11 +54,14 @@ inline void store_row(float* cr, __m512 lo, __m512 hi, int cols, bool accumulate
   }
 }
 
-// C[R, cols] (= or +=) A B over kc with P (1 or 2) panels; A micro-panel a[k * 12 + r], panel p at
-// b + p * panel_stride, b[k * 16 + j]. Named accumulators: GCC 12 spills arrays of vectors every k.
-template <int R, int P>
-void tile(int64_t kc, const float* a, const float* b, int64_t panel_stride, float* c, int64_t ldc, int cols,
-          bool accumulate) {
+// C[R, cols] (= or +=) A B over kc with P (1 or 2) panels; A a packed micro-panel a[k * 12 + r] (kRowMajor
+// false) or rows a[r * lda + k]; panel p at b + p * panel_stride, b[k * 16 + j]. Named accumulators: GCC 12
+// spills arrays of vectors every k.
+template <int R, int P, bool kRowMajor>
+void tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c, int64_t ldc,
+          int cols, bool accumulate) {
+  const int64_t rs = kRowMajor ? lda : 1;
+  constexpr int64_t step = kRowMajor ? 1 : kMr;
   // Fetch the C tile before the k loop (as in the AVX2 kernel: its misses would stall the stores).
   for (int r = 0; r < R; ++r) {
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
@@ -73,18 +76,18 @@ void tile(int64_t kc, const float* a, const float* b, int64_t panel_stride, floa
     const __m512 b0 = _mm512_load_ps(b + k * 16);
     const __m512 b1 = P > 1 ? _mm512_load_ps(b_hi + k * 16) : z;
     fma_row<P>(c00a, c00b, a, b0, b1);
-    if (R > 1) fma_row<P>(c01a, c01b, a + 1, b0, b1);
-    if (R > 2) fma_row<P>(c02a, c02b, a + 2, b0, b1);
-    if (R > 3) fma_row<P>(c03a, c03b, a + 3, b0, b1);
-    if (R > 4) fma_row<P>(c04a, c04b, a + 4, b0, b1);
-    if (R > 5) fma_row<P>(c05a, c05b, a + 5, b0, b1);
-    if (R > 6) fma_row<P>(c06a, c06b, a + 6, b0, b1);
-    if (R > 7) fma_row<P>(c07a, c07b, a + 7, b0, b1);
-    if (R > 8) fma_row<P>(c08a, c08b, a + 8, b0, b1);
-    if (R > 9) fma_row<P>(c09a, c09b, a + 9, b0, b1);
-    if (R > 10) fma_row<P>(c10a, c10b, a + 10, b0, b1);
-    if (R > 11) fma_row<P>(c11a, c11b, a + 11, b0, b1);
-    a += kMr;
+    if (R > 1) fma_row<P>(c01a, c01b, a + 1 * rs, b0, b1);
+    if (R > 2) fma_row<P>(c02a, c02b, a + 2 * rs, b0, b1);
+    if (R > 3) fma_row<P>(c03a, c03b, a + 3 * rs, b0, b1);
+    if (R > 4) fma_row<P>(c04a, c04b, a + 4 * rs, b0, b1);
+    if (R > 5) fma_row<P>(c05a, c05b, a + 5 * rs, b0, b1);
+    if (R > 6) fma_row<P>(c06a, c06b, a + 6 * rs, b0, b1);
+    if (R > 7) fma_row<P>(c07a, c07b, a + 7 * rs, b0, b1);
+    if (R > 8) fma_row<P>(c08a, c08b, a + 8 * rs, b0, b1);
+    if (R > 9) fma_row<P>(c09a, c09b, a + 9 * rs, b0, b1);
+    if (R > 10) fma_row<P>(c10a, c10b, a + 10 * rs, b0, b1);
+    if (R > 11) fma_row<P>(c11a, c11b, a + 11 * rs, b0, b1);
+    a += step;
   }
   store_row<P>(c, c00a, c00b, cols, accumulate);
   if (R > 1) store_row<P>(c + 1 * ldc, c01a, c01b, cols, accumulate);
@@ -100,23 +103,27 @@ void tile(int64_t kc, const float* a, const float* b, int64_t panel_stride, floa
   if (R > 11) store_row<P>(c + 11 * ldc, c11a, c11b, cols, accumulate);
 }
 
-template <int R>
-void tile_rows(int64_t kc, const float* a, const float* b, int64_t panel_stride, float* c, int64_t ldc, int cols,
-               bool accumulate) {
+template <int R, bool kRowMajor>
+void tile_cols(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c, int64_t ldc,
+               int cols, bool accumulate) {
   if (cols > 16) {
-    tile<R, 2>(kc, a, b, panel_stride, c, ldc, cols, accumulate);
+    tile<R, 2, kRowMajor>(kc, a, lda, b, panel_stride, c, ldc, cols, accumulate);
   } else {
-    tile<R, 1>(kc, a, b, panel_stride, c, ldc, cols, accumulate);
+    tile<R, 1, kRowMajor>(kc, a, lda, b, panel_stride, c, ldc, cols, accumulate);
   }
 }
 
-void gemm_tile(int64_t kc, const float* a, const float* b, int64_t panel_stride, float* c, int64_t ldc, int rows,
-               int cols, bool accumulate) {
-  using Fn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int, bool);
-  static constexpr Fn kByRows[kMr] = {tile_rows<1>, tile_rows<2>, tile_rows<3>, tile_rows<4>,
-                                      tile_rows<5>, tile_rows<6>, tile_rows<7>, tile_rows<8>,
-                                      tile_rows<9>, tile_rows<10>, tile_rows<11>, tile_rows<12>};
-  kByRows[rows - 1](kc, a, b, panel_stride, c, ldc, cols, accumulate);
+using TileFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int, bool);
+template <bool kRowMajor>
+constexpr TileFn kByRows[kMr] = {
+    tile_cols<1, kRowMajor>, tile_cols<2, kRowMajor>, tile_cols<3, kRowMajor>,  tile_cols<4, kRowMajor>,
+    tile_cols<5, kRowMajor>, tile_cols<6, kRowMajor>, tile_cols<7, kRowMajor>,  tile_cols<8, kRowMajor>,
+    tile_cols<9, kRowMajor>, tile_cols<10, kRowMajor>, tile_cols<11, kRowMajor>, tile_cols<12, kRowMajor>};
+
+void gemm_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c, int64_t ldc,
+               int rows, int cols, bool accumulate) {
+  const TileFn fn = lda > 0 ? kByRows<true>[rows - 1] : kByRows<false>[rows - 1];
+  fn(kc, a, lda, b, panel_stride, c, ldc, cols, accumulate);
 }
 
 // --- vector math (same algorithms and coefficients as the AVX2 file) ----------------------------------------
@@ -229,11 +236,11 @@ void layernorm_row(const float* x, int64_t n, const float* gamma, const float* b
   }
 }
 
-void softmax_row(float* s, int64_t n, const float* mask_add) {
+void softmax_row(float* s, int64_t n, float scale, const float* mask_add) {
   __m512 mx = _mm512_set1_ps(-INFINITY);
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = tail_mask(n - j);
-    __m512 v = _mm512_maskz_loadu_ps(m, s + j);
+    __m512 v = _mm512_mul_ps(_mm512_set1_ps(scale), _mm512_maskz_loadu_ps(m, s + j));
     if (mask_add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask_add + j));
     _mm512_mask_storeu_ps(s + j, m, v);
     mx = _mm512_mask_max_ps(mx, m, mx, v);

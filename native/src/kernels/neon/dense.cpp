@@ -48,10 +48,13 @@ inline void store_row(float* cr, float32x4_t c0, float32x4_t c1, float32x4_t c2,
   }
 }
 
-// C[R, cols] (= or +=) A B over kc; A micro-panel a[k * 6 + r], B panel b[k * 16 + j]. Named accumulators,
-// as in the AVX2 file.
-template <int R>
-void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols, bool accumulate) {
+// C[R, cols] (= or +=) A B over kc; A a packed micro-panel a[k * 6 + r] (kRowMajor false) or rows a[r * lda + k];
+// B panel b[k * 16 + j]. Named accumulators, as in the AVX2 file.
+template <int R, bool kRowMajor>
+void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int cols,
+          bool accumulate) {
+  const int64_t rs = kRowMajor ? lda : 1;
+  constexpr int64_t step = kRowMajor ? 1 : kMr;
 #if defined(__GNUC__) || defined(__clang__)
   // Fetch the C tile before the k loop (as in the AVX2 kernel: its misses would stall the stores).
   for (int r = 0; r < R; ++r) {
@@ -66,12 +69,12 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int
   for (int64_t k = 0; k < kc; ++k) {
     const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8), b3 = vld1q_f32(b + 12);
     fma_row(c00, c01, c02, c03, a, b0, b1, b2, b3);
-    if (R > 1) fma_row(c10, c11, c12, c13, a + 1, b0, b1, b2, b3);
-    if (R > 2) fma_row(c20, c21, c22, c23, a + 2, b0, b1, b2, b3);
-    if (R > 3) fma_row(c30, c31, c32, c33, a + 3, b0, b1, b2, b3);
-    if (R > 4) fma_row(c40, c41, c42, c43, a + 4, b0, b1, b2, b3);
-    if (R > 5) fma_row(c50, c51, c52, c53, a + 5, b0, b1, b2, b3);
-    a += kMr;
+    if (R > 1) fma_row(c10, c11, c12, c13, a + 1 * rs, b0, b1, b2, b3);
+    if (R > 2) fma_row(c20, c21, c22, c23, a + 2 * rs, b0, b1, b2, b3);
+    if (R > 3) fma_row(c30, c31, c32, c33, a + 3 * rs, b0, b1, b2, b3);
+    if (R > 4) fma_row(c40, c41, c42, c43, a + 4 * rs, b0, b1, b2, b3);
+    if (R > 5) fma_row(c50, c51, c52, c53, a + 5 * rs, b0, b1, b2, b3);
+    a += step;
     b += kNr;
   }
   store_row(c, c00, c01, c02, c03, cols, accumulate);
@@ -82,15 +85,25 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int
   if (R > 5) store_row(c + 5 * ldc, c50, c51, c52, c53, cols, accumulate);
 }
 
-void gemm_tile(int64_t kc, const float* a, const float* b, int64_t, float* c, int64_t ldc, int rows, int cols,
+template <bool kRowMajor>
+void tile_rows(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int rows, int cols,
                bool accumulate) {
   switch (rows) {
-    case 1: tile<1>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 2: tile<2>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 3: tile<3>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 4: tile<4>(kc, a, b, c, ldc, cols, accumulate); break;
-    case 5: tile<5>(kc, a, b, c, ldc, cols, accumulate); break;
-    default: tile<6>(kc, a, b, c, ldc, cols, accumulate); break;
+    case 1: tile<1, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 2: tile<2, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 3: tile<3, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 4: tile<4, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    case 5: tile<5, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+    default: tile<6, kRowMajor>(kc, a, lda, b, c, ldc, cols, accumulate); break;
+  }
+}
+
+void gemm_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t, float* c, int64_t ldc, int rows,
+               int cols, bool accumulate) {
+  if (lda > 0) {
+    tile_rows<true>(kc, a, lda, b, c, ldc, rows, cols, accumulate);
+  } else {
+    tile_rows<false>(kc, a, 0, b, c, ldc, rows, cols, accumulate);
   }
 }
 
@@ -222,10 +235,10 @@ void layernorm_row(const float* x, int64_t n, const float* gamma, const float* b
   }
 }
 
-void softmax_row(float* s, int64_t n, const float* mask_add) {
+void softmax_row(float* s, int64_t n, float scale, const float* mask_add) {
   float mx = -INFINITY;
   for (int64_t j = 0; j < n; j += 4) {
-    float32x4_t v = load_n(s + j, n - j);
+    float32x4_t v = vmulq_n_f32(load_n(s + j, n - j), scale);
     if (mask_add) v = vaddq_f32(v, load_n(mask_add + j, n - j));
     store_n(s + j, n - j, v);
     for (int64_t l = 0; l < 4 && j + l < n; ++l) mx = s[j + l] > mx ? s[j + l] : mx;

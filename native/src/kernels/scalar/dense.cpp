@@ -43,10 +43,10 @@ void layernorm_row(const float* x, int64_t n, const float* gamma, const float* b
   for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * rstd * gamma[i] + beta[i];
 }
 
-void softmax_row(float* s, int64_t n, const float* mask_add) {
+void softmax_row(float* s, int64_t n, float scale, const float* mask_add) {
   float mx = -INFINITY;
   for (int64_t j = 0; j < n; ++j) {
-    if (mask_add) s[j] += mask_add[j];
+    s[j] = scale * s[j] + (mask_add ? mask_add[j] : 0.0f);
     mx = s[j] > mx ? s[j] : mx;
   }
   float sum = 0.0f;
@@ -94,9 +94,9 @@ void attention_naive(const float* q, const float* k, const float* v, int64_t ld,
     for (int64_t j = 0; j < seq; ++j) {
       float dot = 0.0f;
       for (int64_t d = 0; d < head_dim; ++d) dot += q[s * ld + d] * k[j * ld + d];
-      p[size_t(j)] = scale * dot;
+      p[size_t(j)] = dot;
     }
-    softmax_row(p.data(), seq, mask_add);
+    softmax_row(p.data(), seq, scale, mask_add);
     for (int64_t d = 0; d < head_dim; ++d) {
       float acc = 0.0f;
       for (int64_t j = 0; j < seq; ++j) acc += p[size_t(j)] * v[j * ld + d];

@@ -142,7 +142,14 @@ if (args.profile) {
     const rows = [['stage', 'ms per forward', '% of forward', 'ms per layer (mean)', 'min-max over layers']];
     for (const st of stages) {
       const ls = p.layers.map((l) => (l[st] * 1000) / f);
-      rows.push([st, ((p.stages[st] * 1000) / f).toFixed(2), `${((100 * p.stages[st]) / p.wallSeconds).toFixed(1)}%`, perLayer(st).toFixed(3), ls.length ? `${Math.min(...ls).toFixed(3)}-${Math.max(...ls).toFixed(3)}` : '-']);
+      const inLayers = ls.some((v) => v > 0);
+      rows.push([
+        st,
+        ((p.stages[st] * 1000) / f).toFixed(2),
+        `${((100 * p.stages[st]) / p.wallSeconds).toFixed(1)}%`,
+        inLayers ? perLayer(st).toFixed(3) : '-',
+        inLayers ? `${Math.min(...ls).toFixed(3)}-${Math.max(...ls).toFixed(3)}` : '-',
+      ]);
     }
     rows.push(['(whole forward)', wallMs.toFixed(2), '100%', '', '']);
     printTable(rows, { title: `Profile: ${r.name} ${r.shape} (${f} forwards, ${p.layers.length} layers)` });

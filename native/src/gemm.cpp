@@ -40,10 +40,13 @@ void pack_b(const float* src, int64_t rs, int64_t cs, int64_t K, int64_t N, floa
       for (int64_t k = 0; k < K; ++k) {
         for (int64_t j = 0; j < w; ++j) d[k * kPanelWidth + j] = src[k * rs + n0 + j];
       }
-    } else {  // columns of op(B) contiguous (PyTorch weight [N, K]): read each column in order
-      for (int64_t j = 0; j < w; ++j) {
-        const float* s = src + (n0 + j) * cs;
-        for (int64_t k = 0; k < K; ++k) d[k * kPanelWidth + j] = s[k * rs];
+    } else {  // columns of op(B) contiguous (PyTorch weight [N, K]): transpose 16 x 16 blocks, in cache
+      for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        const int64_t kb = std::min<int64_t>(16, K - k0);
+        for (int64_t j = 0; j < w; ++j) {
+          const float* s = src + (n0 + j) * cs + k0 * rs;
+          for (int64_t k = 0; k < kb; ++k) d[(k0 + k) * kPanelWidth + j] = s[k * rs];
+        }
       }
     }
   }
@@ -79,10 +82,13 @@ void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, cons
     // it into L1/L2 spread over this panel's tiles, so the next panel's first tile does not stall on each line
     // (+~4% at N >= 768, 1 thread, CPU time; small next to the C-tile prefetch in the kernels).
     const int64_t next_panels = n0 + nr < N ? std::min<int64_t>(panels_per_tile, (N - n0 - nr + 15) / 16) : 0;
-    const int64_t next_lines = next_panels * kc;
-    for (int64_t i = 0, t = 0; i < M; i += mr, ++t) {
-      for (int64_t l = t * next_lines / n_tiles; l < (t + 1) * next_lines / n_tiles; ++l) {
-        FFFBERT_PREFETCH(bp + panels_per_tile * panel_stride + (l / kc) * panel_stride + (l % kc) * kPanelWidth);
+    const int64_t lines_per_tile = (next_panels * kc + n_tiles - 1) / n_tiles;
+    const float* next = bp + panels_per_tile * panel_stride;  // cursor: line pk of panel pq of the next tile column
+    int64_t pq = 0, pk = 0;
+    for (int64_t i = 0; i < M; i += mr) {
+      for (int64_t l = 0; l < lines_per_tile && pq < next_panels; ++l) {
+        FFFBERT_PREFETCH(next + pq * panel_stride + pk * kPanelWidth);
+        if (++pk == kc) pk = 0, ++pq;
       }
       const int rows = int(std::min<int64_t>(mr, M - i));
       float* ct = c + i * ldc + n0;

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+/**
+ * The `fffbert` command: runtime info, the three pipelines on a model folder (JSON on stdout), and the
+ * benchmarks of bench/ (run in a child process with the remaining arguments passed through).
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { FffError } from './errors';
+import type { LoadModelOptions, Model } from './model';
+import type { IsaName } from './runtime';
+
+const USAGE = `Usage: fffbert <command> [options]
+
+Commands:
+  info                          instruction sets, threads, version and origin of the native binary
+  embed <dir> <text...>         sentence embeddings (JSON)
+  fill-mask <dir> <text>        candidates for each mask token of the text (JSON)
+  classify <dir> <text...>      label and probabilities per text (JSON)
+  bench [--e2e] [args...]       run bench/layer.mjs (or bench/e2e.mjs with --e2e); other args pass through
+
+Options of embed, fill-mask, classify:
+  --threads <n>                 compute threads (default: FFFBERT_THREADS, else all cores)
+  --isa <name>                  force scalar, avx2, avx512 or neon (default: the best this CPU supports)
+  --truncation                  truncate texts longer than the model's maximum (default: refuse them)
+  --pooling mean|cls            embed: pooling (default mean)
+  --no-normalize                embed: keep the raw pooled vector (default: L2-normalised)
+  --top-k <n>                   fill-mask: candidates per mask (default 5)
+  --batch-size <n>              embed, classify: texts per forward (default 32)
+
+  -h, --help                    this help
+  -v, --version                 the package version
+`;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Package root holding bench/ (default: the folder above dist/). */
+  packageRoot?: string;
+}
+
+const defaultIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+class UsageError extends Error {}
+
+function packageRoot(io: CliIo): string {
+  return io.packageRoot ?? path.resolve(__dirname, '..');
+}
+
+function version(io: CliIo): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(io), 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} expects a positive integer but received "${value}"`);
+  return n;
+}
+
+async function info(io: CliIo): Promise<number> {
+  const { isa, threads, nativeOrigin } = await import('./index');
+  const i = isa();
+  const report = {
+    version: version(io),
+    isa: { active: i.active, best: i.best, supported: i.supported },
+    threads: threads(),
+    binary: nativeOrigin,
+    platform: `${process.platform}-${process.arch}`,
+    node: process.version,
+    features: i.features,
+  };
+  io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  return 0;
+}
+
+async function runBench(args: string[], io: CliIo): Promise<number> {
+  const e2e = args.includes('--e2e');
+  const rest = args.filter((a) => a !== '--e2e');
+  const script = path.join(packageRoot(io), 'bench', e2e ? 'e2e.mjs' : 'layer.mjs');
+  if (!fs.existsSync(script)) {
+    io.stderr(`fffbert bench: ${script} not found (the benchmarks ship with the source repository, not the npm package)\n`);
+    return 1;
+  }
+  const child = spawn(process.execPath, [script, ...rest], { stdio: 'inherit' });
+  return new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+async function runPipeline(command: string, args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      threads: { type: 'string' },
+      isa: { type: 'string' },
+      truncation: { type: 'boolean' },
+      pooling: { type: 'string' },
+      'no-normalize': { type: 'boolean' },
+      'top-k': { type: 'string' },
+      'batch-size': { type: 'string' },
+    },
+  });
+  const [dir, ...texts] = positionals;
+  if (dir === undefined) throw new UsageError(`${command} needs a model folder`);
+  if (texts.length === 0) throw new UsageError(`${command} needs at least one text`);
+  if (command === 'fill-mask' && texts.length > 1) throw new UsageError('fill-mask takes one text (quote it)');
+  const options: LoadModelOptions = { threads: positiveInt('threads', values.threads), truncation: values.truncation };
+  if (values.isa !== undefined) options.isa = values.isa as IsaName;
+  if (options.threads === undefined) delete options.threads;
+  if (options.truncation === undefined) delete options.truncation;
+  const batchSize = positiveInt('batch-size', values['batch-size']);
+
+  const { loadModel } = await import('./model');
+  const model: Model = await loadModel(dir, options);
+  try {
+    let result: unknown;
+    if (command === 'embed') {
+      const pooling = values.pooling ?? 'mean';
+      if (pooling !== 'mean' && pooling !== 'cls') throw new UsageError(`--pooling expects mean or cls but received "${pooling}"`);
+      const vectors = await model.embed(texts, { pooling, normalize: !values['no-normalize'], batchSize });
+      result = texts.map((text, i) => ({ text, embedding: Array.from(vectors[i]) }));
+    } else if (command === 'fill-mask') {
+      result = await model.fillMask(texts[0], { topK: positiveInt('top-k', values['top-k']) });
+    } else {
+      result = (await model.classify(texts, { batchSize })).map((r, i) => ({ text: texts[i], ...r }));
+    }
+    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      (command === undefined ? io.stderr : io.stdout)(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === '-v' || command === '--version') {
+      io.stdout(`${version(io)}\n`);
+      return 0;
+    }
+    if (command === 'bench') return await runBench(rest, io);
+    if (rest.includes('-h') || rest.includes('--help')) {
+      io.stdout(USAGE);
+      return 0;
+    }
+    if (command === 'info') return await info(io);
+    if (command === 'embed' || command === 'fill-mask' || command === 'classify') return await runPipeline(command, rest, io);
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`fffbert: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof FffError) {
+      io.stderr(`fffbert: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if (typeof require !== 'undefined' && require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`fffbert: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

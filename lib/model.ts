@@ -1,0 +1,189 @@
+/**
+ * A model folder loaded for inference: config.json / model_config.json, model.safetensors and, when present,
+ * tokenizer.json (+ tokenizer_config.json). loadModel() reads the checkpoint one tensor at a time into the
+ * native encoder (peak memory: the packed weights plus the largest tensor), then closes the file.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseConfig } from './bert/config';
+import { createEncoder } from './bert/encoder';
+import type { NativeEncoder } from './bert/encoder';
+import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './bert/types';
+import { ErrorCode, FffError, invalidArgument } from './errors';
+import { SafetensorsFile } from './formats/safetensors';
+import { expectOptions } from './layers/common';
+import { normalizeInputs } from './model-inputs';
+import type { ForwardInputs } from './model-inputs';
+import { classify } from './pipelines/classify';
+import type { ClassifyResult } from './pipelines/classify';
+import { embed } from './pipelines/embed';
+import type { EmbedOptions } from './pipelines/embed';
+import { fillMask } from './pipelines/fill-mask';
+import type { FillMaskCandidate, FillMaskOptions } from './pipelines/fill-mask';
+import type { BatchOptions, PipelineHost } from './pipelines/host';
+import { setIsa, setThreads } from './runtime';
+import type { IsaName } from './runtime';
+import { BertTokenizer } from './tokenizer';
+import type { TokenizerInput } from './tokenizer';
+
+export interface LoadModelOptions {
+  /** Size of the compute pool (process-wide, as setThreads()). */
+  threads?: number;
+  /** Instruction set to force (process-wide, as setIsa()). */
+  isa?: IsaName;
+  /** Texts longer than the model's maximum are truncated (true) or refused with ERR_FFF_SEQUENCE_TOO_LONG (false, default). */
+  truncation?: boolean;
+}
+
+export interface LoadStats {
+  /** Wall time of loadModel. */
+  seconds: number;
+  /** Size of model.safetensors. */
+  checkpointBytes: number;
+  /** Bytes of weights the native encoder holds. */
+  weightBytes: number;
+}
+
+export interface ModelForwardOptions {
+  /** MLM or classification logits (default true when the model has a head); false skips the decoder's cost. */
+  logits?: boolean;
+}
+
+export class Model implements PipelineHost {
+  readonly dir: string;
+  readonly config: BertConfig;
+  readonly loadStats: LoadStats;
+  readonly #tokenizer: BertTokenizer | undefined;
+  #encoder: NativeEncoder | null;
+
+  private constructor(dir: string, config: BertConfig, tokenizer: BertTokenizer | undefined, encoder: NativeEncoder, stats: LoadStats) {
+    this.dir = dir;
+    this.config = config;
+    this.#tokenizer = tokenizer;
+    this.#encoder = encoder;
+    this.loadStats = stats;
+  }
+
+  /** @internal used by loadModel */
+  static create(dir: string, config: BertConfig, tokenizer: BertTokenizer | undefined, encoder: NativeEncoder, stats: LoadStats): Model {
+    return new Model(dir, config, tokenizer, encoder, stats);
+  }
+
+  /** The folder's tokenizer, or undefined when it has no tokenizer.json. */
+  get tokenizer(): BertTokenizer | undefined {
+    return this.#tokenizer;
+  }
+
+  get disposed(): boolean {
+    return this.#encoder === null;
+  }
+
+  /**
+   * Runs the encoder on token ids: `inputIds` (and optional `attentionMask`, default all ones, and
+   * `tokenTypeIds`) as [batch, seq] nested arrays or `{ data: Int32Array | BigInt64Array, shape: [batch, seq] }`.
+   * Returns flat row-major arrays: lastHiddenState [batch, seq, hidden], logits [batch, seq, vocab] (MLM) or
+   * [batch, numLabels] (classification), poolerOutput [batch, width] where the model has a pooler.
+   */
+  async forward(inputs: ForwardInputs, options?: ModelForwardOptions): Promise<EncoderOutputs> {
+    const encoder = this.#live();
+    const o = expectOptions('options', options);
+    if (o.logits !== undefined && typeof o.logits !== 'boolean') throw invalidArgument('options.logits', 'a boolean', o.logits);
+    return encoder.forward(normalizeInputs(inputs, this.config), { logits: o.logits as boolean | undefined });
+  }
+
+  /** Sentence embeddings: one Float32Array of hidden size per text (mean over the attention mask, or cls). */
+  embed(texts: string | readonly TokenizerInput[], options?: EmbedOptions): Promise<Float32Array[]> {
+    this.#live();
+    return embed(this, texts, options);
+  }
+
+  /** For every mask token of `text`, the topK candidates (softmax over the vocabulary), best first. */
+  fillMask(text: string, options?: FillMaskOptions): Promise<FillMaskCandidate[][]> {
+    this.#live();
+    return fillMask(this, text, options);
+  }
+
+  /** Label, its probability and every label's probability (config.labels order) per text. */
+  classify(texts: string | readonly TokenizerInput[], options?: BatchOptions): Promise<ClassifyResult[]> {
+    this.#live();
+    return classify(this, texts, options);
+  }
+
+  /** Frees the native weights; idempotent. Later calls throw ERR_FFF_DISPOSED; a running forward completes. */
+  dispose(): void {
+    this.#encoder?.dispose();
+    this.#encoder = null;
+  }
+
+  requireTokenizer(): BertTokenizer {
+    if (this.#tokenizer === undefined) {
+      throw new FffError(ErrorCode.FILE_NOT_FOUND, `This model has no tokenizer: ${path.join(this.dir, 'tokenizer.json')} does not exist; use forward() with token ids`);
+    }
+    return this.#tokenizer;
+  }
+
+  runEncoder(inputs: EncoderInputs, options: EncoderForwardOptions): Promise<EncoderOutputs> {
+    return this.#live().forward(inputs, options);
+  }
+
+  #live(): NativeEncoder {
+    if (this.#encoder === null) throw new FffError(ErrorCode.DISPOSED, 'This model has been disposed');
+    return this.#encoder;
+  }
+}
+
+function checkOptions(options: unknown): LoadModelOptions {
+  const o = expectOptions('options', options);
+  for (const key of Object.keys(o)) {
+    if (!['threads', 'isa', 'truncation'].includes(key)) throw invalidArgument(`options.${key}`, 'absent (known options: threads, isa, truncation)', o[key]);
+  }
+  if (o.truncation !== undefined && typeof o.truncation !== 'boolean') throw invalidArgument('options.truncation', 'a boolean', o.truncation);
+  return o as LoadModelOptions;
+}
+
+/**
+ * Loads a model folder. Throws ERR_FFF_FILE_NOT_FOUND for a missing folder or file, ERR_FFF_UNSUPPORTED_MODEL /
+ * ERR_FFF_INVALID_MODEL for configurations it cannot run, ERR_FFF_INVALID_CHECKPOINT for a bad checkpoint.
+ */
+export async function loadModel(dir: string, options?: LoadModelOptions): Promise<Model> {
+  const start = performance.now();
+  if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('dir', 'a path to a model folder', dir);
+  const o = checkOptions(options);
+  if (!fs.existsSync(dir)) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Model folder not found: ${dir}`);
+  if (!fs.statSync(dir).isDirectory()) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Expected a model folder but ${dir} is not a directory`);
+  const checkpoint = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(checkpoint)) {
+    const bin = fs.existsSync(path.join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: unpickling can run code; convert it to safetensors)' : '';
+    throw new FffError(ErrorCode.FILE_NOT_FOUND, `No model.safetensors in ${dir}${bin}`);
+  }
+  if (o.threads !== undefined) setThreads(o.threads);
+  if (o.isa !== undefined) setIsa(o.isa);
+
+  const tensors = SafetensorsFile.open(checkpoint);
+  let encoder: NativeEncoder;
+  let config: BertConfig;
+  try {
+    config = parseConfig(dir, tensors);
+    // Let the event loop breathe before the long synchronous copy of the weights.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    encoder = createEncoder(config, tensors);
+  } finally {
+    // frees the read buffer before the tokenizer is built: peak memory is the weights plus one of the two
+    tensors.close();
+  }
+  let tokenizer: BertTokenizer | undefined;
+  try {
+    if (fs.existsSync(path.join(dir, 'tokenizer.json'))) {
+      tokenizer = BertTokenizer.fromDir(dir, { maxLength: config.maxPositions, truncation: o.truncation, padTokenId: config.padTokenId });
+      if (tokenizer.vocabSize > config.vocabSize) {
+        throw new FffError(ErrorCode.INVALID_MODEL, `The tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary only ${config.vocabSize}`);
+      }
+    }
+  } catch (err) {
+    encoder.dispose();
+    throw err;
+  }
+  const stats: LoadStats = { seconds: (performance.now() - start) / 1000, checkpointBytes: tensors.fileSize, weightBytes: encoder.weightBytes };
+  return Model.create(dir, config, tokenizer, encoder, stats);
+}

@@ -37,6 +37,72 @@ export interface NativeDenseFeedforward {
   dispose(): void;
 }
 
+/** The configuration NativeBertModel takes: the fields of BertConfig (lib/bert/types.ts) it reads. */
+export interface NativeBertConfig {
+  family: 'crammed' | 'hf';
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxPositions: number;
+  typeVocabSize: number;
+  normEps: number;
+  ffn: { kind: 'fff'; depth: number; trees: number } | { kind: 'dense'; intermediateSize: number };
+  head: 'none' | 'mlm' | 'classification';
+  numLabels: number;
+  crammedPooler?: { kind: 'avg' | 'zero_index'; headDim: number };
+  hasPooler: boolean;
+}
+
+export type NativeBertStage = 'embedding' | 'layernorm' | 'qkv' | 'attention' | 'attnOut' | 'ffn' | 'residual' | 'head';
+
+/** Wall seconds per stage, accumulated over forwards: `stages` over whole forwards, `layers[i]` inside layer i. */
+export interface NativeBertProfile {
+  forwards: number;
+  tokens: number;
+  wallSeconds: number;
+  stages: Record<NativeBertStage, number>;
+  layers: Array<Record<NativeBertStage, number>>;
+}
+
+/** The native BERT encoder (native/include/fffbert/bert.h); tensor names are the core's own, listed by tensorNames(). */
+export interface NativeBertModel {
+  tensorNames(): Array<{ name: string; required: boolean; shape: number[] }>;
+  /** Copies (and packs) data, PyTorch layout, before returning: the array can be reused afterwards. */
+  setTensor(name: string, data: Float32Array, shape: number[]): void;
+  /** Throws ERR_FFF_INVALID_MODEL listing the missing tensors. */
+  finalize(): void;
+  /**
+   * ids/mask/types [batch*seq]; outHidden [batch*seq*H]; outLogits null or MLM [batch*seq*V] / classification
+   * [batch*L]; outPooler null or [batch*poolerWidth] (hf: H, crammed classification: its head dim).
+   */
+  forward(
+    inputIds: Int32Array,
+    attentionMask: Int32Array,
+    tokenTypeIds: Int32Array | null,
+    batch: number,
+    seq: number,
+    outHidden: Float32Array,
+    outLogits: Float32Array | null,
+    outPooler: Float32Array | null,
+  ): Promise<void>;
+  forwardSync(
+    inputIds: Int32Array,
+    attentionMask: Int32Array,
+    tokenTypeIds: Int32Array | null,
+    batch: number,
+    seq: number,
+    outHidden: Float32Array,
+    outLogits: Float32Array | null,
+    outPooler: Float32Array | null,
+  ): void;
+  profile(): NativeBertProfile;
+  resetProfile(): void;
+  dispose(): void;
+  weightBytes(): number;
+}
+
 export interface NativeAddon {
   isaEnvOk: boolean;
   isa(): NativeIsaInfo;
@@ -62,4 +128,5 @@ export interface NativeAddon {
     outWeight: Float32Array,
     outBias: Float32Array | null,
   ) => NativeDenseFeedforward;
+  NativeBertModel: new (config: NativeBertConfig) => NativeBertModel;
 }

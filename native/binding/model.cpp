@@ -1,6 +1,359 @@
-// The BERT encoder binding: being written (see native/include/fffbert/bert.h).
+// NativeBertModel: the BERT encoder (native/include/fffbert/bert.h) as a JavaScript object.
+//
+// new NativeBertModel(config) -> setTensor(name, data, shape) per tensor -> finalize() -> forward()/forwardSync().
+// The model lives in a shared_ptr: an in-flight async forward keeps the weights alive after dispose().
+// lib/bert/encoder.ts validates first; every check here is the second line.
+#include <cmath>
+#include <new>
+
 #include "common.h"
+#include "fffbert/bert.h"
 
 namespace fffbert_napi {
-void init_model(Napi::Env, Napi::Object, AddonData*) {}
+namespace {
+
+using fffbert::BertErrc;
+using fffbert::BertModel;
+
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+
+const char* code_of(BertErrc e) {
+  switch (e) {
+    case BertErrc::invalid_model: return code::kInvalidModel;
+    case BertErrc::invalid_shape: return code::kInvalidShape;
+    case BertErrc::token_out_of_range: return code::kTokenOutOfRange;
+    case BertErrc::sequence_too_long: return code::kSequenceTooLong;
+    case BertErrc::out_of_memory: return code::kOutOfMemory;
+    case BertErrc::invalid_argument: return code::kInvalidArgument;
+    default: return code::kInternal;
+  }
+}
+
+void throw_status(Napi::Env env, const fffbert::BertStatus& st) {
+  if (!st.ok()) throw_error(env, code_of(st.code), st.message);
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// --- configuration fields: every failure is ERR_FFF_INVALID_MODEL naming config.<field> ---------------------
+Napi::Value field(const Napi::Object& o, const char* name) { return o.Get(name); }
+
+[[noreturn]] void bad_field(Napi::Env env, const std::string& name, const std::string& expected, const Napi::Value& v) {
+  const std::string got = v.IsUndefined() ? "undefined" : v.ToString().Utf8Value();
+  throw_error(env, code::kInvalidModel, "Expected config." + name + " to be " + expected + " but received " + got);
+}
+
+int64_t int_field(const Napi::Object& o, const char* name, int64_t min, int64_t max, const char* prefix = "") {
+  const Napi::Value v = field(o, name);
+  const std::string full = std::string(prefix) + name;
+  const std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  if (!v.IsNumber()) bad_field(o.Env(), full, expected, v);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || d < double(min) || d > double(max)) bad_field(o.Env(), full, expected, v);
+  return int64_t(d);
+}
+
+std::string string_field(const Napi::Object& o, const char* name, std::initializer_list<const char*> allowed,
+                         const char* prefix = "") {
+  const Napi::Value v = field(o, name);
+  std::string expected = "one of";
+  for (const char* a : allowed) expected += std::string(" '") + a + "'";
+  if (!v.IsString()) bad_field(o.Env(), std::string(prefix) + name, expected, v);
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  for (const char* a : allowed) {
+    if (s == a) return s;
+  }
+  bad_field(o.Env(), std::string(prefix) + name, expected, v);
+}
+
+Napi::Object object_field(const Napi::Object& o, const char* name) {
+  const Napi::Value v = field(o, name);
+  if (!v.IsObject() || v.IsArray()) bad_field(o.Env(), name, "an object", v);
+  return v.As<Napi::Object>();
+}
+
+fffbert::BertConfig parse_config(const Napi::Value& value) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || value.IsArray()) {
+    throw_error(env, code::kInvalidModel, "Expected config to be an object");
+  }
+  const Napi::Object o = value.As<Napi::Object>();
+  fffbert::BertConfig c;
+  c.family = string_field(o, "family", {"crammed", "hf"}) == "hf" ? fffbert::BertFamily::hf : fffbert::BertFamily::crammed;
+  c.hidden = int_field(o, "hiddenSize", 1, 1 << 24);
+  c.layers = int_field(o, "numLayers", 1, 4096);
+  c.heads = int_field(o, "numHeads", 1, 1 << 24);
+  c.head_dim = int_field(o, "headDim", 1, 1 << 24);
+  c.vocab = int_field(o, "vocabSize", 1, kMaxDim);
+  c.max_positions = int_field(o, "maxPositions", 1, 1 << 24);
+  c.type_vocab = int_field(o, "typeVocabSize", 0, 1 << 24);
+  const Napi::Value eps = field(o, "normEps");
+  if (!eps.IsNumber() || !(eps.As<Napi::Number>().DoubleValue() > 0) || !std::isfinite(eps.As<Napi::Number>().DoubleValue())) {
+    bad_field(env, "normEps", "a positive finite number", eps);
+  }
+  c.norm_eps = float(eps.As<Napi::Number>().DoubleValue());
+  const Napi::Object ffn = object_field(o, "ffn");
+  if (string_field(ffn, "kind", {"fff", "dense"}, "ffn.") == "fff") {
+    c.ffn = fffbert::BertFfn::fff;
+    c.fff_depth = int_field(ffn, "depth", 0, 30, "ffn.");
+    c.fff_trees = int_field(ffn, "trees", 1, 1 << 16, "ffn.");
+  } else {
+    c.ffn = fffbert::BertFfn::dense;
+    c.intermediate = int_field(ffn, "intermediateSize", 1, 1 << 24, "ffn.");
+  }
+  const std::string head = string_field(o, "head", {"none", "mlm", "classification"});
+  c.head = head == "mlm" ? fffbert::BertHead::mlm
+           : head == "classification" ? fffbert::BertHead::classification
+                                      : fffbert::BertHead::none;
+  if (c.head == fffbert::BertHead::classification) c.num_labels = int_field(o, "numLabels", 1, 1 << 24);
+  if (c.family == fffbert::BertFamily::crammed && c.head == fffbert::BertHead::classification) {
+    const Napi::Object p = object_field(o, "crammedPooler");
+    c.crammed_pooler = string_field(p, "kind", {"avg", "zero_index"}, "crammedPooler.") == "avg"
+                           ? fffbert::CrammedPooler::avg
+                           : fffbert::CrammedPooler::zero_index;
+    c.crammed_head_dim = int_field(p, "headDim", 1, 1 << 24, "crammedPooler.");
+  }
+  const Napi::Value hp = field(o, "hasPooler");
+  if (!hp.IsBoolean()) bad_field(env, "hasPooler", "a boolean", hp);
+  c.hf_pooler = c.family == fffbert::BertFamily::hf && hp.As<Napi::Boolean>().Value();
+  return c;
+}
+
+// --- forward ------------------------------------------------------------------------------------------------
+struct ForwardArgs {
+  std::shared_ptr<BertModel> model;
+  fffbert::BertInputs in;
+  fffbert::BertOutputs out;
+  fffbert::Isa isa = fffbert::Isa::scalar;
+
+  void run() { model->forward(in, out, isa, fffbert::default_pool()); }
+};
+
+class ForwardWorker final : public PromiseWorker {
+ public:
+  ForwardWorker(Napi::Env env, ForwardArgs args) : PromiseWorker(env), args_(std::move(args)) {}
+  void Execute() override {
+    try {
+      args_.run();
+    } catch (const std::bad_alloc&) {
+      fail(code::kOutOfMemory, "Out of memory for the encoder's activations");
+    }
+  }
+
+ private:
+  ForwardArgs args_;
+};
+
+class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeBertModel",
+                       {InstanceMethod<&BertModelWrap::TensorNames>("tensorNames"),
+                        InstanceMethod<&BertModelWrap::SetTensor>("setTensor"),
+                        InstanceMethod<&BertModelWrap::Finalize>("finalize"),
+                        InstanceMethod<&BertModelWrap::Forward>("forward"),
+                        InstanceMethod<&BertModelWrap::ForwardSync>("forwardSync"),
+                        InstanceMethod<&BertModelWrap::Profile>("profile"),
+                        InstanceMethod<&BertModelWrap::ResetProfile>("resetProfile"),
+                        InstanceMethod<&BertModelWrap::Dispose>("dispose"),
+                        InstanceMethod<&BertModelWrap::WeightBytes>("weightBytes")});
+  }
+
+  // new NativeBertModel(config)
+  explicit BertModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BertModelWrap>(info) {
+    expect_args(info, 1, "NativeBertModel");
+    const fffbert::BertConfig c = parse_config(info[0]);
+    fffbert::BertStatus st;
+    std::unique_ptr<BertModel> m = BertModel::create(c, &st);
+    if (!m) throw_status(info.Env(), st);
+    model_ = std::shared_ptr<BertModel>(std::move(m));
+  }
+  ~BertModelWrap() override { release(); }
+
+ private:
+  std::shared_ptr<BertModel> live(Napi::Env env) {
+    if (!model_) throw_error(env, code::kDisposed, "This BERT model has been disposed");
+    return model_;
+  }
+
+  // [{ name, required, shape }] of every tensor this configuration takes.
+  Napi::Value TensorNames(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<BertModel> m = live(env);
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const auto& nr : m->tensor_names()) {
+      std::vector<int64_t> shape;
+      m->tensor_shape(nr.first, &shape);
+      Napi::Array s = Napi::Array::New(env, shape.size());
+      for (uint32_t d = 0; d < shape.size(); ++d) s.Set(d, Napi::Number::New(env, double(shape[d])));
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("name", nr.first);
+      e.Set("required", nr.second);
+      e.Set("shape", s);
+      out.Set(i++, e);
+    }
+    return out;
+  }
+
+  // setTensor(name, data: Float32Array, shape: number[]): copied (and packed) before returning.
+  Napi::Value SetTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 3, "setTensor");
+    std::shared_ptr<BertModel> m = live(env);
+    if (!info[0].IsString()) throw_error(env, code::kInvalidArgument, "Expected name to be a string");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    Napi::Float32Array data = expect_f32(info[1], "data");
+    if (!info[2].IsArray()) throw_error(env, code::kInvalidArgument, "Expected shape to be an array of integers");
+    Napi::Array arr = info[2].As<Napi::Array>();
+    if (arr.Length() > 8) throw_error(env, code::kInvalidShape, "Expected shape of " + name + " to have at most 8 dimensions");
+    std::vector<int64_t> shape;
+    int64_t n = 1;
+    for (uint32_t d = 0; d < arr.Length(); ++d) {
+      shape.push_back(expect_int(arr.Get(d), "shape[i]", 0, kMaxDim));
+      n = shape.back() == 0 || n <= (int64_t(1) << 40) / shape.back() ? n * shape.back() : int64_t(1) << 41;
+    }
+    std::vector<int64_t> expected;
+    if (!m->tensor_shape(name, &expected)) throw_error(env, code::kInvalidModel, "This model has no tensor named " + name);
+    if (shape != expected) {
+      throw_error(env, code::kInvalidShape,
+                  "Expected " + name + " to have shape " + shape_str(expected) + " but received " + shape_str(shape));
+    }
+    expect_length(env, data.ElementLength(), n, name.c_str());
+    const int64_t before = m->weight_bytes();
+    throw_status(env, m->set_tensor(name, data.Data(), shape));
+    adjust(m->weight_bytes() - before);
+    return env.Undefined();
+  }
+
+  Napi::Value Finalize(const Napi::CallbackInfo& info) {
+    std::shared_ptr<BertModel> m = live(info.Env());
+    const int64_t before = m->weight_bytes();
+    throw_status(info.Env(), m->finalize());
+    adjust(m->weight_bytes() - before);
+    return info.Env().Undefined();
+  }
+
+  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, outHidden, outLogits|null, outPooler|null)
+  ForwardArgs parse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    expect_args(info, 8, "forward");
+    ForwardArgs a;
+    a.model = live(env);
+    const BertModel& m = *a.model;
+    if (!m.finalized()) throw_error(env, code::kInvalidModel, "The model is not finalized: call finalize() first");
+    Napi::Int32Array ids = expect_i32(info[0], "inputIds");
+    Napi::Int32Array mask = expect_i32(info[1], "attentionMask");
+    Napi::Int32Array types;
+    const bool has_types = optional_i32(info[2], "tokenTypeIds", &types);
+    a.in.batch = expect_int(info[3], "batch", 1, kMaxDim);
+    a.in.seq = expect_int(info[4], "seq", 1, kMaxDim);
+    if (a.in.batch > kMaxDim / a.in.seq) throw_error(env, code::kInvalidShape, "batch x seq is too large");
+    const int64_t tokens = a.in.batch * a.in.seq;
+    expect_length(env, ids.ElementLength(), tokens, "inputIds");
+    expect_length(env, mask.ElementLength(), tokens, "attentionMask");
+    if (has_types) expect_length(env, types.ElementLength(), tokens, "tokenTypeIds");
+    Napi::Float32Array hidden = expect_f32(info[5], "outHidden");
+    expect_length(env, hidden.ElementLength(), tokens * m.config().hidden, "outHidden");
+    Napi::Float32Array logits, pooler;
+    if (optional_f32(info[6], "outLogits", &logits)) {
+      if (m.logits_width() == 0) throw_error(env, code::kInvalidArgument, "This model has no head that produces logits");
+      const int64_t rows = m.config().head == fffbert::BertHead::mlm ? tokens : a.in.batch;
+      if (rows > (int64_t(1) << 40) / m.logits_width()) throw_error(env, code::kInvalidShape, "outLogits is too large");
+      expect_length(env, logits.ElementLength(), rows * m.logits_width(), "outLogits");
+      a.out.logits = logits.Data();
+    }
+    if (optional_f32(info[7], "outPooler", &pooler)) {
+      if (m.pooler_width() == 0) throw_error(env, code::kInvalidArgument, "This model has no pooler");
+      expect_length(env, pooler.ElementLength(), a.in.batch * m.pooler_width(), "outPooler");
+      a.out.pooler = pooler.Data();
+    }
+    a.in.input_ids = ids.Data();
+    a.in.attention_mask = mask.Data();
+    a.in.token_type_ids = has_types ? types.Data() : nullptr;
+    a.out.hidden = hidden.Data();
+    throw_status(env, m.check_inputs(a.in));
+    a.isa = fffbert::isa_active();
+    return a;
+  }
+
+  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
+    ForwardArgs a = parse(info);
+    try {
+      a.run();
+    } catch (const std::bad_alloc&) {
+      throw_error(info.Env(), code::kOutOfMemory, "Out of memory for the encoder's activations");
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    auto* w = new ForwardWorker(info.Env(), parse(info));
+    for (size_t i : {0, 1, 2, 5, 6, 7}) w->keep(info[i]);
+    w->Queue();
+    return w->promise();
+  }
+
+  // { forwards, tokens, wallSeconds, stages: { <stage>: seconds }, layers: [{ <stage>: seconds }] }
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const fffbert::BertProfile p = live(env)->profile();
+    auto stages = [&](const std::array<double, fffbert::kBertStages>& s) {
+      Napi::Object o = Napi::Object::New(env);
+      for (int i = 0; i < fffbert::kBertStages; ++i) o.Set(fffbert::bert_stage_name(fffbert::BertStage(i)), s[size_t(i)]);
+      return o;
+    };
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("forwards", double(p.forwards));
+    out.Set("tokens", double(p.tokens));
+    out.Set("wallSeconds", p.wall_seconds);
+    out.Set("stages", stages(p.total));
+    Napi::Array layers = Napi::Array::New(env, p.layers.size());
+    for (uint32_t i = 0; i < p.layers.size(); ++i) layers.Set(i, stages(p.layers[i]));
+    out.Set("layers", layers);
+    return out;
+  }
+
+  Napi::Value ResetProfile(const Napi::CallbackInfo& info) {
+    live(info.Env())->reset_profile();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WeightBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(live(info.Env())->weight_bytes()));
+  }
+
+  void adjust(int64_t delta) {
+    if (delta == 0) return;
+    Napi::MemoryManagement::AdjustExternalMemory(Env(), delta);
+    bytes_ += delta;
+  }
+
+  void release() {
+    if (!model_) return;
+    model_.reset();
+    adjust(-bytes_);
+  }
+
+  std::shared_ptr<BertModel> model_;
+  int64_t bytes_ = 0;
+};
+
+}  // namespace
+
+void init_model(Napi::Env env, Napi::Object exports, AddonData* data) {
+  Napi::Function model = BertModelWrap::Define(env);
+  data->bert_model = Napi::Persistent(model);
+  exports.Set("NativeBertModel", model);
+}
+
 }  // namespace fffbert_napi

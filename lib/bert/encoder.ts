@@ -1,0 +1,305 @@
+/**
+ * The native BERT encoder built from a normalised config and a checkpoint's tensors (FFF-SPEC sections 2, 3).
+ *
+ * Checkpoint keys are mapped onto the core's own tensor names (listed by the native model; see
+ * native/include/fffbert/bert.h), read one at a time and copied natively, so loading never holds two copies
+ * of the checkpoint. Tied decoders (absent `decoder.weight` / `cls.predictions.decoder.weight`) take the word
+ * embeddings.
+ */
+import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from '../errors';
+import { Disposable, expectOptions } from '../layers/common';
+import { native } from '../native';
+import type { NativeBertConfig, NativeBertModel, NativeBertProfile } from '../native-types';
+import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
+
+export type EncoderProfile = NativeBertProfile;
+
+export interface NativeEncoder {
+  readonly config: BertConfig;
+  /** Bytes of weights held natively (packed and plain). */
+  readonly weightBytes: number;
+  /** Width of poolerOutput rows: hidden (hf pooler), the pooler's head dim (crammed classification), 0 if none. */
+  readonly poolerWidth: number;
+  /** Runs on the addon's thread pool, off the JavaScript thread. */
+  forward(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs>;
+  /** Same as forward(), on the calling thread. */
+  forwardSync(inputs: EncoderInputs, options?: EncoderForwardOptions): EncoderOutputs;
+  /** Wall time per stage (and per layer) accumulated since creation or resetProfile(). */
+  profile(): EncoderProfile;
+  resetProfile(): void;
+  readonly disposed: boolean;
+  /** Frees the weights; later calls throw ERR_FFF_DISPOSED, a forward already running completes. */
+  dispose(): void;
+}
+
+/** Checkpoint buffers that are not weights, recomputed natively (norm_factor = 1/sqrt(head dim)). */
+const IGNORED = [/\.norm_factor$/, /(^|\.)position_ids$/];
+
+/** Candidate checkpoint keys, first present wins, for one native tensor name. */
+function crammedKeys(name: string): string[] {
+  const simple: Record<string, string[]> = {
+    'embeddings.word.weight': ['encoder.embedding.word_embedding.weight'],
+    'embeddings.scale_factor': ['encoder.embedding.pos_embedding.scale_factor'],
+    'mlm.decoder.weight': ['decoder.weight', 'encoder.embedding.word_embedding.weight'],
+  };
+  if (simple[name]) return simple[name];
+  let m: RegExpMatchArray | null;
+  if ((m = name.match(/^embeddings\.norm\.(weight|bias)$/))) return [`encoder.embedding.norm.${m[1]}`];
+  if ((m = name.match(/^final_norm\.(weight|bias)$/))) return [`encoder.final_norm.${m[1]}`];
+  if ((m = name.match(/^pooler\.(weight|bias)$/))) return [`pooler.dense.${m[1]}`];
+  if ((m = name.match(/^classifier\.(weight|bias)$/))) return [`head.${m[1]}`];
+  if (!(m = name.match(/^layers\.(\d+)\.(.+)$/))) return [];
+  const p = `encoder.layers.${m[1]}.`;
+  const rest = m[2];
+  const layer: Record<string, string> = {
+    'attn.qkv.weight': 'attn.self_attention.query_key_value.weight',
+    'attn.out.weight': 'attn.dense.weight',
+    'ffn.in.weight': 'ffn.dense_in.weight',
+    'ffn.in.bias': 'ffn.dense_in.bias',
+    'ffn.out.weight': 'ffn.dense_out.weight',
+    'ffn.out.bias': 'ffn.dense_out.bias',
+  };
+  return [p + (layer[rest] ?? rest)];  // norm1/norm2/ffn.linear_in/ffn.linear_out keep their names
+}
+
+function hfKeys(name: string, p: string): string[] {
+  // Old checkpoints name LayerNorm parameters gamma/beta.
+  const norm = (base: string, wb: string) => [`${base}.${wb}`, `${base}.${wb === 'weight' ? 'gamma' : 'beta'}`];
+  const simple: Record<string, string[]> = {
+    'embeddings.word.weight': [`${p}embeddings.word_embeddings.weight`],
+    'embeddings.position.weight': [`${p}embeddings.position_embeddings.weight`],
+    'embeddings.token_type.weight': [`${p}embeddings.token_type_embeddings.weight`],
+    'mlm.decoder.weight': ['cls.predictions.decoder.weight', `${p}embeddings.word_embeddings.weight`],
+    'mlm.decoder.bias': ['cls.predictions.bias', 'cls.predictions.decoder.bias'],
+  };
+  if (simple[name]) return simple[name];
+  let m: RegExpMatchArray | null;
+  if ((m = name.match(/^embeddings\.norm\.(weight|bias)$/))) return norm(`${p}embeddings.LayerNorm`, m[1]);
+  if ((m = name.match(/^mlm\.transform\.(weight|bias)$/))) return [`cls.predictions.transform.dense.${m[1]}`];
+  if ((m = name.match(/^mlm\.transform_norm\.(weight|bias)$/))) return norm('cls.predictions.transform.LayerNorm', m[1]);
+  if ((m = name.match(/^pooler\.(weight|bias)$/))) return [`${p}pooler.dense.${m[1]}`];
+  if ((m = name.match(/^classifier\.(weight|bias)$/))) return [`classifier.${m[1]}`];
+  if (!(m = name.match(/^layers\.(\d+)\.(.+)\.(weight|bias)$/))) return [];
+  const base = `${p}encoder.layer.${m[1]}.`;
+  const wb = m[3];
+  const part: Record<string, string> = {
+    'attn.query': 'attention.self.query',
+    'attn.key': 'attention.self.key',
+    'attn.value': 'attention.self.value',
+    'attn.out': 'attention.output.dense',
+    'ffn.in': 'intermediate.dense',
+    'ffn.out': 'output.dense',
+  };
+  if (m[2] === 'norm1') return norm(`${base}attention.output.LayerNorm`, wb);
+  if (m[2] === 'norm2') return norm(`${base}output.LayerNorm`, wb);
+  return part[m[2]] ? [`${base}${part[m[2]]}.${wb}`] : [];
+}
+
+/** Checks what the native model cannot tell apart (family/head combinations) with errors naming field and value. */
+function nativeConfig(config: BertConfig): NativeBertConfig {
+  const c = expectOptions('config', config) as unknown as BertConfig;
+  if (config === undefined) throw invalidArgument('config', 'a BertConfig', config);
+  const unsupported = (field: string, value: unknown, why: string) =>
+    new FffError(ErrorCode.UNSUPPORTED_MODEL, `Unsupported config.${field} = ${describe(value)}: ${why}`);
+  if (c.family !== 'crammed' && c.family !== 'hf') throw unsupported('family', c.family, "expected 'crammed' or 'hf'");
+  const ffn = expectOptions('config.ffn', c.ffn) as BertConfig['ffn'];
+  const kind: unknown = ffn.kind;
+  if (kind !== 'fff' && kind !== 'dense') throw unsupported('ffn.kind', kind, "expected 'fff' or 'dense'");
+  if (c.family === 'hf' && ffn.kind === 'fff') throw unsupported('ffn.kind', ffn.kind, 'hf models have a dense feedforward');
+  if (!['none', 'mlm', 'classification'].includes(c.head)) throw unsupported('head', c.head, "expected 'none', 'mlm' or 'classification'");
+  if (c.head === 'classification') {
+    expectInteger('config.numLabels', c.numLabels, 1);
+    if (c.family === 'crammed' && c.crammedPooler === undefined) {
+      throw unsupported('crammedPooler', c.crammedPooler, 'a crammed classification head needs its pooler (kind, headDim)');
+    }
+    if (c.family === 'hf' && !c.hasPooler) throw unsupported('hasPooler', c.hasPooler, 'an hf classification head needs the pooler');
+  }
+  return {
+    family: c.family,
+    hiddenSize: c.hiddenSize,
+    numLayers: c.numLayers,
+    numHeads: c.numHeads,
+    headDim: c.headDim,
+    vocabSize: c.vocabSize,
+    maxPositions: c.maxPositions,
+    typeVocabSize: c.typeVocabSize,
+    normEps: c.normEps,
+    ffn,
+    head: c.head,
+    numLabels: c.numLabels,
+    crammedPooler: c.crammedPooler,
+    hasPooler: c.hasPooler,
+  };
+}
+
+/** Shapes equal up to dimensions of size 1 (a scalar `[]` checkpoint tensor for a native `[1]`). */
+function sameShape(a: number[], b: number[]): boolean {
+  const sa = a.filter((d) => d !== 1);
+  const sb = b.filter((d) => d !== 1);
+  return sa.length === sb.length && sa.every((d, i) => d === sb[i]);
+}
+
+function loadTensors(model: NativeBertModel, config: BertConfig, tensors: TensorSource): void {
+  const names = new Set(tensors.names());
+  const prefix = names.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
+  const keys = (name: string) => (config.family === 'crammed' ? crammedKeys(name) : hfKeys(name, prefix));
+  const used = new Set<string>();
+  const plan: Array<{ name: string; key: string; shape: number[] }> = [];
+  const missing: string[] = [];
+  for (const t of model.tensorNames()) {
+    const candidates = keys(t.name);
+    const key = candidates.find((k) => names.has(k));
+    if (key === undefined) {
+      if (t.required) missing.push(candidates.join(' or ') || t.name);
+      continue;
+    }
+    used.add(key);
+    plan.push({ name: t.name, key, shape: t.shape });
+  }
+  if (missing.length > 0) {
+    const list = missing.slice(0, 10).join(', ') + (missing.length > 10 ? `, ... (${missing.length} in all)` : '');
+    throw new FffError(ErrorCode.INVALID_CHECKPOINT, `The checkpoint lacks tensors this ${config.family} model needs: ${list}`);
+  }
+  // Weights of the encoder body that nothing reads would mean an architecture we do not implement (biases where
+  // crammedBERT has none, a head transform, ...): refuse rather than compute something else.
+  const body = config.family === 'crammed' ? ['encoder.'] : [`${prefix}embeddings.`, `${prefix}encoder.`];
+  const unused = [...names].filter((n) => body.some((b) => n.startsWith(b)) && !used.has(n) && !IGNORED.some((r) => r.test(n)));
+  if (unused.length > 0) {
+    throw new FffError(ErrorCode.UNSUPPORTED_MODEL, `The checkpoint has encoder tensors this implementation does not use: ${unused.slice(0, 10).join(', ')}`);
+  }
+  for (const { name, key, shape } of plan) {
+    const info = tensors.info(key);
+    if (info === undefined || !sameShape(info.shape, shape)) {
+      throw new FffError(
+        ErrorCode.INVALID_CHECKPOINT,
+        `Expected checkpoint tensor ${key} to have shape [${shape.join(', ')}] but it has [${info?.shape.join(', ') ?? '?'}]`,
+      );
+    }
+    model.setTensor(name, tensors.readF32(key), shape);
+  }
+  if (config.family === 'crammed') checkNormFactors(config, tensors, names);
+}
+
+/** crammedBERT stores its attention scale as a buffer; the native side uses 1/sqrt(head dim): check they agree. */
+function checkNormFactors(config: BertConfig, tensors: TensorSource, names: Set<string>): void {
+  const expected = 1 / Math.sqrt(config.headDim);
+  for (const n of names) {
+    if (!n.endsWith('.self_attention.norm_factor')) continue;
+    const v = tensors.readF32(n)[0];
+    if (!(Math.abs(v - expected) <= 1e-6 * expected)) {
+      throw new FffError(ErrorCode.UNSUPPORTED_MODEL, `Unsupported ${n} = ${v}: expected 1/sqrt(headDim) = ${expected}`);
+    }
+  }
+}
+
+function checkInputs(config: BertConfig, inputs: EncoderInputs): { batch: number; seq: number } {
+  const o = expectOptions('inputs', inputs);
+  if (inputs === undefined) throw invalidArgument('inputs', 'an object', inputs);
+  const batch = expectInteger('inputs.batch', o.batch, 1, 2 ** 31);
+  const seq = expectInteger('inputs.seq', o.seq, 1, 2 ** 31);
+  if (seq > config.maxPositions) {
+    throw new FffError(ErrorCode.SEQUENCE_TOO_LONG, `The sequence length ${seq} exceeds the model's maximum of ${config.maxPositions}`);
+  }
+  const n = batch * seq;
+  const ints = (field: string, value: unknown, limit: number, code: ErrorCode, what: string): void => {
+    if (!(value instanceof Int32Array)) throw invalidArgument(`inputs.${field}`, 'an Int32Array', value, ErrorCode.INVALID_TYPE);
+    if (value.length !== n) {
+      throw new FffError(ErrorCode.INVALID_LENGTH, `Expected inputs.${field} to have length ${n} (batch ${batch} x seq ${seq}) but received length ${value.length}`);
+    }
+    for (let t = 0; t < n; t++) {
+      if (value[t] < 0 || value[t] >= limit) {
+        const b = Math.floor(t / seq);
+        throw new FffError(code, `inputs.${field}[${b}, ${t % seq}] (batch ${b}, position ${t % seq}) = ${value[t]} is outside ${what} [0, ${limit})`);
+      }
+    }
+  };
+  ints('inputIds', o.inputIds, config.vocabSize, ErrorCode.TOKEN_OUT_OF_RANGE, 'the vocabulary');
+  ints('attentionMask', o.attentionMask, 2, ErrorCode.INVALID_ARGUMENT, 'the mask values');
+  if (o.tokenTypeIds !== undefined) ints('tokenTypeIds', o.tokenTypeIds, Math.max(1, config.typeVocabSize), ErrorCode.INVALID_ARGUMENT, 'the token types');
+  return { batch, seq };
+}
+
+class Encoder implements NativeEncoder {
+  readonly config: BertConfig;
+  readonly poolerWidth: number;
+  readonly #native: Disposable<NativeBertModel>;
+
+  constructor(config: BertConfig, model: NativeBertModel) {
+    this.config = config;
+    const c = config;
+    this.poolerWidth = c.family === 'hf' ? (c.hasPooler ? c.hiddenSize : 0) : c.head === 'classification' ? c.crammedPooler!.headDim : 0;
+    this.#native = new Disposable(model, 'encoder');
+  }
+
+  get weightBytes(): number {
+    return this.#native.handle.weightBytes();
+  }
+
+  get disposed(): boolean {
+    return this.#native.disposed;
+  }
+
+  async forward(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs> {
+    const { handle, args, outputs } = this.#prepare(inputs, options);
+    await handle.forward(...args);
+    return outputs;
+  }
+
+  forwardSync(inputs: EncoderInputs, options?: EncoderForwardOptions): EncoderOutputs {
+    const { handle, args, outputs } = this.#prepare(inputs, options);
+    handle.forwardSync(...args);
+    return outputs;
+  }
+
+  profile(): EncoderProfile {
+    return this.#native.handle.profile();
+  }
+
+  resetProfile(): void {
+    this.#native.handle.resetProfile();
+  }
+
+  dispose(): void {
+    this.#native.dispose();
+  }
+
+  #prepare(inputs: EncoderInputs, options: EncoderForwardOptions | undefined) {
+    const handle = this.#native.handle;
+    const o = expectOptions('options', options);
+    if (o.logits !== undefined && typeof o.logits !== 'boolean') throw invalidArgument('options.logits', 'a boolean', o.logits);
+    const c = this.config;
+    const { batch, seq } = checkInputs(c, inputs);
+    const outputs: EncoderOutputs = { lastHiddenState: new Float32Array(batch * seq * c.hiddenSize) };
+    if (c.head === 'mlm' && o.logits !== false) outputs.logits = new Float32Array(batch * seq * c.vocabSize);
+    if (c.head === 'classification' && o.logits !== false) outputs.logits = new Float32Array(batch * c.numLabels);
+    if (this.poolerWidth > 0) outputs.poolerOutput = new Float32Array(batch * this.poolerWidth);
+    const args = [
+      inputs.inputIds,
+      inputs.attentionMask,
+      inputs.tokenTypeIds ?? null,
+      batch,
+      seq,
+      outputs.lastHiddenState,
+      outputs.logits ?? null,
+      outputs.poolerOutput ?? null,
+    ] as const;
+    return { handle, args, outputs };
+  }
+}
+
+/**
+ * Builds the native encoder: checks the configuration, maps and copies every tensor it needs from `tensors`
+ * (one at a time), and finalizes it. Throws ERR_FFF_UNSUPPORTED_MODEL / ERR_FFF_INVALID_MODEL for
+ * configurations it cannot run, ERR_FFF_INVALID_CHECKPOINT for missing or misshapen tensors.
+ */
+export function createEncoder(config: BertConfig, tensors: TensorSource): NativeEncoder {
+  const model = new native.NativeBertModel(nativeConfig(config));
+  try {
+    loadTensors(model, config, tensors);
+    model.finalize();
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return new Encoder(config, model);
+}

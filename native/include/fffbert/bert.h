@@ -1,0 +1,146 @@
+// The BERT encoder: crammedBERT / UltraFastBERT (pre-LN, FFF feedforward; FFF-SPEC section 2) and Hugging Face
+// BERT (post-LN, dense feedforward; FFF-SPEC section 3), with their MLM, pooler and classification heads.
+//
+// Life cycle: BertModel::create(config) -> set_tensor(name, data, shape) once per tensor, in any order (each is
+// copied, and packed as soon as every tensor of its Linear/FFF layer has arrived) -> finalize() -> forward(),
+// which may then run from several threads (calls on one model run one after the other).
+//
+// Tensor names are this core's own (the TypeScript loader maps checkpoint keys onto them); shapes are PyTorch's:
+//   embeddings.word.weight [V, H]   embeddings.norm.{weight,bias} [H]
+//   crammed: embeddings.scale_factor [1]; hf: embeddings.position.weight [P, H], embeddings.token_type.weight [T, H]
+//   layers.{i}.norm1.{weight,bias} [H], layers.{i}.norm2.{weight,bias} [H]
+//     crammed: norm1 before attention, norm2 before the FFN; hf: norm1 after attention, norm2 after the FFN
+//   crammed: layers.{i}.attn.qkv.weight [3H, H] (per head h, rows h*3hd + [0,hd) Q, [hd,2hd) K, [2hd,3hd) V)
+//            layers.{i}.attn.out.weight [H, H]
+//   hf:      layers.{i}.attn.{query,key,value}.{weight [H, H], bias [H]}, layers.{i}.attn.out.{weight, bias}
+//   fff:     layers.{i}.ffn.linear_in.weight [K*n, H], .linear_in.bias [K*n], .linear_out.weight [H, K*n]
+//   dense:   layers.{i}.ffn.in.weight [I, H], .in.bias [I], .out.weight [H, I], .out.bias [H]
+//            (biases optional for crammed, whose use_bias may be false)
+//   crammed: final_norm.{weight,bias} [H]
+//   mlm:     mlm.decoder.weight [V, H]; hf also mlm.transform.{weight [H, H], bias [H]},
+//            mlm.transform_norm.{weight,bias} [H], mlm.decoder.bias [V]
+//   pooler:  pooler.{weight [W, H], bias [W]} (hf: W = H, with has_pooler or a classification head;
+//            crammed classification: W = crammed_head_dim)
+//   classification: classifier.{weight [L, W], bias [L]}
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fffbert/isa.h"
+#include "fffbert/pool.h"
+
+namespace fffbert {
+
+enum class BertFamily : int { crammed = 0, hf = 1 };
+enum class BertFfn : int { fff = 0, dense = 1 };
+enum class BertHead : int { none = 0, mlm = 1, classification = 2 };
+// crammedBERT classification pooling (authors' PoolingComponent): avg = unmasked mean over all S positions
+// (hidden_states.mean(dim=1), padding included), zero_index = the first token.
+enum class CrammedPooler : int { avg = 0, zero_index = 1 };
+
+struct BertConfig {
+  BertFamily family = BertFamily::crammed;
+  int64_t hidden = 0, layers = 0, heads = 0, head_dim = 0;  // hidden == heads * head_dim
+  int64_t vocab = 0, max_positions = 0;
+  int64_t type_vocab = 0;  // hf: >= 1; crammed: 0 (no token types)
+  float norm_eps = 1e-12f;
+  BertFfn ffn = BertFfn::fff;
+  int64_t fff_depth = 0, fff_trees = 0;  // ffn == fff
+  int64_t intermediate = 0;              // ffn == dense
+  BertHead head = BertHead::none;
+  int64_t num_labels = 0;  // head == classification
+  CrammedPooler crammed_pooler = CrammedPooler::avg;
+  int64_t crammed_head_dim = 0;  // crammed classification: width of the pooler's dense layer
+  bool hf_pooler = false;        // hf: bert.pooler.dense present (required by a classification head)
+};
+
+enum class BertErrc : int {
+  ok = 0,
+  invalid_model,       // configuration, unknown tensor name, tensor set twice, missing tensors at finalize
+  invalid_shape,       // a tensor's shape differs from the expected one
+  invalid_argument,    // forward: mask values, token types, outputs the model cannot produce
+  token_out_of_range,  // forward: an id outside [0, vocab)
+  sequence_too_long,   // forward: seq > max_positions
+  out_of_memory,
+};
+
+struct BertStatus {
+  BertErrc code = BertErrc::ok;
+  std::string message;
+  bool ok() const { return code == BertErrc::ok; }
+};
+
+// Token t = b*seq + s everywhere: ids/mask/types [batch, seq] row-major.
+struct BertInputs {
+  const int32_t* input_ids = nullptr;
+  const int32_t* attention_mask = nullptr;  // 1 = attend, 0 = padding (the key is masked out)
+  const int32_t* token_type_ids = nullptr;  // hf only; null = all 0
+  int64_t batch = 0, seq = 0;
+};
+
+// hidden: [batch, seq, H], required (crammed: after final_norm). logits: null to skip, else MLM [batch, seq, V]
+// or classification [batch, L]. pooler: null to skip, else [batch, pooler_width()].
+struct BertOutputs {
+  float* hidden = nullptr;
+  float* logits = nullptr;
+  float* pooler = nullptr;
+};
+
+// Wall time per stage, accumulated over forwards: `total` over the whole forward, `layers[i]` inside layer i.
+enum class BertStage : int { embedding = 0, layernorm, qkv, attention, attn_out, ffn, residual, head, count };
+constexpr int kBertStages = int(BertStage::count);
+const char* bert_stage_name(BertStage stage);
+
+struct BertProfile {
+  int64_t forwards = 0, tokens = 0;
+  double wall_seconds = 0;  // whole forwards
+  std::array<double, kBertStages> total{};
+  std::vector<std::array<double, kBertStages>> layers;
+};
+
+class BertModel {
+ public:
+  // Null with *error set when the configuration is invalid or unsupported.
+  static std::unique_ptr<BertModel> create(const BertConfig& config, BertStatus* error);
+  ~BertModel();
+  BertModel(const BertModel&) = delete;
+  BertModel& operator=(const BertModel&) = delete;
+
+  const BertConfig& config() const;
+  // Width of the pooler output: H (hf), crammed_head_dim (crammed classification), 0 when there is none.
+  int64_t pooler_width() const;
+  // Columns of one logits row: V (mlm), L (classification), 0 (none). Rows: batch*seq (mlm) or batch.
+  int64_t logits_width() const;
+
+  // The expected shape of a tensor name; false when the model has no such tensor.
+  bool tensor_shape(const std::string& name, std::vector<int64_t>* shape) const;
+  // Every name this model takes, and whether finalize() requires it.
+  std::vector<std::pair<std::string, bool>> tensor_names() const;
+  // Copies data (count floats, PyTorch layout) for `name` with the given shape; packs its layer when complete.
+  BertStatus set_tensor(const std::string& name, const float* data, const std::vector<int64_t>& shape);
+  // Checks that every required tensor arrived (the error lists the missing ones) and packs what remains.
+  BertStatus finalize();
+  bool finalized() const;
+  // Bytes of weights held (packed and plain).
+  int64_t weight_bytes() const;
+
+  // Validates ids, mask, token types and seq against the model (cheap; forward assumes it passed).
+  BertStatus check_inputs(const BertInputs& in) const;
+  // Runs the encoder with `isa` on `pool`. Requires finalize() and check_inputs(). Scratch buffers are kept per
+  // model and grown to the largest batch*seq seen. Throws std::bad_alloc when they cannot be allocated.
+  void forward(const BertInputs& in, const BertOutputs& out, Isa isa, ThreadPool& pool);
+
+  BertProfile profile() const;
+  void reset_profile();
+
+  struct Impl;
+
+ private:
+  explicit BertModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fffbert

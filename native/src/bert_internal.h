@@ -1,0 +1,79 @@
+// BertModel's state, shared by bert.cpp (configuration, tensors, packing) and bert_forward.cpp (the forward).
+#pragma once
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fffbert/bert.h"
+#include "fffbert/dense.h"
+#include "fffbert/fff.h"
+
+namespace fffbert {
+
+// One named tensor as it arrived, PyTorch layout. Plain tensors (norms, embeddings) are used from `data`
+// directly; members of a packed layer drop `data` once their layer is packed.
+struct BertSlot {
+  std::vector<int64_t> shape;
+  bool required = true;
+  bool present = false;
+  std::vector<float> data;
+  int group = -1;  // index in Impl::groups, -1 for plain tensors
+};
+
+// Tensors packed together into one object (a Linear with its bias, the three FFF tensors, HF's Q/K/V).
+struct BertGroup {
+  std::vector<std::string> members;
+  std::function<BertStatus()> pack;  // reads its members' data, packs into the Impl
+  bool packed = false;
+};
+
+struct BertLayer {
+  // crammed: [3H, H] interleaved per head, no bias; hf: Q|K|V blocks [3H, H] with bias [3H].
+  PackedLinearPtr qkv;
+  PackedLinearPtr attn_out;  // [H, H] (+ bias hf)
+  const float *norm1_w = nullptr, *norm1_b = nullptr, *norm2_w = nullptr, *norm2_b = nullptr;
+  FffLayerPtr fff;                  // ffn == fff
+  PackedLinearPtr ffn_in, ffn_out;  // ffn == dense: [I, H], [H, I]
+};
+
+// Per-forward scratch, one allocation grown to the largest batch*seq seen; every region 64-byte aligned.
+struct BertWorkspace {
+  std::vector<float> storage;
+  int64_t tokens = 0, batch = 0;  // capacity
+  float* h = nullptr;       // [M, H] residual stream
+  float* x = nullptr;       // [M, H] normalised input of a sublayer (hf: the post-attention stream)
+  float* qkv = nullptr;     // [M, 3H]
+  float* ctx = nullptr;     // [M, H] attention output, heads concatenated
+  float* ffn = nullptr;     // [M, max(H, I)] FFF output or dense intermediate
+  float* mask = nullptr;    // [M] additive key mask
+  float* pool_in = nullptr; // [B, H] pooled hidden states (crammed avg)
+  float* pooled = nullptr;  // [B, W] pooler output when the caller did not ask for it
+};
+
+struct BertModel::Impl {
+  BertConfig cfg;
+  std::map<std::string, BertSlot> slots;
+  std::vector<BertGroup> groups;
+  bool finalized = false;
+
+  // Resolved by finalize().
+  const float *word = nullptr, *position = nullptr, *token_type = nullptr;
+  const float *emb_norm_w = nullptr, *emb_norm_b = nullptr;
+  float scale_factor = 0;
+  std::vector<float> pe;  // crammed: sinusoidal PE [P, H], unscaled (not in the checkpoint)
+  std::vector<BertLayer> layers;
+  const float *final_norm_w = nullptr, *final_norm_b = nullptr;
+  PackedLinearPtr mlm_transform, mlm_decoder;  // transform: hf only
+  const float *mlm_norm_w = nullptr, *mlm_norm_b = nullptr;
+  PackedLinearPtr pooler, classifier;
+
+  std::mutex mutex;  // one forward at a time per model: guards ws and prof
+  BertWorkspace ws;
+  BertProfile prof;
+
+  const float* data(const std::string& name) const;  // null when absent
+};
+
+}  // namespace fffbert

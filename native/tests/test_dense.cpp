@@ -3,6 +3,7 @@
 // Tolerances are error bounds, not fitted numbers. u = 2^-24. A float dot product of length K differs from the
 // exact one by at most ~K u sum|a_k b_k| (each FMA/add rounds once; k blocking adds one rounding per block), so
 // two implementations differ by at most 2 (K + 4) u sum|a b| per element.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>

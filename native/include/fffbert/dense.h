@@ -1,7 +1,8 @@
 // Dense kernels a BERT needs besides the FFF: packed SGEMM with fused epilogues, LayerNorm, softmax attention.
 //
 // Every entry takes the instruction set and the pool explicitly (tests run each ISA side by side); results do
-// not depend on the thread count.
+// not depend on the thread count (bitwise: the work split never changes an element's order of operations). An
+// `isa` that is not supported here (isa_supported) runs the scalar reference instead of faulting.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,24 +22,28 @@ struct Epilogue {
 };
 
 // A Linear layer's weight in PyTorch layout [N (out), K (in)] plus optional bias [N], packed once into the
-// panel layout of the GEMM micro-kernel of `isa`. Copies its inputs.
+// GEMM's B panels (16 output columns x all K, zero-padded to a multiple of 16 columns). Copies its inputs.
 struct PackedLinear;
 struct PackedLinearDeleter { void operator()(PackedLinear* p) const; };
 using PackedLinearPtr = std::unique_ptr<PackedLinear, PackedLinearDeleter>;
 
-// Null when N < 1 or K < 1. The packing serves every ISA (it is chosen for the widest; narrower kernels read it).
+// Null when N < 1 or K < 1, weight is null, or memory runs out. The packing serves every ISA: 16 columns are one
+// AVX-512 vector, two AVX2 or four NEON vectors; the 16-wide micro-kernels (AVX2, NEON) read one panel, the
+// 32-wide AVX-512 one reads two adjacent panels, the scalar reference reads it element by element.
 PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
 int64_t linear_out_features(const PackedLinear& w);
 int64_t linear_in_features(const PackedLinear& w);
 int64_t linear_weight_bytes(const PackedLinear& w);
 
 // y[M, N] (row stride ldy) = epilogue(x[M, K] (row stride ldx) @ W^T + bias). y must not alias x; it may alias
-// the residual only when ldy == ldr.
+// the residual only when ldy == ldr (the residual is then copied first). Threads split rows when there are at
+// least 4 micro-tile rows (24 for AVX2) per thread, else output columns (one sentence still uses every thread).
 void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
                     const Epilogue& ep, Isa isa, ThreadPool& pool);
 
 // General SGEMM (BLAS semantics, row-major): C = alpha * op(A) @ op(B) + beta * C, op(A) [M, K], op(B) [K, N].
 // trans_a: A is stored [K, M]; trans_b: B is stored [N, K]. Packs B per call (for tests and the benchmark).
+// beta == 0: C is not read (NaN in C does not propagate); alpha == 0 or K == 0: A and B are not read.
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, Isa isa, ThreadPool& pool);
 
@@ -47,7 +52,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float* gamma, const float* beta,
                float eps, float* y, int64_t ldy, Isa isa, ThreadPool& pool);
 
-// y = GELU_erf(x), elementwise, in place allowed.
+// y = GELU_erf(x) = x/2 (1 + erf(x / sqrt 2)), elementwise, in place allowed. The SIMD sets use a rational erf:
+// within 4 ulp for x >= 0 and 3 u |x| + 4 ulp absolute for x < 0 (u = 2^-24; native/tests/test_dense.cpp).
 void gelu(const float* x, float* y, int64_t n, Isa isa);
 
 // Multi-head softmax attention over a batch of sequences.
@@ -55,7 +61,9 @@ void gelu(const float* x, float* y, int64_t n, Isa isa);
 // ld and head_stride), so both the crammedBERT interleaved QKV row (q=qkv, k=qkv+hd, v=qkv+2hd, ld=3H,
 // head_stride=3hd) and the HF Q|K|V block layout (q=qkv, k=qkv+H, v=qkv+2H, ld=3H, head_stride=hd) fit.
 // scores = scale * Q K^T + key_mask_add[b, key] (additive, [batch, seq], or null), softmax over keys, P V.
-// out: [batch*seq, heads*head_dim], row stride ld_out, heads concatenated.
+// The mask must keep each row's maximum finite (-10000 or finfo.min style values, not -inf on every key).
+// out: [batch*seq, heads*head_dim], row stride ld_out, heads concatenated; must not overlap q, k, v.
+// One task per (batch, head) on the pool.
 struct AttentionShape {
   int64_t batch, seq, heads, head_dim;
 };

@@ -41,17 +41,22 @@ inline void fma_row(__m512& lo, __m512& hi, const float* a, __m512 b0, __m512 b1
   if (P > 1) hi = _mm512_fmadd_ps(ar, b1, hi);
 }
 
-// Row of a C tile: cols <= 16 * P of (lo, hi), added to what C holds when accumulating.
+// Row of a C tile: cols <= 16 * P of (lo, hi), added to what C holds when accumulating. Full vectors use plain
+// loads/stores, a partial one k-masked ones.
+inline void store_vec(float* p, int cols, __m512 v, bool accumulate) {
+  if (cols >= 16) {
+    if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(p), v);
+    _mm512_storeu_ps(p, v);
+  } else {
+    const __mmask16 m = tail_mask(cols);
+    if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), v);
+    _mm512_mask_storeu_ps(p, m, v);
+  }
+}
 template <int P>
 inline void store_row(float* cr, __m512 lo, __m512 hi, int cols, bool accumulate) {
-  const __mmask16 m0 = tail_mask(cols);
-  if (accumulate) lo = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), lo);
-  _mm512_mask_storeu_ps(cr, m0, lo);
-  if (P > 1) {
-    const __mmask16 m1 = tail_mask(cols - 16);
-    if (accumulate) hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), hi);
-    _mm512_mask_storeu_ps(cr + 16, m1, hi);
-  }
+  store_vec(cr, cols, lo, accumulate);
+  if (P > 1) store_vec(cr + 16, cols - 16, hi, accumulate);
 }
 
 // C[R, cols] (= or +=) A B over kc with P (1 or 2) panels; A a packed micro-panel a[k * 12 + r] (kRowMajor

@@ -16,7 +16,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kAlignFloats = 16;  // 64 bytes
-constexpr int64_t kRowGrain = 8;      // rows per pool chunk for elementwise row loops
+// Elementwise row loops: at least ~16K elements per chunk (a pool hand-off costs more than less work).
+int64_t row_grain(int64_t width) { return std::max<int64_t>(1, 16384 / width); }
+// Attention below this many FLOPs (4*B*S*S*H; 1x16 at H=768: 0.8M, ~20 us) runs on the calling thread.
+constexpr double kInlineAttentionFlops = 2e6;
 
 int64_t round_up(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
 
@@ -76,7 +79,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
 
   // --- embeddings: h[t] = word[id] + (crammed: scale * PE[s] | hf: position[s] + token_type[type]), then LN.
   const float mask_value = hf ? std::numeric_limits<float>::lowest() : -10000.0f;
-  pool.parallel_for(M, kRowGrain, [&](int64_t t0, int64_t t1, int) {
+  pool.parallel_for(M, row_grain(H), [&](int64_t t0, int64_t t1, int) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t s = t % S;
       const float* w = m.word + int64_t(in.input_ids[t]) * H;
@@ -96,6 +99,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
   timer.lap(BertStage::embedding);
 
   const AttentionShape ashape{B, S, c.heads, hd};
+  ThreadPool& attn_pool = 4.0 * double(M) * double(S) * double(H) < kInlineAttentionFlops ? *m.inline_pool : pool;
   const float scale = 1.0f / std::sqrt(float(hd));
   // crammed: per head [Q|K|V] of 3hd; hf: Q|K|V blocks of H.
   const int64_t k_off = hf ? H : hd, v_off = hf ? 2 * H : 2 * hd, head_stride = hf ? hd : 3 * hd;
@@ -116,7 +120,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
     linear_forward(*L.qkv, a_in, M, H, ws.qkv, 3 * H, plain, isa, pool);  // qkv [M, 3H]
     timer.lap(BertStage::qkv, li);
     attention(ws.qkv, ws.qkv + k_off, ws.qkv + v_off, 3 * H, head_stride, ashape, ws.mask, scale, ws.ctx, H, isa,
-              pool);
+              attn_pool);
     timer.lap(BertStage::attention, li);
     // Output projection with the residual in its epilogue: crammed h = h + O ctx; hf x = h + O ctx + b.
     Epilogue res;
@@ -146,7 +150,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
     if (c.ffn == BertFfn::fff) {
       fff_forward(*L.fff, ws.x, M, H, ws.ffn, H, nullptr, FffStrategy::automatic, isa, pool);  // ffn [M, H]
       timer.lap(BertStage::ffn, li);
-      pool.parallel_for(M, kRowGrain, [&](int64_t t0, int64_t t1, int) {
+      pool.parallel_for(M, row_grain(H), [&](int64_t t0, int64_t t1, int) {
         for (int64_t i = t0 * H; i < t1 * H; ++i) ws.h[i] += ws.ffn[i];
       });
       timer.lap(BertStage::residual, li);

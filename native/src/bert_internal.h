@@ -69,6 +69,9 @@ struct BertModel::Impl {
   const float *mlm_norm_w = nullptr, *mlm_norm_b = nullptr;
   PackedLinearPtr pooler, classifier;
 
+  // Runs jobs on the calling thread: stages too small to repay a pool hand-off (which, on a loaded machine, can
+  // wait for a descheduled worker) use it.
+  std::unique_ptr<ThreadPool> inline_pool = make_pool(1);
   std::mutex mutex;  // one forward at a time per model: guards ws and prof
   BertWorkspace ws;
   BertProfile prof;

@@ -29,15 +29,15 @@ void reserve(BertWorkspace& ws, const BertConfig& c, int64_t pooler_w, int64_t t
   batch = std::max(batch, ws.batch);
   const int64_t H = c.hidden;
   const int64_t ffn_w = c.ffn == BertFfn::dense ? std::max(H, c.intermediate) : H;
-  const int64_t sizes[] = {tokens * H, tokens * H, tokens * 3 * H, tokens * H, tokens * ffn_w, tokens,
+  const int64_t sizes[] = {tokens * H, tokens * H, tokens * H, tokens * 3 * H, tokens * H, tokens * ffn_w, tokens,
                            batch * H, batch * std::max<int64_t>(pooler_w, 1)};
   int64_t total = kAlignFloats;
   for (int64_t s : sizes) total += round_up(s);
   std::vector<float> storage(static_cast<size_t>(total));
   float* p = storage.data();
   p += (kAlignFloats - (reinterpret_cast<uintptr_t>(p) / sizeof(float)) % kAlignFloats) % kAlignFloats;
-  float** regions[] = {&ws.h, &ws.x, &ws.qkv, &ws.ctx, &ws.ffn, &ws.mask, &ws.pool_in, &ws.pooled};
-  for (int i = 0; i < 8; ++i) {
+  float** regions[] = {&ws.h, &ws.h2, &ws.x, &ws.qkv, &ws.ctx, &ws.ffn, &ws.mask, &ws.pool_in, &ws.pooled};
+  for (int i = 0; i < 9; ++i) {
     *regions[i] = p;
     p += round_up(sizes[i]);
   }
@@ -83,14 +83,14 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t s = t % S;
       const float* w = m.word + int64_t(in.input_ids[t]) * H;
-      float* h = ws.h + t * H;
+      float* e = ws.h + t * H;
       if (hf) {
         const float* pos = m.position + s * H;
         const float* typ = m.token_type + (in.token_type_ids ? int64_t(in.token_type_ids[t]) : 0) * H;
-        for (int64_t j = 0; j < H; ++j) h[j] = (w[j] + typ[j]) + pos[j];  // HF: inputs + token_type, then + position
+        for (int64_t j = 0; j < H; ++j) e[j] = (w[j] + typ[j]) + pos[j];  // HF: inputs + token_type, then + position
       } else {
         const float* pe = m.pe.data() + s * H;
-        for (int64_t j = 0; j < H; ++j) h[j] = w[j] + m.scale_factor * pe[j];
+        for (int64_t j = 0; j < H; ++j) e[j] = w[j] + m.scale_factor * pe[j];
       }
       ws.mask[t] = in.attention_mask[t] ? 0.0f : mask_value;  // (1 - m) * -10000 (crammed), min float (hf)
     }
@@ -107,13 +107,17 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
   Epilogue gelu;
   gelu.act = Activation::gelu_erf;
   float* hidden_out = out.hidden;
+  // The residual stream: an out-projection adding it writes the other buffer (y aliasing the residual would
+  // make linear_forward copy it), then the two swap.
+  float* h = ws.h;
+  float* h_next = ws.h2;
 
   for (int64_t li = 0; li < c.layers; ++li) {
     const BertLayer& L = m.layers[size_t(li)];
     // Attention input: crammed LN1(h) in x; hf h itself.
-    const float* a_in = ws.h;
+    const float* a_in = h;
     if (!hf) {
-      layernorm(ws.h, M, H, H, L.norm1_w, L.norm1_b, c.norm_eps, ws.x, H, isa, pool);
+      layernorm(h, M, H, H, L.norm1_w, L.norm1_b, c.norm_eps, ws.x, H, isa, pool);
       a_in = ws.x;
       timer.lap(BertStage::layernorm, li);
     }
@@ -124,10 +128,10 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
     timer.lap(BertStage::attention, li);
     // Output projection with the residual in its epilogue: crammed h = h + O ctx; hf x = h + O ctx + b.
     Epilogue res;
-    res.residual = ws.h;
+    res.residual = h;
     res.ldr = H;
-    float* a_out = hf ? ws.x : ws.h;
-    linear_forward(*L.attn_out, ws.ctx, M, H, a_out, H, res, isa, pool);
+    linear_forward(*L.attn_out, ws.ctx, M, H, hf ? ws.x : h_next, H, res, isa, pool);
+    if (!hf) std::swap(h, h_next);
     timer.lap(BertStage::attn_out, li);
 
     if (hf) {
@@ -138,30 +142,32 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
       Epilogue res_a;
       res_a.residual = ws.x;
       res_a.ldr = H;
-      linear_forward(*L.ffn_out, ws.ffn, M, c.intermediate, ws.h, H, res_a, isa, pool);
+      linear_forward(*L.ffn_out, ws.ffn, M, c.intermediate, h, H, res_a, isa, pool);
       timer.lap(BertStage::ffn, li);
-      float* dst = li + 1 == c.layers ? hidden_out : ws.h;
-      layernorm(ws.h, M, H, H, L.norm2_w, L.norm2_b, c.norm_eps, dst, H, isa, pool);
+      float* dst = li + 1 == c.layers ? hidden_out : h;
+      layernorm(h, M, H, H, L.norm2_w, L.norm2_b, c.norm_eps, dst, H, isa, pool);
       timer.lap(BertStage::layernorm, li);
       continue;
     }
-    layernorm(ws.h, M, H, H, L.norm2_w, L.norm2_b, c.norm_eps, ws.x, H, isa, pool);
+    layernorm(h, M, H, H, L.norm2_w, L.norm2_b, c.norm_eps, ws.x, H, isa, pool);
     timer.lap(BertStage::layernorm, li);
     if (c.ffn == BertFfn::fff) {
       fff_forward(*L.fff, ws.x, M, H, ws.ffn, H, nullptr, FffStrategy::automatic, isa, pool);  // ffn [M, H]
       timer.lap(BertStage::ffn, li);
       pool.parallel_for(M, row_grain(H), [&](int64_t t0, int64_t t1, int) {
-        for (int64_t i = t0 * H; i < t1 * H; ++i) ws.h[i] += ws.ffn[i];
+        for (int64_t i = t0 * H; i < t1 * H; ++i) h[i] += ws.ffn[i];
       });
       timer.lap(BertStage::residual, li);
     } else {
       linear_forward(*L.ffn_in, ws.x, M, H, ws.ffn, c.intermediate, gelu, isa, pool);
-      linear_forward(*L.ffn_out, ws.ffn, M, c.intermediate, ws.h, H, res, isa, pool);  // h += W2 GELU(W1 x)
+      res.residual = h;
+      linear_forward(*L.ffn_out, ws.ffn, M, c.intermediate, h_next, H, res, isa, pool);  // h + W2 GELU(W1 x)
+      std::swap(h, h_next);
       timer.lap(BertStage::ffn, li);
     }
   }
   if (!hf) {
-    layernorm(ws.h, M, H, H, m.final_norm_w, m.final_norm_b, c.norm_eps, hidden_out, H, isa, pool);
+    layernorm(h, M, H, H, m.final_norm_w, m.final_norm_b, c.norm_eps, hidden_out, H, isa, pool);
     timer.lap(BertStage::layernorm);
   }
 

@@ -105,10 +105,11 @@ namespace {
 
 // Rows [m0, m1) x panels [p0, p1) of C, all k blocks. k blocks depend only on K and the ISA (never on the
 // split), and every C element is the same FMA sequence in any tile shape: results do not depend on threads.
+// a_in_place: the micro-kernel reads row-major A directly (alpha == 1, so the values are those packing makes).
 void gemm_task(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t m0, int64_t m1, int64_t p0,
-               int64_t p1) {
+               int64_t p1, bool a_in_place) {
   thread_local FloatBuffer a_buf;
-  float* a = a_buf.reserve(size_t(kern.mc) * size_t(kc));
+  float* a = a_in_place ? nullptr : a_buf.reserve(size_t(kern.mc) * size_t(kc));
   const int64_t n0 = p0 * kPanelWidth;
   const int64_t cols = std::min(g.N, p1 * kPanelWidth) - n0;
   for (int64_t k0 = 0; k0 < g.K; k0 += kc) {
@@ -116,12 +117,14 @@ void gemm_task(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t 
     const bool last = k0 + kcb == g.K;
     for (int64_t i0 = m0; i0 < m1; i0 += kern.mc) {
       const int64_t mb = std::min<int64_t>(kern.mc, m1 - i0);
-      pack_a(g.a + i0 * g.a_rs + k0 * g.a_cs, g.a_rs, g.a_cs, mb, kcb, g.alpha, kern.mr, a);
+      const float* a_src = g.a + i0 * g.a_rs + k0 * g.a_cs;
+      if (!a_in_place) pack_a(a_src, g.a_rs, g.a_cs, mb, kcb, g.alpha, kern.mr, a);
       TileEpilogue ep = g.ep;
       if (ep.bias) ep.bias += n0;
       if (ep.res) ep.res += i0 * ep.ldr + n0;
-      gemm_block(kern, mb, cols, kcb, a, 0, g.b + p0 * g.panel_stride + k0 * kPanelWidth, g.panel_stride,
-                 g.c + i0 * g.ldc + n0, g.ldc, g.accumulate || k0 > 0, last && ep.active() ? &ep : nullptr);
+      gemm_block(kern, mb, cols, kcb, a_in_place ? a_src : a, a_in_place ? g.a_rs : 0,
+                 g.b + p0 * g.panel_stride + k0 * kPanelWidth, g.panel_stride, g.c + i0 * g.ldc + n0, g.ldc,
+                 g.accumulate || k0 > 0, last && ep.active() ? &ep : nullptr);
     }
   }
 }
@@ -152,13 +155,16 @@ void gemm_parallel(const DenseKernels& kern, const GemmArgs& g, ThreadPool& pool
     tn = std::min(groups, 2 * threads);
   }
   tm = std::min(tm, m_tiles);
+  // Column tasks would each pack the same few rows of A: read them in place instead (M < 4 tiles per thread,
+  // e.g. 16 tokens x K = 3072 is 192 KB, L2-resident).
+  const bool a_in_place = tn > 1 && g.a_cs == 1 && g.alpha == 1.0f;
   pool.parallel_tasks(tm * tn, [&](int64_t task, int) {
     const int64_t im = task / tn, in = task % tn;
     const int64_t m0 = std::min(g.M, (im * m_tiles / tm) * kern.mr);
     const int64_t m1 = std::min(g.M, ((im + 1) * m_tiles / tm) * kern.mr);
     const int64_t p0 = std::min(panels, (in * groups / tn) * per_group);
     const int64_t p1 = std::min(panels, ((in + 1) * groups / tn) * per_group);
-    if (m0 < m1 && p0 < p1) gemm_task(kern, g, kc, m0, m1, p0, p1);
+    if (m0 < m1 && p0 < p1) gemm_task(kern, g, kc, m0, m1, p0, p1, a_in_place);
   });
 }
 

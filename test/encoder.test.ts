@@ -194,6 +194,53 @@ describe('crammed classification head', () => {
   }
 });
 
+describe('crammed dense feedforward', () => {
+  it('equals an FFF of depth 0 with one tree per neuron (every node visited: GELU(W_in x + b) through W_out)', () => {
+    const { config, model } = load('ufb-tiny');
+    const H = config.hiddenSize;
+    const I = 16;
+    const next = rng(11);
+    const ffn: Record<string, Float32Array> = {};
+    for (let l = 0; l < config.numLayers; l++) {
+      ffn[`w_in${l}`] = randomArray(I * H, 0.3, next);
+      ffn[`b_in${l}`] = randomArray(I, 0.3, next);
+      ffn[`w_out${l}`] = randomArray(H * I, 0.3, next);
+    }
+    // The same checkpoint with its FFN replaced, under the FFF names (linear_*) or the dense ones (dense_*).
+    // No output bias on either side (crammedBERT's use_bias: false; the FFF has none).
+    const source = (names: (l: number) => [string, string, string]): TensorSource => {
+      const extra = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (let l = 0; l < config.numLayers; l++) {
+        const [wIn, bIn, wOut] = names(l);
+        extra.set(wIn, { shape: [I, H], data: ffn[`w_in${l}`] });
+        extra.set(bIn, { shape: [I], data: ffn[`b_in${l}`] });
+        extra.set(wOut, { shape: [H, I], data: ffn[`w_out${l}`] });
+      }
+      const base = model.names().filter((n) => !n.includes('.ffn.'));
+      return {
+        names: () => [...base, ...extra.keys()],
+        info: (n) => (extra.has(n) ? { name: n, dtype: 'F32', shape: extra.get(n)!.shape } : base.includes(n) ? model.info(n) : undefined),
+        readF32: (n) => extra.get(n)?.data ?? model.readF32(n),
+      };
+    };
+    const p = (l: number) => `encoder.layers.${l}.ffn.`;
+    const fff = createEncoder({ ...config, ffn: { kind: 'fff', depth: 0, trees: I } }, source((l) => [`${p(l)}linear_in.weight`, `${p(l)}linear_in.bias`, `${p(l)}linear_out.weight`]));
+    const dense = createEncoder({ ...config, ffn: { kind: 'dense', intermediateSize: I } }, source((l) => [`${p(l)}dense_in.weight`, `${p(l)}dense_in.bias`, `${p(l)}dense_out.weight`]));
+    const ones = new Int32Array(2 * 9).fill(1);
+    const inputs: EncoderInputs = { batch: 2, seq: 9, inputIds: Int32Array.from({ length: 18 }, (_, i) => (i * 37) % config.vocabSize), attentionMask: ones };
+    const a = fff.forwardSync(inputs);
+    const b = dense.forwardSync(inputs);
+    expect(maxDiff(a.lastHiddenState, b.lastHiddenState)).toBeLessThanOrEqual(1e-4);
+    expect(maxDiff(a.logits!, b.logits!)).toBeLessThanOrEqual(1e-3);
+    // The replaced FFN matters: the original checkpoint's FFF gives other hidden states.
+    const original = createEncoder(config, model);
+    expect(maxDiff(original.forwardSync(inputs).lastHiddenState, b.lastHiddenState)).toBeGreaterThan(1e-2);
+    original.dispose();
+    fff.dispose();
+    dense.dispose();
+  });
+});
+
 describe('encoder profile', () => {
   it('accumulates wall time per stage and per layer', () => {
     const { config, model, ref } = load('ufb-tiny');

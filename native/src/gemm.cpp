@@ -146,7 +146,7 @@ void gemm_parallel(const DenseKernels& kern, const GemmArgs& g, ThreadPool& pool
   // per k block, as a single thread would. Few rows (one sentence): split the columns, each task re-packing
   // the small A.
   int64_t tm = 1, tn = 1;
-  if (g.M * g.N * g.K < (int64_t(1) << 17) || threads == 1) {
+  if (double(g.M) * double(g.N) * double(g.K) < double(1 << 17) || threads == 1) {
     tm = (m_tiles + tiles_per_block - 1) / tiles_per_block;
   } else if (m_tiles >= 4 * threads) {
     tm = std::max(threads, (m_tiles + tiles_per_block - 1) / tiles_per_block);
@@ -225,16 +225,19 @@ void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ld
   const int64_t N = w.N, K = w.K;
   const float* res = ep.residual;
   int64_t ldr = ep.ldr;
-  // The first k block overwrites y: a residual living in y is copied first (the epilogue adds it at the end).
-  std::vector<float> res_copy;
-  if (res && overlaps(res, M, ldr, y, M, ldy, N)) {
-    res_copy.resize(size_t(M * N));
-    for (int64_t i = 0; i < M; ++i) std::memcpy(&res_copy[size_t(i * N)], res + i * ldr, size_t(N) * sizeof(float));
-    res = res_copy.data();
-    ldr = N;
-  }
   const float* bias = w.bias.empty() ? nullptr : w.bias.data();
   const DenseKernels& kern = dense_kernels_for(isa);
+  // The pre-LN residual h = h + x W^T (+ b): y is its own residual and starts the accumulation (no copy; the sum
+  // is r + x W^T + b in that order). Any other residual overlapping y is copied first: the first k block (and
+  // the naive path) overwrite y before the epilogue adds the residual.
+  const bool accumulate_into_y = kern.gemm_tile && res == y && ldr == ldy && ep.act == Activation::none;
+  gemm::FloatBuffer res_copy;
+  if (res && !accumulate_into_y && overlaps(res, M, ldr, y, M, ldy, N)) {
+    float* copy = res_copy.reserve(size_t(M * N));
+    for (int64_t i = 0; i < M; ++i) std::memcpy(copy + i * N, res + i * ldr, size_t(N) * sizeof(float));
+    res = copy;
+    ldr = N;
+  }
   if (!kern.gemm_tile) {
     pool.parallel_for(M, naive_grain(N, K), [&](int64_t m0, int64_t m1, int) {
       scalar::linear_naive(w.panels.data(), bias, N, K, x, ldx, m0, m1, y, ldy, ep.act, res, ldr);
@@ -246,7 +249,8 @@ void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ld
   g.a = x, g.a_rs = ldx, g.a_cs = 1;
   g.b = w.panels.data(), g.panel_stride = K * kPanelWidth;
   g.c = y, g.ldc = ldy;
-  g.ep.bias = bias, g.ep.act = ep.act, g.ep.res = res, g.ep.ldr = ldr;
+  g.accumulate = accumulate_into_y;
+  g.ep.bias = bias, g.ep.act = ep.act, g.ep.res = accumulate_into_y ? nullptr : res, g.ep.ldr = ldr;
   gemm::gemm_parallel(kern, g, pool);
 }
 

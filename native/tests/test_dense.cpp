@@ -256,7 +256,9 @@ void check_linear(Isa isa, int64_t M, int64_t N, int64_t K, Activation act, bool
   linear_forward(*w, x.data(), M, ldx, want.data(), ldy, ep_want, Isa::scalar, pool(1));
   // Pre-activation bound as for sgemm (+ the bias add); GELU is 1.13-Lipschitz and its approximation adds
   // 3 u |v| + 4 u |GELU| (dense_gelu_accuracy), tanh is 1-Lipschitz with 4 u absolute approximation error; the
-  // residual add rounds once more on each side.
+  // residual add rounds once more on each side. A residual that is y itself (no activation) starts the
+  // accumulation instead: r + s_1 + ... + s_nb + b against (s + b) + r, up to nb + 2 more roundings of
+  // magnitude <= |r| + sum|x w| + |b|, with nb <= K / 64 + 1 k blocks (every ISA's kc is >= 64).
   std::vector<double> tol(got.size(), 0.0);
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
@@ -269,6 +271,7 @@ void check_linear(Isa isa, int64_t M, int64_t N, int64_t K, Activation act, bool
       if (act == Activation::gelu_erf) t = 1.13 * t + 3 * kU * std::fabs(v) + 4 * kU * std::fabs(gelu_exact(v));
       if (act == Activation::tanh) t += 4 * kU;
       if (res != Res::none) t += 2 * kU * (std::fabs(v) + 1.0 + std::fabs(r[size_t(i * ldy + j)]));
+      if (res == Res::aliased) t += (K / 64 + 3) * kU * (std::fabs(r[size_t(i * ldy + j)]) + s + 1.0);
       tol[size_t(i * ldy + j)] = t;
     }
   }

@@ -36,7 +36,8 @@ int64_t linear_in_features(const PackedLinear& w);
 int64_t linear_weight_bytes(const PackedLinear& w);
 
 // y[M, N] (row stride ldy) = epilogue(x[M, K] (row stride ldx) @ W^T + bias). y must not alias x; it may alias
-// the residual only when ldy == ldr (the residual is then copied first). Threads split rows when there are at
+// the residual only when ldy == ldr (residual == y without activation: y accumulates in place, summed as
+// r + x W^T + bias; otherwise the residual is copied first). Threads split rows when there are at
 // least 4 micro-tile rows (24 for AVX2) per thread, else output columns (one sentence still uses every thread).
 void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
                     const Epilogue& ep, Isa isa, ThreadPool& pool);

@@ -16,6 +16,8 @@ export interface NativeIsaInfo {
 export type NativeStrategy = 0 | 1 | 2;
 /** 0 = none, 1 = exact GELU, 2 = tanh. */
 export type NativeActivation = 0 | 1 | 2;
+/** Storage of packed FFF weights (fff.h FffWeights). */
+export type NativeWeightDtype = 'f32' | 'bf16';
 
 export interface NativeFastFeedforward {
   /** x [rows*I] -> out [rows*O]; paths [rows*K*(D+1)] or null. */
@@ -23,6 +25,7 @@ export interface NativeFastFeedforward {
   forward(x: Float32Array, rows: number, out: Float32Array, paths: Int32Array | null, strategy: NativeStrategy): Promise<void>;
   dispose(): void;
   weightBytes(): number;
+  weightDtype(): NativeWeightDtype;
 }
 
 export interface NativeLinear {
@@ -55,7 +58,8 @@ export interface NativeBertConfig {
   hasPooler: boolean;
 }
 
-export type NativeBertStage = 'embedding' | 'layernorm' | 'qkv' | 'attention' | 'attnOut' | 'ffn' | 'residual' | 'head';
+/** layernorm includes the FFF's residual add (fused into the next norm), attnOut its residual (in the epilogue). */
+export type NativeBertStage = 'embedding' | 'layernorm' | 'qkv' | 'attention' | 'attnOut' | 'ffn' | 'head';
 
 /** Wall seconds per stage, accumulated over forwards: `stages` over whole forwards, `layers[i]` inside layer i. */
 export interface NativeBertProfile {
@@ -117,6 +121,7 @@ export interface NativeAddon {
     linearInWeight: Float32Array,
     linearInBias: Float32Array,
     linearOutWeight: Float32Array,
+    weights?: NativeWeightDtype,
   ) => NativeFastFeedforward;
   NativeLinear: new (outFeatures: number, inFeatures: number, weight: Float32Array, bias: Float32Array | null) => NativeLinear;
   NativeDenseFeedforward: new (

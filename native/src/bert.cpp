@@ -401,7 +401,6 @@ const char* bert_stage_name(BertStage stage) {
     case BertStage::attention: return "attention";
     case BertStage::attn_out: return "attnOut";
     case BertStage::ffn: return "ffn";
-    case BertStage::residual: return "residual";
     case BertStage::head: return "head";
     default: return "?";
   }

@@ -1,14 +1,15 @@
 // BertModel::forward: embeddings, the layers (crammed pre-LN with FFF, or HF post-LN), final norm and heads.
 //
-// Activations stay in one workspace (bert_internal.h) for the whole forward: no copies between layers, residual
-// adds fused into the epilogue of the output projections (linear_forward with y == residual), HF's last norm
-// written straight into the caller's hidden-state output.
+// Activations stay in one workspace (bert_internal.h) for the whole forward: no copies between layers; residual
+// adds fused into the epilogues of the output projections and, for the FFF, into the next norm; the last norm
+// writes straight into the caller's hidden-state output.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 
 #include "bert_internal.h"
+#include "kernels/dense_kernels.h"
 
 namespace fffbert {
 namespace {
@@ -44,6 +45,21 @@ void reserve(BertWorkspace& ws, const BertConfig& c, int64_t pooler_w, int64_t t
   ws.storage.swap(storage);
   ws.tokens = tokens;
   ws.batch = batch;
+}
+
+// h[r] += f[r], then y[r] = LN(h[r]) (row length H): the FFF's residual add fused into the next norm, one
+// pass and one pool job instead of two.
+void add_layernorm(float* h, const float* f, int64_t M, int64_t H, const float* gamma, const float* beta, float eps,
+                   float* y, Isa isa, ThreadPool& pool) {
+  const DenseKernels& kern = dense_kernels_for(isa);
+  pool.parallel_for(M, row_grain(H), [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* hr = h + r * H;
+      const float* fr = f + r * H;
+      for (int64_t j = 0; j < H; ++j) hr[j] += fr[j];
+      kern.layernorm_row(hr, H, gamma, beta, eps, y + r * H);
+    }
+  });
 }
 
 // Adds wall time to the stage totals and, for layer >= 0, to that layer's row.
@@ -111,13 +127,20 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
   // make linear_forward copy it), then the two swap.
   float* h = ws.h;
   float* h_next = ws.h2;
+  // crammed FFF: its output [M, H] in ws.ffn, added to h by the next norm (LN1 of the next layer, or final_norm).
+  const float* pending = nullptr;
+  auto pre_norm = [&](const float* gamma, const float* beta, float* y) {
+    if (pending) add_layernorm(h, pending, M, H, gamma, beta, c.norm_eps, y, isa, pool);
+    else layernorm(h, M, H, H, gamma, beta, c.norm_eps, y, H, isa, pool);
+    pending = nullptr;
+  };
 
   for (int64_t li = 0; li < c.layers; ++li) {
     const BertLayer& L = m.layers[size_t(li)];
     // Attention input: crammed LN1(h) in x; hf h itself.
     const float* a_in = h;
     if (!hf) {
-      layernorm(h, M, H, H, L.norm1_w, L.norm1_b, c.norm_eps, ws.x, H, isa, pool);
+      pre_norm(L.norm1_w, L.norm1_b, ws.x);
       a_in = ws.x;
       timer.lap(BertStage::layernorm, li);
     }
@@ -153,11 +176,8 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
     timer.lap(BertStage::layernorm, li);
     if (c.ffn == BertFfn::fff) {
       fff_forward(*L.fff, ws.x, M, H, ws.ffn, H, nullptr, FffStrategy::automatic, isa, pool);  // ffn [M, H]
+      pending = ws.ffn;
       timer.lap(BertStage::ffn, li);
-      pool.parallel_for(M, row_grain(H), [&](int64_t t0, int64_t t1, int) {
-        for (int64_t i = t0 * H; i < t1 * H; ++i) h[i] += ws.ffn[i];
-      });
-      timer.lap(BertStage::residual, li);
     } else {
       linear_forward(*L.ffn_in, ws.x, M, H, ws.ffn, c.intermediate, gelu, isa, pool);
       res.residual = h;
@@ -167,7 +187,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
     }
   }
   if (!hf) {
-    layernorm(h, M, H, H, m.final_norm_w, m.final_norm_b, c.norm_eps, hidden_out, H, isa, pool);
+    pre_norm(m.final_norm_w, m.final_norm_b, hidden_out);
     timer.lap(BertStage::layernorm);
   }
 

@@ -90,7 +90,8 @@ struct BertOutputs {
 };
 
 // Wall time per stage, accumulated over forwards: `total` over the whole forward, `layers[i]` inside layer i.
-enum class BertStage : int { embedding = 0, layernorm, qkv, attention, attn_out, ffn, residual, head, count };
+// layernorm includes the FFF's residual add (fused into the next norm); attn_out its residual (in the epilogue).
+enum class BertStage : int { embedding = 0, layernorm, qkv, attention, attn_out, ffn, head, count };
 constexpr int kBertStages = int(BertStage::count);
 const char* bert_stage_name(BertStage stage);
 

@@ -12,6 +12,9 @@
 // cache while its levels are walked; groups of at most kChainMax tokens continue as chains. Phase 2 then runs in
 // leaf order, so neighbouring tokens share their upper W_out rows while they are hot.
 // Threads take contiguous token ranges (parallel_for); each range is walked on its own.
+//
+// bf16 weights: the same walks, templated on the row element type W (float or uint16_t bf16); the kernels widen
+// bf16 rows exactly and then do what the fp32 kernels do, so all of the above holds for bf16 layers too.
 #include "fffbert/fff.h"
 
 #include <algorithm>
@@ -40,16 +43,18 @@ constexpr int64_t kMaxDepth = 30;
 constexpr int64_t kMaxWidth = int64_t(1) << 40;
 constexpr int64_t kMaxBytes = int64_t(1) << 46;
 
+template <typename T>
 struct AlignedFree {
-  void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  void operator()(T* p) const { ::operator delete[](p, std::align_val_t(64)); }
 };
-using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+template <typename T>
+using AlignedArray = std::unique_ptr<T[], AlignedFree<T>>;
 
-AlignedFloats alloc_zeroed(int64_t count) {
-  float* p = static_cast<float*>(::operator new[](size_t(count) * sizeof(float), std::align_val_t(64),
-                                                 std::nothrow));
-  if (p) std::memset(p, 0, size_t(count) * sizeof(float));
-  return AlignedFloats(p);
+template <typename T>
+AlignedArray<T> alloc_zeroed(int64_t count) {
+  T* p = static_cast<T*>(::operator new[](size_t(count) * sizeof(T), std::align_val_t(64), std::nothrow));
+  if (p) std::memset(p, 0, size_t(count) * sizeof(T));
+  return AlignedArray<T>(p);
 }
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -58,56 +63,85 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 struct FffLayer {
   FffShape shape;
+  FffWeights weights;
   int64_t rows;    // K * n_nodes
-  int64_t ld_in;   // W_in row stride in floats: I rounded up to kFffRowAlign
-  int64_t ld_out;  // W_out^T row stride: O rounded up to kFffRowAlign
-  AlignedFloats w_in;   // [rows, ld_in], zero padding
-  AlignedFloats w_out;  // [rows, ld_out] = linear_out.weight^T, zero padding
-  std::vector<float> b_in;  // [rows]
+  int64_t ld_in;   // W_in row stride in elements: I rounded up to kFffRowAlign (fp32) or kFffRowAlignBf16 (bf16)
+  int64_t ld_out;  // W_out^T row stride: O rounded up likewise
+  // fp32 layers: w_in [rows, ld_in], w_out [rows, ld_out] = linear_out.weight^T, zero padding; bf16 layers hold
+  // the same in w_in_bf16 / w_out_bf16 (rounded to nearest even) instead.
+  AlignedArray<float> w_in, w_out;
+  AlignedArray<uint16_t> w_in_bf16, w_out_bf16;
+  std::vector<float> b_in;  // [rows], fp32 for both
 };
 
-void FffLayerDeleter::operator()(FffLayer* p) const { delete p; }
+namespace {
 
-FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const float* linear_in_bias,
-                       const float* linear_out_weight) {
-  if (!linear_in_weight || !linear_in_bias || !linear_out_weight) return nullptr;
-  if (s.input_width < 1 || s.output_width < 1 || s.depth < 0 || s.trees < 1) return nullptr;
-  if (s.depth > kMaxDepth || s.input_width > kMaxWidth || s.output_width > kMaxWidth) return nullptr;
-  const int64_t nn = s.nodes_per_tree();
-  if (s.trees > kMaxBytes / nn) return nullptr;
-  const int64_t rows = s.trees * nn;
-  const int64_t ld_in = round_up(s.input_width, kFffRowAlign);
-  const int64_t ld_out = round_up(s.output_width, kFffRowAlign);
-  if (ld_in + ld_out + 1 > kMaxBytes / 4 / rows) return nullptr;
-
-  FffLayerPtr L(new (std::nothrow) FffLayer{s, rows, ld_in, ld_out, nullptr, nullptr, {}});
-  if (!L) return nullptr;
-  L->w_in = alloc_zeroed(rows * ld_in);
-  L->w_out = alloc_zeroed(rows * ld_out);
-  if (!L->w_in || !L->w_out) return nullptr;
-  try {
-    L->b_in.assign(linear_in_bias, linear_in_bias + rows);
-  } catch (const std::bad_alloc&) {
-    return nullptr;
+// linear_in.weight [rows, I] -> dst [rows, ld_in]; linear_out.weight [O, rows] -> dst [rows, ld_out], in 64-row
+// tiles so both sides stay in cache. cvt: float -> T.
+template <typename T, typename Cvt>
+void pack_weights(const FffLayer& L, const float* linear_in_weight, const float* linear_out_weight, T* w_in,
+                  T* w_out, Cvt cvt) {
+  const int64_t I = L.shape.input_width, O = L.shape.output_width, rows = L.rows;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < I; ++i) w_in[r * L.ld_in + i] = cvt(linear_in_weight[r * I + i]);
   }
-  const int64_t I = s.input_width, O = s.output_width;
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(&L->w_in[r * ld_in], linear_in_weight + r * I, I * sizeof(float));
-  // linear_out.weight [O, rows] -> [rows, ld_out], in 64-row tiles so both sides stay in cache.
   constexpr int64_t kTile = 64;
   for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
     const int64_t r1 = std::min(rows, r0 + kTile);
     for (int64_t o = 0; o < O; ++o) {
       const float* src = linear_out_weight + o * rows;
-      for (int64_t r = r0; r < r1; ++r) L->w_out[r * ld_out + o] = src[r];
+      for (int64_t r = r0; r < r1; ++r) w_out[r * L.ld_out + o] = cvt(src[r]);
     }
+  }
+}
+
+}  // namespace
+
+void FffLayerDeleter::operator()(FffLayer* p) const { delete p; }
+
+FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const float* linear_in_bias,
+                       const float* linear_out_weight, FffWeights weights) {
+  if (!linear_in_weight || !linear_in_bias || !linear_out_weight) return nullptr;
+  if (weights != FffWeights::f32 && weights != FffWeights::bf16) return nullptr;
+  const bool bf16 = weights == FffWeights::bf16;
+  if (s.input_width < 1 || s.output_width < 1 || s.depth < 0 || s.trees < 1) return nullptr;
+  if (s.depth > kMaxDepth || s.input_width > kMaxWidth || s.output_width > kMaxWidth) return nullptr;
+  const int64_t nn = s.nodes_per_tree();
+  if (s.trees > kMaxBytes / nn) return nullptr;
+  const int64_t rows = s.trees * nn;
+  const int64_t align = bf16 ? kFffRowAlignBf16 : kFffRowAlign;
+  const int64_t ld_in = round_up(s.input_width, align);
+  const int64_t ld_out = round_up(s.output_width, align);
+  if (ld_in + ld_out + 1 > kMaxBytes / 4 / rows) return nullptr;
+
+  FffLayerPtr L(new (std::nothrow) FffLayer{s, weights, rows, ld_in, ld_out, nullptr, nullptr, nullptr, nullptr, {}});
+  if (!L) return nullptr;
+  try {
+    L->b_in.assign(linear_in_bias, linear_in_bias + rows);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  if (bf16) {
+    L->w_in_bf16 = alloc_zeroed<uint16_t>(rows * ld_in);
+    L->w_out_bf16 = alloc_zeroed<uint16_t>(rows * ld_out);
+    if (!L->w_in_bf16 || !L->w_out_bf16) return nullptr;
+    pack_weights(*L, linear_in_weight, linear_out_weight, L->w_in_bf16.get(), L->w_out_bf16.get(), fff_f32_to_bf16);
+  } else {
+    L->w_in = alloc_zeroed<float>(rows * ld_in);
+    L->w_out = alloc_zeroed<float>(rows * ld_out);
+    if (!L->w_in || !L->w_out) return nullptr;
+    pack_weights(*L, linear_in_weight, linear_out_weight, L->w_in.get(), L->w_out.get(), [](float v) { return v; });
   }
   return L;
 }
 
 const FffShape& fff_shape(const FffLayer& layer) { return layer.shape; }
 
+FffWeights fff_weights(const FffLayer& layer) { return layer.weights; }
+
 int64_t fff_weight_bytes(const FffLayer& layer) {
-  return int64_t(sizeof(float)) * layer.rows * (layer.ld_in + layer.ld_out + 1);
+  const int64_t element = layer.weights == FffWeights::bf16 ? 2 : 4;
+  return layer.rows * (element * (layer.ld_in + layer.ld_out) + int64_t(sizeof(float)));
 }
 
 namespace {
@@ -130,9 +164,11 @@ const FffKernels* fff_kernels_for(Isa isa) {
 // Computed in scalar float (one per node and token) so that every ISA routes and scales identically.
 float gelu_erf(float l) { return 0.5f * l * (1.0f + std::erf(l * 0.70710678118654752f)); }
 
-void prefetch_row(const float* p, int64_t floats) {
+// The first `count` elements of a weight row.
+template <typename W>
+void prefetch_row(const W* p, int64_t count) {
   const char* c = reinterpret_cast<const char*>(p);
-  for (int64_t b = 0; b < floats * int64_t(sizeof(float)); b += 64) FFFBERT_PREFETCH(c + b);
+  for (int64_t b = 0; b < count * int64_t(sizeof(W)); b += 64) FFFBERT_PREFETCH(c + b);
 }
 
 // Below this many rows `automatic` walks per token: the two timed alike up to 64 rows on the development machine
@@ -145,9 +181,25 @@ constexpr int64_t kBatchMax = 4096;
 // share a row, and chains overlap their row fetches. (4 and 16 timed the same at 2048 tokens.)
 constexpr int64_t kChainMax = 4;
 
+// The kernels and packed rows of one weight type W: float, or uint16_t for bf16.
+template <typename W>
+struct RowKernels {
+  void (*dot)(const W* const* w, const float* const* x, int count, int64_t n, float* out);
+  void (*dot_shared)(const W* w, const float* const* x, int count, int64_t n, float* out);
+  void (*gather)(const W* const* w, const float* g, int64_t count, int64_t n, float* y);
+};
+
+RowKernels<float> row_kernels(const FffKernels& k, const float*) { return {k.dot, k.dot_shared, k.gather}; }
+RowKernels<uint16_t> row_kernels(const FffKernels& k, const uint16_t*) {
+  return {k.dot_bf16, k.dot_shared_bf16, k.gather_bf16};
+}
+
+template <typename W>
 struct Ctx {
   const FffLayer& L;
-  const FffKernels& kern;
+  RowKernels<W> kern;
+  const W* w_in;   // [rows, ld_in]
+  const W* w_out;  // [rows, ld_out]
   const float* x;
   int64_t ldx;
   float* y;
@@ -161,13 +213,16 @@ struct Ctx {
 // Per-thread scratch, grown on demand and reused across calls.
 struct Scratch {
   std::vector<float> l;                  // [tokens, P] logits, then GELU values
-  std::vector<const float*> out_rows;    // [tokens, P] W_out^T rows, in visiting order
+  std::vector<const float*> out_rows;    // [tokens, P] W_out^T rows, in visiting order (fp32 layers)
+  std::vector<const uint16_t*> out_rows_bf16;  // the same for bf16 layers
   std::vector<int32_t> perm, tmp;        // local token order, grouped by subtree (batched)
+  std::vector<const float*>& rows(const float*) { return out_rows; }
+  std::vector<const uint16_t*>& rows(const uint16_t*) { return out_rows_bf16; }
+  template <typename W>
   void reserve(int64_t tokens, int64_t P) {
-    if (int64_t(l.size()) < tokens * P) {
-      l.resize(size_t(tokens * P));
-      out_rows.resize(size_t(tokens * P));
-    }
+    if (int64_t(l.size()) < tokens * P) l.resize(size_t(tokens * P));
+    std::vector<const W*>& r = rows(static_cast<const W*>(nullptr));
+    if (int64_t(r.size()) < tokens * P) r.resize(size_t(tokens * P));
     if (int64_t(perm.size()) < tokens) {
       perm.resize(size_t(tokens));
       tmp.resize(size_t(tokens));
@@ -180,27 +235,30 @@ Scratch& thread_scratch() {
   return s;
 }
 
-const float* in_row(const Ctx& c, int64_t k, int32_t n) { return &c.L.w_in[(k * c.nn + n) * c.L.ld_in]; }
+template <typename W>
+const W* in_row(const Ctx<W>& c, int64_t k, int32_t n) { return c.w_in + (k * c.nn + n) * c.L.ld_in; }
 
 // Records node n of tree k at `level` for local token b; returns the child (l == 0 and NaN go left).
-inline int32_t visit(const Ctx& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n, float dot) {
+template <typename W>
+inline int32_t visit(const Ctx<W>& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n, float dot) {
   const int64_t r = k * c.nn + n;
   const float l = dot + c.L.b_in[size_t(r)];
   const int64_t j = k * (c.L.shape.depth + 1) + level;
   s.l[size_t(b * c.P + j)] = l;
-  s.out_rows[size_t(b * c.P + j)] = &c.L.w_out[r * c.L.ld_out];
+  s.rows(c.w_out)[size_t(b * c.P + j)] = c.w_out + r * c.L.ld_out;
   if (c.paths) c.paths[(c.t0 + b) * c.P + j] = n;
   return 2 * n + 1 + (l > 0.0f ? 1 : 0);
 }
 
 // Local tokens toks[0, count), all at node n0 of tree k at level0, walked to the leaves as independent chains,
 // kFffMaxDots side by side so their row fetches overlap.
-void walk_chains(const Ctx& c, Scratch& s, const int32_t* toks, int64_t count, int64_t k, int32_t n0,
+template <typename W>
+void walk_chains(const Ctx<W>& c, Scratch& s, const int32_t* toks, int64_t count, int64_t k, int32_t n0,
                  int64_t level0) {
   const FffLayer& L = c.L;
   const int64_t I = L.shape.input_width, D = L.shape.depth;
   const float* xs[kFffMaxDots];
-  const float* ws[kFffMaxDots];
+  const W* ws[kFffMaxDots];
   float dots[kFffMaxDots];
   int32_t node[kFffMaxDots];
   for (int64_t q = 0; q < count; q += kFffMaxDots) {
@@ -219,7 +277,7 @@ void walk_chains(const Ctx& c, Scratch& s, const int32_t* toks, int64_t count, i
           prefetch_row(ws[b] + (node[b] + 1) * L.ld_in, std::min<int64_t>(I, 64));
           prefetch_row(ws[b] + (node[b] + 2) * L.ld_in, std::min<int64_t>(I, 64));
         }
-        prefetch_row(&L.w_out[(k * c.nn + node[b]) * L.ld_out], std::min<int64_t>(L.shape.output_width, 32));
+        prefetch_row(c.w_out + (k * c.nn + node[b]) * L.ld_out, std::min<int64_t>(L.shape.output_width, 32));
       }
       c.kern.dot(ws, xs, cnt, I, dots);
       for (int b = 0; b < cnt; ++b) node[b] = visit(c, s, toks[q + b], k, level, node[b], dots[b]);
@@ -231,14 +289,15 @@ void walk_chains(const Ctx& c, Scratch& s, const int32_t* toks, int64_t count, i
 // read once for all the tokens that reach it (kFffMaxDots per kernel call), and the tokens of a subtree
 // contiguous in perm so their activations stay in cache while its levels are walked. Small groups continue as
 // chains.
-void walk_subtree(const Ctx& c, Scratch& s, int64_t q0, int64_t q1, int64_t k, int32_t n, int64_t level) {
+template <typename W>
+void walk_subtree(const Ctx<W>& c, Scratch& s, int64_t q0, int64_t q1, int64_t k, int32_t n, int64_t level) {
   if (q1 - q0 <= kChainMax) {
     walk_chains(c, s, &s.perm[size_t(q0)], q1 - q0, k, n, level);
     return;
   }
   const FffLayer& L = c.L;
   const int64_t I = L.shape.input_width, D = L.shape.depth;
-  const float* w = in_row(c, k, n);
+  const W* w = in_row(c, k, n);
   if (level < D) {
     prefetch_row(w + (n + 1) * L.ld_in, I);
     prefetch_row(w + (n + 2) * L.ld_in, I);
@@ -268,15 +327,17 @@ void walk_subtree(const Ctx& c, Scratch& s, int64_t q0, int64_t q1, int64_t k, i
 }
 
 // Phase 2 for local token b: GELU of its logits, then y = sum of g * W_out^T rows.
-void finish_token(const Ctx& c, Scratch& s, int64_t b) {
+template <typename W>
+void finish_token(const Ctx<W>& c, Scratch& s, int64_t b) {
   float* g = &s.l[size_t(b * c.P)];
   for (int64_t j = 0; j < c.P; ++j) g[j] = gelu_erf(g[j]);
-  c.kern.gather(&s.out_rows[size_t(b * c.P)], g, c.P, c.L.shape.output_width, c.y + (c.t0 + b) * c.ldy);
+  c.kern.gather(&s.rows(c.w_out)[size_t(b * c.P)], g, c.P, c.L.shape.output_width, c.y + (c.t0 + b) * c.ldy);
 }
 
-void forward_per_token(Ctx c, int64_t begin, int64_t end) {
+template <typename W>
+void forward_per_token(Ctx<W> c, int64_t begin, int64_t end) {
   Scratch& s = thread_scratch();
-  s.reserve(kFffMaxDots, c.P);
+  s.reserve<W>(kFffMaxDots, c.P);
   static const int32_t kLocal[kFffMaxDots] = {0, 1, 2, 3};
   static_assert(kFffMaxDots == 4, "kLocal lists kFffMaxDots tokens");
   for (int64_t t = begin; t < end; t += kFffMaxDots) {
@@ -287,11 +348,12 @@ void forward_per_token(Ctx c, int64_t begin, int64_t end) {
   }
 }
 
-void forward_batched(Ctx c, int64_t begin, int64_t end) {
+template <typename W>
+void forward_batched(Ctx<W> c, int64_t begin, int64_t end) {
   Scratch& s = thread_scratch();
   for (int64_t t = begin; t < end; t += kBatchMax) {
     const int64_t B = std::min<int64_t>(kBatchMax, end - t);
-    s.reserve(B, c.P);
+    s.reserve<W>(B, c.P);
     c.t0 = t;
     for (int64_t b = 0; b < B; ++b) s.perm[size_t(b)] = int32_t(b);
     for (int64_t k = 0; k < c.L.shape.trees; ++k) walk_subtree(c, s, 0, B, k, 0, 0);
@@ -300,16 +362,8 @@ void forward_batched(Ctx c, int64_t begin, int64_t end) {
   }
 }
 
-}  // namespace
-
-Isa fff_resolve_isa(Isa isa) { return isa_supported(isa) ? isa : isa_best(); }
-
-void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
-                 int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool) {
-  const FffShape& sh = layer.shape;
-  if (rows <= 0 || !x || !y || ldx < sh.input_width || ldy < sh.output_width) return;
-  const FffKernels* kern = fff_kernels_for(fff_resolve_isa(isa));
-  const Ctx c{layer, *kern, x, ldx, y, ldy, paths, 0, sh.nodes_per_tree(), sh.trees * (sh.depth + 1)};
+template <typename W>
+void forward(const Ctx<W>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
   if (strategy == FffStrategy::automatic) {
     strategy = rows < kBatchedMinRows ? FffStrategy::per_token : FffStrategy::batched;
   }
@@ -321,6 +375,28 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
       forward_per_token(c, begin, end);
     }
   });
+}
+
+}  // namespace
+
+Isa fff_resolve_isa(Isa isa) { return isa_supported(isa) ? isa : isa_best(); }
+
+void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
+                 int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool) {
+  const FffShape& sh = layer.shape;
+  if (rows <= 0 || !x || !y || ldx < sh.input_width || ldy < sh.output_width) return;
+  const FffKernels* kern = fff_kernels_for(fff_resolve_isa(isa));
+  const int64_t nn = sh.nodes_per_tree(), P = sh.trees * (sh.depth + 1);
+  if (layer.weights == FffWeights::bf16) {
+    const uint16_t* w_in = layer.w_in_bf16.get();
+    const Ctx<uint16_t> c{layer, row_kernels(*kern, w_in), w_in, layer.w_out_bf16.get(), x, ldx, y, ldy, paths, 0,
+                          nn, P};
+    forward(c, rows, strategy, pool);
+  } else {
+    const float* w_in = layer.w_in.get();
+    const Ctx<float> c{layer, row_kernels(*kern, w_in), w_in, layer.w_out.get(), x, ldx, y, ldy, paths, 0, nn, P};
+    forward(c, rows, strategy, pool);
+  }
 }
 
 }  // namespace fffbert

@@ -6,6 +6,10 @@
 // Routing is discontinuous: paths are compared first. A path that differs must be explained by a logit within
 // rounding of 0 at the first node where they part (checked against the double reference); outputs are compared
 // only where paths agree. Flips are counted and printed.
+//
+// bf16 weights: a bf16 layer must compute exactly what the f32 layer computes from the rounded weights (same
+// ISA: bitwise), so ISA vs scalar runs use the rounded weights as their reference; bf16 vs f32 accuracy is
+// bounded by bf16's unit roundoff u = 2^-8 and reported.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +19,7 @@
 #include <vector>
 
 #include "fffbert/fff.h"
+#include "kernels/fff_kernels.h"
 #include "test.h"
 
 using namespace fffbert;
@@ -53,9 +58,19 @@ std::vector<float> make_inputs(int64_t rows, int64_t ld, uint32_t seed) {
   return x;
 }
 
-FffLayerPtr make_layer(const Weights& w) {
-  return fff_create(w.shape, w.w_in.data(), w.b_in.data(), w.w_out.data());
+FffLayerPtr make_layer(const Weights& w, FffWeights type = FffWeights::f32) {
+  return fff_create(w.shape, w.w_in.data(), w.b_in.data(), w.w_out.data(), type);
 }
+
+// The weights a bf16 layer really holds: W_in and W_out rounded to bf16 (the bias stays fp32).
+Weights round_to_bf16(Weights w) {
+  for (float& v : w.w_in) v = fff_bf16_to_f32(fff_f32_to_bf16(v));
+  for (float& v : w.w_out) v = fff_bf16_to_f32(fff_f32_to_bf16(v));
+  return w;
+}
+
+// bf16 unit roundoff: 8 significant bits, round to nearest.
+constexpr double kBf16U = 1.0 / 256.0;
 
 double ref_logit(const Weights& w, int64_t r, const float* x) {
   double s = w.b_in[size_t(r)];
@@ -108,17 +123,17 @@ Run run(const FffLayer& L, const float* x, int64_t rows, int64_t ldx, int64_t ld
   return r;
 }
 
-// Tolerance of the outputs of a token on a path: output o gets 1e-6 (~8 float eps) of the sum of |terms| it is
-// made of, where a GELU value carries the error of its logit (~sqrt(n)*eps times the logit's |terms| scale A,
-// n <= 768). tol[o] for o < O.
-std::vector<double> out_tols(const Weights& w, const float* x, const int32_t* path) {
+// Tolerance of the outputs of a token on a path: output o gets `eps` (1e-6, ~8 float eps, for fp32 rounding) of
+// the sum of |terms| it is made of, where a GELU value carries the error of its logit (~sqrt(n)*eps times the
+// logit's |terms| scale A, n <= 768; GELU' <= 1.13 < 1.2). tol[o] for o < O.
+std::vector<double> out_tols(const Weights& w, const float* x, const int32_t* path, double eps = 1e-6) {
   const FffShape& s = w.shape;
   const int64_t nn = s.nodes_per_tree(), R = w.R();
   std::vector<double> tol(size_t(s.output_width), 1e-30);
   for (int64_t k = 0; k < s.trees; ++k) {
     for (int64_t level = 0; level <= s.depth; ++level) {
       const int64_t r = k * nn + path[k * (s.depth + 1) + level];
-      const double node = 1e-6 * (std::fabs(gelu_ref(ref_logit(w, r, x))) + 1.2 * ref_logit_scale(w, r, x));
+      const double node = eps * (std::fabs(gelu_ref(ref_logit(w, r, x))) + 1.2 * ref_logit_scale(w, r, x));
       for (int64_t o = 0; o < s.output_width; ++o) tol[size_t(o)] += node * std::fabs(w.w_out[size_t(o * R + r)]);
     }
   }
@@ -129,12 +144,17 @@ struct Compare {
   int64_t flips = 0;      // tokens whose paths differ (each explained by a near-zero logit)
   int64_t compared = 0;   // tokens whose outputs were compared
   double max_rel = 0.0;   // max |a - b| / tol over compared outputs
+  double max_abs = 0.0;   // max |a - b| over compared outputs
+  double max_norm_rel = 0.0;  // max over compared tokens of ||a - b||_2 / ||b||_2
+  double sum_norm_rel = 0.0;  // its sum (mean = sum / compared)
 };
 
 // Compares run `a` against expected outputs `b` (paths `pb`) token by token. `what` names the pair in messages.
+// eps: the relative error of a product term that the pair may differ by (1e-6: fp32 rounding; more for bf16):
+// parting paths need |logit| <= eps * its |terms| scale, outputs stay within out_tols(eps).
 void compare_runs(const Weights& w, const float* x, int64_t rows, int64_t ldx, const float* ya, int64_t lda,
                   const int32_t* pa, const double* yb_d, const float* yb_f, int64_t ldb, const int32_t* pb,
-                  const char* what, Compare* c) {
+                  const char* what, Compare* c, double eps = 1e-6) {
   const FffShape& s = w.shape;
   const int64_t P = s.trees * (s.depth + 1), nn = s.nodes_per_tree();
   for (int64_t t = 0; t < rows; ++t) {
@@ -148,23 +168,30 @@ void compare_runs(const Weights& w, const float* x, int64_t rows, int64_t ldx, c
       if (level == 0) continue;
       const int64_t r = k * nn + pb[t * P + j - 1];
       const double l = ref_logit(w, r, xt), scale = ref_logit_scale(w, r, xt);
-      CHECK_MSG(std::fabs(l) <= 1e-6 * scale, "%s: token %lld: path differs at tree %lld level %lld, logit %g "
+      CHECK_MSG(std::fabs(l) <= eps * scale, "%s: token %lld: path differs at tree %lld level %lld, logit %g "
                 "(scale %g) is not within rounding of 0", what, (long long)t, (long long)k, (long long)level, l,
                 scale);
       ++c->flips;
       continue;
     }
     ++c->compared;
-    const std::vector<double> tols = out_tols(w, xt, pa + t * P);
+    const std::vector<double> tols = out_tols(w, xt, pa + t * P, eps);
+    double d2 = 0.0, b2 = 0.0;
     for (int64_t o = 0; o < s.output_width; ++o) {
       const double a = ya[t * lda + o];
       const double b = yb_d ? yb_d[t * ldb + o] : double(yb_f[t * ldb + o]);
       const double tol = tols[size_t(o)];
       const double rel = std::fabs(a - b) / tol;
       if (rel > c->max_rel) c->max_rel = rel;
+      if (std::fabs(a - b) > c->max_abs) c->max_abs = std::fabs(a - b);
+      d2 += (a - b) * (a - b);
+      b2 += b * b;
       CHECK_MSG(rel <= 1.0, "%s: token %lld output %lld: %.9g vs %.9g (tol %.3g)", what, (long long)t,
                 (long long)o, a, b, tol);
     }
+    const double nr = b2 > 0.0 ? std::sqrt(d2 / b2) : 0.0;
+    c->sum_norm_rel += nr;
+    if (nr > c->max_norm_rel) c->max_norm_rel = nr;
   }
 }
 
@@ -300,7 +327,9 @@ TEST(fff_strategies_and_threads_agree_bitwise) {
   }
 }
 
-TEST(fff_zero_logit_goes_left) {
+static const char* type_name(FffWeights type) { return type == FffWeights::bf16 ? "bf16" : "f32"; }
+
+static void zero_logit_goes_left(FffWeights type) {
   // Tree 0 (D=2): node 0 has logit exactly 0 (x0*1 + x1*(-1) with x0 == x1, bias 0), node 1 (its left child)
   // has logit 0 from bias -0.5 against a dot of exactly 0.5, node 3 positive. Tree 1: every logit exactly 0
   // (zero row, zero bias). Expected paths: tree 0 -> 0, 1, 3; tree 1 -> 0, 1, 3; GELU(0) = 0 adds nothing.
@@ -314,31 +343,39 @@ TEST(fff_zero_logit_goes_left) {
   w_in[3] = 0.25f;
   b[1] = -0.5f;
   w_in[6] = 1.0f;  // node 3: logit 1 (goes right, past the path's end)
-  const FffLayerPtr L = fff_create(s, w_in.data(), b.data(), w_out.data());
+  const FffLayerPtr L = fff_create(s, w_in.data(), b.data(), w_out.data(), type);
   CHECK(L != nullptr);
   if (!L) return;
+  if (type == FffWeights::bf16) {  // what the layer holds (these W_in values are exact in bf16)
+    for (float& v : w_out) v = fff_bf16_to_f32(fff_f32_to_bf16(v));
+  }
   const float x[2] = {1.0f, 1.0f};
   const float g3 = 0.5f * 1.0f * (1.0f + std::erf(1.0f / std::sqrt(2.0f)));
   for (Isa isa : runnable_isas(false)) {
     for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched}) {
       const Run r = run(*L, x, 1, 2, 3, st, isa, pool(2));
       const std::vector<int32_t> expect = {0, 1, 3, 0, 1, 3};
-      CHECK_MSG(r.paths == expect, "%s: paths %d %d %d / %d %d %d", isa_name(isa), r.paths[0], r.paths[1],
-                r.paths[2], r.paths[3], r.paths[4], r.paths[5]);
+      CHECK_MSG(r.paths == expect, "%s %s: paths %d %d %d / %d %d %d", isa_name(isa), type_name(type), r.paths[0],
+                r.paths[1], r.paths[2], r.paths[3], r.paths[4], r.paths[5]);
       for (int64_t o = 0; o < 3; ++o) {
         const float want = g3 * w_out[size_t(o * R + 3)];
-        CHECK_MSG(std::fabs(r.y[size_t(o)] - want) <= 1e-6f * std::fabs(want), "%s: y[%lld] = %g, want %g",
-                  isa_name(isa), (long long)o, r.y[size_t(o)], want);
+        CHECK_MSG(std::fabs(r.y[size_t(o)] - want) <= 1e-6f * std::fabs(want), "%s %s: y[%lld] = %g, want %g",
+                  isa_name(isa), type_name(type), (long long)o, r.y[size_t(o)], want);
       }
     }
   }
 }
 
-TEST(fff_strides_larger_than_widths) {
+TEST(fff_zero_logit_goes_left) {
+  zero_logit_goes_left(FffWeights::f32);
+  zero_logit_goes_left(FffWeights::bf16);
+}
+
+static void strides_larger_than_widths(FffWeights type) {
   const Case cs{37, 29, 6, 2, 23};
   const int64_t ldx = 45, ldy = 41;
   const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, 900);
-  const FffLayerPtr L = make_layer(w);
+  const FffLayerPtr L = make_layer(w, type);
   const std::vector<float> x = make_inputs(cs.rows, cs.I, 901);
   std::vector<float> xs(size_t(cs.rows * ldx), std::numeric_limits<float>::quiet_NaN());
   for (int64_t t = 0; t < cs.rows; ++t) std::copy_n(&x[size_t(t * cs.I)], cs.I, &xs[size_t(t * ldx)]);
@@ -358,16 +395,21 @@ TEST(fff_strides_larger_than_widths) {
           }
         }
       }
-      CHECK_MSG(bad == 0 && touched == 0, "%s strategy %d: %d outputs differ, %d padding floats written",
-                isa_name(isa), int(st), bad, touched);
+      CHECK_MSG(bad == 0 && touched == 0, "%s %s strategy %d: %d outputs differ, %d padding floats written",
+                isa_name(isa), type_name(type), int(st), bad, touched);
     }
   }
 }
 
-TEST(fff_nan_input_goes_left_and_stays_in_its_row) {
+TEST(fff_strides_larger_than_widths) {
+  strides_larger_than_widths(FffWeights::f32);
+  strides_larger_than_widths(FffWeights::bf16);
+}
+
+static void nan_input_goes_left_and_stays_in_its_row(FffWeights type) {
   const Case cs{21, 13, 4, 2, 9};
   const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, 77);
-  const FffLayerPtr L = make_layer(w);
+  const FffLayerPtr L = make_layer(w, type);
   std::vector<float> x = make_inputs(cs.rows, cs.I, 78);
   const std::vector<float> clean = x;
   x[size_t(4 * cs.I + 3)] = std::numeric_limits<float>::quiet_NaN();  // token 4
@@ -378,17 +420,23 @@ TEST(fff_nan_input_goes_left_and_stays_in_its_row) {
       const Run c = run(*L, clean.data(), cs.rows, cs.I, cs.O, st, isa, pool(3));
       for (int64_t j = 0; j < P; ++j) {
         const int64_t level = j % (cs.D + 1);
-        CHECK_MSG(r.paths[size_t(4 * P + j)] == (int32_t(1) << level) - 1, "%s: NaN token not all-left at %lld",
-                  isa_name(isa), (long long)j);
+        CHECK_MSG(r.paths[size_t(4 * P + j)] == (int32_t(1) << level) - 1, "%s %s: NaN token not all-left at %lld",
+                  isa_name(isa), type_name(type), (long long)j);
       }
       for (int64_t o = 0; o < cs.O; ++o) CHECK(std::isnan(r.y[size_t(4 * cs.O + o)]));
       for (int64_t t = 0; t < cs.rows; ++t) {
         if (t == 4) continue;
         CHECK_MSG(std::memcmp(&r.y[size_t(t * cs.O)], &c.y[size_t(t * cs.O)], cs.O * sizeof(float)) == 0,
-                  "%s: token %lld changed by another token's NaN", isa_name(isa), (long long)t);
+                  "%s %s: token %lld changed by another token's NaN", isa_name(isa), type_name(type),
+                  (long long)t);
       }
     }
   }
+}
+
+TEST(fff_nan_input_goes_left_and_stays_in_its_row) {
+  nan_input_goes_left_and_stays_in_its_row(FffWeights::f32);
+  nan_input_goes_left_and_stays_in_its_row(FffWeights::bf16);
 }
 
 TEST(fff_depth_20_does_not_overflow) {
@@ -411,5 +459,190 @@ TEST(fff_depth_20_does_not_overflow) {
     CHECK(r.paths == pref);
     CHECK_MSG(std::fabs(r.y[0] - yref[0]) <= 1e-5 * (1.0 + std::fabs(yref[0])), "%s: %g vs %g", isa_name(isa),
               r.y[0], yref[0]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// bf16 weights
+
+TEST(fff_bf16_rounding_is_nearest_even) {
+  auto bits = [](float f) { return fff_f32_to_bf16(f); };
+  auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  };
+  CHECK(bits(1.0f) == 0x3f80);
+  CHECK(bits(-2.0f) == 0xc000);
+  CHECK(bits(from_bits(0x3f808000u)) == 0x3f80);  // tie, even below: down
+  CHECK(bits(from_bits(0x3f818000u)) == 0x3f82);  // tie, odd below: up
+  CHECK(bits(from_bits(0x3f808001u)) == 0x3f81);  // above the tie: up
+  CHECK(bits(from_bits(0x3f807fffu)) == 0x3f80);  // below the tie: down
+  CHECK(bits(std::numeric_limits<float>::infinity()) == 0x7f80);
+  CHECK(bits(std::numeric_limits<float>::max()) == 0x7f80);  // rounds past the largest bf16: infinity
+  CHECK(bits(-0.0f) == 0x8000);
+  CHECK(bits(from_bits(0x00000001u)) == 0x0000);  // smallest subnormal rounds to 0
+  const uint16_t nan = bits(std::numeric_limits<float>::quiet_NaN());
+  CHECK((nan & 0x7f80) == 0x7f80 && (nan & 0x007f) != 0);
+  CHECK(std::isnan(fff_bf16_to_f32(bits(from_bits(0x7f800001u)))));  // a NaN with only low payload bits stays NaN
+  // Relative error <= 2^-8 over a range of magnitudes.
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> ud(-30.0f, 30.0f);
+  double worst = 0.0;
+  for (int i = 0; i < 100000; ++i) {
+    const float f = std::ldexp(1.0f + std::fabs(ud(rng)) / 30.0f, int(ud(rng))) * (i % 2 ? 1.0f : -1.0f);
+    const double r = std::fabs(double(fff_bf16_to_f32(bits(f))) - f) / std::fabs(f);
+    if (r > worst) worst = r;
+  }
+  CHECK_MSG(worst <= kBf16U, "worst relative rounding error %g", worst);
+}
+
+TEST(fff_bf16_create_and_bytes) {
+  const std::vector<float> a(64, 0.5f);
+  FffLayerPtr L = fff_create({3, 2, 1, 2}, a.data(), a.data(), a.data(), FffWeights::bf16);
+  CHECK(L != nullptr);
+  if (L) {
+    CHECK(fff_weights(*L) == FffWeights::bf16);
+    // 6 rows of W_in and W_out^T, each padded to 32 bf16, plus 6 fp32 biases.
+    CHECK_MSG(fff_weight_bytes(*L) == 6 * (2 * (32 + 32) + 4), "bytes %lld", (long long)fff_weight_bytes(*L));
+  }
+  FffLayerPtr F = fff_create({3, 2, 1, 2}, a.data(), a.data(), a.data());
+  CHECK(F != nullptr && fff_weights(*F) == FffWeights::f32);
+  CHECK(fff_create({3, 2, 1, 2}, a.data(), a.data(), a.data(), FffWeights(7)) == nullptr);
+  CHECK(fff_create({0, 2, 1, 2}, a.data(), a.data(), a.data(), FffWeights::bf16) == nullptr);
+  // The 1x11 layer: 4095 rows of 768 + 768 bf16 and a bias each, half the fp32 bytes (plus the biases).
+  const FffShape big{768, 768, 11, 1};
+  const Weights w = make_weights(big, 5);
+  const FffLayerPtr b16 = make_layer(w, FffWeights::bf16), b32 = make_layer(w);
+  CHECK(fff_weight_bytes(*b16) == 4095 * (2 * 1536 + 4));
+  std::printf("     1x11 layer: %.1f MB fp32, %.1f MB bf16\n", fff_weight_bytes(*b32) / 1e6,
+              fff_weight_bytes(*b16) / 1e6);
+}
+
+// Same ISA: a bf16 layer is the fp32 layer of the rounded weights, bitwise (paths and outputs).
+TEST(fff_bf16_is_f32_of_rounded_weights_bitwise) {
+  uint32_t seed = 2000;
+  int64_t tokens = 0;
+  for (Isa isa : runnable_isas(false)) {
+    for (const Case& cs : grid_cases()) {
+      const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+      const FffLayerPtr b = make_layer(w, FffWeights::bf16);
+      const FffLayerPtr f = make_layer(round_to_bf16(w));
+      const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+      for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched}) {
+        const Run rb = run(*b, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(2));
+        const Run rf = run(*f, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(2));
+        CHECK_MSG(rb.paths == rf.paths, "%s I=%lld O=%lld D=%lld K=%lld strategy %d: paths differ", isa_name(isa),
+                  (long long)cs.I, (long long)cs.O, (long long)cs.D, (long long)cs.K, int(st));
+        CHECK_MSG(std::memcmp(rb.y.data(), rf.y.data(), rb.y.size() * sizeof(float)) == 0,
+                  "%s I=%lld O=%lld D=%lld K=%lld strategy %d: outputs not bitwise equal", isa_name(isa),
+                  (long long)cs.I, (long long)cs.O, (long long)cs.D, (long long)cs.K, int(st));
+        tokens += cs.rows;
+      }
+    }
+  }
+  CHECK(tokens > 4000);
+}
+
+TEST(fff_bf16_scalar_matches_reference) {
+  Compare total;
+  uint32_t seed = 3000;
+  for (const Case& cs : grid_cases()) {
+    const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+    const Weights wr = round_to_bf16(w);
+    const FffLayerPtr L = make_layer(w, FffWeights::bf16);
+    const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+    const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
+    std::vector<double> yref(size_t(cs.rows * cs.O)), yt;
+    std::vector<int32_t> pref, pt;
+    for (int64_t t = 0; t < cs.rows; ++t) {
+      ref_token(wr, &x[size_t(t * cs.I)], &yt, &pt);
+      std::copy(yt.begin(), yt.end(), yref.begin() + t * cs.O);
+      pref.insert(pref.end(), pt.begin(), pt.end());
+    }
+    compare_runs(wr, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O,
+                 pref.data(), "bf16 scalar vs reference of the rounded weights", &total);
+  }
+  std::printf("     bf16 scalar vs reference (rounded weights): %lld tokens compared, %lld path flips, max err %.3f "
+              "of tol\n", (long long)total.compared, (long long)total.flips, total.max_rel);
+  CHECK(total.compared > 2000);
+}
+
+TEST(fff_bf16_isa_matches_scalar) {
+  for (Isa isa : runnable_isas(true)) {
+    if (isa == Isa::scalar) continue;
+    Compare total;
+    uint32_t seed = 4000;
+    for (const Case& cs : grid_cases()) {
+      const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+      const Weights wr = round_to_bf16(w);
+      const FffLayerPtr L = make_layer(w, FffWeights::bf16);
+      const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+      const Run s = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
+      for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched}) {
+        const Run v = run(*L, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(1));
+        compare_runs(wr, x.data(), cs.rows, cs.I, v.y.data(), cs.O, v.paths.data(), nullptr, s.y.data(), cs.O,
+                     s.paths.data(), isa_name(isa), &total);
+      }
+    }
+    std::printf("     bf16 %s vs bf16 scalar: %lld token walks compared, %lld path flips, max err %.3f of tol\n",
+                isa_name(isa), (long long)total.compared, (long long)total.flips, total.max_rel);
+    CHECK(total.compared > 4000);
+  }
+}
+
+TEST(fff_bf16_strategies_and_threads_agree_bitwise) {
+  const Case cases[] = {
+      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40}, {19, 21, 0, 2, 3}, {3, 5, 6, 1, 5000},
+  };
+  uint32_t seed = 5000;
+  for (Isa isa : runnable_isas(false)) {
+    for (const Case& cs : cases) {
+      const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+      const FffLayerPtr L = make_layer(w, FffWeights::bf16);
+      const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+      const Run base = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, isa, pool(1));
+      for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched, FffStrategy::automatic}) {
+        for (int p = 0; p < 3; ++p) {
+          const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(p + 1));
+          CHECK_MSG(r.paths == base.paths, "%s I=%lld strategy %d threads %d: paths differ", isa_name(isa),
+                    (long long)cs.I, int(st), p + 1);
+          CHECK_MSG(std::memcmp(r.y.data(), base.y.data(), r.y.size() * sizeof(float)) == 0,
+                    "%s I=%lld strategy %d threads %d: outputs not bitwise equal", isa_name(isa), (long long)cs.I,
+                    int(st), p + 1);
+        }
+      }
+    }
+  }
+}
+
+// bf16 against fp32 weights on 1x11 (and a K=2 variant), random weights: the accuracy bf16 costs. Each weight
+// moves by at most u = 2^-8 relative, so a logit moves by at most u * (its |terms| scale A) and an output by at
+// most u * sum over the path of (|g| + 1.2 A) |W_out| (out_tols with eps = u; plus fp32 rounding): a worst-case
+// bound, not a fitted one. Paths may part only where the fp32 logit is within u * A of 0. Reported: flipped
+// paths, max abs error, the error relative to the bound, and ||dy|| / ||y|| per token.
+TEST(fff_bf16_accuracy_vs_f32) {
+  const Case cases[] = {{768, 768, 11, 1, 2000}, {768, 768, 11, 2, 500}};
+  uint32_t seed = 6000;
+  for (const Case& cs : cases) {
+    const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+    const FffLayerPtr f = make_layer(w), b = make_layer(w, FffWeights::bf16);
+    const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+    for (Isa isa : runnable_isas(false)) {
+      Compare c;
+      const Run rf = run(*f, x.data(), cs.rows, cs.I, cs.O, FffStrategy::automatic, isa, pool(2));
+      const Run rb = run(*b, x.data(), cs.rows, cs.I, cs.O, FffStrategy::automatic, isa, pool(2));
+      compare_runs(w, x.data(), cs.rows, cs.I, rb.y.data(), cs.O, rb.paths.data(), nullptr, rf.y.data(), cs.O,
+                   rf.paths.data(), "bf16 vs f32", &c, kBf16U + 2e-6);
+      double ymax = 0.0;
+      for (float v : rf.y) ymax = std::max(ymax, double(std::fabs(v)));
+      std::printf("     bf16 vs f32, %s, I=O=%lld D=%lld K=%lld, %lld tokens: %lld paths flipped (%.2f%%); on the "
+                  "others max abs err %.2e (max |y| %.2f), max err %.3f of the worst-case bound, ||dy||/||y|| "
+                  "mean %.2e max %.2e\n",
+                  isa_name(isa), (long long)cs.I, (long long)cs.D, (long long)cs.K, (long long)cs.rows,
+                  (long long)c.flips, 100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
+                  c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
+      CHECK(c.compared + c.flips == cs.rows);
+    }
   }
 }

@@ -30,13 +30,23 @@ struct FffLayer;
 struct FffLayerDeleter { void operator()(FffLayer* p) const; };
 using FffLayerPtr = std::unique_ptr<FffLayer, FffLayerDeleter>;
 
+// How the packed W_in and W_out^T are stored. The bias, the activations, the arithmetic (after widening a
+// weight to fp32 exactly) and the outputs are fp32 either way.
+//   f32:  as given.
+//   bf16: each weight rounded to the nearest bfloat16 (ties to even; 8 significant bits, relative error
+//         <= 2^-8): half the bytes, so half the memory traffic of the walk, which is what limits it. A bf16
+//         layer computes bitwise what an f32 layer computes from the rounded weights; its outputs differ from
+//         the f32 layer's by that rounding, and a logit within it of 0 may route differently.
+enum class FffWeights : int { f32 = 0, bf16 = 1 };
+
 // Inputs in PyTorch layouts: linear_in_weight [K*n_nodes, I], linear_in_bias [K*n_nodes],
 // linear_out_weight [O, K*n_nodes]. Copies (and packs) them; the caller may free its arrays afterwards.
 // Returns null when the shape is invalid (sizes < 1, D < 0, D > 30 (paths are int32), null pointers, sizes too
-// large for int64 or memory) or the allocation fails.
+// large for int64 or memory), `weights` is not one of FffWeights, or the allocation fails.
 FffLayerPtr fff_create(const FffShape& shape, const float* linear_in_weight, const float* linear_in_bias,
-                       const float* linear_out_weight);
+                       const float* linear_out_weight, FffWeights weights = FffWeights::f32);
 const FffShape& fff_shape(const FffLayer& layer);
+FffWeights fff_weights(const FffLayer& layer);
 // Bytes held by the packed weights.
 int64_t fff_weight_bytes(const FffLayer& layer);
 
@@ -53,9 +63,9 @@ Isa fff_resolve_isa(Isa isa);
 
 // x: [rows, I] row-major with row stride ldx (>= I); y: [rows, O] with row stride ldy (>= O), overwritten.
 // paths: null, or [rows, K, D+1] int32: the node index (0-based, within its tree) visited at each level.
-// Work is split over `pool`; for one ISA the result does not depend on the thread count or strategy (bitwise:
-// every ISA has one dot summation order fixed by I, used by both walks). Across ISAs outputs differ by rounding
-// (FMA, summation order), and a logit within that rounding of 0 may route differently.
+// Work is split over `pool`; for one ISA (and weight type) the result does not depend on the thread count or
+// strategy (bitwise: every ISA has one dot summation order fixed by I, used by both walks). Across ISAs outputs
+// differ by rounding (FMA, summation order), and a logit within that rounding of 0 may route differently.
 // Does nothing when rows <= 0, x or y is null, ldx < I or ldy < O (callers validate and report those).
 void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                  int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool);

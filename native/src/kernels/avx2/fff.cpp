@@ -9,6 +9,8 @@
 // -31% with 2 tokens, -37% with 3, measured at I=768). 16 ymm registers cannot hold several tokens x 8
 // accumulators, so those dots go over the row in passes, each pass owning a subset of the accumulators: every
 // accumulator sees the same FMAs in the same order as in the single dot, so the results are bitwise equal.
+// bf16 rows: the same templates with each 8-element load widened (VPMOVZXWD + VPSLLD 16): bitwise the fp32
+// kernels on the widened rows.
 #include <immintrin.h>
 
 #include "kernels/fff_kernels.h"
@@ -27,6 +29,13 @@ __m256i tail_mask(int64_t rem) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bits + 8 - rem));
 }
 
+// 8 row elements as fp32: an fp32 row is loaded as is, a bf16 row is widened exactly.
+__m256 load_w(const float* p) { return _mm256_load_ps(p); }
+__m256 load_w(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 float hsum(const __m256* a) {
   const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
                                  _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])));
@@ -37,8 +46,8 @@ float hsum(const __m256* a) {
 }
 
 // Accumulators [A0, A0 + AP) of the dots of T tokens with the row w; acc: [T][kAcc].
-template <int T, int A0, int AP>
-void fff_dot_pass(const float* w, const float* const* x, int64_t n, __m256 (*acc)[kAcc]) {
+template <typename W, int T, int A0, int AP>
+void fff_dot_pass(const W* w, const float* const* x, int64_t n, __m256 (*acc)[kAcc]) {
   __m256 r[T][AP];
   for (int t = 0; t < T; ++t) {
     for (int a = 0; a < AP; ++a) r[t][a] = _mm256_setzero_ps();
@@ -46,7 +55,7 @@ void fff_dot_pass(const float* w, const float* const* x, int64_t n, __m256 (*acc
   int64_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
     for (int a = 0; a < AP; ++a) {
-      const __m256 wv = _mm256_load_ps(w + i + (A0 + a) * kV);
+      const __m256 wv = load_w(w + i + (A0 + a) * kV);
       for (int t = 0; t < T; ++t) r[t][a] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t] + i + (A0 + a) * kV), r[t][a]);
     }
   }
@@ -54,7 +63,7 @@ void fff_dot_pass(const float* w, const float* const* x, int64_t n, __m256 (*acc
   for (int a = 0; a < AP; ++a) {
     const int64_t o = i + (A0 + a) * kV;
     if (o >= n) break;
-    const __m256 wv = _mm256_load_ps(w + o);
+    const __m256 wv = load_w(w + o);
     for (int t = 0; t < T; ++t) {
       const __m256 xv = o + kV <= n ? _mm256_loadu_ps(x[t] + o) : _mm256_maskload_ps(x[t] + o, tail_mask(n - o));
       r[t][a] = _mm256_fmadd_ps(wv, xv, r[t][a]);
@@ -66,49 +75,52 @@ void fff_dot_pass(const float* w, const float* const* x, int64_t n, __m256 (*acc
 }
 
 // Accumulators [A0, kAcc) of T tokens with one row, AP per pass (T * AP + 1 <= 16 registers).
-template <int T, int AP, int A0 = 0>
-void fff_dot_passes(const float* w, const float* const* x, int64_t n, __m256 (*acc)[kAcc]) {
-  fff_dot_pass<T, A0, AP>(w, x, n, acc);
-  if constexpr (A0 + AP < kAcc) fff_dot_passes<T, AP, A0 + AP>(w, x, n, acc);
+template <typename W, int T, int AP, int A0 = 0>
+void fff_dot_passes(const W* w, const float* const* x, int64_t n, __m256 (*acc)[kAcc]) {
+  fff_dot_pass<W, T, A0, AP>(w, x, n, acc);
+  if constexpr (A0 + AP < kAcc) fff_dot_passes<W, T, AP, A0 + AP>(w, x, n, acc);
 }
 
-template <int T, int AP>
-void fff_dot_rows(const float* w, const float* const* x, int64_t n, float* out) {
+template <typename W, int T, int AP>
+void fff_dot_rows(const W* w, const float* const* x, int64_t n, float* out) {
   __m256 acc[T][kAcc];
-  fff_dot_passes<T, AP>(w, x, n, acc);
+  fff_dot_passes<W, T, AP>(w, x, n, acc);
   for (int t = 0; t < T; ++t) out[t] = hsum(acc[t]);
 }
 
-void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
-  for (int t = 0; t < count; ++t) fff_dot_rows<1, 8>(w[t], x + t, n, out + t);
+template <typename W>
+void fff_dot(const W* const* w, const float* const* x, int count, int64_t n, float* out) {
+  for (int t = 0; t < count; ++t) fff_dot_rows<W, 1, 8>(w[t], x + t, n, out + t);
 }
 
-void fff_dot_shared_f32(const float* w, const float* const* x, int count, int64_t n, float* out) {
+template <typename W>
+void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, float* out) {
   switch (count) {
-    case 1: fff_dot_rows<1, 8>(w, x, n, out); break;
-    case 2: fff_dot_rows<2, 4>(w, x, n, out); break;
-    case 3: fff_dot_rows<3, 4>(w, x, n, out); break;
-    default: fff_dot_rows<4, 2>(w, x, n, out); break;
+    case 1: fff_dot_rows<W, 1, 8>(w, x, n, out); break;
+    case 2: fff_dot_rows<W, 2, 4>(w, x, n, out); break;
+    case 3: fff_dot_rows<W, 3, 4>(w, x, n, out); break;
+    default: fff_dot_rows<W, 4, 2>(w, x, n, out); break;
   }
 }
 
 // Output blocks of 8 vectors stay in registers over all rows: per row one broadcast and 8 load+FMAs, y written
 // once. At I=O=768 the 12 rows (36 KB) come from L2 at best, which sets the pace (4 or 8 vectors: 317 vs 310 ns).
-void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_t n, float* y) {
+template <typename W>
+void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
     __m256 a[kAcc];
     for (int k = 0; k < kAcc; ++k) a[k] = _mm256_setzero_ps();
     for (int64_t j = 0; j < count; ++j) {
       const __m256 gj = _mm256_set1_ps(g[j]);
-      const float* r = w[j] + i;
-      for (int k = 0; k < kAcc; ++k) a[k] = _mm256_fmadd_ps(gj, _mm256_load_ps(r + k * kV), a[k]);
+      const W* r = w[j] + i;
+      for (int k = 0; k < kAcc; ++k) a[k] = _mm256_fmadd_ps(gj, load_w(r + k * kV), a[k]);
     }
     for (int k = 0; k < kAcc; ++k) _mm256_storeu_ps(y + i + k * kV, a[k]);
   }
   for (; i < n; i += kV) {
     __m256 a = _mm256_setzero_ps();
-    for (int64_t j = 0; j < count; ++j) a = _mm256_fmadd_ps(_mm256_set1_ps(g[j]), _mm256_load_ps(w[j] + i), a);
+    for (int64_t j = 0; j < count; ++j) a = _mm256_fmadd_ps(_mm256_set1_ps(g[j]), load_w(w[j] + i), a);
     if (i + kV <= n) {
       _mm256_storeu_ps(y + i, a);
     } else {
@@ -120,7 +132,8 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
 }  // namespace
 
 const FffKernels& fff_kernels() {
-  static const FffKernels k{fff_dot_f32, fff_dot_shared_f32, fff_gather_f32};
+  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
+                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>};
   return k;
 }
 

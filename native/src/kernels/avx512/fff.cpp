@@ -4,7 +4,19 @@
 // after the last whole block (whole ones, then a partial one with a masked x load) go to accumulators 0, 1, ...;
 // then (a0 + a1) + (a2 + a3) and a fixed horizontal sum. 32 zmm registers hold 4 dots x 4 accumulators side by side
 // (one dot of I=768: 12 blocks, so 4 chains already match the 2 loads per cycle).
+// bf16 rows: the same templates with each 16-element load widened (VPMOVZXWD + VPSLLD 16): bitwise the fp32
+// kernels on the widened rows. Not VDPBF16PS (AVX512_BF16): it needs bf16 activations too, other numerics.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12.2's AVX-512 headers self-initialise their "undefined" vectors (GCC PR 105593, fixed in 12.3): a false
+// -Wmaybe-uninitialized wherever VPMOVZXWD / VPSLLD are inlined (the bf16 widening).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
 
 #include "kernels/fff_kernels.h"
 
@@ -16,6 +28,13 @@ constexpr int64_t kV = 16;
 
 // Lanes [0, rem) set, rem in [0, 16].
 __mmask16 tail_mask(int64_t rem) { return __mmask16((1u << rem) - 1u); }
+
+// 16 row elements as fp32: an fp32 row is loaded as is, a bf16 row is widened exactly.
+__m512 load_w(const float* p) { return _mm512_load_ps(p); }
+__m512 load_w(const uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
 
 float hsum(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
   const __m512 s = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
@@ -29,8 +48,8 @@ float hsum(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
 // The whole 64-float blocks of P dots side by side; returns the end of the last block. kShared: one row w[0] for
 // all P tokens, each of its vectors loaded once. Plain loops, no lambda: with the accumulators captured by a
 // lambda GCC 12 stored them to memory in every iteration (seen in the assembly); this form keeps them in zmm.
-template <int P, bool kShared>
-int64_t fff_dot_blocks(const float* const* w, const float* const* x, int64_t n, __m512 (*out)[4]) {
+template <typename W, int P, bool kShared>
+int64_t fff_dot_blocks(const W* const* w, const float* const* x, int64_t n, __m512 (*out)[4]) {
   __m512 acc[P][4];
   for (int p = 0; p < P; ++p) {
     for (int a = 0; a < 4; ++a) acc[p][a] = _mm512_setzero_ps();
@@ -38,9 +57,9 @@ int64_t fff_dot_blocks(const float* const* w, const float* const* x, int64_t n, 
   int64_t i = 0;
   for (; i + 4 * kV <= n; i += 4 * kV) {
     for (int a = 0; a < 4; ++a) {
-      const __m512 ws = _mm512_load_ps(w[0] + i + a * kV);
+      const __m512 ws = load_w(w[0] + i + a * kV);
       for (int p = 0; p < P; ++p) {
-        const __m512 wv = kShared ? ws : _mm512_load_ps(w[p] + i + a * kV);
+        const __m512 wv = kShared ? ws : load_w(w[p] + i + a * kV);
         acc[p][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[p] + i + a * kV), acc[p][a]);
       }
     }
@@ -52,54 +71,56 @@ int64_t fff_dot_blocks(const float* const* w, const float* const* x, int64_t n, 
 }
 
 // P dots, each in the order described above.
-template <int P, bool kShared>
-void fff_dot_p(const float* const* w, const float* const* x, int64_t n, float* out) {
+template <typename W, int P, bool kShared>
+void fff_dot_p(const W* const* w, const float* const* x, int64_t n, float* out) {
   __m512 acc[P][4];
-  const int64_t i = fff_dot_blocks<P, kShared>(w, x, n, acc);
+  const int64_t i = fff_dot_blocks<W, P, kShared>(w, x, n, acc);
   // What is left after the whole blocks: vector a goes to accumulator a.
   for (int a = 0; a < 4; ++a) {
     const int64_t o = i + a * kV;
     if (o >= n) break;
     const __mmask16 m = tail_mask(n - o < kV ? n - o : kV);
     for (int p = 0; p < P; ++p) {
-      acc[p][a] = _mm512_fmadd_ps(_mm512_load_ps(w[kShared ? 0 : p] + o), _mm512_maskz_loadu_ps(m, x[p] + o),
-                                  acc[p][a]);
+      acc[p][a] = _mm512_fmadd_ps(load_w(w[kShared ? 0 : p] + o), _mm512_maskz_loadu_ps(m, x[p] + o), acc[p][a]);
     }
   }
   for (int p = 0; p < P; ++p) out[p] = hsum(acc[p][0], acc[p][1], acc[p][2], acc[p][3]);
 }
 
-template <bool kShared>
-void fff_dot_n(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
+template <typename W, bool kShared>
+void fff_dot_n(const W* const* w, const float* const* x, int count, int64_t n, float* out) {
   switch (count) {
-    case 1: fff_dot_p<1, kShared>(w, x, n, out); break;
-    case 2: fff_dot_p<2, kShared>(w, x, n, out); break;
-    case 3: fff_dot_p<3, kShared>(w, x, n, out); break;
-    default: fff_dot_p<4, kShared>(w, x, n, out); break;
+    case 1: fff_dot_p<W, 1, kShared>(w, x, n, out); break;
+    case 2: fff_dot_p<W, 2, kShared>(w, x, n, out); break;
+    case 3: fff_dot_p<W, 3, kShared>(w, x, n, out); break;
+    default: fff_dot_p<W, 4, kShared>(w, x, n, out); break;
   }
 }
 
-void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
-  fff_dot_n<false>(w, x, count, n, out);
+template <typename W>
+void fff_dot(const W* const* w, const float* const* x, int count, int64_t n, float* out) {
+  fff_dot_n<W, false>(w, x, count, n, out);
 }
 
-void fff_dot_shared_f32(const float* w, const float* const* x, int count, int64_t n, float* out) {
-  fff_dot_n<true>(&w, x, count, n, out);
+template <typename W>
+void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, float* out) {
+  fff_dot_n<W, true>(&w, x, count, n, out);
 }
 
 // Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
 // written once.
-void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_t n, float* y) {
+template <typename W>
+void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 4 * kV <= n; i += 4 * kV) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t j = 0; j < count; ++j) {
       const __m512 gj = _mm512_set1_ps(g[j]);
-      const float* r = w[j] + i;
-      a0 = _mm512_fmadd_ps(gj, _mm512_load_ps(r), a0);
-      a1 = _mm512_fmadd_ps(gj, _mm512_load_ps(r + kV), a1);
-      a2 = _mm512_fmadd_ps(gj, _mm512_load_ps(r + 2 * kV), a2);
-      a3 = _mm512_fmadd_ps(gj, _mm512_load_ps(r + 3 * kV), a3);
+      const W* r = w[j] + i;
+      a0 = _mm512_fmadd_ps(gj, load_w(r), a0);
+      a1 = _mm512_fmadd_ps(gj, load_w(r + kV), a1);
+      a2 = _mm512_fmadd_ps(gj, load_w(r + 2 * kV), a2);
+      a3 = _mm512_fmadd_ps(gj, load_w(r + 3 * kV), a3);
     }
     _mm512_storeu_ps(y + i, a0);
     _mm512_storeu_ps(y + i + kV, a1);
@@ -108,7 +129,7 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
   }
   for (; i < n; i += kV) {
     __m512 a = _mm512_setzero_ps();
-    for (int64_t j = 0; j < count; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(g[j]), _mm512_load_ps(w[j] + i), a);
+    for (int64_t j = 0; j < count; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(g[j]), load_w(w[j] + i), a);
     if (i + kV <= n) {
       _mm512_storeu_ps(y + i, a);
     } else {
@@ -120,7 +141,8 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
 }  // namespace
 
 const FffKernels& fff_kernels() {
-  static const FffKernels k{fff_dot_f32, fff_dot_shared_f32, fff_gather_f32};
+  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
+                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>};
   return k;
 }
 

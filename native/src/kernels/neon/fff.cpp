@@ -5,6 +5,8 @@
 // chains cover a 4-cycle FMA latency on two pipes for one dependent dot. Dots run one at a time: with 2 or 3
 // side by side (16-24 accumulators) GCC 12 spilled accumulators to the stack in the main loop (seen in the
 // assembly; not timed: no arm64 machine here), so a row shared by several tokens is re-read from L1.
+// bf16 rows: the same code with each 4-element load widened (USHLL #16, baseline NEON): bitwise the fp32
+// kernels on the widened rows. (BFMMLA/BFDOT of FEAT_BF16 would need bf16 activations: not used.)
 #include <arm_neon.h>
 
 #include "kernels/fff_kernels.h"
@@ -17,6 +19,10 @@ constexpr int64_t kV = 4;
 constexpr int kAcc = 8;
 constexpr int64_t kBlock = kAcc * kV;
 
+// 4 row elements as fp32: an fp32 row is loaded as is, a bf16 row is widened exactly.
+float32x4_t load_w(const float* p) { return vld1q_f32(p); }
+float32x4_t load_w(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+
 float hsum(float32x4_t a0, float32x4_t a1, float32x4_t a2, float32x4_t a3, float32x4_t a4, float32x4_t a5,
            float32x4_t a6, float32x4_t a7) {
   const float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)),
@@ -25,50 +31,55 @@ float hsum(float32x4_t a0, float32x4_t a1, float32x4_t a2, float32x4_t a3, float
   return vget_lane_f32(vpadd_f32(h, h), 0);
 }
 
-float fff_dot1_f32(const float* w, const float* x, int64_t n) {
+template <typename W>
+float fff_dot1(const W* w, const float* x, int64_t n) {
   float32x4_t acc[kAcc];
   for (int a = 0; a < kAcc; ++a) acc[a] = vdupq_n_f32(0.0f);
   // The last, partial block runs over zero-padded copies (+0 products), in the same loop: a separate tail
   // indexing acc kept it in memory, stored in every iteration (GCC 12, seen in the assembly).
-  float wt[kBlock], xt[kBlock];
+  W wt[kBlock];
+  float xt[kBlock];
   const int64_t whole = n - n % kBlock;
   for (int64_t i = 0; i < n; i += kBlock) {
-    const float* wb = w + i;
+    const W* wb = w + i;
     const float* xb = x + i;
     if (i == whole) {
       for (int64_t k = 0; k < kBlock; ++k) {
-        wt[k] = i + k < n ? w[i + k] : 0.0f;
+        wt[k] = i + k < n ? w[i + k] : W(0);
         xt[k] = i + k < n ? x[i + k] : 0.0f;
       }
       wb = wt;
       xb = xt;
     }
-    for (int a = 0; a < kAcc; ++a) acc[a] = vfmaq_f32(acc[a], vld1q_f32(wb + a * kV), vld1q_f32(xb + a * kV));
+    for (int a = 0; a < kAcc; ++a) acc[a] = vfmaq_f32(acc[a], load_w(wb + a * kV), vld1q_f32(xb + a * kV));
   }
   return hsum(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
 }
 
-void fff_dot_f32(const float* const* w, const float* const* x, int count, int64_t n, float* out) {
-  for (int t = 0; t < count; ++t) out[t] = fff_dot1_f32(w[t], x[t], n);
+template <typename W>
+void fff_dot(const W* const* w, const float* const* x, int count, int64_t n, float* out) {
+  for (int t = 0; t < count; ++t) out[t] = fff_dot1(w[t], x[t], n);
 }
 
-void fff_dot_shared_f32(const float* w, const float* const* x, int count, int64_t n, float* out) {
-  for (int t = 0; t < count; ++t) out[t] = fff_dot1_f32(w, x[t], n);
+template <typename W>
+void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, float* out) {
+  for (int t = 0; t < count; ++t) out[t] = fff_dot1(w, x[t], n);
 }
 
 // Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
 // written once.
-void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_t n, float* y) {
+template <typename W>
+void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 4 * kV <= n; i += 4 * kV) {
     float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t j = 0; j < count; ++j) {
       const float32x4_t gj = vdupq_n_f32(g[j]);
-      const float* r = w[j] + i;
-      a0 = vfmaq_f32(a0, gj, vld1q_f32(r));
-      a1 = vfmaq_f32(a1, gj, vld1q_f32(r + kV));
-      a2 = vfmaq_f32(a2, gj, vld1q_f32(r + 2 * kV));
-      a3 = vfmaq_f32(a3, gj, vld1q_f32(r + 3 * kV));
+      const W* r = w[j] + i;
+      a0 = vfmaq_f32(a0, gj, load_w(r));
+      a1 = vfmaq_f32(a1, gj, load_w(r + kV));
+      a2 = vfmaq_f32(a2, gj, load_w(r + 2 * kV));
+      a3 = vfmaq_f32(a3, gj, load_w(r + 3 * kV));
     }
     vst1q_f32(y + i, a0);
     vst1q_f32(y + i + kV, a1);
@@ -77,7 +88,7 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
   }
   for (; i < n; i += kV) {
     float32x4_t a = vdupq_n_f32(0.0f);
-    for (int64_t j = 0; j < count; ++j) a = vfmaq_f32(a, vdupq_n_f32(g[j]), vld1q_f32(w[j] + i));
+    for (int64_t j = 0; j < count; ++j) a = vfmaq_f32(a, vdupq_n_f32(g[j]), load_w(w[j] + i));
     if (i + kV <= n) {
       vst1q_f32(y + i, a);
     } else {
@@ -91,7 +102,8 @@ void fff_gather_f32(const float* const* w, const float* g, int64_t count, int64_
 }  // namespace
 
 const FffKernels& fff_kernels() {
-  static const FffKernels k{fff_dot_f32, fff_dot_shared_f32, fff_gather_f32};
+  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
+                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>};
   return k;
 }
 

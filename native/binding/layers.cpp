@@ -13,6 +13,7 @@ namespace {
 
 using fffbert::FffLayer;
 using fffbert::FffStrategy;
+using fffbert::FffWeights;
 using fffbert::PackedLinear;
 
 constexpr int64_t kMaxDim = int64_t(1) << 31;
@@ -30,6 +31,15 @@ int64_t checked_mul(Napi::Env env, int64_t a, int64_t b, const char* what) {
 
 // ---------------------------------------------------------------------------------------------------------
 // FastFeedforward
+
+// Undefined -> f32; otherwise the string 'f32' or 'bf16'.
+FffWeights parse_weights(const Napi::Value& v) {
+  if (v.IsUndefined()) return FffWeights::f32;
+  const std::string got = v.IsString() ? "'" + v.As<Napi::String>().Utf8Value() + "'" : "a non-string value";
+  if (v.IsString() && got == "'f32'") return FffWeights::f32;
+  if (v.IsString() && got == "'bf16'") return FffWeights::bf16;
+  throw_error(v.Env(), code::kInvalidArgument, "Expected weights to be 'f32' or 'bf16' but received " + got);
+}
 
 struct FffForwardArgs {
   std::shared_ptr<FffLayer> layer;
@@ -63,10 +73,12 @@ class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
                        {InstanceMethod<&FastFeedforwardWrap::ForwardSync>("forwardSync"),
                         InstanceMethod<&FastFeedforwardWrap::Forward>("forward"),
                         InstanceMethod<&FastFeedforwardWrap::Dispose>("dispose"),
-                        InstanceMethod<&FastFeedforwardWrap::WeightBytes>("weightBytes")});
+                        InstanceMethod<&FastFeedforwardWrap::WeightBytes>("weightBytes"),
+                        InstanceMethod<&FastFeedforwardWrap::WeightDtype>("weightDtype")});
   }
 
-  // new NativeFastFeedforward(I, O, D, K, linearInWeight, linearInBias, linearOutWeight)
+  // new NativeFastFeedforward(I, O, D, K, linearInWeight, linearInBias, linearOutWeight, weights?)
+  // weights: 'f32' (default) or 'bf16' (fff.h FffWeights).
   explicit FastFeedforwardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastFeedforwardWrap>(info) {
     Napi::Env env = info.Env();
     expect_args(info, 7, "FastFeedforward");
@@ -84,15 +96,17 @@ class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
     expect_length(env, b_in.ElementLength(), nodes, "linearInBias");
     expect_length(env, w_out.ElementLength(), checked_mul(env, nodes, s.output_width, "linearOutWeight"),
                   "linearOutWeight");
+    const FffWeights weights = parse_weights(info[7]);
     fffbert::FffLayerPtr p;
     try {
-      p = fffbert::fff_create(s, w_in.Data(), b_in.Data(), w_out.Data());
+      p = fffbert::fff_create(s, w_in.Data(), b_in.Data(), w_out.Data(), weights);
     } catch (const std::bad_alloc&) {
       throw_error(env, code::kOutOfMemory, "Out of memory packing the FFF weights");
     }
     if (!p) throw_error(env, code::kInvalidShape, "Invalid FFF shape");
     layer_ = std::shared_ptr<FffLayer>(p.release(), fffbert::FffLayerDeleter());
     bytes_ = fffbert::fff_weight_bytes(*layer_);
+    weights_ = weights;
     Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
   }
 
@@ -143,6 +157,10 @@ class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
 
   Napi::Value WeightBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
 
+  Napi::Value WeightDtype(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), weights_ == FffWeights::bf16 ? "bf16" : "f32");
+  }
+
   void release() {
     if (!layer_) return;
     layer_.reset();
@@ -151,6 +169,7 @@ class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
 
   std::shared_ptr<FffLayer> layer_;
   int64_t bytes_ = 0;
+  FffWeights weights_ = FffWeights::f32;
 };
 
 // ---------------------------------------------------------------------------------------------------------

@@ -286,6 +286,8 @@ const DenseKernels& dense_kernels() {
     DenseKernels t;
     t.mr = kMr;
     t.nr = kNr;
+    // kc 256 (B micro-panel 16 KB in L1), mc 96 (A block 96 KB in L2). Measured at 512x3072x768 and 2048x768x768
+    // (1 thread, CPU time): kc 128 or 192 lose 10-20%; kc 320/384 and mc 48..240 are within the +-10% noise.
     t.kc = 256;
     t.mc = 96;
     t.gemm_tile = gemm_tile;

@@ -261,6 +261,7 @@ const DenseKernels& dense_kernels() {
     DenseKernels t;
     t.mr = kMr;
     t.nr = kNr;
+    // Not tuned (runs under qemu here): the AVX2 blocking.
     t.kc = 256;
     t.mc = 96;
     t.gemm_tile = gemm_tile;

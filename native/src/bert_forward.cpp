@@ -30,15 +30,15 @@ void reserve(BertWorkspace& ws, const BertConfig& c, int64_t pooler_w, int64_t t
   batch = std::max(batch, ws.batch);
   const int64_t H = c.hidden;
   const int64_t ffn_w = c.ffn == BertFfn::dense ? std::max(H, c.intermediate) : H;
-  const int64_t sizes[] = {tokens * H, tokens * H, tokens * H, tokens * 3 * H, tokens * H, tokens * ffn_w, tokens,
+  const int64_t sizes[] = {tokens * H, tokens * H, tokens * 3 * H, tokens * H, tokens * ffn_w, tokens,
                            batch * H, batch * std::max<int64_t>(pooler_w, 1)};
   int64_t total = kAlignFloats;
   for (int64_t s : sizes) total += round_up(s);
   std::vector<float> storage(static_cast<size_t>(total));
   float* p = storage.data();
   p += (kAlignFloats - (reinterpret_cast<uintptr_t>(p) / sizeof(float)) % kAlignFloats) % kAlignFloats;
-  float** regions[] = {&ws.h, &ws.h2, &ws.x, &ws.qkv, &ws.ctx, &ws.ffn, &ws.mask, &ws.pool_in, &ws.pooled};
-  for (int i = 0; i < 9; ++i) {
+  float** regions[] = {&ws.h, &ws.x, &ws.qkv, &ws.ctx, &ws.ffn, &ws.mask, &ws.pool_in, &ws.pooled};
+  for (int i = 0; i < 8; ++i) {
     *regions[i] = p;
     p += round_up(sizes[i]);
   }
@@ -123,10 +123,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
   Epilogue gelu;
   gelu.act = Activation::gelu_erf;
   float* hidden_out = out.hidden;
-  // The residual stream: an out-projection adding it writes the other buffer (y aliasing the residual would
-  // make linear_forward copy it), then the two swap.
-  float* h = ws.h;
-  float* h_next = ws.h2;
+  float* h = ws.h;  // the residual stream [M, H]
   // crammed FFF: its output [M, H] in ws.ffn, added to h by the next norm (LN1 of the next layer, or final_norm).
   const float* pending = nullptr;
   auto pre_norm = [&](const float* gamma, const float* beta, float* y) {
@@ -149,12 +146,12 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
     attention(ws.qkv, ws.qkv + k_off, ws.qkv + v_off, 3 * H, head_stride, ashape, ws.mask, scale, ws.ctx, H, isa,
               attn_pool);
     timer.lap(BertStage::attention, li);
-    // Output projection with the residual in its epilogue: crammed h = h + O ctx; hf x = h + O ctx + b.
+    // Output projection with the residual in its epilogue: crammed h += O ctx (in place: linear_forward then
+    // accumulates into h); hf x = h + O ctx + b.
     Epilogue res;
     res.residual = h;
     res.ldr = H;
-    linear_forward(*L.attn_out, ws.ctx, M, H, hf ? ws.x : h_next, H, res, isa, pool);
-    if (!hf) std::swap(h, h_next);
+    linear_forward(*L.attn_out, ws.ctx, M, H, hf ? ws.x : h, H, res, isa, pool);
     timer.lap(BertStage::attn_out, li);
 
     if (hf) {
@@ -180,9 +177,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
       timer.lap(BertStage::ffn, li);
     } else {
       linear_forward(*L.ffn_in, ws.x, M, H, ws.ffn, c.intermediate, gelu, isa, pool);
-      res.residual = h;
-      linear_forward(*L.ffn_out, ws.ffn, M, c.intermediate, h_next, H, res, isa, pool);  // h + W2 GELU(W1 x)
-      std::swap(h, h_next);
+      linear_forward(*L.ffn_out, ws.ffn, M, c.intermediate, h, H, res, isa, pool);  // h += W2 GELU(W1 x) + b2
       timer.lap(BertStage::ffn, li);
     }
   }

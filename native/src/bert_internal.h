@@ -43,7 +43,6 @@ struct BertWorkspace {
   std::vector<float> storage;
   int64_t tokens = 0, batch = 0;  // capacity
   float* h = nullptr;       // [M, H] residual stream
-  float* h2 = nullptr;      // [M, H] the next residual stream: crammed out-projections write here, then swap
   float* x = nullptr;       // [M, H] normalised input of a sublayer (hf: the post-attention stream)
   float* qkv = nullptr;     // [M, 3H]
   float* ctx = nullptr;     // [M, H] attention output, heads concatenated

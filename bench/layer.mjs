@@ -8,7 +8,7 @@
 //
 //   node bench/layer.mjs [--full] [--reps 7] [--threads <cores>] [--tokens 1,16,128] [--only fff,dense,gemm]
 //                        [--no-ort] [--no-openblas] [--no-install] [--min-rep-ms 40] [--warmup-ms 300]
-//                        [--rounds 1] [--quiet-wait-s 0]
+//                        [--rounds 1] [--quiet-wait-s 0] [--isa scalar,avx2]  (FFF ISAs; default: all supported)
 // --rounds N runs the whole list N times, round-robin, and pools the repetitions (spreads the noise of a shared
 // machine over every implementation); --quiet-wait-s S waits up to S seconds before each configuration for
 // other work to leave the cores (< 25% busy). The background load seen before each run is recorded.
@@ -35,6 +35,7 @@ const args = parseArgs(process.argv.slice(2), {
   minRepMs: { type: 'int', default: 40 },
   warmupMs: { type: 'int', default: 300 },
   rounds: { type: 'int', default: 1 },
+  isa: { type: 'list', default: null },
   quietWaitS: { type: 'int', default: 0 },
 });
 
@@ -112,7 +113,7 @@ if (args.only.includes('dense')) {
 const configs = [];
 for (const tokens of tokensList) {
   if (args.only.includes('fff')) {
-    for (const isa of isaInfo.supported) {
+    for (const isa of isaInfo.supported.filter((i) => !args.isa || args.isa.includes(i))) {
       for (const strategy of ['per-token', 'batched', 'auto']) {
         configs.push({ family: 'fff', impl: `FFF 1x11 ${isa} ${strategy}`, isa, strategy, tokens, job: { kind: 'fff', isa, strategy, tokens, depth: DEPTH } });
       }

@@ -159,7 +159,7 @@ if (args.profile) {
 // --- files ------------------------------------------------------------------------------------------------
 const svg = logLogChart({
   title: 'Whole encoder (UltraFastBERT-1x11-long shapes): time per token',
-  subtitle: `${machine.cpu}, ${T} threads, ISA ${machine.isa.active}, ${machine.date.slice(0, 16)}Z, commit ${machine.commit?.slice(0, 8) ?? '?'}; x = batch*seq (1x16, 1x128, 8x128, 32x128)`,
+  subtitle: `${machine.cpu}, ${T} threads, ISA ${machine.isa.active}, ${machine.date.slice(0, 16)}Z, commit ${machine.commit?.slice(0, 8) ?? '?'}; x = batch*seq (${shapes.map((x) => x.label).join(', ')})`,
   xLabel: 'tokens per forward (batch x seq)',
   yLabel: 'time per token (us)',
   series: engines.map((e) => ({

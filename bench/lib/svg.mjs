@@ -7,15 +7,16 @@ const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function fmtTick(v) {
-  if (v >= 1e4 || v < 1e-2) return v.toExponential(0).replace('e+', 'e');
+  if (Number.isInteger(v) && v < 1e5) return String(v);
+  if (v >= 1e5 || v < 1e-2) return v.toExponential(0).replace('e+', 'e');
   return String(+v.toPrecision(3));
 }
 
 /** Tick values of a log axis over [lo, hi]: powers of `base`, plus 2x and 5x for decades when few. */
 function logTicks(lo, hi, base) {
   const ticks = [];
-  const a = Math.floor(Math.log(lo) / Math.log(base) - 1e-9);
-  const b = Math.ceil(Math.log(hi) / Math.log(base) + 1e-9);
+  const a = Math.floor(Math.log(lo) / Math.log(base) + 1e-9);
+  const b = Math.ceil(Math.log(hi) / Math.log(base) - 1e-9);
   for (let e = a; e <= b; e++) {
     const v = base ** e;
     if (v >= lo * 0.999 && v <= hi * 1.001) ticks.push(v);

@@ -60,3 +60,16 @@ TEST(pool_default_resize) {
   }
   fffbert::set_default_threads(before);
 }
+
+TEST(pool_many_small_jobs_each_task_once) {
+  // Back-to-back jobs: a worker waking late for job j must never run a task of j twice or one of j+1 early.
+  for (int threads : {2, 3, 5}) {
+    auto pool = fffbert::make_pool(threads);
+    for (int job = 0; job < 5000; ++job) {
+      const int64_t n = 2 + job % 7;
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool->parallel_tasks(n, [&](int64_t t, int) { hits[size_t(t)]++; });
+      for (int64_t t = 0; t < n; ++t) CHECK_MSG(hits[size_t(t)] == 1, "threads=%d job=%d task=%lld", threads, job, (long long)t);
+    }
+  }
+}

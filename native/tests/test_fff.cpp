@@ -302,9 +302,11 @@ TEST(fff_isa_matches_scalar) {
 }
 
 TEST(fff_strategies_and_threads_agree_bitwise) {
-  // 5000 rows: more than one batched walk (kBatchMax = 4096 tokens) in a single-thread range.
+  // 5000 rows: more than one batched walk (kBatchMax = 4096 tokens) in a single-thread range. The last two take
+  // the two-phase batched walk (activations of a thread's range > 512 KB): top levels per block, then regrouped.
   const Case cases[] = {
-      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40}, {19, 21, 0, 2, 3}, {3, 5, 6, 1, 5000},
+      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40},   {19, 21, 0, 2, 3},
+      {3, 5, 6, 1, 5000},   {768, 96, 8, 1, 700}, {200, 50, 7, 2, 2000},
   };
   uint32_t seed = 500;
   for (Isa isa : runnable_isas(false)) {
@@ -593,7 +595,8 @@ TEST(fff_bf16_isa_matches_scalar) {
 
 TEST(fff_bf16_strategies_and_threads_agree_bitwise) {
   const Case cases[] = {
-      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40}, {19, 21, 0, 2, 3}, {3, 5, 6, 1, 5000},
+      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40},   {19, 21, 0, 2, 3},
+      {3, 5, 6, 1, 5000},   {768, 96, 8, 1, 700}, {200, 50, 7, 2, 2000},
   };
   uint32_t seed = 5000;
   for (Isa isa : runnable_isas(false)) {

@@ -32,12 +32,14 @@ export interface NativeLinear {
   forwardSync(x: Float32Array, rows: number, out: Float32Array, activation: NativeActivation, residual: Float32Array | null): void;
   forward(x: Float32Array, rows: number, out: Float32Array, activation: NativeActivation, residual: Float32Array | null): Promise<void>;
   dispose(): void;
+  weightBytes(): number;
 }
 
 export interface NativeDenseFeedforward {
   forwardSync(x: Float32Array, rows: number, out: Float32Array): void;
   forward(x: Float32Array, rows: number, out: Float32Array): Promise<void>;
   dispose(): void;
+  weightBytes(): number;
 }
 
 /** The configuration NativeBertModel takes: the fields of BertConfig (lib/bert/types.ts) it reads. */

@@ -138,6 +138,139 @@ describe('encoder options and batching', () => {
   });
 });
 
+/** `model` with tensors dropped and others added or replaced (copies: readF32 views are reused). */
+function edited(model: SafetensorsFile, drop: string[], extra: Record<string, { shape: number[]; data: Float32Array }>): TensorSource {
+  const base = model.names().filter((n) => !drop.includes(n) && !extra[n]);
+  return {
+    names: () => [...base, ...Object.keys(extra)],
+    info: (n: string): TensorInfo | undefined => (extra[n] ? { name: n, dtype: 'F32', shape: extra[n].shape } : base.includes(n) ? model.info(n) : undefined),
+    readF32: (n: string) => extra[n]?.data ?? model.readF32(n),
+  };
+}
+
+describe('tied and untied MLM decoders (the word embedding is held once)', () => {
+  it('crammed: a decoder.weight equal to the embedding or absent gives the same logits and memory; a different one is used', () => {
+    const { config, model, ref } = load('ufb-tiny');
+    const V = config.vocabSize;
+    const H = config.hiddenSize;
+    const E = model.readF32('encoder.embedding.word_embedding.weight').slice();
+    expect(sameBits(model.readF32('decoder.weight'), E)).toBe(true); // the fixture's decoder is tied
+    const inputs = inputsOf(ref);
+    const run = (src: TensorSource) => {
+      const enc = createEncoder(config, src);
+      const out = enc.forwardSync(inputs);
+      const bytes = enc.weightBytes;
+      enc.dispose();
+      return { ...out, bytes };
+    };
+    const tied = run(model);
+    const absent = run(edited(model, ['decoder.weight'], {}));
+    expect(sameBits(absent.lastHiddenState, tied.lastHiddenState)).toBe(true);
+    expect(sameBits(absent.logits!, tied.logits!)).toBe(true);
+    expect(absent.bytes).toBe(tied.bytes);
+    // Untied: 2E (logits exactly doubled; the lookup still reads E), and E with one element of the last row changed.
+    const double = run(edited(model, [], { 'decoder.weight': { shape: [V, H], data: E.map((x) => 2 * x) } }));
+    expect(sameBits(double.lastHiddenState, tied.lastHiddenState)).toBe(true);
+    expect(sameBits(double.logits!, tied.logits!.map((x) => 2 * x))).toBe(true);
+    expect(double.bytes).toBe(tied.bytes + Math.ceil(V / 16) * 16 * H * 4); // one more packed table (rows padded to 16)
+    const D = E.slice();
+    D[(V - 1) * H + 5] += 1;
+    const one = run(edited(model, [], { 'decoder.weight': { shape: [V, H], data: D } }));
+    expect(one.bytes).toBe(tied.bytes + Math.ceil(V / 16) * 16 * H * 4); // one more packed table (rows padded to 16)
+    const h = tied.lastHiddenState;
+    let changed = 0;
+    for (let t = 0; t < inputs.batch * inputs.seq; t++) {
+      for (let v = 0; v < V; v++) {
+        const a = one.logits![t * V + v];
+        const b = tied.logits![t * V + v];
+        if (v !== V - 1) expect(a).toBe(b);
+        else {
+          expect(Math.abs(a - (b + h[t * H + 5]))).toBeLessThanOrEqual(1e-4);
+          if (a !== b) changed++;
+        }
+      }
+    }
+    expect(changed).toBeGreaterThan(0);
+  });
+
+  it('crammed: natively, the decoder may arrive before the embedding (tied and untied)', () => {
+    const { config, model, ref } = load('ufb-tiny');
+    const V = config.vocabSize;
+    const H = config.hiddenSize;
+    const inputs = inputsOf(ref);
+    const key = (name: string): string => {
+      const fixed: Record<string, string> = {
+        'embeddings.word.weight': 'encoder.embedding.word_embedding.weight',
+        'embeddings.scale_factor': 'encoder.embedding.pos_embedding.scale_factor',
+        'mlm.decoder.weight': 'decoder.weight',
+      };
+      if (fixed[name]) return fixed[name];
+      let m: RegExpMatchArray | null;
+      if ((m = name.match(/^embeddings\.norm\.(.+)$/))) return `encoder.embedding.norm.${m[1]}`;
+      if ((m = name.match(/^final_norm\.(.+)$/))) return `encoder.final_norm.${m[1]}`;
+      m = name.match(/^layers\.(\d+)\.(.+)$/)!;
+      const rest: Record<string, string> = { 'attn.qkv.weight': 'attn.self_attention.query_key_value.weight', 'attn.out.weight': 'attn.dense.weight' };
+      return `encoder.layers.${m[1]}.${rest[m[2]] ?? m[2]}`;
+    };
+    const reference = createEncoder(config, model);
+    const want = reference.forwardSync(inputs);
+    reference.dispose();
+    for (const scale of [1, 2]) {
+      const m = new native.NativeBertModel({ ...config });
+      const names = m.tensorNames().reverse();
+      expect(names.findIndex((t) => t.name === 'mlm.decoder.weight')).toBeLessThan(names.findIndex((t) => t.name === 'embeddings.word.weight'));
+      for (const t of names) {
+        const data = model.readF32(key(t.name)).slice();
+        m.setTensor(t.name, t.name === 'mlm.decoder.weight' ? data.map((x) => scale * x) : data, t.shape);
+      }
+      m.finalize();
+      const n = inputs.batch * inputs.seq;
+      const hidden = new Float32Array(n * H);
+      const logits = new Float32Array(n * V);
+      m.forwardSync(inputs.inputIds, inputs.attentionMask, null, inputs.batch, inputs.seq, hidden, logits, null);
+      expect(sameBits(hidden, want.lastHiddenState)).toBe(true);
+      expect(sameBits(logits, want.logits!.map((x) => scale * x))).toBe(true);
+      m.dispose();
+    }
+  });
+
+  it('hf: cls.predictions.decoder.weight absent or equal to the embedding gives the same logits and memory; a different one is used', () => {
+    const { config, model, ref } = load('bert-tiny-mlm');
+    const V = config.vocabSize;
+    const H = config.hiddenSize;
+    const E = model.readF32('bert.embeddings.word_embeddings.weight').slice();
+    const bias = model.readF32('cls.predictions.bias').slice();
+    const inputs = inputsOf(ref);
+    const run = (src: TensorSource) => {
+      const enc = createEncoder(config, src);
+      const out = enc.forwardSync(inputs);
+      const bytes = enc.weightBytes;
+      enc.dispose();
+      return { ...out, bytes };
+    };
+    const absent = run(model);
+    expect(model.info('cls.predictions.decoder.weight')).toBeUndefined();
+    const equal = run(edited(model, [], { 'cls.predictions.decoder.weight': { shape: [V, H], data: E } }));
+    expect(sameBits(equal.lastHiddenState, absent.lastHiddenState)).toBe(true);
+    expect(sameBits(equal.logits!, absent.logits!)).toBe(true);
+    expect(equal.bytes).toBe(absent.bytes);
+    // 2E: logits - bias exactly doubled before the bias is added (one rounding each side)
+    const double = run(edited(model, [], { 'cls.predictions.decoder.weight': { shape: [V, H], data: E.map((x) => 2 * x) } }));
+    expect(sameBits(double.lastHiddenState, absent.lastHiddenState)).toBe(true);
+    expect(double.bytes).toBe(absent.bytes + Math.ceil(V / 16) * 16 * H * 4); // one more packed table (rows padded to 16)
+    let maxErr = 0;
+    let moved = 0;
+    for (let i = 0; i < absent.logits!.length; i++) {
+      const b = bias[i % V];
+      const want = 2 * (absent.logits![i] - b) + b;
+      maxErr = Math.max(maxErr, Math.abs(double.logits![i] - want) / Math.max(1, Math.abs(want)));
+      if (double.logits![i] !== absent.logits![i]) moved++;
+    }
+    expect(maxErr).toBeLessThanOrEqual(1e-5);
+    expect(moved).toBeGreaterThan(absent.logits!.length / 2);
+  });
+});
+
 /** A TensorSource over the ufb-tiny checkpoint plus a crammed classification head (pooler.dense.*, head.*). */
 function withClassificationHead(model: SafetensorsFile, H: number, headDim: number, labels: number): TensorSource {
   const next = rng(7);

@@ -2,9 +2,10 @@
  * The native BERT encoder built from a normalised config and a checkpoint's tensors (FFF-SPEC sections 2, 3).
  *
  * Checkpoint keys are mapped onto the core's own tensor names (listed by the native model; see
- * native/include/fffbert/bert.h), read one at a time and copied natively, so loading never holds two copies
- * of the checkpoint. Tied decoders (absent `decoder.weight` / `cls.predictions.decoder.weight`) take the word
- * embeddings.
+ * native/include/fffbert/bert.h), read one at a time and copied (or packed) natively, so loading never holds
+ * two copies of the checkpoint. MLM models hold the word embedding once: an absent `decoder.weight` /
+ * `cls.predictions.decoder.weight` is tied to it, a present one is compared natively and kept separately only
+ * when it differs.
  */
 import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from '../errors';
 import { Disposable, expectOptions } from '../layers/common';
@@ -40,7 +41,7 @@ function crammedKeys(name: string): string[] {
   const simple: Record<string, string[]> = {
     'embeddings.word.weight': ['encoder.embedding.word_embedding.weight'],
     'embeddings.scale_factor': ['encoder.embedding.pos_embedding.scale_factor'],
-    'mlm.decoder.weight': ['decoder.weight', 'encoder.embedding.word_embedding.weight'],
+    'mlm.decoder.weight': ['decoder.weight'],  // optional natively: absent = tied
   };
   if (simple[name]) return simple[name];
   let m: RegExpMatchArray | null;
@@ -69,7 +70,7 @@ function hfKeys(name: string, p: string): string[] {
     'embeddings.word.weight': [`${p}embeddings.word_embeddings.weight`],
     'embeddings.position.weight': [`${p}embeddings.position_embeddings.weight`],
     'embeddings.token_type.weight': [`${p}embeddings.token_type_embeddings.weight`],
-    'mlm.decoder.weight': ['cls.predictions.decoder.weight', `${p}embeddings.word_embeddings.weight`],
+    'mlm.decoder.weight': ['cls.predictions.decoder.weight'],  // optional natively: absent = tied
     'mlm.decoder.bias': ['cls.predictions.bias', 'cls.predictions.decoder.bias'],
   };
   if (simple[name]) return simple[name];

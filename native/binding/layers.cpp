@@ -3,6 +3,7 @@
 //
 // JavaScript side (lib/layers/*.ts) allocates outputs and validates first; these checks are the second line.
 #include <new>
+#include <vector>
 
 #include "common.h"
 #include "fffbert/dense.h"
@@ -18,16 +19,98 @@ using fffbert::PackedLinear;
 
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
-template <typename T>
-std::shared_ptr<T> live(const Napi::Env& env, const std::shared_ptr<T>& p, const char* what) {
-  if (!p) throw_error(env, code::kDisposed, std::string(what) + " has been disposed");
-  return p;
-}
-
 int64_t checked_mul(Napi::Env env, int64_t a, int64_t b, const char* what) {
   if (a != 0 && b > INT64_MAX / a) throw_error(env, code::kInvalidShape, std::string(what) + " is too large");
   return a * b;
 }
+
+// Runs Args::run() on a libuv thread, which then takes part in the compute pool.
+template <typename Args>
+class RunWorker final : public PromiseWorker {
+ public:
+  RunWorker(Napi::Env env, Args args) : PromiseWorker(env), args_(std::move(args)) {}
+  void Execute() override {
+    try {
+      args_.run();
+    } catch (const std::bad_alloc&) {
+      fail(code::kOutOfMemory, "Out of memory for the activations");
+    }
+  }
+
+ private:
+  Args args_;
+};
+
+// What the three layer objects share: packed weights held through a shared_ptr (an in-flight worker keeps
+// its own reference, so dispose() during a forward is safe), their size reported to V8, and
+// forward / forwardSync / dispose / weightBytes over Derived::parse(info) -> Args (checked arguments + weights).
+template <typename Derived, typename Weights, typename Args>
+class LayerWrap : public Napi::ObjectWrap<Derived> {
+ public:
+  using Napi::ObjectWrap<Derived>::ObjectWrap;
+  ~LayerWrap() override { release(); }
+
+ protected:
+  using Base = Napi::ObjectWrap<Derived>;
+
+  static Napi::Function define(Napi::Env env, const char* name,
+                               std::vector<typename Base::PropertyDescriptor> extra = {}) {
+    std::vector<typename Base::PropertyDescriptor> methods = {
+        Base::InstanceMethod("forwardSync", &LayerWrap::ForwardSync),
+        Base::InstanceMethod("forward", &LayerWrap::Forward),
+        Base::InstanceMethod("dispose", &LayerWrap::Dispose),
+        Base::InstanceMethod("weightBytes", &LayerWrap::WeightBytes)};
+    methods.insert(methods.end(), extra.begin(), extra.end());
+    return Base::DefineClass(env, name, methods);
+  }
+
+  void adopt(Napi::Env env, std::shared_ptr<Weights> w, int64_t bytes) {
+    weights_ = std::move(w);
+    bytes_ = bytes;
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
+  }
+
+  // The weights for one call; ERR_FFF_DISPOSED after dispose().
+  std::shared_ptr<Weights> live(Napi::Env env, const char* what) const {
+    if (!weights_) throw_error(env, code::kDisposed, std::string(what) + " has been disposed");
+    return weights_;
+  }
+
+ private:
+  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
+    Args args = static_cast<Derived*>(this)->parse(info);
+    try {
+      args.run();
+    } catch (const std::bad_alloc&) {
+      throw_error(info.Env(), code::kOutOfMemory, "Out of memory for the activations");
+    }
+    return info.Env().Undefined();
+  }
+
+  // Every object argument (inputs, outputs) stays referenced until the work completes.
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    auto* worker = new RunWorker<Args>(info.Env(), static_cast<Derived*>(this)->parse(info));
+    for (size_t i = 0; i < info.Length(); ++i) worker->keep(info[i]);
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WeightBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
+
+  void release() {
+    if (!weights_) return;
+    weights_.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(this->Env(), -bytes_);
+  }
+
+  std::shared_ptr<Weights> weights_;
+  int64_t bytes_ = 0;
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // FastFeedforward
@@ -57,29 +140,15 @@ struct FffForwardArgs {
   }
 };
 
-class FffWorker final : public PromiseWorker {
- public:
-  FffWorker(Napi::Env env, FffForwardArgs args) : PromiseWorker(env), args_(std::move(args)) {}
-  void Execute() override { args_.run(); }
-
- private:
-  FffForwardArgs args_;
-};
-
-class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
+class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer, FffForwardArgs> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeFastFeedforward",
-                       {InstanceMethod<&FastFeedforwardWrap::ForwardSync>("forwardSync"),
-                        InstanceMethod<&FastFeedforwardWrap::Forward>("forward"),
-                        InstanceMethod<&FastFeedforwardWrap::Dispose>("dispose"),
-                        InstanceMethod<&FastFeedforwardWrap::WeightBytes>("weightBytes"),
-                        InstanceMethod<&FastFeedforwardWrap::WeightDtype>("weightDtype")});
+    return define(env, "NativeFastFeedforward", {InstanceMethod("weightDtype", &FastFeedforwardWrap::WeightDtype)});
   }
 
   // new NativeFastFeedforward(I, O, D, K, linearInWeight, linearInBias, linearOutWeight, weights?)
   // weights: 'f32' (default) or 'bf16' (fff.h FffWeights).
-  explicit FastFeedforwardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastFeedforwardWrap>(info) {
+  explicit FastFeedforwardWrap(const Napi::CallbackInfo& info) : LayerWrap(info) {
     Napi::Env env = info.Env();
     expect_args(info, 7, "FastFeedforward");
     fffbert::FffShape s;
@@ -104,21 +173,17 @@ class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
       throw_error(env, code::kOutOfMemory, "Out of memory packing the FFF weights");
     }
     if (!p) throw_error(env, code::kInvalidShape, "Invalid FFF shape");
-    layer_ = std::shared_ptr<FffLayer>(p.release(), fffbert::FffLayerDeleter());
-    bytes_ = fffbert::fff_weight_bytes(*layer_);
-    weights_ = weights;
-    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
+    const int64_t bytes = fffbert::fff_weight_bytes(*p);
+    adopt(env, std::shared_ptr<FffLayer>(p.release(), fffbert::FffLayerDeleter()), bytes);
+    dtype_ = weights;
   }
 
-  ~FastFeedforwardWrap() override { release(); }
-
- private:
-  // (x, rows, out, paths|null, strategy)
+  // forward(x, rows, out, paths|null, strategy)
   FffForwardArgs parse(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     expect_args(info, 5, "forward");
     FffForwardArgs a;
-    a.layer = live(env, layer_, "FastFeedforward");
+    a.layer = live(env, "FastFeedforward");
     const fffbert::FffShape& s = fffbert::fff_shape(*a.layer);
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
@@ -138,38 +203,12 @@ class FastFeedforwardWrap final : public Napi::ObjectWrap<FastFeedforwardWrap> {
     return a;
   }
 
-  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
-    parse(info).run();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Forward(const Napi::CallbackInfo& info) {
-    auto* w = new FffWorker(info.Env(), parse(info));
-    for (size_t i = 0; i < 4; ++i) w->keep(info[i]);
-    w->Queue();
-    return w->promise();
-  }
-
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    release();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value WeightBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
-
   Napi::Value WeightDtype(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), weights_ == FffWeights::bf16 ? "bf16" : "f32");
+    return Napi::String::New(info.Env(), dtype_ == FffWeights::bf16 ? "bf16" : "f32");
   }
 
-  void release() {
-    if (!layer_) return;
-    layer_.reset();
-    Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
-  }
-
-  std::shared_ptr<FffLayer> layer_;
-  int64_t bytes_ = 0;
-  FffWeights weights_ = FffWeights::f32;
+ private:
+  FffWeights dtype_ = FffWeights::f32;
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -209,43 +248,27 @@ struct LinearArgs {
   }
 };
 
-class LinearWorker final : public PromiseWorker {
+class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> {
  public:
-  LinearWorker(Napi::Env env, LinearArgs args) : PromiseWorker(env), args_(std::move(args)) {}
-  void Execute() override { args_.run(); }
-
- private:
-  LinearArgs args_;
-};
-
-class LinearWrap final : public Napi::ObjectWrap<LinearWrap> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeLinear",
-                       {InstanceMethod<&LinearWrap::ForwardSync>("forwardSync"),
-                        InstanceMethod<&LinearWrap::Forward>("forward"),
-                        InstanceMethod<&LinearWrap::Dispose>("dispose")});
-  }
+  static Napi::Function Define(Napi::Env env) { return define(env, "NativeLinear"); }
 
   // new NativeLinear(outFeatures, inFeatures, weight, bias|null)
-  explicit LinearWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LinearWrap>(info) {
+  explicit LinearWrap(const Napi::CallbackInfo& info) : LayerWrap(info) {
     Napi::Env env = info.Env();
     expect_args(info, 4, "Linear");
     const int64_t n = expect_int(info[0], "outFeatures", 1, kMaxDim);
     const int64_t k = expect_int(info[1], "inFeatures", 1, kMaxDim);
-    w_ = make_linear(env, info[2], info[3], n, k, "weight", "bias");
-    bytes_ = fffbert::linear_weight_bytes(*w_);
-    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
+    std::shared_ptr<PackedLinear> w = make_linear(env, info[2], info[3], n, k, "weight", "bias");
+    const int64_t bytes = fffbert::linear_weight_bytes(*w);
+    adopt(env, std::move(w), bytes);
   }
-  ~LinearWrap() override { release(); }
 
- private:
-  // (x, rows, out, activation, residual|null)
+  // forward(x, rows, out, activation, residual|null)
   LinearArgs parse(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     expect_args(info, 5, "forward");
     LinearArgs a;
-    a.w = live(env, w_, "Linear");
+    a.w = live(env, "Linear");
     const int64_t n = fffbert::linear_out_features(*a.w), k = fffbert::linear_in_features(*a.w);
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
@@ -264,34 +287,6 @@ class LinearWrap final : public Napi::ObjectWrap<LinearWrap> {
     a.isa = fffbert::isa_active();
     return a;
   }
-
-  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
-    parse(info).run();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Forward(const Napi::CallbackInfo& info) {
-    auto* w = new LinearWorker(info.Env(), parse(info));
-    w->keep(info[0]);
-    w->keep(info[2]);
-    w->keep(info[4]);
-    w->Queue();
-    return w->promise();
-  }
-
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    release();
-    return info.Env().Undefined();
-  }
-
-  void release() {
-    if (!w_) return;
-    w_.reset();
-    Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
-  }
-
-  std::shared_ptr<PackedLinear> w_;
-  int64_t bytes_ = 0;
 };
 
 struct DenseFfWeights {
@@ -319,32 +314,12 @@ struct DenseFfArgs {
   }
 };
 
-class DenseFfWorker final : public PromiseWorker {
+class DenseFeedforwardWrap final : public LayerWrap<DenseFeedforwardWrap, DenseFfWeights, DenseFfArgs> {
  public:
-  DenseFfWorker(Napi::Env env, DenseFfArgs args) : PromiseWorker(env), args_(std::move(args)) {}
-  void Execute() override {
-    try {
-      args_.run();
-    } catch (const std::bad_alloc&) {
-      fail(code::kOutOfMemory, "Out of memory for the hidden activations");
-    }
-  }
-
- private:
-  DenseFfArgs args_;
-};
-
-class DenseFeedforwardWrap final : public Napi::ObjectWrap<DenseFeedforwardWrap> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeDenseFeedforward",
-                       {InstanceMethod<&DenseFeedforwardWrap::ForwardSync>("forwardSync"),
-                        InstanceMethod<&DenseFeedforwardWrap::Forward>("forward"),
-                        InstanceMethod<&DenseFeedforwardWrap::Dispose>("dispose")});
-  }
+  static Napi::Function Define(Napi::Env env) { return define(env, "NativeDenseFeedforward"); }
 
   // new NativeDenseFeedforward(width, hidden, outWidth, inWeight, inBias|null, outWeight, outBias|null)
-  explicit DenseFeedforwardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DenseFeedforwardWrap>(info) {
+  explicit DenseFeedforwardWrap(const Napi::CallbackInfo& info) : LayerWrap(info) {
     Napi::Env env = info.Env();
     expect_args(info, 7, "DenseFeedforward");
     const int64_t width = expect_int(info[0], "inputWidth", 1, kMaxDim);
@@ -353,19 +328,16 @@ class DenseFeedforwardWrap final : public Napi::ObjectWrap<DenseFeedforwardWrap>
     auto w = std::make_shared<DenseFfWeights>();
     w->in = make_linear(env, info[3], info[4], hidden, width, "inWeight", "inBias");
     w->out = make_linear(env, info[5], info[6], out_w, hidden, "outWeight", "outBias");
-    bytes_ = fffbert::linear_weight_bytes(*w->in) + fffbert::linear_weight_bytes(*w->out);
-    w_ = std::move(w);
-    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
+    const int64_t bytes = fffbert::linear_weight_bytes(*w->in) + fffbert::linear_weight_bytes(*w->out);
+    adopt(env, std::move(w), bytes);
   }
-  ~DenseFeedforwardWrap() override { release(); }
 
- private:
-  // (x, rows, out)
+  // forward(x, rows, out)
   DenseFfArgs parse(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     expect_args(info, 3, "forward");
     DenseFfArgs a;
-    a.w = live(env, w_, "DenseFeedforward");
+    a.w = live(env, "DenseFeedforward");
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
     Napi::Float32Array y = expect_f32(info[2], "out");
@@ -378,37 +350,6 @@ class DenseFeedforwardWrap final : public Napi::ObjectWrap<DenseFeedforwardWrap>
     a.isa = fffbert::isa_active();
     return a;
   }
-
-  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
-    try {
-      parse(info).run();
-    } catch (const std::bad_alloc&) {
-      throw_error(info.Env(), code::kOutOfMemory, "Out of memory for the hidden activations");
-    }
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Forward(const Napi::CallbackInfo& info) {
-    auto* w = new DenseFfWorker(info.Env(), parse(info));
-    w->keep(info[0]);
-    w->keep(info[2]);
-    w->Queue();
-    return w->promise();
-  }
-
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    release();
-    return info.Env().Undefined();
-  }
-
-  void release() {
-    if (!w_) return;
-    w_.reset();
-    Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
-  }
-
-  std::shared_ptr<DenseFfWeights> w_;
-  int64_t bytes_ = 0;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // The forward pass is in bert_forward.cpp.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <new>
 #include <sstream>
 
@@ -96,12 +97,47 @@ BertStatus make_linear(const BertModel::Impl& m, const std::string& w, const std
   return {};
 }
 
+// True when the packed w holds exactly (bitwise) the [N, K] rows at data; compared 16 rows at a time, no copy
+// of the whole table.
+bool same_rows(const PackedLinear& w, const float* data) {
+  const int64_t N = linear_out_features(w), K = linear_in_features(w), chunk = 16;
+  std::vector<float> rows(size_t(chunk * K));
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+    const int64_t r = std::min(chunk, N - n0);
+    linear_copy_rows(w, n0, r, rows.data());
+    if (std::memcmp(rows.data(), data + n0 * K, size_t(r * K) * sizeof(float)) != 0) return false;
+  }
+  return true;
+}
+
+// MLM models hold the word embedding once, packed (Impl::word_packed), and it is the decoder unless the
+// checkpoint's decoder weight differs from it (untied: both kept). Either may arrive first.
+BertStatus pack_word(BertModel::Impl& m) {
+  const float* w = m.data("embeddings.word.weight");
+  if (m.mlm_decoder && same_rows(*m.mlm_decoder, w)) {  // the decoder came first and is tied
+    m.word_packed = std::move(m.mlm_decoder);
+    return {};
+  }
+  return make_linear(m, "embeddings.word.weight", "", m.cfg.vocab, m.cfg.hidden, &m.word_packed);
+}
+
+BertStatus pack_decoder(BertModel::Impl& m) {
+  const float* d = m.data("mlm.decoder.weight");
+  if (!d) return {};                                         // absent: tied to the word embedding
+  if (m.word_packed && same_rows(*m.word_packed, d)) return {};  // tied: held once
+  return make_linear(m, "mlm.decoder.weight", "", m.cfg.vocab, m.cfg.hidden, &m.mlm_decoder);
+}
+
 void declare(BertModel::Impl& m) {
   const BertConfig& c = m.cfg;
   const int64_t H = c.hidden;
   const bool hf = c.family == BertFamily::hf;
   Declarer d(m);
-  d.plain("embeddings.word.weight", {c.vocab, H});
+  if (c.head == BertHead::mlm) {
+    d.group({{"embeddings.word.weight", {c.vocab, H}}}, [&m] { return pack_word(m); });
+  } else {
+    d.plain("embeddings.word.weight", {c.vocab, H});
+  }
   d.plain("embeddings.norm.weight", {H});
   d.plain("embeddings.norm.bias", {H});
   if (hf) {
@@ -169,13 +205,9 @@ void declare(BertModel::Impl& m) {
               [&m, H] { return make_linear(m, "mlm.transform.weight", "mlm.transform.bias", H, H, &m.mlm_transform); });
       d.plain("mlm.transform_norm.weight", {H});
       d.plain("mlm.transform_norm.bias", {H});
-      d.group({{"mlm.decoder.weight", {c.vocab, H}}, {"mlm.decoder.bias", {c.vocab}}}, [&m, H] {
-        return make_linear(m, "mlm.decoder.weight", "mlm.decoder.bias", m.cfg.vocab, H, &m.mlm_decoder);
-      });
-    } else {
-      d.group({{"mlm.decoder.weight", {c.vocab, H}}},
-              [&m, H] { return make_linear(m, "mlm.decoder.weight", "", m.cfg.vocab, H, &m.mlm_decoder); });
+      d.plain("mlm.decoder.bias", {c.vocab});  // set on the decoder by finalize
     }
+    d.group({{"mlm.decoder.weight", {c.vocab, H}}}, [&m] { return pack_decoder(m); }, {false});
   }
   const bool crammed_cls = !hf && c.head == BertHead::classification;
   const int64_t W = crammed_cls ? c.crammed_head_dim : H;
@@ -210,7 +242,9 @@ std::vector<float> sinusoidal(int64_t positions, int64_t H) {
 
 const float* BertModel::Impl::data(const std::string& name) const {
   auto it = slots.find(name);
-  return it != slots.end() && it->second.present && !it->second.data.empty() ? it->second.data.data() : nullptr;
+  if (it == slots.end() || !it->second.present) return nullptr;
+  if (it->second.borrowed) return it->second.borrowed;
+  return it->second.data.empty() ? nullptr : it->second.data.data();
 }
 
 BertModel::BertModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -268,19 +302,30 @@ BertStatus BertModel::set_tensor(const std::string& name, const float* data, con
   }
   int64_t n = 1;
   for (int64_t d : s.shape) n *= d;
-  try {
-    s.data.assign(data, data + n);
-  } catch (const std::bad_alloc&) {
-    return status(BertErrc::out_of_memory, "Out of memory copying " + name);
+  bool completes = s.group >= 0;  // the last member of its layer: packed from `data` directly, never copied
+  if (completes) {
+    for (const std::string& member : m.groups[size_t(s.group)].members) {
+      if (member != name && !m.slots[member].present) completes = false;
+    }
   }
-  s.present = true;
-  if (s.group < 0) return {};
+  if (!completes) {
+    try {
+      s.data.assign(data, data + n);
+    } catch (const std::bad_alloc&) {
+      return status(BertErrc::out_of_memory, "Out of memory copying " + name);
+    }
+    s.present = true;
+    return {};
+  }
   BertGroup& g = m.groups[size_t(s.group)];
-  for (const std::string& member : g.members) {
-    if (!m.slots[member].present) return {};
-  }
+  s.present = true;
+  s.borrowed = data;
   BertStatus st = g.pack();
-  if (!st.ok()) return st;
+  s.borrowed = nullptr;
+  if (!st.ok()) {
+    s.present = false;  // not kept: setting it again may succeed
+    return st;
+  }
   g.packed = true;
   for (const std::string& member : g.members) std::vector<float>().swap(m.slots[member].data);
   return {};
@@ -333,6 +378,11 @@ BertStatus BertModel::finalize() {
   }
   m.mlm_norm_w = m.data("mlm.transform_norm.weight");
   m.mlm_norm_b = m.data("mlm.transform_norm.bias");
+  if (hf && m.cfg.head == BertHead::mlm) {  // the decoder's bias, on whichever Linear is the decoder
+    PackedLinear& dec = m.mlm_decoder ? *m.mlm_decoder : *m.word_packed;
+    if (!linear_set_bias(dec, m.data("mlm.decoder.bias"))) return status(BertErrc::out_of_memory, "could not pack mlm.decoder.bias");
+    std::vector<float>().swap(m.slots["mlm.decoder.bias"].data);
+  }
   m.finalized = true;
   return {};
 }
@@ -347,7 +397,7 @@ int64_t BertModel::weight_bytes() const {
   for (const BertLayer& L : m.layers) {
     bytes += lin(L.qkv) + lin(L.attn_out) + lin(L.ffn_in) + lin(L.ffn_out) + (L.fff ? fff_weight_bytes(*L.fff) : 0);
   }
-  return bytes + lin(m.mlm_transform) + lin(m.mlm_decoder) + lin(m.pooler) + lin(m.classifier);
+  return bytes + lin(m.word_packed) + lin(m.mlm_transform) + lin(m.mlm_decoder) + lin(m.pooler) + lin(m.classifier);
 }
 
 BertStatus BertModel::check_inputs(const BertInputs& in) const {

@@ -98,8 +98,10 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
   pool.parallel_for(M, row_grain(H), [&](int64_t t0, int64_t t1, int) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t s = t % S;
-      const float* w = m.word + int64_t(in.input_ids[t]) * H;
       float* e = ws.h + t * H;
+      const float* w = e;  // MLM models: the row gathered from the packed decoder into e, then used in place
+      if (m.word) w = m.word + int64_t(in.input_ids[t]) * H;
+      else linear_copy_rows(*m.word_packed, int64_t(in.input_ids[t]), 1, e);
       if (hf) {
         const float* pos = m.position + s * H;
         const float* typ = m.token_type + (in.token_type_ids ? int64_t(in.token_type_ids[t]) : 0) * H;
@@ -194,7 +196,7 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
       layernorm(ws.x, M, H, H, m.mlm_norm_w, m.mlm_norm_b, c.norm_eps, ws.x, H, isa, pool);
       t_in = ws.x;
     }
-    linear_forward(*m.mlm_decoder, t_in, M, H, out.logits, c.vocab, plain, isa, pool);  // logits [M, V]
+    linear_forward(m.decoder(), t_in, M, H, out.logits, c.vocab, plain, isa, pool);  // logits [M, V]
   }
   const bool want_cls = c.head == BertHead::classification && out.logits;
   if (m.pooler && (out.pooler || want_cls)) {

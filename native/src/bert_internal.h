@@ -13,12 +13,14 @@
 namespace fffbert {
 
 // One named tensor as it arrived, PyTorch layout. Plain tensors (norms, embeddings) are used from `data`
-// directly; members of a packed layer drop `data` once their layer is packed.
+// directly; members of a packed layer drop `data` once their layer is packed. The member that completes its
+// layer is not copied: `borrowed` points at the caller's array during that set_tensor call only.
 struct BertSlot {
   std::vector<int64_t> shape;
   bool required = true;
   bool present = false;
   std::vector<float> data;
+  const float* borrowed = nullptr;
   int group = -1;  // index in Impl::groups, -1 for plain tensors
 };
 
@@ -65,6 +67,10 @@ struct BertModel::Impl {
   std::vector<float> pe;  // crammed: sinusoidal PE [P, H], unscaled (not in the checkpoint)
   std::vector<BertLayer> layers;
   const float *final_norm_w = nullptr, *final_norm_b = nullptr;
+  // head == mlm: the word embedding [V, H] is held once, packed as the decoder's weight: the lookup gathers
+  // rows with linear_copy_rows and `word` stays null. mlm_decoder is set only for an untied decoder (a
+  // checkpoint decoder weight that differs from the embedding); decoder() picks the one the logits use.
+  PackedLinearPtr word_packed;
   PackedLinearPtr mlm_transform, mlm_decoder;  // transform: hf only
   const float *mlm_norm_w = nullptr, *mlm_norm_b = nullptr;
   PackedLinearPtr pooler, classifier;
@@ -77,6 +83,7 @@ struct BertModel::Impl {
   BertProfile prof;
 
   const float* data(const std::string& name) const;  // null when absent
+  const PackedLinear& decoder() const { return mlm_decoder ? *mlm_decoder : *word_packed; }  // head == mlm
 };
 
 }  // namespace fffbert

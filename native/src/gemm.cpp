@@ -205,6 +205,26 @@ int64_t linear_weight_bytes(const PackedLinear& w) {
   return int64_t((w.panels.capacity() + w.bias.size()) * sizeof(float));
 }
 
+void linear_copy_rows(const PackedLinear& w, int64_t n0, int64_t rows, float* out) {
+  const int64_t K = w.K, stride = K * kPanelWidth;
+  for (int64_t n = n0; n < n0 + rows; ++n) {
+    // element (n, k) of the weight = op(B)(k, n): panel n / 16, offset k * 16 + n % 16
+    const float* src = w.panels.data() + (n / kPanelWidth) * stride + n % kPanelWidth;
+    float* dst = out + (n - n0) * K;
+    for (int64_t k = 0; k < K; ++k) dst[k] = src[k * kPanelWidth];
+  }
+}
+
+bool linear_set_bias(PackedLinear& w, const float* bias) {
+  try {
+    if (bias) w.bias.assign(bias, bias + w.N);
+    else std::vector<float>().swap(w.bias);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
+}
+
 namespace {
 
 bool overlaps(const float* a, int64_t rows_a, int64_t ld_a, const float* b, int64_t rows_b, int64_t ld_b,

@@ -327,6 +327,41 @@ TEST(dense_linear_bert_shapes) {
   }
 }
 
+TEST(dense_linear_copy_rows_and_bias) {
+  // The weight's rows read back from the panels exactly (N not a multiple of 16, single rows and ranges across
+  // panel boundaries); a bias set afterwards acts as one given to linear_create.
+  std::mt19937 rng(6);
+  const int64_t N = 37, K = 13, M = 5;
+  const std::vector<float> W = random_vec(rng, size_t(N * K)), b = random_vec(rng, size_t(N));
+  PackedLinearPtr w = linear_create(W.data(), nullptr, N, K);
+  std::vector<float> rows(size_t(N * K), -1.0f);
+  linear_copy_rows(*w, 0, N, rows.data());
+  CHECK_MSG(std::memcmp(rows.data(), W.data(), rows.size() * 4) == 0, "linear_copy_rows: all rows differ");
+  for (int64_t n0 : {0, 15, 16, 30, 36}) {
+    const int64_t r = std::min<int64_t>(3, N - n0);
+    std::vector<float> part(size_t(r * K));
+    linear_copy_rows(*w, n0, r, part.data());
+    CHECK_MSG(std::memcmp(part.data(), W.data() + n0 * K, part.size() * 4) == 0, "linear_copy_rows: rows %lld..",
+              (long long)n0);
+  }
+  const std::vector<float> x = random_vec(rng, size_t(M * K));
+  PackedLinearPtr wb = linear_create(W.data(), b.data(), N, K);
+  CHECK(linear_set_bias(*w, b.data()));
+  CHECK(linear_weight_bytes(*w) == linear_weight_bytes(*wb));
+  for (Isa isa : simd_isas()) {
+    std::vector<float> y1(size_t(M * N)), y2(size_t(M * N));
+    linear_forward(*w, x.data(), M, K, y1.data(), N, Epilogue{}, isa, pool(1));
+    linear_forward(*wb, x.data(), M, K, y2.data(), N, Epilogue{}, isa, pool(1));
+    CHECK_MSG(std::memcmp(y1.data(), y2.data(), y1.size() * 4) == 0, "%s linear_set_bias", isa_name(isa));
+  }
+  CHECK(linear_set_bias(*w, nullptr));
+  std::vector<float> y(size_t(M * N)), want(size_t(M * N));
+  PackedLinearPtr w0 = linear_create(W.data(), nullptr, N, K);
+  linear_forward(*w, x.data(), M, K, y.data(), N, Epilogue{}, Isa::scalar, pool(1));
+  linear_forward(*w0, x.data(), M, K, want.data(), N, Epilogue{}, Isa::scalar, pool(1));
+  CHECK_MSG(std::memcmp(y.data(), want.data(), y.size() * 4) == 0, "linear_set_bias(null) removes the bias");
+}
+
 // --- LayerNorm -----------------------------------------------------------------------------------------------
 
 TEST(dense_layernorm) {

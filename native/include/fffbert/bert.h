@@ -2,8 +2,9 @@
 // BERT (post-LN, dense feedforward; FFF-SPEC section 3), with their MLM, pooler and classification heads.
 //
 // Life cycle: BertModel::create(config) -> set_tensor(name, data, shape) once per tensor, in any order (each is
-// copied, and packed as soon as every tensor of its Linear/FFF layer has arrived) -> finalize() -> forward(),
-// which may then run from several threads (calls on one model run one after the other).
+// copied, and packed as soon as every tensor of its Linear/FFF layer has arrived; the tensor that completes a
+// layer is packed straight from `data`, not copied) -> finalize() -> forward(), which may then run from several
+// threads (calls on one model run one after the other).
 //
 // Tensor names are this core's own (the TypeScript loader maps checkpoint keys onto them); shapes are PyTorch's:
 //   embeddings.word.weight [V, H]   embeddings.norm.{weight,bias} [H]
@@ -17,8 +18,10 @@
 //   dense:   layers.{i}.ffn.in.weight [I, H], .in.bias [I], .out.weight [H, I], .out.bias [H]
 //            (biases optional for crammed, whose use_bias may be false)
 //   crammed: final_norm.{weight,bias} [H]
-//   mlm:     mlm.decoder.weight [V, H]; hf also mlm.transform.{weight [H, H], bias [H]},
-//            mlm.transform_norm.{weight,bias} [H], mlm.decoder.bias [V]
+//   mlm:     mlm.decoder.weight [V, H], optional: absent = tied to embeddings.word.weight; hf also
+//            mlm.transform.{weight [H, H], bias [H]}, mlm.transform_norm.{weight,bias} [H], mlm.decoder.bias [V].
+//            The word embedding is held once, packed as the decoder weight; a decoder weight that is set is compared
+//            with it bitwise and kept as a second table only when it differs (untied).
 //   pooler:  pooler.{weight [W, H], bias [W]} (hf: W = H, with has_pooler or a classification head;
 //            crammed classification: W = crammed_head_dim)
 //   classification: classifier.{weight [L, W], bias [L]}
@@ -120,7 +123,8 @@ class BertModel {
   bool tensor_shape(const std::string& name, std::vector<int64_t>* shape) const;
   // Every name this model takes, and whether finalize() requires it.
   std::vector<std::pair<std::string, bool>> tensor_names() const;
-  // Copies data (count floats, PyTorch layout) for `name` with the given shape; packs its layer when complete.
+  // Takes data (count floats, PyTorch layout) for `name` with the given shape: copies it, or packs its layer
+  // straight from `data` when this tensor completes it. `data` is not used after the call returns.
   BertStatus set_tensor(const std::string& name, const float* data, const std::vector<int64_t>& shape);
   // Checks that every required tensor arrived (the error lists the missing ones) and packs what remains.
   BertStatus finalize();

@@ -34,6 +34,12 @@ PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t ou
 int64_t linear_out_features(const PackedLinear& w);
 int64_t linear_in_features(const PackedLinear& w);
 int64_t linear_weight_bytes(const PackedLinear& w);
+// Rows [n0, n0 + rows) of the weight as given to linear_create (PyTorch layout: row n = output n, K floats)
+// into out[rows, K], gathered from the panels (exact copies). Requires 0 <= n0 <= n0 + rows <= N. Lets a table
+// that is also a Linear's weight (a BERT's word embedding and its tied MLM decoder) be held once, packed.
+void linear_copy_rows(const PackedLinear& w, int64_t n0, int64_t rows, float* out);
+// Replaces the bias (N floats, copied; null = none). False when memory runs out (the layer is unchanged).
+bool linear_set_bias(PackedLinear& w, const float* bias);
 
 // y[M, N] (row stride ldy) = epilogue(x[M, K] (row stride ldx) @ W^T + bias). y must not alias x; it may alias
 // the residual only when ldy == ldr (residual == y without activation: y accumulates in place, summed as

@@ -132,9 +132,10 @@ void gemm_task(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t 
 // Few rows (A read in place, a few KB per k block, L1/L2-resident): panels [p0, p1) one after the other, each
 // through all of K before the next. Panel p + 1 follows panel p in memory, so B streams sequentially; gemm_task's
 // k-blocked order reads 16 KB runs 48 KB apart at K = 768. 16 x 2304 x 768, cold weights, 1 thread, CPU time:
-// -5..-9% (/tmp micro-benchmark; software prefetch of the next panel or k block on top lost 5-15%). The k
+// -5..-9% (/tmp micro-benchmark); the kernels' gemm_tile_stream keeps the stream ahead on top of that. The k
 // blocks, their order and the C accumulation between them are those of gemm_task: every element rounds the same.
 void gemm_task_panels(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t p0, int64_t p1) {
+  const auto tile = kern.gemm_tile_stream ? kern.gemm_tile_stream : kern.gemm_tile;
   const int64_t per_group = kern.nr / kPanelWidth;
   const bool ep_active = g.ep.active();
   for (int64_t p = p0; p < p1; p += per_group) {
@@ -147,8 +148,8 @@ void gemm_task_panels(const DenseKernels& kern, const GemmArgs& g, int64_t kc, i
       for (int64_t i = 0; i < g.M; i += kern.mr) {
         const int rows = int(std::min<int64_t>(kern.mr, g.M - i));
         float* ct = g.c + i * g.ldc + n0;
-        kern.gemm_tile(kcb, g.a + i * g.a_rs + k0, g.a_rs, bp + k0 * kPanelWidth, g.panel_stride, ct, g.ldc, rows,
-                       cols, g.accumulate || k0 > 0);
+        tile(kcb, g.a + i * g.a_rs + k0, g.a_rs, bp + k0 * kPanelWidth, g.panel_stride, ct, g.ldc, rows, cols,
+             g.accumulate || k0 > 0);
         if (last && ep_active) {
           kern.epilogue(ct, g.ldc, rows, cols, g.ep.bias ? g.ep.bias + n0 : nullptr, g.ep.act,
                         g.ep.res ? g.ep.res + i * g.ep.ldr + n0 : nullptr, g.ep.ldr);

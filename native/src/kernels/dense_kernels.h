@@ -31,6 +31,12 @@ struct DenseKernels {
   // full ones (results independent of the thread split).
   void (*gemm_tile)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c,
                     int64_t ldc, int rows, int cols, bool accumulate) = nullptr;
+  // Optional (null: gemm_tile is used): gemm_tile with A read in place (lda > 0), which also prefetches into L2,
+  // one line per k, the B line kc rows further on (b + kc * 16 at k = 0). For the panel-sequential walk of few rows
+  // (gemm.cpp): there the next k block, or the next panel, follows in memory, and every tile, not only the first
+  // one to touch a block, keeps the stream ahead. Prefetches past the end of B are harmless. Bitwise gemm_tile.
+  void (*gemm_tile_stream)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c,
+                           int64_t ldc, int rows, int cols, bool accumulate) = nullptr;
   // c[r, j] = act(c[r, j] + bias[j]) + res[r, j] for r < rows, j < cols; bias and res may be null.
   void (*epilogue)(float* c, int64_t ldc, int rows, int cols, const float* bias, Activation act,
                    const float* res, int64_t ldr) = nullptr;

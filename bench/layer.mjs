@@ -117,6 +117,10 @@ for (const tokens of tokensList) {
       for (const strategy of ['per-token', 'batched', 'auto']) {
         configs.push({ family: 'fff', impl: `FFF 1x11 ${isa} ${strategy}`, isa, strategy, tokens, job: { kind: 'fff', isa, strategy, tokens, depth: DEPTH } });
       }
+      // bf16 weight storage (opt-in; halves the weight traffic), at the best ISA with the automatic strategy.
+      if (isa === isaInfo.best) {
+        configs.push({ family: 'fff', impl: `FFF 1x11 ${isa} auto bf16`, isa, strategy: 'auto', tokens, job: { kind: 'fff', isa, strategy: 'auto', tokens, depth: DEPTH, weights: 'bf16' } });
+      }
     }
   }
   if (args.only.includes('dense')) {

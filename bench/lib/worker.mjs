@@ -17,9 +17,9 @@ function fffbert(threads, isa) {
 }
 
 const jobs = {
-  async fff({ threads, isa, strategy, tokens, depth = 11, trees = 1 }) {
+  async fff({ threads, isa, strategy, tokens, depth = 11, trees = 1, weights = 'f32' }) {
     const f = fffbert(threads, isa);
-    const layer = f.FastFeedforward.fromTorch(fffWeights(WIDTH, WIDTH, depth, trees));
+    const layer = f.FastFeedforward.fromTorch({ ...fffWeights(WIDTH, WIDTH, depth, trees), weights });
     const x = tokensInput(tokens);
     const out = new Float32Array(tokens * WIDTH);
     const r = await measure(() => layer.forwardSync(x, tokens, { strategy, out }), timing);

@@ -3,6 +3,8 @@
  * TypeScript wrappers first; the addon checks them again and throws Errors with the codes of errors.ts.
  */
 
+import type { BertConfig } from './bert/types';
+
 export type IsaName = 'scalar' | 'avx2' | 'avx512' | 'neon';
 
 export interface NativeIsaInfo {
@@ -43,22 +45,23 @@ export interface NativeDenseFeedforward {
 }
 
 /** The configuration NativeBertModel takes: the fields of BertConfig (lib/bert/types.ts) it reads. */
-export interface NativeBertConfig {
-  family: 'crammed' | 'hf';
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  headDim: number;
-  vocabSize: number;
-  maxPositions: number;
-  typeVocabSize: number;
-  normEps: number;
-  ffn: { kind: 'fff'; depth: number; trees: number } | { kind: 'dense'; intermediateSize: number };
-  head: 'none' | 'mlm' | 'classification';
-  numLabels: number;
-  crammedPooler?: { kind: 'avg' | 'zero_index'; headDim: number };
-  hasPooler: boolean;
-}
+export type NativeBertConfig = Pick<
+  BertConfig,
+  | 'family'
+  | 'hiddenSize'
+  | 'numLayers'
+  | 'numHeads'
+  | 'headDim'
+  | 'vocabSize'
+  | 'maxPositions'
+  | 'typeVocabSize'
+  | 'normEps'
+  | 'ffn'
+  | 'head'
+  | 'numLabels'
+  | 'crammedPooler'
+  | 'hasPooler'
+>;
 
 /** layernorm includes the FFF's residual add (fused into the next norm), attnOut its residual (in the epilogue). */
 export type NativeBertStage = 'embedding' | 'layernorm' | 'qkv' | 'attention' | 'attnOut' | 'ffn' | 'head';

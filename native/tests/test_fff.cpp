@@ -301,18 +301,18 @@ TEST(fff_isa_matches_scalar) {
   }
 }
 
-TEST(fff_strategies_and_threads_agree_bitwise) {
-  // 5000 rows: more than one batched walk (kBatchMax = 4096 tokens) in a single-thread range. The last two take
-  // the two-phase batched walk (activations of a thread's range > 512 KB): top levels per block, then regrouped.
+// Every strategy and 1..3 threads give the paths and outputs (bitwise) of the single-threaded per-token walk.
+// 5000 rows: more than one batched walk (kBatchMax = 4096 tokens) in a single-thread range. The last two take
+// the two-phase batched walk (activations of a thread's range > 512 KB): top levels per block, then regrouped.
+static void check_strategies_and_threads_bitwise(FffWeights type, uint32_t seed) {
   const Case cases[] = {
       {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40},   {19, 21, 0, 2, 3},
       {3, 5, 6, 1, 5000},   {768, 96, 8, 1, 700}, {200, 50, 7, 2, 2000},
   };
-  uint32_t seed = 500;
   for (Isa isa : runnable_isas(false)) {
     for (const Case& cs : cases) {
       const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
-      const FffLayerPtr L = make_layer(w);
+      const FffLayerPtr L = make_layer(w, type);
       const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
       const Run base = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, isa, pool(1));
       for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched, FffStrategy::automatic}) {
@@ -328,6 +328,8 @@ TEST(fff_strategies_and_threads_agree_bitwise) {
     }
   }
 }
+
+TEST(fff_strategies_and_threads_agree_bitwise) { check_strategies_and_threads_bitwise(FffWeights::f32, 500); }
 
 static const char* type_name(FffWeights type) { return type == FffWeights::bf16 ? "bf16" : "f32"; }
 
@@ -593,31 +595,7 @@ TEST(fff_bf16_isa_matches_scalar) {
   }
 }
 
-TEST(fff_bf16_strategies_and_threads_agree_bitwise) {
-  const Case cases[] = {
-      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40},   {19, 21, 0, 2, 3},
-      {3, 5, 6, 1, 5000},   {768, 96, 8, 1, 700}, {200, 50, 7, 2, 2000},
-  };
-  uint32_t seed = 5000;
-  for (Isa isa : runnable_isas(false)) {
-    for (const Case& cs : cases) {
-      const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
-      const FffLayerPtr L = make_layer(w, FffWeights::bf16);
-      const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
-      const Run base = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, isa, pool(1));
-      for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched, FffStrategy::automatic}) {
-        for (int p = 0; p < 3; ++p) {
-          const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(p + 1));
-          CHECK_MSG(r.paths == base.paths, "%s I=%lld strategy %d threads %d: paths differ", isa_name(isa),
-                    (long long)cs.I, int(st), p + 1);
-          CHECK_MSG(std::memcmp(r.y.data(), base.y.data(), r.y.size() * sizeof(float)) == 0,
-                    "%s I=%lld strategy %d threads %d: outputs not bitwise equal", isa_name(isa), (long long)cs.I,
-                    int(st), p + 1);
-        }
-      }
-    }
-  }
-}
+TEST(fff_bf16_strategies_and_threads_agree_bitwise) { check_strategies_and_threads_bitwise(FffWeights::bf16, 5000); }
 
 // bf16 against fp32 weights on 1x11 (and a K=2 variant), random weights: the accuracy bf16 costs. Each weight
 // moves by at most u = 2^-8 relative, so a logit moves by at most u * (its |terms| scale A) and an output by at

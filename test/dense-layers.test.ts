@@ -2,17 +2,13 @@
  * Linear and DenseFeedforward against a plain TypeScript computation in float64, for every instruction set the
  * machine runs, on awkward shapes, with every epilogue; sync/async and thread counts; bad input.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { DenseFeedforward, ErrorCode, Linear, isa, setIsa, setThreads, threads } from '../lib/index';
+import { describe, expect, it } from 'vitest';
+import { DenseFeedforward, ErrorCode, Linear, isa, setIsa, setThreads } from '../lib/index';
 import { firstBitDifference, gelu, maxAbsDiff, randomArray, rng } from './helpers/reference';
+import { restoreRuntimeAfterAll } from './helpers/layers';
 
 const supported = isa().supported;
-const initialIsa = isa().active;
-const initialThreads = threads();
-afterAll(() => {
-  setIsa(initialIsa);
-  setThreads(initialThreads);
-});
+restoreRuntimeAfterAll();
 
 /** y[M, N] = act(x[M, K] W[N, K]^T + b) + residual, in float64. */
 function linearRef(x: Float32Array, M: number, K: number, w: Float32Array, N: number, b: Float32Array | null, act: 'none' | 'gelu' | 'tanh', residual?: Float32Array): Float64Array {

@@ -13,31 +13,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../lib/formats/safetensors';
-import { ErrorCode, FastFeedforward, isa, setIsa, setThreads, threads } from '../lib/index';
+import { ErrorCode, FastFeedforward, isa, setIsa, setThreads } from '../lib/index';
 import { native } from '../lib/native';
 import { type FffWeights, firstBitDifference, gelu, randomArray, randomFff, rng } from './helpers/reference';
+import { buildFff, restoreRuntimeAfterAll } from './helpers/layers';
 
 const U = 2 ** -8;
 const supported = isa().supported;
-const initialIsa = isa().active;
-const initialThreads = threads();
-afterAll(() => {
-  setIsa(initialIsa);
-  setThreads(initialThreads);
-});
+const { initialThreads } = restoreRuntimeAfterAll();
 
-function build(w: FffWeights, weights?: 'f32' | 'bf16'): FastFeedforward {
-  return FastFeedforward.fromTorch({
-    inputWidth: w.I,
-    outputWidth: w.O,
-    depth: w.D,
-    trees: w.K,
-    linearInWeight: w.wIn,
-    linearInBias: w.bIn,
-    linearOutWeight: w.wOut,
-    ...(weights === undefined ? {} : { weights }),
-  });
-}
 
 /** float32 -> nearest bf16 (ties to even), returned widened to float32. No NaN in test data. */
 function roundBf16(a: Float32Array): Float32Array {
@@ -96,8 +80,8 @@ describe('bf16 layer = f32 layer of the rounded weights, bitwise', () => {
       for (const s of shapes) {
         const w = randomFff(s.I, s.O, s.D, s.K, s.I * 13 + s.D);
         const x = randomArray(s.rows * s.I, 1, rng(s.rows + s.O));
-        const b = build(w, 'bf16');
-        const f = build({ ...w, wIn: roundBf16(w.wIn), wOut: roundBf16(w.wOut) });
+        const b = buildFff(w, 'bf16');
+        const f = buildFff({ ...w, wIn: roundBf16(w.wIn), wOut: roundBf16(w.wOut) });
         setIsa(which);
         for (const strategy of ['per-token', 'batched'] as const) {
           expect(firstBitDifference(b.forwardSync(x, s.rows, { strategy }), f.forwardSync(x, s.rows, { strategy })), `${strategy} I=${s.I}`).toBe(-1);
@@ -116,7 +100,7 @@ describe('bf16: strategies, threads and sync/async agree bitwise', () => {
   const x = randomArray(rows * 768, 1, rng(6));
   for (const which of supported) {
     it(`${which}`, async () => {
-      const layer = build(w, 'bf16');
+      const layer = buildFff(w, 'bf16');
       setIsa(which);
       setThreads(1);
       const base = layer.forwardSync(x, rows, { strategy: 'per-token' });
@@ -155,7 +139,7 @@ for (const name of ['ufb-tiny', 'ufb-tiny-k2']) {
       bIn: copyF32(model, 'encoder.layers.0.ffn.linear_in.bias'),
       wOut: copyF32(model, 'encoder.layers.0.ffn.linear_out.weight'),
     };
-    const layer = build(w, 'bf16');
+    const layer = buildFff(w, 'bf16');
     const x = copyF32(ref, 'fff_layer0_input');
     const expected = copyF32(ref, 'fff_layer0_output');
     const rows = x.length / H;

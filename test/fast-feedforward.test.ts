@@ -5,30 +5,15 @@
  * Routing is discontinuous: where two implementations disagree on a path, the test requires the float64
  * logit of the node where they part to be within rounding noise of 0, and reports how many tokens flipped.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, FastFeedforward, ISA_NAMES, isa, setIsa, setThreads, threads, type FffStrategy, type IsaName } from '../lib/index';
 import { native } from '../lib/native';
 import { type FffWeights, fffReference, firstBitDifference, maxAbsDiff, randomArray, randomFff, rng } from './helpers/reference';
+import { buildFff, restoreRuntimeAfterAll } from './helpers/layers';
 
 const supported = isa().supported;
-const initialIsa = isa().active;
-const initialThreads = threads();
-afterAll(() => {
-  setIsa(initialIsa);
-  setThreads(initialThreads);
-});
+const { initialIsa, initialThreads } = restoreRuntimeAfterAll();
 
-function build(w: FffWeights): FastFeedforward {
-  return FastFeedforward.fromTorch({
-    inputWidth: w.I,
-    outputWidth: w.O,
-    depth: w.D,
-    trees: w.K,
-    linearInWeight: w.wIn,
-    linearInBias: w.bIn,
-    linearOutWeight: w.wOut,
-  });
-}
 
 function run(layer: FastFeedforward, x: Float32Array, rows: number, which: IsaName, strategy: FffStrategy = 'auto') {
   setIsa(which);
@@ -115,7 +100,7 @@ describe('FastFeedforward against the float64 reference (scalar oracle)', () => 
   ])('I=$I O=$O D=$D K=$K rows=$rows', ({ I, O, D, K, rows }) => {
     const w = randomFff(I, O, D, K, I * 1000 + O * 10 + D);
     const x = randomArray(rows * I, 1, rng(99 + I));
-    const layer = build(w);
+    const layer = buildFff(w);
     const got = run(layer, x, rows, 'scalar');
     const ref = { y: new Float32Array(rows * O), paths: new Int32Array(rows * K * (D + 1)) };
     for (let t = 0; t < rows; t++) {
@@ -144,7 +129,7 @@ describe('every instruction set against scalar', () => {
       for (const s of shapeGrid()) {
         const w = randomFff(s.I, s.O, s.D, s.K, s.I * 7919 + s.O * 31 + s.D * 3 + s.K);
         const x = randomArray(s.rows * s.I, 1, rng(s.rows + s.I));
-        const layer = build(w);
+        const layer = buildFff(w);
         const ref = run(layer, x, s.rows, 'scalar');
         for (const strategy of ['per-token', 'batched'] as const) {
           const got = run(layer, x, s.rows, which, strategy);
@@ -165,7 +150,7 @@ describe('strategies, threads and sync/async agree bitwise', () => {
   const x = randomArray(rows * 768, 1, rng(5));
   for (const which of supported) {
     it(`${which}`, async () => {
-      const layer = build(w);
+      const layer = buildFff(w);
       setIsa(which);
       setThreads(1);
       const base = layer.forwardSync(x, rows, { strategy: 'per-token' });
@@ -224,7 +209,7 @@ describe('routing rule', () => {
 
   it('NaN in the input: the logit is not > 0 so the walk goes left, and the output is NaN', () => {
     const w = randomFff(9, 4, 3, 2, 1);
-    const layer = build(w);
+    const layer = buildFff(w);
     const x = randomArray(2 * 9, 1, rng(2));
     x[9 + 4] = NaN; // token 1 only
     for (const which of supported) {
@@ -286,7 +271,7 @@ describe('bad input gives documented errors', () => {
 
   it('a forward in flight completes when the layer is disposed meanwhile', async () => {
     const big = randomFff(768, 768, 11, 1, 12);
-    const layer = build(big);
+    const layer = buildFff(big);
     const x = randomArray(2048 * 768, 1, rng(1));
     const expected = layer.forwardSync(x, 2048);
     const pending = layer.forward(x, 2048);
@@ -327,7 +312,7 @@ describe('runtime controls', () => {
   });
 
   it('forward() does not block the event loop', async () => {
-    const layer = build(randomFff(768, 768, 11, 1, 13));
+    const layer = buildFff(randomFff(768, 768, 11, 1, 13));
     const x = randomArray(2048 * 768, 1, rng(9));
     let ticks = 0;
     let done = false;

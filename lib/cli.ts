@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FffError } from './errors';
+import type { DenseDtype } from './bert/encoder';
 import type { LoadModelOptions, Model } from './model';
 import type { IsaName } from './runtime';
 
@@ -24,6 +25,7 @@ Options of embed, fill-mask, classify:
   --threads <n>                 compute threads (default: FFFBERT_THREADS, else all cores)
   --isa <name>                  force scalar, avx2, avx512 or neon (default: the best this CPU supports)
   --truncation                  truncate texts longer than the model's maximum (default: refuse them)
+  --dtype fp32|int8|bf16        arithmetic of the dense layers (default fp32)
   --pooling mean|cls            embed: pooling (default mean)
   --no-normalize                embed: keep the raw pooled vector (default: L2-normalised)
   --top-k <n>                   fill-mask: candidates per mask (default 5)
@@ -103,6 +105,7 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
       threads: { type: 'string' },
       isa: { type: 'string' },
       truncation: { type: 'boolean' },
+      dtype: { type: 'string' },
       pooling: { type: 'string' },
       'no-normalize': { type: 'boolean' },
       'top-k': { type: 'string' },
@@ -115,6 +118,7 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
   if (command === 'fill-mask' && texts.length > 1) throw new UsageError('fill-mask takes one text (quote it)');
   const options: LoadModelOptions = { threads: positiveInt('threads', values.threads), truncation: values.truncation };
   if (values.isa !== undefined) options.isa = values.isa as IsaName;
+  if (values.dtype !== undefined) options.dtype = values.dtype as DenseDtype;
   if (options.threads === undefined) delete options.threads;
   if (options.truncation === undefined) delete options.truncation;
   const batchSize = positiveInt('batch-size', values['batch-size']);

@@ -15,6 +15,7 @@ export { loadModel, Model } from './model';
 export type { LoadModelOptions, LoadStats, ModelForwardOptions } from './model';
 export type { ForwardInputs, IdMatrix } from './model-inputs';
 export type { BertConfig, EncoderOutputs, TensorInfo, TensorSource, TensorDtype } from './bert/types';
+export type { DenseDtype } from './bert/encoder';
 export { parseConfig } from './bert/config';
 export { BertTokenizer } from './tokenizer';
 export type { Encoding, TokenizedBatch, TokenizerInput, TokenizerOptions } from './tokenizer';

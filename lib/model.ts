@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseConfig } from './bert/config';
-import { createEncoder } from './bert/encoder';
-import type { NativeEncoder } from './bert/encoder';
+import { createEncoder, expectDenseDtype } from './bert/encoder';
+import type { DenseDtype, NativeEncoder } from './bert/encoder';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './bert/types';
 import { ErrorCode, FffError, invalidArgument } from './errors';
 import { SafetensorsFile } from './formats/safetensors';
@@ -34,6 +34,12 @@ export interface LoadModelOptions {
   isa?: IsaName;
   /** Texts longer than the model's maximum are truncated (true) or refused with ERR_FFF_SEQUENCE_TOO_LONG (false, default). */
   truncation?: boolean;
+  /**
+   * Arithmetic of the dense linear layers (QKV, attention output, pooler, heads, dense feedforward): 'fp32'
+   * (default), 'int8' (weights quantized per output channel at load, activations per row at run time) or 'bf16'.
+   * LayerNorm, softmax, GELU, the residual stream and the FFF layers stay fp32.
+   */
+  dtype?: DenseDtype;
 }
 
 export interface LoadStats {
@@ -55,6 +61,7 @@ export class Model implements PipelineHost {
   readonly config: BertConfig;
   readonly loadStats: LoadStats;
   readonly #tokenizer: BertTokenizer | undefined;
+  readonly #dtype: DenseDtype;
   #encoder: NativeEncoder | null;
 
   private constructor(dir: string, config: BertConfig, tokenizer: BertTokenizer | undefined, encoder: NativeEncoder, stats: LoadStats) {
@@ -62,6 +69,7 @@ export class Model implements PipelineHost {
     this.config = config;
     this.#tokenizer = tokenizer;
     this.#encoder = encoder;
+    this.#dtype = encoder.dtype;
     this.loadStats = stats;
   }
 
@@ -77,6 +85,11 @@ export class Model implements PipelineHost {
 
   get disposed(): boolean {
     return this.#encoder === null;
+  }
+
+  /** Arithmetic of the dense linear layers, as loadModel's options.dtype (default 'fp32'). */
+  get dtype(): DenseDtype {
+    return this.#dtype;
   }
 
   /**
@@ -136,9 +149,10 @@ export class Model implements PipelineHost {
 function checkOptions(options: unknown): LoadModelOptions {
   const o = expectOptions('options', options);
   for (const key of Object.keys(o)) {
-    if (!['threads', 'isa', 'truncation'].includes(key)) throw invalidArgument(`options.${key}`, 'absent (known options: threads, isa, truncation)', o[key]);
+    if (!['threads', 'isa', 'truncation', 'dtype'].includes(key)) throw invalidArgument(`options.${key}`, 'absent (known options: threads, isa, truncation, dtype)', o[key]);
   }
   if (o.truncation !== undefined && typeof o.truncation !== 'boolean') throw invalidArgument('options.truncation', 'a boolean', o.truncation);
+  expectDenseDtype('options.dtype', o.dtype);
   return o as LoadModelOptions;
 }
 
@@ -167,7 +181,7 @@ export async function loadModel(dir: string, options?: LoadModelOptions): Promis
     config = parseConfig(dir, tensors);
     // Let the event loop breathe before the long synchronous copy of the weights.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    encoder = createEncoder(config, tensors);
+    encoder = createEncoder(config, tensors, { dtype: o.dtype });
   } finally {
     // frees the read buffer before the tokenizer is built: peak memory is the weights plus one of the two
     tensors.close();

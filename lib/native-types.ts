@@ -61,7 +61,13 @@ export type NativeBertConfig = Pick<
   | 'numLabels'
   | 'crammedPooler'
   | 'hasPooler'
->;
+> & {
+  /** Arithmetic of the dense linear layers (QKV, attention output, pooler, heads, dense FF); absent = 'fp32'. */
+  denseDtype?: NativeDenseDtype;
+};
+
+/** fp32 as in the checkpoint; int8 dynamic quantization (weights per output channel, activations per row); bf16. */
+export type NativeDenseDtype = 'fp32' | 'int8' | 'bf16';
 
 /** layernorm includes the FFF's residual add (fused into the next norm), attnOut its residual (in the epilogue). */
 export type NativeBertStage = 'embedding' | 'layernorm' | 'qkv' | 'attention' | 'attnOut' | 'ffn' | 'head';

@@ -10,13 +10,33 @@
 import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from '../errors';
 import { Disposable, expectOptions } from '../layers/common';
 import { native } from '../native';
-import type { NativeBertConfig, NativeBertModel, NativeBertProfile } from '../native-types';
+import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
 
 export type EncoderProfile = NativeBertProfile;
 
+/** Arithmetic of the dense linear layers: 'fp32' (default), 'int8' (dynamic quantization) or 'bf16'. */
+export type DenseDtype = NativeDenseDtype;
+export const DENSE_DTYPES: readonly DenseDtype[] = ['fp32', 'int8', 'bf16'];
+
+export interface CreateEncoderOptions {
+  /** Arithmetic of the dense linear layers (default 'fp32'); LayerNorm, softmax, GELU, residuals stay fp32. */
+  dtype?: DenseDtype;
+}
+
+/** Checks an options.dtype value (ERR_FFF_INVALID_ARGUMENT naming `name`); undefined gives 'fp32'. */
+export function expectDenseDtype(name: string, value: unknown): DenseDtype {
+  if (value === undefined) return 'fp32';
+  if (typeof value !== 'string' || !(DENSE_DTYPES as readonly string[]).includes(value)) {
+    throw invalidArgument(name, `one of ${DENSE_DTYPES.join(', ')}`, value);
+  }
+  return value as DenseDtype;
+}
+
 export interface NativeEncoder {
   readonly config: BertConfig;
+  /** Arithmetic of the dense linear layers. */
+  readonly dtype: DenseDtype;
   /** Bytes of weights held natively (packed and plain). */
   readonly weightBytes: number;
   /** Width of poolerOutput rows: hidden (hf pooler), the pooler's head dim (crammed classification), 0 if none. */
@@ -97,7 +117,7 @@ function hfKeys(name: string, p: string): string[] {
 }
 
 /** Checks what the native model cannot tell apart (family/head combinations) with errors naming field and value. */
-function nativeConfig(config: BertConfig): NativeBertConfig {
+function nativeConfig(config: BertConfig, dtype: DenseDtype): NativeBertConfig {
   const c = expectOptions('config', config) as unknown as BertConfig;
   if (config === undefined) throw invalidArgument('config', 'a BertConfig', config);
   const unsupported = (field: string, value: unknown, why: string) =>
@@ -130,6 +150,7 @@ function nativeConfig(config: BertConfig): NativeBertConfig {
     numLabels: c.numLabels,
     crammedPooler: c.crammedPooler,
     hasPooler: c.hasPooler,
+    denseDtype: dtype,
   };
 }
 
@@ -222,11 +243,13 @@ function checkInputs(config: BertConfig, inputs: EncoderInputs): { batch: number
 
 class Encoder implements NativeEncoder {
   readonly config: BertConfig;
+  readonly dtype: DenseDtype;
   readonly poolerWidth: number;
   readonly #native: Disposable<NativeBertModel>;
 
-  constructor(config: BertConfig, model: NativeBertModel) {
+  constructor(config: BertConfig, model: NativeBertModel, dtype: DenseDtype) {
     this.config = config;
+    this.dtype = dtype;
     const c = config;
     this.poolerWidth = c.family === 'hf' ? (c.hasPooler ? c.hiddenSize : 0) : c.head === 'classification' ? c.crammedPooler!.headDim : 0;
     this.#native = new Disposable(model, 'encoder');
@@ -290,11 +313,13 @@ class Encoder implements NativeEncoder {
 
 /**
  * Builds the native encoder: checks the configuration, maps and copies every tensor it needs from `tensors`
- * (one at a time), and finalizes it. Throws ERR_FFF_UNSUPPORTED_MODEL / ERR_FFF_INVALID_MODEL for
+ * (one at a time), and finalizes it; options.dtype picks the dense layers' arithmetic. Throws ERR_FFF_UNSUPPORTED_MODEL / ERR_FFF_INVALID_MODEL for
  * configurations it cannot run, ERR_FFF_INVALID_CHECKPOINT for missing or misshapen tensors.
  */
-export function createEncoder(config: BertConfig, tensors: TensorSource): NativeEncoder {
-  const model = new native.NativeBertModel(nativeConfig(config));
+export function createEncoder(config: BertConfig, tensors: TensorSource, options?: CreateEncoderOptions): NativeEncoder {
+  const o = expectOptions('options', options);
+  const dtype = expectDenseDtype('options.dtype', o.dtype);
+  const model = new native.NativeBertModel(nativeConfig(config, dtype));
   try {
     loadTensors(model, config, tensors);
     model.finalize();
@@ -302,5 +327,5 @@ export function createEncoder(config: BertConfig, tensors: TensorSource): Native
     model.dispose();
     throw err;
   }
-  return new Encoder(config, model);
+  return new Encoder(config, model, dtype);
 }

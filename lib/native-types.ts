@@ -14,7 +14,7 @@ export interface NativeIsaInfo {
   features: Record<string, boolean>;
 }
 
-/** 0 = automatic, 1 = per-token walk, 2 = batched level by level. */
+/** 0 = automatic, 1 = per-token walk, 2 = batched (depth first, tokens grouped by node; fff.h). */
 export type NativeStrategy = 0 | 1 | 2;
 /** 0 = none, 1 = exact GELU, 2 = tanh. */
 export type NativeActivation = 0 | 1 | 2;

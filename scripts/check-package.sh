@@ -2,7 +2,7 @@
 # Proves the package installs without a compiler: builds the linux-x64 prebuild and cross-builds the linux-arm64
 # one, runs the arm64 kernel tests under qemu, checks `npm pack`'s file list, packs, installs the tarball into an
 # empty folder with no compiler, cmake or make on PATH, and checks that require() and import() load the
-# *prebuilt* binary and compute FFF-SPEC section 1 correctly (scripts/package-smoke.mjs). Then checks that
+# *prebuilt* binary and compute docs/FFF-SPEC.md section 1 correctly (scripts/package-smoke.mjs). Then checks that
 # --build-from-source really builds from the packed sources, and says what to do when it cannot.
 #
 # Works on a copy of the working tree (tracked and untracked, not ignored files) in .cache/package-check, so the

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Writes a model folder with the shapes of pbelcak/UltraFastBERT-1x11-long (FFF-SPEC 2): 16 layers, hidden 768,
-// 12 heads, FFF K=1 D=11, vocab 32768, max sequence 128, random weights, in the crammedBERT layout of the
-// fixtures (config.json with `arch`, model_config.json, model.safetensors with a tied decoder.weight, and the
+// Writes a model folder with the shapes of pbelcak/UltraFastBERT-1x11-long (docs/FFF-SPEC.md section 2): 16
+// layers, hidden 768, 12 heads, FFF K=1 D=11, vocab 32768, max sequence 128, random weights, in the crammedBERT
+// layout of the fixtures (config.json with `arch`, model_config.json, model.safetensors with a tied decoder.weight, and the
 // crammed-style tokenizer.json of test/fixtures). Tensors are generated and written in chunks: memory stays
 // at a few MB whatever the model size.
 //

@@ -2,7 +2,7 @@
 // Copy it into a folder whose node_modules holds fffbert and run it there:
 //   node package-smoke.mjs --expect prebuilt|source
 // Checks that require('fffbert') and import('fffbert') both load, that the binary came from where it should,
-// and that a small FastFeedforward gives the results of FFF-SPEC section 1 computed here in float64, on every
+// and that a small FastFeedforward gives the results of docs/FFF-SPEC.md section 1 computed here in float64, on every
 // instruction set this CPU supports. Prints "ok - ..." / "not ok - ..." lines and ends with "N passed, N failed".
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -37,7 +37,7 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-// --- FFF-SPEC section 1 in float64 ----------------------------------------------------------------------------
+// --- docs/FFF-SPEC.md section 1 in float64 ---------------------------------------------------------------------------
 // erf to ~1e-15: Maclaurin series for |x| < 3, continued fraction of erfc beyond (there erfc < 2.3e-5).
 function erf(x) {
   const ax = Math.abs(x);
@@ -168,7 +168,7 @@ const c = makeCase();
 const isas = cjs ? cjs.isa().supported : [];
 for (const isa of isas) {
   for (const strategy of ['per-token', 'batched']) {
-    check(`FastFeedforward (I=37 O=19 D=3 K=2, 9 rows) matches FFF-SPEC 1 on ${isa}, ${strategy}`, () => {
+    check(`FastFeedforward (I=37 O=19 D=3 K=2, 9 rows) matches docs/FFF-SPEC.md section 1 on ${isa}, ${strategy}`, () => {
       cjs.setIsa(isa);
       const layer = cjs.FastFeedforward.fromTorch({
         inputWidth: c.w.I,
@@ -187,7 +187,7 @@ for (const isa of isas) {
     });
   }
 }
-await checkAsync('FastFeedforward.forward (async, thread pool) matches FFF-SPEC 1', async () => {
+await checkAsync('FastFeedforward.forward (async, thread pool) matches docs/FFF-SPEC.md section 1', async () => {
   assert(cjs, 'not loaded');
   cjs.setIsa(cjs.isa().best);
   const layer = cjs.FastFeedforward.fromTorch({

@@ -1,6 +1,6 @@
 /**
  * The FFF layer from JavaScript: every instruction set against the scalar oracle and against a float64
- * reference of FFF-SPEC section 1, strategies, threads, sync/async, the tie rule, NaN, and bad input.
+ * reference of docs/FFF-SPEC.md section 1, strategies, threads, sync/async, the tie rule, NaN, and bad input.
  *
  * Routing is discontinuous: where two implementations disagree on a path, the test requires the float64
  * logit of the node where they part to be within rounding noise of 0, and reports how many tokens flipped.

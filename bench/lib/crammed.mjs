@@ -1,6 +1,6 @@
 // A crammedBERT / UltraFastBERT-shaped model with seeded random weights, held as a TensorSource of checkpoint
-// names (FFF-SPEC 2): our engine reads it through createEncoder(), the ONNX graphs through the same src(),
-// so both sides run exactly the same weights. Tensors are generated when read, one at a time: no 755 MB file
+// names (docs/FFF-SPEC.md section 2): our engine reads it through createEncoder(), the ONNX graphs through the
+// same src(), so both sides run exactly the same weights. Tensors are generated when read, one at a time: no 755 MB file
 // and no second copy of the model in memory.
 import { fillRandom, randomF32 } from './rng.mjs';
 

@@ -24,7 +24,7 @@ function layerNorm(g, x, name, src, H, eps) {
 }
 
 /**
- * The crammedBERT / UltraFastBERT encoder (FFF-SPEC 2) with a dense feedforward of width `F`, for fixed
+ * The crammedBERT / UltraFastBERT encoder (docs/FFF-SPEC.md section 2) with a dense feedforward of width `F`, for fixed
  * [batch, seq]: embeddings + scale * sinusoidal PE, embedding norm, pre-LN layers (interleaved QKV
  * [heads, 3*head_dim] without bias, additive mask (1-m)*-10000, dense without bias, FF with bias and exact
  * GELU), final norm; output last_hidden_state [batch, seq, H].

@@ -1,8 +1,8 @@
 /**
  * Reads a model folder's configuration into the normalised BertConfig of lib/bert/types.ts:
- * - crammedBERT / UltraFastBERT (FFF-SPEC 2): config.json with `model_type: "crammedBERT"` and the architecture
- *   under `arch`, or the architecture alone in model_config.json;
- * - Hugging Face BERT (FFF-SPEC 3): config.json with `model_type: "bert"`.
+ * - crammedBERT / UltraFastBERT (docs/FFF-SPEC.md section 2): config.json with `model_type: "crammedBERT"` and
+ *   the architecture under `arch`, or the architecture alone in model_config.json;
+ * - Hugging Face BERT (docs/FFF-SPEC.md section 3): config.json with `model_type: "bert"`.
  * Everything this project cannot run exactly is refused (ERR_FFF_UNSUPPORTED_MODEL naming the field and value);
  * missing or ill-typed fields are ERR_FFF_INVALID_MODEL. Where the config leaves the head or the pooler open,
  * the checkpoint's tensor names decide (resolveWithCheckpoint).

@@ -1,5 +1,5 @@
 /**
- * The native BERT encoder built from a normalised config and a checkpoint's tensors (FFF-SPEC sections 2, 3).
+ * The native BERT encoder built from a normalised config and a checkpoint's tensors (docs/FFF-SPEC.md sections 2, 3).
  *
  * Checkpoint keys are mapped onto the core's own tensor names (listed by the native model; see
  * native/include/fffbert/bert.h), read one at a time and copied (or packed) natively, so loading never holds

@@ -5,7 +5,10 @@
 
 /** A model configuration, normalised from crammedBERT's `arch` or Hugging Face's config.json. */
 export interface BertConfig {
-  /** 'crammed': pre-LN crammedBERT/UltraFastBERT (FFF-SPEC 2); 'hf': post-LN Hugging Face BERT (FFF-SPEC 3). */
+  /**
+   * 'crammed': pre-LN crammedBERT/UltraFastBERT (docs/FFF-SPEC.md section 2); 'hf': post-LN Hugging Face BERT
+   * (docs/FFF-SPEC.md section 3).
+   */
   family: 'crammed' | 'hf';
   hiddenSize: number;
   numLayers: number;

@@ -1,5 +1,5 @@
 /**
- * The header of a safetensors file, validated before anything in it is trusted (FFF-SPEC 4).
+ * The header of a safetensors file, validated before anything in it is trusted (docs/FFF-SPEC.md section 4).
  *
  * Layout: [u64 LE N][N bytes of UTF-8 JSON][data section]. The JSON maps tensor names to
  * `{ dtype, shape, data_offsets: [begin, end] }` (byte offsets relative to the start of the data section) and

@@ -1,5 +1,5 @@
 /**
- * A Fast Feedforward layer (UltraFastBERT's FFF, FFF-SPEC section 1) on the native conditional kernels.
+ * A Fast Feedforward layer (UltraFastBERT's FFF, docs/FFF-SPEC.md section 1) on the native conditional kernels.
  *
  * Each token walks K trees of depth D: at node r it computes l = W_in[r]·x + b_in[r], adds GELU(l)·W_out[:, r]
  * to the output and goes right when l > 0 (l == 0 and NaN go left). Weights are packed once at construction.
@@ -36,7 +36,7 @@ export interface FastFeedforwardTorchWeights {
 /** Storage of the packed FFF weights. */
 export type FffWeightDtype = NativeWeightDtype;
 
-/** 'auto' picks by batch size; 'per-token' walks each token alone; 'batched' groups tokens by node, level by level. */
+/** 'auto' picks by batch size; 'per-token' walks each token alone; 'batched' walks depth first, tokens grouped by node. */
 export type FffStrategy = 'auto' | 'per-token' | 'batched';
 
 export interface FffForwardOptions {

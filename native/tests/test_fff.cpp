@@ -1,5 +1,5 @@
-// FFF layer tests: the scalar driver against a double-precision reference written straight from FFF-SPEC
-// section 1 (PyTorch layouts, no packing), every runnable ISA against scalar on a sampled grid of awkward
+// FFF layer tests: the scalar driver against a double-precision reference written straight from
+// docs/FFF-SPEC.md section 1 (PyTorch layouts, no packing), every runnable ISA against scalar on a sampled grid of awkward
 // shapes, and the invariants of fff.h (zero logit goes left, bitwise agreement of strategies and thread
 // counts, strides, NaN, invalid shapes).
 //

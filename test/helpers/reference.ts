@@ -1,5 +1,5 @@
 /**
- * Plain TypeScript references the native results are checked against: FFF-SPEC section 1 in float64, exact
+ * Plain TypeScript references the native results are checked against: docs/FFF-SPEC.md section 1 in float64, exact
  * erf, a seeded random generator and comparison helpers.
  */
 
@@ -74,7 +74,7 @@ export interface FffWeights {
 }
 
 /**
- * FFF-SPEC section 1 in float64, for one token. Returns the output and the path, and the smallest |logit| met
+ * docs/FFF-SPEC.md section 1 in float64, for one token. Returns the output and the path, and the smallest |logit| met
  * (the decision margin: a path is only comparable across implementations when it is well above rounding).
  */
 export function fffReference(w: FffWeights, x: Float32Array, row: number): { y: Float64Array; path: number[]; margin: number } {

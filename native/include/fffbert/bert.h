@@ -1,5 +1,5 @@
-// The BERT encoder: crammedBERT / UltraFastBERT (pre-LN, FFF feedforward; FFF-SPEC section 2) and Hugging Face
-// BERT (post-LN, dense feedforward; FFF-SPEC section 3), with their MLM, pooler and classification heads.
+// The BERT encoder: crammedBERT / UltraFastBERT (pre-LN, FFF feedforward; docs/FFF-SPEC.md section 2) and Hugging Face
+// BERT (post-LN, dense feedforward; docs/FFF-SPEC.md section 3), with their MLM, pooler and classification heads.
 //
 // Life cycle: BertModel::create(config) -> set_tensor(name, data, shape) once per tensor, in any order (each is
 // copied, and packed as soon as every tensor of its Linear/FFF layer has arrived; the tensor that completes a

@@ -1,4 +1,4 @@
-// The Fast Feedforward (FFF) layer, UltraFastBERT variant (FFF-SPEC section 1).
+// The Fast Feedforward (FFF) layer, UltraFastBERT variant (docs/FFF-SPEC.md section 1).
 //
 // For each token x (length I) and each of K trees: walk D+1 levels from the root; at node r (flat index
 // k*n_nodes + n) the logit is l = dot(W_in[r], x) + b_in[r]; y += GELU_erf(l) * W_out[:, r]; go to child

@@ -1,5 +1,5 @@
 // The dense baselines as ONNX graphs, built from the same seeded weights as every other side.
-import { DType, Graph, gelu, linear } from './onnx.mjs';
+import { DType, Graph, gelu, linear, linearInt8 } from './onnx.mjs';
 import { transpose } from './rng.mjs';
 
 /**
@@ -31,8 +31,12 @@ function layerNorm(g, x, name, src, H, eps) {
  *
  * src(name) returns the PyTorch-layout tensor of that checkpoint name (the same names the engine reads).
  * names: { ffIn, ffOut } prefixes of the dense FF's two Linear layers inside `layers.{i}.ffn.`.
+ * int8: null (fp32) or 'per-tensor' / 'per-channel': the four weight MatMuls of each layer (QKV, attention
+ * output, FF in and out) in quantize_dynamic's int8 form (onnx.mjs linearInt8); attention's activation-by-
+ * activation MatMuls, the embedding Gather, norms and softmax stay fp32.
  */
-export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linear_in', ffOut: 'linear_out' }) {
+export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linear_in', ffOut: 'linear_out' }, { int8 = null } = {}) {
+  const dense = int8 ? (gr, x, name, w, inF, outF, bias) => linearInt8(gr, x, name, w, inF, outF, bias, int8) : linear;
   const { hiddenSize: H, numLayers: L, numHeads: nh, headDim: hd, vocabSize: V, normEps: eps } = cfg;
   const F = cfg.ffn.intermediateSize;
   const g = new Graph('crammed_encoder');
@@ -64,7 +68,7 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
     const p = `encoder.layers.${l}`;
     const a = layerNorm(g, h, `${p}.norm1`, src, H, eps);
     const qkvName = `${p}.attn.self_attention.query_key_value`;
-    const qkv = linear(g, a, qkvName, transpose(src(`${qkvName}.weight`), 3 * H, H), H, 3 * H, null);
+    const qkv = dense(g, a, qkvName, transpose(src(`${qkvName}.weight`), 3 * H, H), H, 3 * H, null);
     // [B,S,3H] -> [B,S,heads,3hd] -> [B,heads,S,3hd] -> Q | K | V along the last axis.
     const heads = g.node('Transpose', [g.node('Reshape', [qkv, g.ints([batch, seq, nh, 3 * hd])])], { attrs: { perm: [0, 2, 1, 3] } });
     const [q, k, v] = g.node('Split', [heads], { attrs: { axis: -1 }, outputs: 3 });
@@ -76,14 +80,14 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
       g.node('Transpose', [g.node('MatMul', [probs, v])], { attrs: { perm: [0, 2, 1, 3] } }),
       g.ints([batch * seq, H]),
     ]);
-    const dense = linear(g, ctx, `${p}.attn.dense`, transpose(src(`${p}.attn.dense.weight`), H, H), H, H, null);
-    h = g.node('Add', [h, dense]);
+    const out = dense(g, ctx, `${p}.attn.dense`, transpose(src(`${p}.attn.dense.weight`), H, H), H, H, null);
+    h = g.node('Add', [h, out]);
 
     const b = layerNorm(g, h, `${p}.norm2`, src, H, eps);
     const fin = `${p}.ffn.${names.ffIn}`;
     const fout = `${p}.ffn.${names.ffOut}`;
-    const f1 = gelu(g, linear(g, b, fin, transpose(src(`${fin}.weight`), F, H), H, F, src(`${fin}.bias`)));
-    const f2 = linear(g, f1, fout, transpose(src(`${fout}.weight`), H, F), F, H, src(`${fout}.bias`));
+    const f1 = gelu(g, dense(g, b, fin, transpose(src(`${fin}.weight`), F, H), H, F, src(`${fin}.bias`)));
+    const f2 = dense(g, f1, fout, transpose(src(`${fout}.weight`), H, F), F, H, src(`${fout}.bias`));
     h = g.node('Add', [h, f2]);
   }
   h = layerNorm(g, h, 'encoder.final_norm', src, H, eps);

@@ -10,7 +10,7 @@
 //   ValueInfoProto name=1 type=2; TypeProto tensor_type=1; Tensor elem_type=1 shape=2; Shape dim=1;
 //   Dimension      dim_value=1 dim_param=2
 
-export const DType = { FLOAT: 1, INT32: 6, INT64: 7 };
+export const DType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 };
 
 /** A protobuf message under construction: a list of byte chunks (large tensors are not copied). */
 class Msg {
@@ -89,6 +89,8 @@ function tensorProto(name, data, dims) {
   if (data instanceof Float32Array) type = DType.FLOAT;
   else if (data instanceof BigInt64Array) type = DType.INT64;
   else if (data instanceof Int32Array) type = DType.INT32;
+  else if (data instanceof Int8Array) type = DType.INT8;
+  else if (data instanceof Uint8Array) type = DType.UINT8;
   else throw new Error(`tensor ${name}: unsupported array type`);
   const n = dims.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`tensor ${name}: ${data.length} values for dims [${dims}]`);
@@ -135,7 +137,7 @@ export class Graph {
     this.outputs.push(valueInfo(name, elemType, dims));
     return name;
   }
-  /** A named initializer (weights): Float32Array / BigInt64Array / Int32Array with its dims. */
+  /** A named initializer (weights): Float32Array / BigInt64Array / Int32Array / Int8Array / Uint8Array with its dims. */
   init(name, data, dims) {
     this.inits.push(tensorProto(name, data, dims));
     return name;
@@ -190,6 +192,55 @@ export function gelu(g, x) {
 /** y = x W^T + b with W in PyTorch layout [out, in], stored transposed ([in, out]) for MatMul. */
 export function linear(g, x, name, weightT, inF, outF, bias) {
   let y = g.node('MatMul', [x, g.init(`${name}.weight_t`, weightT, [inF, outF])]);
+  if (bias) y = g.node('Add', [y, g.init(`${name}.bias`, bias, [outF])]);
+  return y;
+}
+
+/**
+ * Symmetric int8 quantization of a MatMul weight B [inF, outF] as onnxruntime.quantization.quantize_dynamic
+ * writes it (weight_type QInt8, symmetric: range [-127, 127], zero point 0, scale = max|w| / 127):
+ * per tensor (its default) or per output column (per_channel=True). Returns { q, scale, zeroPoint } with
+ * scale and zeroPoint of length 1 or outF.
+ */
+export function quantizeWeightInt8(weightT, inF, outF, perChannel) {
+  const groups = perChannel ? outF : 1;
+  const absmax = new Float32Array(groups);
+  for (let k = 0; k < inF; k++) {
+    for (let n = 0; n < outF; n++) {
+      const g = perChannel ? n : 0;
+      const a = Math.abs(weightT[k * outF + n]);
+      if (a > absmax[g]) absmax[g] = a;
+    }
+  }
+  const scale = Float32Array.from(absmax, (a) => (a > 0 ? a / 127 : 1));
+  const q = new Int8Array(inF * outF);
+  for (let k = 0; k < inF; k++) {
+    for (let n = 0; n < outF; n++) {
+      const v = Math.round(weightT[k * outF + n] / scale[perChannel ? n : 0]);  // |v| <= 127 by construction
+      q[k * outF + n] = Math.max(-127, Math.min(127, v));
+    }
+  }
+  return { q, scale, zeroPoint: new Int8Array(groups) };
+}
+
+/**
+ * y = x W^T + b in ORT's dynamic int8 form, node for node what quantize_dynamic writes for a MatMul with a
+ * constant B: DynamicQuantizeLinear(x) -> (x_q uint8, x_scale, x_zp) per tensor at run time;
+ * MatMulInteger(x_q, W_q int8, x_zp, W_zp) -> int32; Cast to float; Mul by (x_scale * W_scale); the bias Add
+ * stays fp32. ORT's optimizer fuses the chain into DynamicQuantizeMatMul (MLAS's int8 GEMM, VNNI/AMX where the
+ * CPU has them). quant: 'per-tensor' (quantize_dynamic's default) or 'per-channel' (per output column).
+ */
+export function linearInt8(g, x, name, weightT, inF, outF, bias, quant = 'per-tensor') {
+  const perChannel = quant === 'per-channel';
+  const { q, scale, zeroPoint } = quantizeWeightInt8(weightT, inF, outF, perChannel);
+  const dims = perChannel ? [outF] : [];
+  const wq = g.init(`${name}.weight_t_quantized`, q, [inF, outF]);
+  const ws = g.init(`${name}.weight_t_scale`, scale, dims);
+  const wzp = g.init(`${name}.weight_t_zero_point`, zeroPoint, dims);
+  const [xq, xs, xzp] = g.node('DynamicQuantizeLinear', [x], { outputs: 3 });
+  const acc = g.node('MatMulInteger', [xq, wq, xzp, wzp]);
+  const scales = g.node('Mul', [xs, ws]);
+  let y = g.node('Mul', [g.node('Cast', [acc], { attrs: { to: DType.FLOAT } }), scales]);
   if (bias) y = g.node('Add', [y, g.init(`${name}.bias`, bias, [outF])]);
   return y;
 }

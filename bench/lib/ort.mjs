@@ -8,11 +8,12 @@ export function loadOrt() {
 }
 
 /** ORT with the best settings it offers here: all graph optimisations, `threads` intra-op, sequential. */
-export function ortSession(ort, model, threads) {
+export function ortSession(ort, model, threads, extra = {}) {
   return ort.InferenceSession.create(model, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    ...extra,
   });
 }

@@ -19,6 +19,8 @@ export const ErrorCode = {
   FILE_NOT_FOUND: 'ERR_FFF_FILE_NOT_FOUND',
   NATIVE_LOAD: 'ERR_FFF_NATIVE_LOAD',
   INTERNAL: 'ERR_FFF_INTERNAL',
+  QUEUE_FULL: 'ERR_FFF_QUEUE_FULL',
+  ABORTED: 'ERR_FFF_ABORTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -25,3 +25,5 @@ export type { EmbedOptions, Pooling } from './pipelines/embed';
 export type { FillMaskCandidate, FillMaskOptions } from './pipelines/fill-mask';
 export type { ClassifyResult } from './pipelines/classify';
 export type { BatchOptions } from './pipelines/host';
+export { Batcher } from './batching/batcher';
+export type { BatchingOptions, BatcherStats } from './batching/batcher';

@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Batcher, checkBatchingOptions, expectSignal, abortError } from './batching/batcher';
+import type { BatchingOptions } from './batching/batcher';
 import { parseConfig } from './bert/config';
 import { createEncoder, expectDenseDtype } from './bert/encoder';
 import type { DenseDtype, NativeEncoder } from './bert/encoder';
@@ -40,6 +42,8 @@ export interface LoadModelOptions {
    * LayerNorm, softmax, GELU, the residual stream and the FFF layers stay fp32.
    */
   dtype?: DenseDtype;
+  /** Concurrent calls share forwards (lib/batching/batcher.ts): true for the defaults, or the batcher's options. */
+  batching?: BatchingOptions | boolean;
 }
 
 export interface LoadStats {
@@ -54,6 +58,8 @@ export interface LoadStats {
 export interface ModelForwardOptions {
   /** MLM or classification logits (default true when the model has a head); false skips the decoder's cost. */
   logits?: boolean;
+  /** Aborting removes the call while it waits for a batch (ERR_FFF_ABORTED); a running forward completes. */
+  signal?: AbortSignal;
 }
 
 export class Model implements PipelineHost {
@@ -63,6 +69,7 @@ export class Model implements PipelineHost {
   readonly #tokenizer: BertTokenizer | undefined;
   readonly #dtype: DenseDtype;
   #encoder: NativeEncoder | null;
+  #batcher: Batcher | null = null;
 
   private constructor(dir: string, config: BertConfig, tokenizer: BertTokenizer | undefined, encoder: NativeEncoder, stats: LoadStats) {
     this.dir = dir;
@@ -92,6 +99,16 @@ export class Model implements PipelineHost {
     return this.#dtype;
   }
 
+  /** The batcher of loadModel's options.batching (its options and stats()), or undefined. */
+  get batcher(): Batcher | undefined {
+    return this.#batcher ?? undefined;
+  }
+
+  /** @internal used by loadModel */
+  enableBatching(options: BatchingOptions): void {
+    this.#batcher = new Batcher(this.config, (inputs, o) => this.#live().forward(inputs, o), options);
+  }
+
   /**
    * Runs the encoder on token ids: `inputIds` (and optional `attentionMask`, default all ones, and
    * `tokenTypeIds`) as [batch, seq] nested arrays or `{ data: Int32Array | BigInt64Array, shape: [batch, seq] }`.
@@ -99,10 +116,10 @@ export class Model implements PipelineHost {
    * [batch, numLabels] (classification), poolerOutput [batch, width] where the model has a pooler.
    */
   async forward(inputs: ForwardInputs, options?: ModelForwardOptions): Promise<EncoderOutputs> {
-    const encoder = this.#live();
+    this.#live();
     const o = expectOptions('options', options);
     if (o.logits !== undefined && typeof o.logits !== 'boolean') throw invalidArgument('options.logits', 'a boolean', o.logits);
-    return encoder.forward(normalizeInputs(inputs, this.config), { logits: o.logits as boolean | undefined });
+    return this.runEncoder(normalizeInputs(inputs, this.config), { logits: o.logits as boolean | undefined, signal: expectSignal('options.signal', o.signal) });
   }
 
   /** Sentence embeddings: one Float32Array of hidden size per text (mean over the attention mask, or cls). */
@@ -125,6 +142,7 @@ export class Model implements PipelineHost {
 
   /** Frees the native weights; idempotent. Later calls throw ERR_FFF_DISPOSED; a running forward completes. */
   dispose(): void {
+    this.#batcher?.dispose();
     this.#encoder?.dispose();
     this.#encoder = null;
   }
@@ -136,8 +154,11 @@ export class Model implements PipelineHost {
     return this.#tokenizer;
   }
 
-  runEncoder(inputs: EncoderInputs, options: EncoderForwardOptions): Promise<EncoderOutputs> {
-    return this.#live().forward(inputs, options);
+  runEncoder(inputs: EncoderInputs, options: EncoderForwardOptions & { signal?: AbortSignal }): Promise<EncoderOutputs> {
+    const { signal, ...forwardOptions } = options;
+    if (this.#batcher) return this.#batcher.submit(inputs, forwardOptions, signal);
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return this.#live().forward(inputs, forwardOptions);
   }
 
   #live(): NativeEncoder {
@@ -149,10 +170,11 @@ export class Model implements PipelineHost {
 function checkOptions(options: unknown): LoadModelOptions {
   const o = expectOptions('options', options);
   for (const key of Object.keys(o)) {
-    if (!['threads', 'isa', 'truncation', 'dtype'].includes(key)) throw invalidArgument(`options.${key}`, 'absent (known options: threads, isa, truncation, dtype)', o[key]);
+    if (!['threads', 'isa', 'truncation', 'dtype', 'batching'].includes(key)) throw invalidArgument(`options.${key}`, 'absent (known options: threads, isa, truncation, dtype, batching)', o[key]);
   }
   if (o.truncation !== undefined && typeof o.truncation !== 'boolean') throw invalidArgument('options.truncation', 'a boolean', o.truncation);
   expectDenseDtype('options.dtype', o.dtype);
+  if (o.batching !== undefined && typeof o.batching !== 'boolean') checkBatchingOptions(o.batching);
   return o as LoadModelOptions;
 }
 
@@ -199,5 +221,7 @@ export async function loadModel(dir: string, options?: LoadModelOptions): Promis
     throw err;
   }
   const stats: LoadStats = { seconds: (performance.now() - start) / 1000, checkpointBytes: tensors.fileSize, weightBytes: encoder.weightBytes };
-  return Model.create(dir, config, tokenizer, encoder, stats);
+  const model = Model.create(dir, config, tokenizer, encoder, stats);
+  if (o.batching) model.enableBatching(o.batching === true ? {} : o.batching);
+  return model;
 }

@@ -5,11 +5,14 @@
 import { ErrorCode, FffError, expectInteger, invalidArgument } from '../errors';
 import { softmax, topK as topKOf } from './math';
 import type { PipelineHost } from './host';
+import { expectSignal } from '../batching/batcher';
 
 export interface FillMaskOptions {
   /** Candidates per mask (default 5). */
   topK?: number;
   truncation?: boolean;
+  /** Aborting removes the call while it waits for a batch (ERR_FFF_ABORTED). */
+  signal?: AbortSignal;
 }
 
 export interface FillMaskCandidate {
@@ -37,7 +40,7 @@ export async function fillMask(host: PipelineHost, text: string, options: FillMa
   if (positions.length === 0) throw invalidArgument('text', `a text containing the mask token ${tokenizer.maskToken}`, text);
   const seq = enc.ids.length;
   const inputs = { batch: 1, seq, inputIds: Int32Array.from(enc.ids), attentionMask: new Int32Array(seq).fill(1), tokenTypeIds: config.typeVocabSize > 0 ? Int32Array.from(enc.typeIds) : undefined };
-  const out = await host.runEncoder(inputs, { logits: true });
+  const out = await host.runEncoder(inputs, { logits: true, signal: expectSignal('signal', options.signal) });
   const logits = out.logits;
   const V = config.vocabSize;
   if (logits === undefined || logits.length !== seq * V) throw new FffError(ErrorCode.INTERNAL, `The encoder returned no MLM logits of [1, ${seq}, ${V}]`);

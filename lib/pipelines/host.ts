@@ -6,13 +6,14 @@ import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs }
 import type { BertTokenizer, Encoding, TokenizerInput } from '../tokenizer';
 import { padBatch } from '../tokenizer';
 import { ErrorCode, FffError, expectInteger, invalidArgument } from '../errors';
+import { expectSignal } from '../batching/batcher';
 
 export interface PipelineHost {
   readonly config: BertConfig;
   /** The folder's tokenizer; throws ERR_FFF_FILE_NOT_FOUND when it has none. */
   requireTokenizer(): BertTokenizer;
   /** The encoder on inputs already laid out and checked by the tokenizer. */
-  runEncoder(inputs: EncoderInputs, options: EncoderForwardOptions): Promise<EncoderOutputs>;
+  runEncoder(inputs: EncoderInputs, options: EncoderForwardOptions & { signal?: AbortSignal }): Promise<EncoderOutputs>;
 }
 
 /** Options every batched pipeline takes. */
@@ -21,6 +22,8 @@ export interface BatchOptions {
   batchSize?: number;
   /** Overrides the model's truncation setting for these texts. */
   truncation?: boolean;
+  /** Aborting removes the call's forwards while they wait for a batch (ERR_FFF_ABORTED). */
+  signal?: AbortSignal;
 }
 
 /** A non-empty list of texts (or pairs) from a single text or an array. */
@@ -65,6 +68,7 @@ export async function runBatched(
 ): Promise<void> {
   const tokenizer = host.requireTokenizer();
   const batchSize = batchSizeOf(options);
+  expectSignal('signal', options.signal);
   const encodings = texts.map((t, i) => {
     if (typeof t !== 'string' && !(Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && typeof t[1] === 'string')) {
       throw invalidArgument(`texts[${i}]`, 'a string or a [text, pair] array of two strings', t);
@@ -80,7 +84,7 @@ export async function runBatched(
     const batch = padBatch(indices.map((i) => encodings[i]), tokenizer.padId);
     const inputs: EncoderInputs = { batch: batch.batch, seq: batch.seq, inputIds: batch.inputIds, attentionMask: batch.attentionMask };
     if (host.config.typeVocabSize > 0) inputs.tokenTypeIds = batch.tokenTypeIds;
-    const out = await host.runEncoder(inputs, { logits: options.logits });
+    const out = await host.runEncoder(inputs, { logits: options.logits, signal: options.signal });
     indices.forEach((index, row) => take(out, row, index, encodings[index], batch.seq));
   }
 }

@@ -1,0 +1,240 @@
+/**
+ * Batching across concurrent calls: encoder requests that arrive within `maxWaitMs` of each other (or while a
+ * forward runs) share one forward of up to `maxBatchSize` rows, each caller receiving exactly the outputs its own
+ * forward would have given (merge.ts). One merged forward runs at a time, so requests pile up while it runs and
+ * the next batch is as large as the load makes it.
+ *
+ * The waiting queue is bounded (`maxQueue` requests; beyond it calls fail at once with ERR_FFF_QUEUE_FULL), an
+ * AbortSignal removes a waiting request (ERR_FFF_ABORTED), and dispose() fails every waiting request with
+ * ERR_FFF_DISPOSED while the running forward completes and delivers its results.
+ */
+import { performance } from 'node:perf_hooks';
+import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from '../bert/types';
+import { ErrorCode, FffError, expectInteger, invalidArgument } from '../errors';
+import { expectOptions } from '../layers/common';
+import { mergeInputs, splitOutputs } from './merge';
+
+export interface BatchingOptions {
+  /** Rows (texts) per merged forward (default 32). A single request with more rows runs alone. */
+  maxBatchSize?: number;
+  /** How long the oldest waiting request may wait for others while the model is idle (default 5 ms). */
+  maxWaitMs?: number;
+  /** Requests that may wait; beyond it calls fail at once with ERR_FFF_QUEUE_FULL (default 1024). */
+  maxQueue?: number;
+}
+
+/** Counters since the batcher was created. */
+export interface BatcherStats {
+  /** Requests waiting, and their rows. */
+  waiting: number;
+  waitingRows: number;
+  /** Merged forwards running (0 or 1). */
+  running: number;
+  /** Merged forwards completed (or failed), the requests and rows they held, and their tokens with padding. */
+  batches: number;
+  requests: number;
+  rows: number;
+  paddedTokens: number;
+  /** Requests refused with ERR_FFF_QUEUE_FULL, removed by their AbortSignal, failed by dispose(). */
+  rejected: number;
+  aborted: number;
+  /** Batches by rows: `batchRows[i]` counts batches of at most BATCH_ROW_BOUNDS[i] rows (last: any more). */
+  batchRows: number[];
+}
+
+export const BATCH_ROW_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, Infinity] as const;
+
+export type EncoderRun = (inputs: EncoderInputs, options: EncoderForwardOptions) => Promise<EncoderOutputs>;
+
+interface Request {
+  inputs: EncoderInputs;
+  logits: boolean | undefined;
+  arrived: number;
+  resolve: (out: EncoderOutputs) => void;
+  reject: (err: unknown) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/** The error of a call whose AbortSignal fired before it ran (name 'AbortError', cause: the signal's reason). */
+export function abortError(signal: AbortSignal): FffError {
+  const err = new FffError(ErrorCode.ABORTED, 'The call was aborted before it ran');
+  err.name = 'AbortError';
+  (err as { cause?: unknown }).cause = signal.reason;
+  return err;
+}
+
+export function expectSignal(name: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined || value instanceof AbortSignal) return value;
+  throw invalidArgument(name, 'an AbortSignal', value);
+}
+
+export function checkBatchingOptions(options: unknown): Required<BatchingOptions> {
+  const o = expectOptions('options.batching', options);
+  for (const key of Object.keys(o)) {
+    if (!['maxBatchSize', 'maxWaitMs', 'maxQueue'].includes(key)) {
+      throw invalidArgument(`options.batching.${key}`, 'absent (known options: maxBatchSize, maxWaitMs, maxQueue)', o[key]);
+    }
+  }
+  const maxWaitMs = o.maxWaitMs ?? 5;
+  if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0 || maxWaitMs > 60_000) {
+    throw invalidArgument('options.batching.maxWaitMs', 'a number of milliseconds in [0, 60000]', maxWaitMs);
+  }
+  return {
+    maxBatchSize: o.maxBatchSize === undefined ? 32 : expectInteger('options.batching.maxBatchSize', o.maxBatchSize, 1, 65536),
+    maxWaitMs,
+    maxQueue: o.maxQueue === undefined ? 1024 : expectInteger('options.batching.maxQueue', o.maxQueue, 1, 2 ** 24),
+  };
+}
+
+export class Batcher {
+  readonly options: Readonly<Required<BatchingOptions>>;
+  readonly #config: BertConfig;
+  readonly #run: EncoderRun;
+  readonly #padId: number;
+  /** crammedBERT's avg pooler averages padding too: only rows of one length share a forward. */
+  readonly #equalLengthsOnly: boolean;
+  #waiting: Request[] = [];
+  #running = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #disposed = false;
+  readonly #stats = { batches: 0, requests: 0, rows: 0, paddedTokens: 0, rejected: 0, aborted: 0, batchRows: BATCH_ROW_BOUNDS.map(() => 0) };
+
+  constructor(config: BertConfig, run: EncoderRun, options?: BatchingOptions) {
+    this.options = Object.freeze(checkBatchingOptions(options));
+    this.#config = config;
+    this.#run = run;
+    this.#padId = config.padTokenId ?? 0;
+    this.#equalLengthsOnly = config.family === 'crammed' && config.crammedPooler?.kind === 'avg';
+  }
+
+  /** Queues a forward of already-checked inputs; resolves to exactly what `run(inputs, options)` gives. */
+  submit(inputs: EncoderInputs, options: EncoderForwardOptions = {}, signal?: AbortSignal): Promise<EncoderOutputs> {
+    if (this.#disposed) return Promise.reject(new FffError(ErrorCode.DISPOSED, 'This model has been disposed'));
+    if (signal?.aborted) {
+      this.#stats.aborted++;
+      return Promise.reject(abortError(signal));
+    }
+    if (this.#waiting.length >= this.options.maxQueue) {
+      this.#stats.rejected++;
+      return Promise.reject(new FffError(ErrorCode.QUEUE_FULL, `The batching queue is full (${this.options.maxQueue} requests waiting); retry later`));
+    }
+    return new Promise<EncoderOutputs>((resolve, reject) => {
+      const request: Request = { inputs, logits: options.logits, arrived: performance.now(), resolve, reject, signal };
+      if (signal) {
+        request.onAbort = () => {
+          const i = this.#waiting.indexOf(request);
+          if (i < 0) return;  // already running: its result is delivered
+          this.#waiting.splice(i, 1);
+          this.#stats.aborted++;
+          reject(abortError(signal));
+        };
+        signal.addEventListener('abort', request.onAbort, { once: true });
+      }
+      this.#waiting.push(request);
+      this.#schedule();
+    });
+  }
+
+  stats(): BatcherStats {
+    const s = this.#stats;
+    return {
+      waiting: this.#waiting.length,
+      waitingRows: this.#waiting.reduce((n, r) => n + r.inputs.batch, 0),
+      running: this.#running,
+      ...s,
+      batchRows: s.batchRows.slice(),
+    };
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Fails every waiting request with ERR_FFF_DISPOSED and refuses new ones; a running forward completes. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const r of waiting) {
+      this.#release(r);
+      r.reject(new FffError(ErrorCode.DISPOSED, 'This model was disposed while the call waited for a batch'));
+    }
+  }
+
+  /** Runs the next batch when the model is idle and the oldest request's group is full or has waited enough. */
+  #schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    while (this.#running === 0 && this.#waiting.length > 0) {
+      const batch = this.#pick();
+      const rows = batch.reduce((n, r) => n + r.inputs.batch, 0);
+      const waited = performance.now() - this.#waiting[0].arrived;
+      if (rows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
+        this.#timer = setTimeout(() => this.#schedule(), this.options.maxWaitMs - waited);
+        return;
+      }
+      this.#waiting = this.#waiting.filter((r) => !batch.includes(r));
+      void this.#dispatch(batch);
+    }
+  }
+
+  /**
+   * The oldest request and the waiting requests that may share its forward (same logits option; same length
+   * when padding would change a result), nearest length first to limit padding, up to maxBatchSize rows.
+   */
+  #pick(): Request[] {
+    const [oldest, ...rest] = this.#waiting;
+    const seq = oldest.inputs.seq;
+    const candidates = rest
+      .filter((r) => r.logits === oldest.logits && (!this.#equalLengthsOnly || r.inputs.seq === seq))
+      .sort((a, b) => Math.abs(a.inputs.seq - seq) - Math.abs(b.inputs.seq - seq) || a.arrived - b.arrived);
+    const batch = [oldest];
+    let rows = oldest.inputs.batch;
+    for (const r of candidates) {
+      if (rows + r.inputs.batch > this.options.maxBatchSize) continue;
+      batch.push(r);
+      rows += r.inputs.batch;
+    }
+    return batch;
+  }
+
+  async #dispatch(batch: Request[]): Promise<void> {
+    this.#running++;
+    for (const r of batch) this.#release(r);
+    const s = this.#stats;
+    try {
+      if (batch.length === 1) {
+        const r = batch[0];
+        this.#count(r.inputs, 1);
+        r.resolve(await this.#run(r.inputs, { logits: r.logits }));
+        return;
+      }
+      const { inputs, slots } = mergeInputs(batch.map((r) => r.inputs), this.#padId);
+      this.#count(inputs, batch.length);
+      const out = await this.#run(inputs, { logits: batch[0].logits });
+      batch.forEach((r, i) => r.resolve(splitOutputs(out, inputs, slots[i], this.#config)));
+    } catch (err) {
+      for (const r of batch) r.reject(err);
+    } finally {
+      this.#running--;
+      s.batches++;
+      if (!this.#disposed) this.#schedule();
+    }
+  }
+
+  #count(inputs: EncoderInputs, requests: number): void {
+    const s = this.#stats;
+    s.requests += requests;
+    s.rows += inputs.batch;
+    s.paddedTokens += inputs.batch * inputs.seq;
+    s.batchRows[BATCH_ROW_BOUNDS.findIndex((b) => inputs.batch <= b)]++;
+  }
+
+  #release(r: Request): void {
+    if (r.signal && r.onAbort) r.signal.removeEventListener('abort', r.onAbort);
+  }
+}

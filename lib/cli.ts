@@ -16,9 +16,11 @@ const USAGE = `Usage: fffbert <command> [options]
 
 Commands:
   info                          instruction sets, threads, version and origin of the native binary
-  embed <dir> <text...>         sentence embeddings (JSON)
-  fill-mask <dir> <text>        candidates for each mask token of the text (JSON)
-  classify <dir> <text...>      label and probabilities per text (JSON)
+  embed <model> <text...>       sentence embeddings (JSON)
+  fill-mask <model> <text>      candidates for each mask token of the text (JSON)
+  classify <model> <text...>    label and probabilities per text (JSON)
+  <model> is a folder or a hub id (org/name, e.g. pbelcak/UltraFastBERT-1x11-long) loaded through the
+  Hugging Face cache (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE as in Python)
   bench [--e2e] [args...]       run bench/layer.mjs (or bench/e2e.mjs with --e2e); other args pass through
 
 Options of embed, fill-mask, classify:
@@ -30,6 +32,8 @@ Options of embed, fill-mask, classify:
   --no-normalize                embed: keep the raw pooled vector (default: L2-normalised)
   --top-k <n>                   fill-mask: candidates per mask (default 5)
   --batch-size <n>              embed, classify: texts per forward (default 32)
+  --revision <rev>              hub id: branch, tag or commit (default main)
+  --offline                     hub id: use only the cache (as HF_HUB_OFFLINE=1)
 
   -h, --help                    this help
   -v, --version                 the package version
@@ -38,6 +42,8 @@ Options of embed, fill-mask, classify:
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Whether stderr is a terminal: download progress is shown there (default: process.stderr.isTTY). */
+  stderrIsTTY?: boolean;
   /** Package root holding bench/ (default: the folder above dist/). */
   packageRoot?: string;
 }
@@ -45,6 +51,7 @@ export interface CliIo {
 const defaultIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
+  stderrIsTTY: process.stderr.isTTY,
 };
 
 class UsageError extends Error {}
@@ -96,6 +103,19 @@ async function runBench(args: string[], io: CliIo): Promise<number> {
   });
 }
 
+/** One line per downloading file, rewritten in place (\r) at most every 100 ms and once at the end. */
+function downloadProgress(io: CliIo): NonNullable<LoadModelOptions['onProgress']> {
+  let last = 0;
+  return ({ file, loaded, total }) => {
+    const now = Date.now();
+    if (loaded < total && now - last < 100) return;
+    last = now;
+    const mb = (n: number): string => (n / 1e6).toFixed(1);
+    const pct = total === 0 ? 100 : Math.floor((100 * loaded) / total);
+    io.stderr(`\rdownloading ${file}: ${mb(loaded)} / ${mb(total)} MB (${pct}%)${loaded === total ? '\n' : ''}`);
+  };
+}
+
 async function runPipeline(command: string, args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -110,10 +130,12 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
       'no-normalize': { type: 'boolean' },
       'top-k': { type: 'string' },
       'batch-size': { type: 'string' },
+      revision: { type: 'string' },
+      offline: { type: 'boolean' },
     },
   });
   const [dir, ...texts] = positionals;
-  if (dir === undefined) throw new UsageError(`${command} needs a model folder`);
+  if (dir === undefined) throw new UsageError(`${command} needs a model folder or hub id`);
   if (texts.length === 0) throw new UsageError(`${command} needs at least one text`);
   if (command === 'fill-mask' && texts.length > 1) throw new UsageError('fill-mask takes one text (quote it)');
   const options: LoadModelOptions = { threads: positiveInt('threads', values.threads), truncation: values.truncation };
@@ -121,6 +143,9 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
   if (values.dtype !== undefined) options.dtype = values.dtype as DenseDtype;
   if (options.threads === undefined) delete options.threads;
   if (options.truncation === undefined) delete options.truncation;
+  if (values.revision !== undefined) options.revision = values.revision;
+  if (values.offline) options.offline = true;
+  if (io.stderrIsTTY) options.onProgress = downloadProgress(io);
   const batchSize = positiveInt('batch-size', values['batch-size']);
 
   const { loadModel } = await import('./model');

@@ -14,6 +14,8 @@ import type { DenseDtype, NativeEncoder } from './bert/encoder';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './bert/types';
 import { ErrorCode, FffError, invalidArgument } from './errors';
 import { SafetensorsFile } from './formats/safetensors';
+import { HUB_OPTION_KEYS, resolveModelDir } from './hub';
+import type { HubOptions } from './hub';
 import { expectOptions } from './layers/common';
 import { normalizeInputs } from './model-inputs';
 import type { ForwardInputs } from './model-inputs';
@@ -29,7 +31,7 @@ import type { IsaName } from './runtime';
 import { BertTokenizer } from './tokenizer';
 import type { TokenizerInput } from './tokenizer';
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends HubOptions {
   /** Size of the compute pool (process-wide, as setThreads()). */
   threads?: number;
   /** Instruction set to force (process-wide, as setIsa()). */
@@ -170,7 +172,8 @@ export class Model implements PipelineHost {
 function checkOptions(options: unknown): LoadModelOptions {
   const o = expectOptions('options', options);
   for (const key of Object.keys(o)) {
-    if (!['threads', 'isa', 'truncation', 'dtype', 'batching'].includes(key)) throw invalidArgument(`options.${key}`, 'absent (known options: threads, isa, truncation, dtype, batching)', o[key]);
+    const known = ['threads', 'isa', 'truncation', 'dtype', 'batching', ...HUB_OPTION_KEYS];
+    if (!known.includes(key)) throw invalidArgument(`options.${key}`, `absent (known options: ${known.join(', ')})`, o[key]);
   }
   if (o.truncation !== undefined && typeof o.truncation !== 'boolean') throw invalidArgument('options.truncation', 'a boolean', o.truncation);
   expectDenseDtype('options.dtype', o.dtype);
@@ -179,13 +182,15 @@ function checkOptions(options: unknown): LoadModelOptions {
 }
 
 /**
- * Loads a model folder. Throws ERR_FFF_FILE_NOT_FOUND for a missing folder or file, ERR_FFF_UNSUPPORTED_MODEL /
+ * Loads a model folder, or a model by hub id through the Hugging Face cache (lib/hub, ERR_FFF_HUB_* errors). Throws ERR_FFF_FILE_NOT_FOUND for a missing folder or file, ERR_FFF_UNSUPPORTED_MODEL /
  * ERR_FFF_INVALID_MODEL for configurations it cannot run, ERR_FFF_INVALID_CHECKPOINT for a bad checkpoint.
  */
-export async function loadModel(dir: string, options?: LoadModelOptions): Promise<Model> {
+export async function loadModel(idOrDir: string, options?: LoadModelOptions): Promise<Model> {
   const start = performance.now();
-  if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('dir', 'a path to a model folder', dir);
+  if (typeof idOrDir !== 'string' || idOrDir.length === 0) throw invalidArgument('dir', 'a path to a model folder or a hub id (org/name)', idOrDir);
   const o = checkOptions(options);
+  // A hub id (org/name) that is no folder: its snapshot in the Hugging Face cache, downloaded when missing (lib/hub).
+  const dir = await resolveModelDir(idOrDir, o);
   if (!fs.existsSync(dir)) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Model folder not found: ${dir}`);
   if (!fs.statSync(dir).isDirectory()) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Expected a model folder but ${dir} is not a directory`);
   const checkpoint = path.join(dir, 'model.safetensors');

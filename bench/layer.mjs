@@ -110,6 +110,7 @@ if (args.only.includes('dense')) {
 
 // --- the configurations ---------------------------------------------------------------------------------
 // Token counts outer, implementations inner: implementations compared at one token count run close in time.
+/** @type {any[]} */
 const configs = [];
 for (const tokens of tokensList) {
   if (args.only.includes('fff')) {
@@ -140,6 +141,7 @@ if (args.only.includes('gemm')) {
   }
 }
 
+/** @type {any[]} */
 const raw = configs.map(() => ({ timesMs: [], errors: [], bgBusy: [] }));
 for (let round = 0; round < args.rounds; round++) {
   for (const [i, c] of configs.entries()) {
@@ -166,6 +168,7 @@ for (let round = 0; round < args.rounds; round++) {
     log(`[${round * configs.length + i + 1}/${configs.length * args.rounds}] ${what}: ${val}${busy}`);
   }
 }
+/** @type {any[]} */
 const results = configs.map((c, i) => {
   const { job, blasArgs, ...meta } = c;
   const r = raw[i];

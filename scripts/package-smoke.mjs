@@ -144,6 +144,7 @@ function compareToReference(layer, c, strategy) {
 }
 
 // --- the checks ------------------------------------------------------------------------------------------------
+/** @type {any} */
 let cjs;
 check('require("fffbert") loads', () => {
   cjs = require('fffbert');

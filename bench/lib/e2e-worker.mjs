@@ -30,6 +30,13 @@ function ourEncoder(cfg, threads, dtype = 'fp32') {
   return { f, enc, buildMs: performance.now() - t0 };
 }
 
+/**
+ * @param {any} cfg
+ * @param {number} threads
+ * @param {number} batch
+ * @param {number} seq
+ * @param {{ int8?: any, sessionOptions?: object }} [options]
+ */
 async function ortEncoder(cfg, threads, batch, seq, { int8 = null, sessionOptions } = {}) {
   const ort = loadOrt();
   const src = randomTensorSource(cfg).readF32;

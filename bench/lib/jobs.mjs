@@ -30,7 +30,7 @@ function parseLast(stdout) {
 
 function run(cmd, args, env, timeoutMs) {
   const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 2 ** 20 });
-  if (r.error) return { error: `${r.error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000} s` : r.error.message}` };
+  if (r.error) return { error: `${/** @type {NodeJS.ErrnoException} */ (r.error).code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000} s` : r.error.message}` };
   try {
     const res = parseLast(r.stdout);
     if (r.status !== 0 && !res.error) res.error = `exit code ${r.status}`;

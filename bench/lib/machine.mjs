@@ -22,6 +22,7 @@ function cpuFlags() {
   }
 }
 
+/** @returns {Record<string, any>} filled in further by the benchmarks */
 export function machineInfo(extra = {}) {
   const dirty = git(['status', '--porcelain', '--untracked-files=no']);
   return {

@@ -154,7 +154,12 @@ export class Graph {
   ints(values) {
     return this.const(BigInt64Array.from(values.map(BigInt)), [values.length]);
   }
-  /** Adds a node; returns its output name (or names when `outputs` > 1). */
+  /**
+   * Adds a node; returns its output name (or names when `outputs` > 1).
+   * @param {string} opType
+   * @param {any[]} inputs
+   * @param {{ attrs?: object, outputs?: number, domain?: string, name?: string }} [options]
+   */
   node(opType, inputs, { attrs = {}, outputs = 1, domain = '', name } = {}) {
     const outs = Array.from({ length: outputs }, () => `${opType.toLowerCase()}_${this.counter++}`);
     if (name !== undefined && outputs === 1) outs[0] = name;

@@ -4,6 +4,10 @@ import * as path from 'node:path';
 import { resultsDir } from './paths.mjs';
 
 /** Prints rows (arrays of cells) as an aligned table; the first row is the header. */
+/**
+ * @param {any[][]} rows
+ * @param {{ title?: string, align?: string[] }} [options]
+ */
 export function printTable(rows, { title, align } = {}) {
   if (title) console.log(`\n${title}`);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c] ?? '').length)));

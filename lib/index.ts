@@ -13,6 +13,7 @@ export { ErrorCode, FffError } from './errors';
 export { nativeOrigin } from './native';
 export { loadModel, Model } from './model';
 export type { LoadModelOptions, LoadStats, ModelForwardOptions } from './model';
+export type { HubOptions, HubProgress } from './hub';
 export type { ForwardInputs, IdMatrix } from './model-inputs';
 export type { BertConfig, EncoderOutputs, TensorInfo, TensorSource, TensorDtype } from './bert/types';
 export type { DenseDtype } from './bert/encoder';

@@ -19,7 +19,7 @@ export type NativeStrategy = 0 | 1 | 2;
 /** 0 = none, 1 = exact GELU, 2 = tanh. */
 export type NativeActivation = 0 | 1 | 2;
 /** Storage of packed FFF weights (fff.h FffWeights). */
-export type NativeWeightDtype = 'f32' | 'bf16';
+export type NativeWeightDtype = 'f32' | 'bf16' | 'bf16-dot';
 
 export interface NativeFastFeedforward {
   /** x [rows*I] -> out [rows*O]; paths [rows*K*(D+1)] or null. */

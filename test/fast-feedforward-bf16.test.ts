@@ -8,15 +8,19 @@
  * output by at most u * sum over the path of (|g| + 1.2 A) |W_out| (|GELU'| <= 1.13). That worst-case bound,
  * plus the 1e-5 an fp32 implementation is allowed against the fixtures, is what the outputs are held to; paths
  * may part only at a node whose float64 logit is within u * A of 0.
+ *
+ * 'bf16-dot' also rounds x to bf16 for the dots (the CPU's bf16 dot products): each product w_i x_i moves by at
+ * most 2u + u^2, so the probes hold it to the same bound with that in place of u. Its own tests (rounding of x,
+ * bitwise agreement with 'bf16' on the rounded x where the dots are widened) are in fast-feedforward-bf16-dot.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../lib/formats/safetensors';
-import { ErrorCode, FastFeedforward, isa, setIsa, setThreads } from '../lib/index';
+import { ErrorCode, FastFeedforward, isa, setIsa } from '../lib/index';
 import { native } from '../lib/native';
 import { type FffWeights, firstBitDifference, gelu, randomArray, randomFff, rng } from './helpers/reference';
-import { buildFff, restoreRuntimeAfterAll } from './helpers/layers';
+import { buildFff, expectStrategiesAndThreadsBitwise, restoreRuntimeAfterAll } from './helpers/layers';
 
 const U = 2 ** -8;
 const supported = isa().supported;
@@ -51,13 +55,13 @@ describe('the weights option', () => {
   it.each([['fp16'], ['F32'], ['bfloat16'], [16], [true], [{}]])('rejects weights: %o', (weights) => {
     const fn = () => FastFeedforward.fromTorch({ ...ok, weights: weights as never });
     expect(fn).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
-    expect(fn).toThrow(/Expected weights to be 'f32' or 'bf16' but received/);
+    expect(fn).toThrow(/Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received/);
   });
 
   it('the native side checks again when TypeScript is bypassed', () => {
     const N = native.NativeFastFeedforward as unknown as new (...a: unknown[]) => { weightDtype(): string; dispose(): void };
     expect(() => new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 'fp16')).toThrow(
-      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: "Expected weights to be 'f32' or 'bf16' but received 'fp16'" }),
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: "Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received 'fp16'" }),
     );
     expect(() => new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 1)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     const d = new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut);
@@ -102,16 +106,7 @@ describe('bf16: strategies, threads and sync/async agree bitwise', () => {
     it(`${which}`, async () => {
       const layer = buildFff(w, 'bf16');
       setIsa(which);
-      setThreads(1);
-      const base = layer.forwardSync(x, rows, { strategy: 'per-token' });
-      for (const n of [1, 2, 3]) {
-        setThreads(n);
-        for (const strategy of ['per-token', 'batched', 'auto'] as const) {
-          expect(firstBitDifference(layer.forwardSync(x, rows, { strategy }), base), `sync ${strategy} threads=${n}`).toBe(-1);
-          expect(firstBitDifference(await layer.forward(x, rows, { strategy }), base), `async ${strategy} threads=${n}`).toBe(-1);
-        }
-      }
-      setThreads(initialThreads);
+      await expectStrategiesAndThreadsBitwise(layer, x, rows, initialThreads);
       layer.dispose();
     });
   }
@@ -121,8 +116,13 @@ function copyF32(file: SafetensorsFile, name: string): Float32Array {
   return Float32Array.from(file.readF32(name)); // readF32 returns a reused scratch view
 }
 
-for (const name of ['ufb-tiny', 'ufb-tiny-k2']) {
-  describe(`${name}: fff_layer0 probe with bf16 weights`, () => {
+for (const [name, dtype, eps] of [
+  ['ufb-tiny', 'bf16', U],
+  ['ufb-tiny-k2', 'bf16', U],
+  ['ufb-tiny', 'bf16-dot', 2 * U + U * U],
+  ['ufb-tiny-k2', 'bf16-dot', 2 * U + U * U],
+] as const) {
+  describe(`${name}: fff_layer0 probe with ${dtype} weights`, () => {
     const dir = path.join(__dirname, 'fixtures', name);
     const arch = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).arch;
     const K: number = arch.intermed_size;
@@ -139,7 +139,7 @@ for (const name of ['ufb-tiny', 'ufb-tiny-k2']) {
       bIn: copyF32(model, 'encoder.layers.0.ffn.linear_in.bias'),
       wOut: copyF32(model, 'encoder.layers.0.ffn.linear_out.weight'),
     };
-    const layer = buildFff(w, 'bf16');
+    const layer = buildFff(w, dtype);
     const x = copyF32(ref, 'fff_layer0_input');
     const expected = copyF32(ref, 'fff_layer0_output');
     const rows = x.length / H;
@@ -169,7 +169,7 @@ for (const name of ['ufb-tiny', 'ufb-tiny-k2']) {
         for (let d = 0; d < L; d++) {
           const r = k * nodes + expectedPaths[(t * K + k) * L + d];
           const { l, a } = logit(t, r);
-          const node = U * (Math.abs(gelu(l)) + 1.2 * a);
+          const node = eps * (Math.abs(gelu(l)) + 1.2 * a);
           for (let o = 0; o < H; o++) tol[o] += node * Math.abs(w.wOut[o * K * nodes + r]);
         }
       }
@@ -178,7 +178,7 @@ for (const name of ['ufb-tiny', 'ufb-tiny-k2']) {
 
     for (const which of supported) {
       for (const strategy of ['per-token', 'batched'] as const) {
-        it(`${which} ${strategy}: paths and outputs within the bf16 bound`, async () => {
+        it(`${which} ${strategy}: paths and outputs within the ${dtype} bound`, async () => {
           setIsa(which);
           const y = await layer.forward(x, rows, { strategy });
           const paths = layer.paths(x, rows);
@@ -193,7 +193,7 @@ for (const name of ['ufb-tiny', 'ufb-tiny-k2']) {
                 const i = (t * K + k) * L + d;
                 if (paths[i] !== expectedPaths[i]) {
                   const { l, a } = logit(t, k * nodes + expectedPaths[i - 1]);
-                  expect(Math.abs(l), `token ${t} tree ${k} level ${d}: paths part at a logit of ${l} (A ${a})`).toBeLessThanOrEqual(U * a);
+                  expect(Math.abs(l), `token ${t} tree ${k} level ${d}: paths part at a logit of ${l} (A ${a})`).toBeLessThanOrEqual(eps * a);
                   parted = true;
                   break;
                 }
@@ -214,7 +214,7 @@ for (const name of ['ufb-tiny', 'ufb-tiny-k2']) {
             }
           }
           console.log(
-            `${name} bf16 ${which} ${strategy}: ${flips} of ${rows} tokens took another path; others: max abs error ` +
+            `${name} ${dtype} ${which} ${strategy}: ${flips} of ${rows} tokens took another path; others: max abs error ` +
               `${maxErr.toExponential(2)} (max |y| ${maxY.toFixed(3)}), ${maxOfBound.toFixed(3)} of the worst-case bound`,
           );
         });

@@ -115,13 +115,15 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
 // ---------------------------------------------------------------------------------------------------------
 // FastFeedforward
 
-// Undefined -> f32; otherwise the string 'f32' or 'bf16'.
+// Undefined -> f32; otherwise the string 'f32', 'bf16' or 'bf16-dot'.
 FffWeights parse_weights(const Napi::Value& v) {
   if (v.IsUndefined()) return FffWeights::f32;
   const std::string got = v.IsString() ? "'" + v.As<Napi::String>().Utf8Value() + "'" : "a non-string value";
   if (v.IsString() && got == "'f32'") return FffWeights::f32;
   if (v.IsString() && got == "'bf16'") return FffWeights::bf16;
-  throw_error(v.Env(), code::kInvalidArgument, "Expected weights to be 'f32' or 'bf16' but received " + got);
+  if (v.IsString() && got == "'bf16-dot'") return FffWeights::bf16_dot;
+  throw_error(v.Env(), code::kInvalidArgument,
+              "Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received " + got);
 }
 
 struct FffForwardArgs {
@@ -147,7 +149,7 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
   }
 
   // new NativeFastFeedforward(I, O, D, K, linearInWeight, linearInBias, linearOutWeight, weights?)
-  // weights: 'f32' (default) or 'bf16' (fff.h FffWeights).
+  // weights: 'f32' (default), 'bf16' or 'bf16-dot' (fff.h FffWeights).
   explicit FastFeedforwardWrap(const Napi::CallbackInfo& info) : LayerWrap(info) {
     Napi::Env env = info.Env();
     expect_args(info, 7, "FastFeedforward");
@@ -204,7 +206,9 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
   }
 
   Napi::Value WeightDtype(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), dtype_ == FffWeights::bf16 ? "bf16" : "f32");
+    return Napi::String::New(info.Env(), dtype_ == FffWeights::bf16       ? "bf16"
+                                         : dtype_ == FffWeights::bf16_dot ? "bf16-dot"
+                                                                          : "f32");
   }
 
  private:

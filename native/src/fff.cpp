@@ -17,12 +17,17 @@
 //
 // bf16 weights: the same walks, templated on the row element type W (float or uint16_t bf16); the kernels widen
 // bf16 rows exactly and then do what the fp32 kernels do, so all of the above holds for bf16 layers too.
+// bf16_dot layers: each walk first rounds its tokens' x to bf16 into scratch (kernel round_bf16), and the dots
+// take those rows (activation type X = uint16_t, the CPU's bf16 dot); without a bf16 dot the rounded x is widened
+// back to fp32 (X = float) for the bf16 kernels: the same products. Rounding happens per token, the same
+// whatever the strategy or range, so the guarantees above hold.
 #include "fffbert/fff.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/fff_kernels.h"
@@ -104,8 +109,8 @@ void FffLayerDeleter::operator()(FffLayer* p) const { delete p; }
 FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const float* linear_in_bias,
                        const float* linear_out_weight, FffWeights weights) {
   if (!linear_in_weight || !linear_in_bias || !linear_out_weight) return nullptr;
-  if (weights != FffWeights::f32 && weights != FffWeights::bf16) return nullptr;
-  const bool bf16 = weights == FffWeights::bf16;
+  if (weights != FffWeights::f32 && weights != FffWeights::bf16 && weights != FffWeights::bf16_dot) return nullptr;
+  const bool bf16 = weights != FffWeights::f32;
   if (s.input_width < 1 || s.output_width < 1 || s.depth < 0 || s.trees < 1) return nullptr;
   if (s.depth > kMaxDepth || s.input_width > kMaxWidth || s.output_width > kMaxWidth) return nullptr;
   const int64_t nn = s.nodes_per_tree();
@@ -127,7 +132,8 @@ FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const f
     L->w_in_bf16 = alloc_zeroed<uint16_t>(rows * ld_in);
     L->w_out_bf16 = alloc_zeroed<uint16_t>(rows * ld_out);
     if (!L->w_in_bf16 || !L->w_out_bf16) return nullptr;
-    pack_weights(*L, linear_in_weight, linear_out_weight, L->w_in_bf16.get(), L->w_out_bf16.get(), fff_f32_to_bf16);
+    pack_weights(*L, linear_in_weight, linear_out_weight, L->w_in_bf16.get(), L->w_out_bf16.get(),
+                 weights == FffWeights::bf16_dot ? fff_f32_to_bf16_daz : fff_f32_to_bf16);
   } else {
     L->w_in = alloc_zeroed<float>(rows * ld_in);
     L->w_out = alloc_zeroed<float>(rows * ld_out);
@@ -142,7 +148,7 @@ const FffShape& fff_shape(const FffLayer& layer) { return layer.shape; }
 FffWeights fff_weights(const FffLayer& layer) { return layer.weights; }
 
 int64_t fff_weight_bytes(const FffLayer& layer) {
-  const int64_t element = layer.weights == FffWeights::bf16 ? 2 : 4;
+  const int64_t element = layer.weights == FffWeights::f32 ? 4 : 2;
   return layer.rows * (element * (layer.ld_in + layer.ld_out) + int64_t(sizeof(float)));
 }
 
@@ -196,26 +202,34 @@ constexpr int64_t kTopLevels = 6;
 constexpr int64_t kTopBlockBytes = 192 << 10;
 constexpr int64_t kTwoPhaseMinBytes = 512 << 10;
 
-// The kernels and packed rows of one weight type W: float, or uint16_t for bf16.
-template <typename W>
+// The kernels of one weight row type W (float, or uint16_t for bf16) and activation type X (float, or uint16_t
+// for bf16 activations).
+template <typename W, typename X>
 struct RowKernels {
-  void (*dot)(const W* const* w, const float* const* x, int count, int64_t n, float* out);
-  void (*dot_shared)(const W* w, const float* const* x, int count, int64_t n, float* out);
+  void (*dot)(const W* const* w, const X* const* x, int count, int64_t n, float* out);
+  void (*dot_shared)(const W* w, const X* const* x, int count, int64_t n, float* out);
   void (*gather)(const W* const* w, const float* g, int64_t count, int64_t n, float* y);
 };
 
-RowKernels<float> row_kernels(const FffKernels& k, const float*) { return {k.dot, k.dot_shared, k.gather}; }
-RowKernels<uint16_t> row_kernels(const FffKernels& k, const uint16_t*) {
+RowKernels<float, float> row_kernels(const FffKernels& k, const float*, const float*) {
+  return {k.dot, k.dot_shared, k.gather};
+}
+RowKernels<uint16_t, float> row_kernels(const FffKernels& k, const uint16_t*, const float*) {
   return {k.dot_bf16, k.dot_shared_bf16, k.gather_bf16};
 }
+RowKernels<uint16_t, uint16_t> row_kernels(const FffKernels& k, const uint16_t*, const uint16_t*) {
+  return {k.dot_bf16x, k.dot_shared_bf16x, k.gather_bf16};
+}
 
-template <typename W>
+template <typename W, typename X = float>
 struct Ctx {
   const FffLayer& L;
-  RowKernels<W> kern;
+  RowKernels<W, X> kern;
   const W* w_in;   // [rows, ld_in]
   const W* w_out;  // [rows, ld_out]
-  const float* x;
+  const float* src;  // the caller's x [rows, ld_src]
+  int64_t ld_src;
+  const X* x;  // what the dots read: src, or (round_x) the walk's rounded copy in scratch
   int64_t ldx;
   float* y;
   int64_t ldy;
@@ -223,6 +237,8 @@ struct Ctx {
   int64_t t0;  // global index of local token 0
   int64_t nn;  // nodes per tree
   int64_t P;   // K*(D+1) visited nodes per token
+  void (*round_x)(const float* x, int64_t n, uint16_t* out);  // bf16_dot layers: kernel round_bf16; else null
+  int64_t x_t0;  // global index of the token in row 0 of x (t0 for the caller's x, the first local token for a copy)
 };
 
 // Per-thread scratch, grown on demand and reused across calls.
@@ -233,6 +249,8 @@ struct Scratch {
   std::vector<int32_t> perm, tmp;        // local token order, grouped by subtree (batched)
   std::vector<int32_t> node;             // [tokens] node reached after the top levels (two-phase batched walk)
   std::vector<int32_t> group_end;        // [2^top + 1] tokens per top-level subtree, then where each group ends
+  std::vector<uint16_t> xb;              // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
+  std::vector<float> xw;                 // bf16_dot without a bf16 dot unit: the same widened back to fp32
   std::vector<const float*>& rows(const float*) { return out_rows; }
   std::vector<const uint16_t*>& rows(const uint16_t*) { return out_rows_bf16; }
   template <typename W>
@@ -253,12 +271,34 @@ Scratch& thread_scratch() {
   return s;
 }
 
-template <typename W>
-const W* in_row(const Ctx<W>& c, int64_t k, int32_t n) { return c.w_in + (k * c.nn + n) * c.L.ld_in; }
+// bf16_dot layers: rounds x of global tokens [t, t + count) into scratch and points c.x at it, row 0 = token t.
+template <typename W, typename X>
+void round_tokens(Ctx<W, X>& c, Scratch& s, int64_t t, int64_t count) {
+  if (!c.round_x) return;
+  const int64_t I = c.L.shape.input_width, ld = round_up(I, kFffRowAlignBf16);
+  if (int64_t(s.xb.size()) < count * ld) s.xb.resize(size_t(count * ld));
+  for (int64_t b = 0; b < count; ++b) {
+    uint16_t* row = &s.xb[size_t(b * ld)];
+    c.round_x(c.src + (t + b) * c.ld_src, I, row);
+    std::fill(row + I, row + ld, uint16_t(0));  // the kernels read whole 32-element chunks
+  }
+  if constexpr (std::is_same_v<X, uint16_t>) {
+    c.x = s.xb.data();
+  } else {
+    if (int64_t(s.xw.size()) < count * ld) s.xw.resize(size_t(count * ld));
+    for (int64_t i = 0; i < count * ld; ++i) s.xw[size_t(i)] = fff_bf16_to_f32(s.xb[size_t(i)]);
+    c.x = s.xw.data();
+  }
+  c.ldx = ld;
+  c.x_t0 = t;
+}
+
+template <typename W, typename X>
+const W* in_row(const Ctx<W, X>& c, int64_t k, int32_t n) { return c.w_in + (k * c.nn + n) * c.L.ld_in; }
 
 // Records node n of tree k at `level` for local token b; returns the child (l == 0 and NaN go left).
-template <typename W>
-inline int32_t visit(const Ctx<W>& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n, float dot) {
+template <typename W, typename X>
+inline int32_t visit(const Ctx<W, X>& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n, float dot) {
   const int64_t r = k * c.nn + n;
   const float l = dot + c.L.b_in[size_t(r)];
   const int64_t j = k * (c.L.shape.depth + 1) + level;
@@ -271,12 +311,12 @@ inline int32_t visit(const Ctx<W>& c, Scratch& s, int64_t b, int64_t k, int64_t 
 // Local tokens toks[0, count), all at node n0 of tree k at level0, walked down to level_end (exclusive; D + 1:
 // to the leaves) as independent chains, kFffMaxDots side by side so their row fetches overlap. Stopping above
 // the leaves, each token's next node goes to s.node.
-template <typename W>
-void walk_chains(const Ctx<W>& c, Scratch& s, const int32_t* toks, int64_t count, int64_t k, int32_t n0,
+template <typename W, typename X>
+void walk_chains(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t count, int64_t k, int32_t n0,
                  int64_t level0, int64_t level_end) {
   const FffLayer& L = c.L;
   const int64_t I = L.shape.input_width, D = L.shape.depth;
-  const float* xs[kFffMaxDots];
+  const X* xs[kFffMaxDots];
   const W* ws[kFffMaxDots];
   float dots[kFffMaxDots];
   int32_t node[kFffMaxDots];
@@ -284,7 +324,7 @@ void walk_chains(const Ctx<W>& c, Scratch& s, const int32_t* toks, int64_t count
     const int cnt = int(std::min<int64_t>(kFffMaxDots, count - q));
     for (int b = 0; b < cnt; ++b) {
       node[b] = n0;
-      xs[b] = c.x + (c.t0 + toks[q + b]) * c.ldx;
+      xs[b] = c.x + (c.t0 - c.x_t0 + toks[q + b]) * c.ldx;
     }
     for (int64_t level = level0; level < level_end; ++level) {
       for (int b = 0; b < cnt; ++b) {
@@ -312,8 +352,8 @@ void walk_chains(const Ctx<W>& c, Scratch& s, const int32_t* toks, int64_t count
 // per kernel call), and the tokens of a subtree contiguous in perm so their activations stay in cache while its
 // levels are walked. Small groups continue as chains. Stopping above the leaves, each token's node at level_end
 // goes to s.node.
-template <typename W>
-void walk_subtree(const Ctx<W>& c, Scratch& s, int64_t q0, int64_t q1, int64_t k, int32_t n, int64_t level,
+template <typename W, typename X>
+void walk_subtree(const Ctx<W, X>& c, Scratch& s, int64_t q0, int64_t q1, int64_t k, int32_t n, int64_t level,
                   int64_t level_end) {
   if (level == level_end) {
     for (int64_t q = q0; q < q1; ++q) s.node[size_t(s.perm[size_t(q)])] = n;
@@ -330,13 +370,13 @@ void walk_subtree(const Ctx<W>& c, Scratch& s, int64_t q0, int64_t q1, int64_t k
     prefetch_row(w + (n + 1) * L.ld_in, I);
     prefetch_row(w + (n + 2) * L.ld_in, I);
   }
-  const float* xs[kFffMaxDots];
+  const X* xs[kFffMaxDots];
   float dots[kFffMaxDots];
   // Stable split into s.tmp: left-going tokens from the front, right-going ones from the back (reversed).
   int64_t left = 0, right = 0;
   for (int64_t q = q0; q < q1; q += kFffMaxDots) {
     const int cnt = int(std::min<int64_t>(kFffMaxDots, q1 - q));
-    for (int b = 0; b < cnt; ++b) xs[b] = c.x + (c.t0 + s.perm[size_t(q + b)]) * c.ldx;
+    for (int b = 0; b < cnt; ++b) xs[b] = c.x + (c.t0 - c.x_t0 + s.perm[size_t(q + b)]) * c.ldx;
     c.kern.dot_shared(w, xs, cnt, I, dots);
     for (int b = 0; b < cnt; ++b) {
       const int32_t tok = s.perm[size_t(q + b)];
@@ -355,15 +395,15 @@ void walk_subtree(const Ctx<W>& c, Scratch& s, int64_t q0, int64_t q1, int64_t k
 }
 
 // Phase 2 for local token b: GELU of its logits, then y = sum of g * W_out^T rows.
-template <typename W>
-void finish_token(const Ctx<W>& c, Scratch& s, int64_t b) {
+template <typename W, typename X>
+void finish_token(const Ctx<W, X>& c, Scratch& s, int64_t b) {
   float* g = &s.l[size_t(b * c.P)];
   for (int64_t j = 0; j < c.P; ++j) g[j] = gelu_erf(g[j]);
   c.kern.gather(&s.rows(c.w_out)[size_t(b * c.P)], g, c.P, c.L.shape.output_width, c.y + (c.t0 + b) * c.ldy);
 }
 
-template <typename W>
-void forward_per_token(Ctx<W> c, int64_t begin, int64_t end) {
+template <typename W, typename X>
+void forward_per_token(Ctx<W, X> c, int64_t begin, int64_t end) {
   Scratch& s = thread_scratch();
   s.reserve<W>(kFffMaxDots, c.P);
   static const int32_t kLocal[kFffMaxDots] = {0, 1, 2, 3};
@@ -371,20 +411,22 @@ void forward_per_token(Ctx<W> c, int64_t begin, int64_t end) {
   for (int64_t t = begin; t < end; t += kFffMaxDots) {
     const int64_t cnt = std::min<int64_t>(kFffMaxDots, end - t);
     c.t0 = t;
+    round_tokens(c, s, t, cnt);
     for (int64_t k = 0; k < c.L.shape.trees; ++k) walk_chains(c, s, kLocal, cnt, k, 0, 0, c.L.shape.depth + 1);
     for (int64_t b = 0; b < cnt; ++b) finish_token(c, s, b);
   }
 }
 
-template <typename W>
-void forward_batched(Ctx<W> c, int64_t begin, int64_t end) {
+template <typename W, typename X>
+void forward_batched(Ctx<W, X> c, int64_t begin, int64_t end) {
   Scratch& s = thread_scratch();
   for (int64_t t = begin; t < end; t += kBatchMax) {
     const int64_t B = std::min<int64_t>(kBatchMax, end - t);
     s.reserve<W>(B, c.P);
     c.t0 = t;
+    round_tokens(c, s, t, B);
     for (int64_t b = 0; b < B; ++b) s.perm[size_t(b)] = int32_t(b);
-    const int64_t D = c.L.shape.depth, row_bytes = c.L.shape.input_width * int64_t(sizeof(float));
+    const int64_t D = c.L.shape.depth, row_bytes = c.L.shape.input_width * int64_t(sizeof(X));
     const int64_t top = std::min(kTopLevels, D);
     const int64_t block = std::max<int64_t>(16, kTopBlockBytes / row_bytes);
     const bool two_phase = top > 0 && B > block && B * row_bytes > kTwoPhaseMinBytes;
@@ -415,8 +457,8 @@ void forward_batched(Ctx<W> c, int64_t begin, int64_t end) {
   }
 }
 
-template <typename W>
-void forward(const Ctx<W>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
+template <typename W, typename X>
+void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
   if (strategy == FffStrategy::automatic) {
     strategy = rows < kBatchedMinRows ? FffStrategy::per_token : FffStrategy::batched;
   }
@@ -440,16 +482,26 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   if (rows <= 0 || !x || !y || ldx < sh.input_width || ldy < sh.output_width) return;
   const FffKernels* kern = fff_kernels_for(fff_resolve_isa(isa));
   const int64_t nn = sh.nodes_per_tree(), P = sh.trees * (sh.depth + 1);
-  if (layer.weights == FffWeights::bf16) {
-    const uint16_t* w_in = layer.w_in_bf16.get();
-    const Ctx<uint16_t> c{layer, row_kernels(*kern, w_in), w_in, layer.w_out_bf16.get(), x, ldx, y, ldy, paths, 0,
-                          nn, P};
-    forward(c, rows, strategy, pool);
-  } else {
+  const float* fx = nullptr;
+  const uint16_t* bx = nullptr;
+  if (layer.weights == FffWeights::f32) {
     const float* w_in = layer.w_in.get();
-    const Ctx<float> c{layer, row_kernels(*kern, w_in), w_in, layer.w_out.get(), x, ldx, y, ldy, paths, 0, nn, P};
+    const Ctx<float> c{layer, row_kernels(*kern, w_in, fx), w_in, layer.w_out.get(), x, ldx, x, ldx, y, ldy, paths,
+                       0, nn, P, nullptr, 0};
     forward(c, rows, strategy, pool);
+    return;
   }
+  const uint16_t* w_in = layer.w_in_bf16.get();
+  const uint16_t* w_out = layer.w_out_bf16.get();
+  if (layer.weights == FffWeights::bf16_dot && kern->dot_bf16x) {
+    const Ctx<uint16_t, uint16_t> c{layer, row_kernels(*kern, w_in, bx), w_in, w_out, x, ldx, nullptr, 0, y, ldy,
+                                    paths, 0, nn, P, kern->round_bf16, 0};
+    forward(c, rows, strategy, pool);
+    return;
+  }
+  const Ctx<uint16_t> c{layer, row_kernels(*kern, w_in, fx), w_in, w_out, x, ldx, x, ldx, y, ldy, paths, 0, nn, P,
+                        layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr, 0};
+  forward(c, rows, strategy, pool);
 }
 
 }  // namespace fffbert

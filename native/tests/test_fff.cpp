@@ -10,6 +10,11 @@
 // bf16 weights: a bf16 layer must compute exactly what the f32 layer computes from the rounded weights (same
 // ISA: bitwise), so ISA vs scalar runs use the rounded weights as their reference; bf16 vs f32 accuracy is
 // bounded by bf16's unit roundoff u = 2^-8 and reported.
+//
+// bf16_dot layers (x rounded to bf16 for the dots too): every product of two bf16 values is exact in fp32, so
+// against the double reference of the rounded weights and the rounded x they carry fp32 rounding only, the
+// widening ISAs compute bitwise the bf16 layer of the rounded x, and the bf16 dot ISAs (AVX512_BF16) are held
+// to the fp32 tolerance against the scalar oracle.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -105,6 +110,19 @@ void ref_token(const Weights& w, const float* x, std::vector<double>* y, std::ve
       path->push_back(int32_t(n));
       n = 2 * n + 1 + (l > 0 ? 1 : 0);
     }
+  }
+}
+
+// ref_token for rows tokens of x [rows, I]: y [rows, O], paths [rows, K, D+1].
+void ref_rows(const Weights& w, const float* x, int64_t rows, std::vector<double>* y, std::vector<int32_t>* paths) {
+  std::vector<double> yt;
+  std::vector<int32_t> pt;
+  y->clear();
+  paths->clear();
+  for (int64_t t = 0; t < rows; ++t) {
+    ref_token(w, x + t * w.shape.input_width, &yt, &pt);
+    y->insert(y->end(), yt.begin(), yt.end());
+    paths->insert(paths->end(), pt.begin(), pt.end());
   }
 }
 
@@ -265,13 +283,9 @@ TEST(fff_scalar_matches_reference) {
     if (!L) continue;
     const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
     const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
-    std::vector<double> yref(size_t(cs.rows * cs.O)), yt;
-    std::vector<int32_t> pref, pt;
-    for (int64_t t = 0; t < cs.rows; ++t) {
-      ref_token(w, &x[size_t(t * cs.I)], &yt, &pt);
-      std::copy(yt.begin(), yt.end(), yref.begin() + t * cs.O);
-      pref.insert(pref.end(), pt.begin(), pt.end());
-    }
+    std::vector<double> yref;
+    std::vector<int32_t> pref;
+    ref_rows(w, x.data(), cs.rows, &yref, &pref);
     compare_runs(w, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O,
                  pref.data(), "scalar vs reference", &total);
   }
@@ -331,7 +345,9 @@ static void check_strategies_and_threads_bitwise(FffWeights type, uint32_t seed)
 
 TEST(fff_strategies_and_threads_agree_bitwise) { check_strategies_and_threads_bitwise(FffWeights::f32, 500); }
 
-static const char* type_name(FffWeights type) { return type == FffWeights::bf16 ? "bf16" : "f32"; }
+static const char* type_name(FffWeights type) {
+  return type == FffWeights::bf16 ? "bf16" : type == FffWeights::bf16_dot ? "bf16_dot" : "f32";
+}
 
 static void zero_logit_goes_left(FffWeights type) {
   // Tree 0 (D=2): node 0 has logit exactly 0 (x0*1 + x1*(-1) with x0 == x1, bias 0), node 1 (its left child)
@@ -350,7 +366,7 @@ static void zero_logit_goes_left(FffWeights type) {
   const FffLayerPtr L = fff_create(s, w_in.data(), b.data(), w_out.data(), type);
   CHECK(L != nullptr);
   if (!L) return;
-  if (type == FffWeights::bf16) {  // what the layer holds (these W_in values are exact in bf16)
+  if (type != FffWeights::f32) {  // what the layer holds (these W_in values are exact in bf16)
     for (float& v : w_out) v = fff_bf16_to_f32(fff_f32_to_bf16(v));
   }
   const float x[2] = {1.0f, 1.0f};
@@ -373,6 +389,7 @@ static void zero_logit_goes_left(FffWeights type) {
 TEST(fff_zero_logit_goes_left) {
   zero_logit_goes_left(FffWeights::f32);
   zero_logit_goes_left(FffWeights::bf16);
+  zero_logit_goes_left(FffWeights::bf16_dot);  // x = 1 and these W_in values are exact in bf16
 }
 
 static void strides_larger_than_widths(FffWeights type) {
@@ -408,6 +425,7 @@ static void strides_larger_than_widths(FffWeights type) {
 TEST(fff_strides_larger_than_widths) {
   strides_larger_than_widths(FffWeights::f32);
   strides_larger_than_widths(FffWeights::bf16);
+  strides_larger_than_widths(FffWeights::bf16_dot);
 }
 
 static void nan_input_goes_left_and_stays_in_its_row(FffWeights type) {
@@ -441,6 +459,7 @@ static void nan_input_goes_left_and_stays_in_its_row(FffWeights type) {
 TEST(fff_nan_input_goes_left_and_stays_in_its_row) {
   nan_input_goes_left_and_stays_in_its_row(FffWeights::f32);
   nan_input_goes_left_and_stays_in_its_row(FffWeights::bf16);
+  nan_input_goes_left_and_stays_in_its_row(FffWeights::bf16_dot);
 }
 
 TEST(fff_depth_20_does_not_overflow) {
@@ -557,13 +576,9 @@ TEST(fff_bf16_scalar_matches_reference) {
     const FffLayerPtr L = make_layer(w, FffWeights::bf16);
     const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
     const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
-    std::vector<double> yref(size_t(cs.rows * cs.O)), yt;
-    std::vector<int32_t> pref, pt;
-    for (int64_t t = 0; t < cs.rows; ++t) {
-      ref_token(wr, &x[size_t(t * cs.I)], &yt, &pt);
-      std::copy(yt.begin(), yt.end(), yref.begin() + t * cs.O);
-      pref.insert(pref.end(), pt.begin(), pt.end());
-    }
+    std::vector<double> yref;
+    std::vector<int32_t> pref;
+    ref_rows(wr, x.data(), cs.rows, &yref, &pref);
     compare_runs(wr, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O,
                  pref.data(), "bf16 scalar vs reference of the rounded weights", &total);
   }
@@ -624,6 +639,187 @@ TEST(fff_bf16_accuracy_vs_f32) {
                   (long long)c.flips, 100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
                   c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
       CHECK(c.compared + c.flips == cs.rows);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// bf16_dot layers
+
+namespace {
+
+const FffKernels* kernels_of(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return &scalar::fff_kernels();
+#if defined(__x86_64__) || defined(_M_X64)
+    case Isa::avx2: return &avx2::fff_kernels();
+    case Isa::avx512: return &avx512::fff_kernels();
+#elif defined(__aarch64__) || defined(_M_ARM64)
+    case Isa::neon: return &neon::fff_kernels();
+#endif
+    default: return nullptr;
+  }
+}
+
+// What a bf16_dot layer holds (W_in, W_out rounded, subnormals flushed) and computes with (x rounded likewise).
+Weights round_to_bf16_daz(Weights w) {
+  for (float& v : w.w_in) v = fff_bf16_to_f32(fff_f32_to_bf16_daz(v));
+  for (float& v : w.w_out) v = fff_bf16_to_f32(fff_f32_to_bf16_daz(v));
+  return w;
+}
+std::vector<float> round_inputs(std::vector<float> x) {
+  for (float& v : x) v = fff_bf16_to_f32(fff_f32_to_bf16_daz(v));
+  return x;
+}
+
+const char* dot_kind(Isa isa) {
+  const FffKernels* k = kernels_of(isa);
+  return k && k->dot_bf16x ? "bf16 dot instructions" : "widened";
+}
+
+}  // namespace
+
+TEST(fff_bf16_daz_rounding) {
+  auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  };
+  CHECK(fff_f32_to_bf16_daz(from_bits(0x00000001u)) == 0x0000);  // subnormals flush to signed zero
+  CHECK(fff_f32_to_bf16_daz(from_bits(0x807fffffu)) == 0x8000);
+  CHECK(fff_f32_to_bf16_daz(from_bits(0x00800000u)) == 0x0080);  // the smallest normal stays
+  CHECK(fff_f32_to_bf16_daz(1.00390625f) == 0x3f80);              // tie to even
+  CHECK(fff_f32_to_bf16_daz(std::numeric_limits<float>::infinity()) == 0x7f80);
+  CHECK(std::isnan(fff_bf16_to_f32(fff_f32_to_bf16_daz(std::numeric_limits<float>::quiet_NaN()))));
+}
+
+// Every ISA's round_bf16 is bitwise the scalar rule: random values, ties, subnormals, NaN, infinities, lengths
+// 1..67 and 768 (vector bodies and tails).
+TEST(fff_round_bf16_kernels_match_the_rule) {
+  std::mt19937 rng(31);
+  std::vector<float> x(800);
+  for (size_t i = 0; i < x.size(); ++i) {
+    uint32_t u = rng();
+    if (i % 5 == 1) u = (u & 0xffff0000u) | 0x8000u;  // exact ties
+    if (i % 7 == 2) u &= 0x807fffffu;                 // subnormals
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    x[i] = f;
+  }
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  x[10] = -std::numeric_limits<float>::infinity();
+  x[11] = std::numeric_limits<float>::max();
+  for (Isa isa : runnable_isas(false)) {
+    const FffKernels* k = kernels_of(isa);
+    CHECK(k != nullptr);
+    if (!k) continue;
+    int bad = 0;
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(31), int64_t(32), int64_t(33), int64_t(67), int64_t(768)}) {
+      for (int64_t off : {int64_t(0), int64_t(5)}) {
+        std::vector<uint16_t> out(size_t(n) + 1, 0xabcd);
+        k->round_bf16(x.data() + off, n, out.data());
+        for (int64_t i = 0; i < n; ++i) bad += out[size_t(i)] != fff_f32_to_bf16_daz(x[size_t(off + i)]);
+        bad += out[size_t(n)] != 0xabcd;  // nothing written past n
+      }
+    }
+    CHECK_MSG(bad == 0, "%s round_bf16: %d values differ from the rule", isa_name(isa), bad);
+    std::printf("     %s: bf16_dot dots %s\n", isa_name(isa), dot_kind(isa));
+  }
+}
+
+// The scalar oracle against the double reference of the rounded weights and rounded x: fp32 rounding only.
+TEST(fff_bf16_dot_scalar_matches_reference) {
+  Compare total;
+  uint32_t seed = 8000;
+  for (const Case& cs : grid_cases()) {
+    const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+    const Weights wr = round_to_bf16_daz(w);
+    const FffLayerPtr L = make_layer(w, FffWeights::bf16_dot);
+    const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++), xr = round_inputs(x);
+    const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
+    std::vector<double> yref;
+    std::vector<int32_t> pref;
+    ref_rows(wr, xr.data(), cs.rows, &yref, &pref);
+    compare_runs(wr, xr.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O,
+                 pref.data(), "bf16_dot scalar vs reference of the rounded weights and x", &total);
+  }
+  std::printf("     bf16_dot scalar vs reference: %lld tokens compared, %lld path flips, max err %.3f of tol\n",
+              (long long)total.compared, (long long)total.flips, total.max_rel);
+  CHECK(total.compared > 2000);
+}
+
+// Every ISA against the scalar oracle, both walks, fp32 tolerance. Where the dots are widened, the layer is also
+// bitwise the bf16 layer of the same ISA on the rounded x.
+TEST(fff_bf16_dot_isa_matches_scalar) {
+  for (Isa isa : runnable_isas(true)) {
+    Compare total;
+    int64_t bitwise = 0;
+    uint32_t seed = 9000;
+    const bool widened = kernels_of(isa) && !kernels_of(isa)->dot_bf16x;
+    for (const Case& cs : grid_cases()) {
+      const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+      const Weights wr = round_to_bf16_daz(w);
+      const FffLayerPtr L = make_layer(w, FffWeights::bf16_dot), B = make_layer(wr, FffWeights::bf16);
+      const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++), xr = round_inputs(x);
+      const Run s = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, Isa::scalar, pool(1));
+      for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched}) {
+        const Run v = run(*L, x.data(), cs.rows, cs.I, cs.O, st, isa, pool(1));
+        if (isa != Isa::scalar) {
+          compare_runs(wr, xr.data(), cs.rows, cs.I, v.y.data(), cs.O, v.paths.data(), nullptr, s.y.data(), cs.O,
+                       s.paths.data(), isa_name(isa), &total);
+        }
+        if (widened) {
+          const Run b = run(*B, xr.data(), cs.rows, cs.I, cs.O, st, isa, pool(1));
+          CHECK_MSG(b.paths == v.paths && std::memcmp(b.y.data(), v.y.data(), b.y.size() * sizeof(float)) == 0,
+                    "%s I=%lld O=%lld D=%lld K=%lld: bf16_dot is not bitwise bf16 of the rounded x", isa_name(isa),
+                    (long long)cs.I, (long long)cs.O, (long long)cs.D, (long long)cs.K);
+          bitwise += cs.rows;
+        }
+      }
+    }
+    if (isa == Isa::scalar) {
+      CHECK(bitwise > 4000);
+      continue;
+    }
+    std::printf("     bf16_dot %s (%s) vs scalar: %lld token walks compared, %lld path flips, max err %.3f of tol; "
+                "%lld bitwise bf16 of rounded x\n",
+                isa_name(isa), dot_kind(isa), (long long)total.compared, (long long)total.flips, total.max_rel,
+                (long long)bitwise);
+    CHECK(total.compared > 4000);
+  }
+}
+
+TEST(fff_bf16_dot_strategies_and_threads_agree_bitwise) {
+  check_strategies_and_threads_bitwise(FffWeights::bf16_dot, 7000);
+}
+
+// bf16_dot against fp32 weights on 1x11 (and K=2), random weights: weights and x each move by at most u = 2^-8
+// relative, a product by 2u + u^2: the worst-case bound of fff_bf16_accuracy_vs_f32 with that eps. Reported as
+// there; the bf16 layer beside it for comparison.
+TEST(fff_bf16_dot_accuracy_vs_f32) {
+  const Case cases[] = {{768, 768, 11, 1, 2000}, {768, 768, 11, 2, 500}};
+  uint32_t seed = 10000;
+  for (const Case& cs : cases) {
+    const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+    const FffLayerPtr f = make_layer(w);
+    const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+    for (Isa isa : runnable_isas(false)) {
+      const Run rf = run(*f, x.data(), cs.rows, cs.I, cs.O, FffStrategy::automatic, isa, pool(2));
+      for (FffWeights type : {FffWeights::bf16, FffWeights::bf16_dot}) {
+        const FffLayerPtr b = make_layer(w, type);
+        Compare c;
+        const Run rb = run(*b, x.data(), cs.rows, cs.I, cs.O, FffStrategy::automatic, isa, pool(2));
+        compare_runs(w, x.data(), cs.rows, cs.I, rb.y.data(), cs.O, rb.paths.data(), nullptr, rf.y.data(), cs.O,
+                     rf.paths.data(), type_name(type), &c, 2 * kBf16U + kBf16U * kBf16U + 2e-6);
+        double ymax = 0.0;
+        for (float v : rf.y) ymax = std::max(ymax, double(std::fabs(v)));
+        std::printf("     %s vs f32, %s, D=%lld K=%lld, %lld tokens: %lld paths flipped (%.2f%%); max abs err %.2e "
+                    "(max |y| %.2f), %.3f of the bound, ||dy||/||y|| mean %.2e max %.2e\n",
+                    type_name(type), isa_name(isa), (long long)cs.D, (long long)cs.K, (long long)cs.rows,
+                    (long long)c.flips, 100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
+                    c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
+        CHECK(c.compared + c.flips == cs.rows);
+      }
     }
   }
 }

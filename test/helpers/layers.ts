@@ -1,9 +1,9 @@
 /** Pieces the layer test files share: building an FFF from reference weights, and restoring the runtime. */
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { FastFeedforward, isa, setIsa, setThreads, threads } from '../../lib/index';
-import type { FffWeights } from './reference';
+import { type FffWeights, firstBitDifference } from './reference';
 
-export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16'): FastFeedforward {
+export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16' | 'bf16-dot'): FastFeedforward {
   return FastFeedforward.fromTorch({
     inputWidth: w.I,
     outputWidth: w.O,
@@ -14,6 +14,23 @@ export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16'): FastFeedforwa
     linearOutWeight: w.wOut,
     ...(weights === undefined ? {} : { weights }),
   });
+}
+
+/**
+ * Every strategy at 1, 2 and 3 threads, sync and async, gives bitwise the single-threaded per-token result (at
+ * the active ISA). Leaves the thread count at `restoreThreads`.
+ */
+export async function expectStrategiesAndThreadsBitwise(layer: FastFeedforward, x: Float32Array, rows: number, restoreThreads: number, label = ''): Promise<void> {
+  setThreads(1);
+  const base = layer.forwardSync(x, rows, { strategy: 'per-token' });
+  for (const n of [1, 2, 3]) {
+    setThreads(n);
+    for (const strategy of ['per-token', 'batched', 'auto'] as const) {
+      expect(firstBitDifference(layer.forwardSync(x, rows, { strategy }), base), `${label}sync ${strategy} threads=${n}`).toBe(-1);
+      expect(firstBitDifference(await layer.forward(x, rows, { strategy }), base), `${label}async ${strategy} threads=${n}`).toBe(-1);
+    }
+  }
+  setThreads(restoreThreads);
 }
 
 /** The ISA and thread count at load; put back after the file's tests (they are process-wide settings). */

@@ -37,7 +37,13 @@ using FffLayerPtr = std::unique_ptr<FffLayer, FffLayerDeleter>;
 //         <= 2^-8): half the bytes, so half the memory traffic of the walk, which is what limits it. A bf16
 //         layer computes bitwise what an f32 layer computes from the rounded weights; its outputs differ from
 //         the f32 layer's by that rounding, and a logit within it of 0 may route differently.
-enum class FffWeights : int { f32 = 0, bf16 = 1 };
+//   bf16_dot: bf16 rows as above, and the W_in dots take x rounded to bf16 too (nearest even; fp32 subnormals
+//         of x and of the weights flush to zero), as the CPUs' bf16 dot instructions (AVX512_BF16 VDPBF16PS, Arm
+//         BFDOT) compute: every product of two bf16 values is exact in fp32, the sums are fp32 (each ISA one
+//         fixed order, as for the other types). Where the CPU has no bf16 dot, the widening kernels compute the
+//         same thing from the rounded x. The bias, the output gather (g * widened W_out rows) and routing are as
+//         for bf16. Against bf16 this adds x's rounding (relative 2^-9 per element) to the logits.
+enum class FffWeights : int { f32 = 0, bf16 = 1, bf16_dot = 2 };
 
 // Inputs in PyTorch layouts: linear_in_weight [K*n_nodes, I], linear_in_bias [K*n_nodes],
 // linear_out_weight [O, K*n_nodes]. Copies (and packs) them; the caller may free its arrays afterwards.

@@ -13,7 +13,10 @@
 // bf16 weights (FffWeights::bf16) are the upper 16 bits of an fp32 (uint16_t here). Every kernel widens them
 // to fp32 exactly (a 16-bit left shift) and then runs the very same arithmetic, in the same order, as its fp32
 // kernel: a bf16 layer gives bitwise the result of the fp32 layer whose weights are the widened bf16 values.
-// (AVX512_BF16's VDPBF16PS would also need bf16 activations, which changes the numerics: not used.)
+// bf16_dot layers (FffWeights::bf16_dot) also round x to bf16 (round_bf16) and take the dots of two bf16 rows
+// (dot_bf16x / dot_shared_bf16x: AVX512_BF16 VDPBF16PS); those two are null where the CPU has no bf16 dot, and
+// the drivers then run dot_bf16 on x rounded and widened back to fp32 (the same products, all exact in fp32).
+// x rows given to the bf16x dots are zero-padded to kFffRowAlignBf16 elements, like the weight rows.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -42,6 +45,11 @@ struct FffKernels {
   void (*dot_bf16)(const uint16_t* const* w, const float* const* x, int count, int64_t n, float* out);
   void (*dot_shared_bf16)(const uint16_t* w, const float* const* x, int count, int64_t n, float* out);
   void (*gather_bf16)(const uint16_t* const* w, const float* g, int64_t count, int64_t n, float* y);
+  // out[0..n) = fff_f32_to_bf16_daz(x[0..n)), bitwise the scalar rule on every ISA.
+  void (*round_bf16)(const float* x, int64_t n, uint16_t* out);
+  // Dots of bf16 rows with bf16 activations (fp32 sums, one order fixed by n); null without a bf16 dot unit.
+  void (*dot_bf16x)(const uint16_t* const* w, const uint16_t* const* x, int count, int64_t n, float* out);
+  void (*dot_shared_bf16x)(const uint16_t* w, const uint16_t* const* x, int count, int64_t n, float* out);
 };
 
 // bf16 -> fp32, exact.
@@ -59,6 +67,20 @@ inline uint16_t fff_f32_to_bf16(float f) {
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x0040u);
   u += 0x7fffu + ((u >> 16) & 1u);
   return uint16_t(u >> 16);
+}
+
+// The same with fp32 subnormals flushed to (signed) zero first, as VCVTNE2PS2BF16 and VDPBF16PS treat them: the
+// rounding of x and of the weights in bf16_dot layers.
+inline uint16_t fff_f32_to_bf16_daz(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7f800000u) == 0) return uint16_t(u >> 16 & 0x8000u);
+  return fff_f32_to_bf16(f);
+}
+
+// round_bf16 for kernel sets without a conversion instruction.
+inline void fff_round_bf16_rows(const float* x, int64_t n, uint16_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = fff_f32_to_bf16_daz(x[i]);
 }
 
 namespace scalar { const FffKernels& fff_kernels(); }

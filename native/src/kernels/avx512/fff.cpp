@@ -5,7 +5,13 @@
 // then (a0 + a1) + (a2 + a3) and a fixed horizontal sum. 32 zmm registers hold 4 dots x 4 accumulators side by side
 // (one dot of I=768: 12 blocks, so 4 chains already match the 2 loads per cycle).
 // bf16 rows: the same templates with each 16-element load widened (VPMOVZXWD + VPSLLD 16): bitwise the fp32
-// kernels on the widened rows. Not VDPBF16PS (AVX512_BF16): it needs bf16 activations too, other numerics.
+// kernels on the widened rows. The bf16 gather widens 32 elements at once (even ones VPSLLD 16, odd ones
+// VPANDD), keeps even and odd outputs in separate registers and interleaves them once at the end: per element
+// the same FMAs in the same order, so bitwise the same y with half the widening work.
+// bf16_dot layers (x rounded to bf16 too), where the CPU has AVX512_BF16: VCVTNE2PS2BF16 rounds x and VDPBF16PS
+// takes 32 products per instruction (one order fixed by n: 4 accumulators over consecutive 32-element chunks of
+// 128-element blocks, the chunks left over to accumulators 0, 1, ...; rows and x zero-padded to 32). Those
+// functions carry a target attribute and are called only when cpu_features().avx512_bf16.
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12.2's AVX-512 headers self-initialise their "undefined" vectors (GCC PR 105593, fixed in 12.3): a false
 // -Wmaybe-uninitialized wherever VPMOVZXWD / VPSLLD are inlined (the bf16 widening).
@@ -18,6 +24,7 @@
 #include <immintrin.h>
 #endif
 
+#include "fffbert/isa.h"
 #include "kernels/fff_kernels.h"
 
 namespace fffbert {
@@ -107,6 +114,9 @@ void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, flo
   fff_dot_n<W, true>(&w, x, count, n, out);
 }
 
+template <typename W>
+void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i, int64_t n, float* y);
+
 // Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
 // written once.
 template <typename W>
@@ -127,6 +137,12 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
     _mm512_storeu_ps(y + i + 2 * kV, a2);
     _mm512_storeu_ps(y + i + 3 * kV, a3);
   }
+  fff_gather_from(w, g, count, i, n, y);
+}
+
+// Outputs [i, n) of fff_gather, one vector at a time.
+template <typename W>
+void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i, int64_t n, float* y) {
   for (; i < n; i += kV) {
     __m512 a = _mm512_setzero_ps();
     for (int64_t j = 0; j < count; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(g[j]), load_w(w[j] + i), a);
@@ -138,11 +154,106 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
   }
 }
 
+// bf16 rows: 128 outputs per block as 4 loads of 32 bf16 -> 8 fp32 vectors (even and odd elements) in 8
+// accumulators; the rest as in fff_gather.
+void fff_gather_bf16(const uint16_t* const* w, const float* g, int64_t count, int64_t n, float* y) {
+  const __m512i odd_mask = _mm512_set1_epi32(int32_t(0xffff0000u));
+  // y[2i] = e[i], y[2i+1] = o[i]: indices 0-15 pick from e, 16-31 from o.
+  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  int64_t i = 0;
+  for (; i + 8 * kV <= n; i += 8 * kV) {
+    __m512 e[4], o[4];
+    for (int a = 0; a < 4; ++a) e[a] = o[a] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; ++j) {
+      const __m512 gj = _mm512_set1_ps(g[j]);
+      const uint16_t* r = w[j] + i;
+      for (int a = 0; a < 4; ++a) {
+        const __m512i v = _mm512_loadu_si512(r + a * 2 * kV);
+        e[a] = _mm512_fmadd_ps(gj, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), e[a]);
+        o[a] = _mm512_fmadd_ps(gj, _mm512_castsi512_ps(_mm512_and_si512(v, odd_mask)), o[a]);
+      }
+    }
+    for (int a = 0; a < 4; ++a) {
+      _mm512_storeu_ps(y + i + a * 2 * kV, _mm512_permutex2var_ps(e[a], lo, o[a]));
+      _mm512_storeu_ps(y + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e[a], hi, o[a]));
+    }
+  }
+  fff_gather_from(w, g, count, i, n, y);
+}
+
+#if defined(__GNUC__)
+#define FFFBERT_TARGET_BF16 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
+#else
+#define FFFBERT_TARGET_BF16
+#endif
+
+constexpr int64_t kVh = 32;  // bf16 per vector
+
+FFFBERT_TARGET_BF16 void fff_round_bf16(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + kVh <= n; i += kVh) {
+    const __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + kV), _mm512_loadu_ps(x + i));
+    _mm512_storeu_si512(out + i, (__m512i)h);
+  }
+  for (; i < n; ++i) out[i] = fff_f32_to_bf16_daz(x[i]);
+}
+
+template <int P, bool kShared>
+FFFBERT_TARGET_BF16 void fff_dot_bf16x_p(const uint16_t* const* w, const uint16_t* const* x, int64_t n, float* out) {
+  const int64_t np = (n + kVh - 1) / kVh * kVh;  // rows and x are zero-padded to whole chunks
+  __m512 acc[P][4];
+  for (int p = 0; p < P; ++p) {
+    for (int a = 0; a < 4; ++a) acc[p][a] = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 4 * kVh <= np; i += 4 * kVh) {
+    for (int a = 0; a < 4; ++a) {
+      const __m512i ws = _mm512_loadu_si512(w[0] + i + a * kVh);
+      for (int p = 0; p < P; ++p) {
+        const __m512i wv = kShared ? ws : _mm512_loadu_si512(w[p] + i + a * kVh);
+        acc[p][a] = _mm512_dpbf16_ps(acc[p][a], (__m512bh)wv, (__m512bh)_mm512_loadu_si512(x[p] + i + a * kVh));
+      }
+    }
+  }
+  for (int a = 0; i + a * kVh < np; ++a) {
+    const int64_t o = i + a * kVh;
+    for (int p = 0; p < P; ++p) {
+      const __m512i wv = _mm512_loadu_si512(w[kShared ? 0 : p] + o);
+      acc[p][a] = _mm512_dpbf16_ps(acc[p][a], (__m512bh)wv, (__m512bh)_mm512_loadu_si512(x[p] + o));
+    }
+  }
+  for (int p = 0; p < P; ++p) out[p] = hsum(acc[p][0], acc[p][1], acc[p][2], acc[p][3]);
+}
+
+template <bool kShared>
+FFFBERT_TARGET_BF16 void fff_dot_bf16x_n(const uint16_t* const* w, const uint16_t* const* x, int count, int64_t n,
+                                         float* out) {
+  switch (count) {
+    case 1: fff_dot_bf16x_p<1, kShared>(w, x, n, out); break;
+    case 2: fff_dot_bf16x_p<2, kShared>(w, x, n, out); break;
+    case 3: fff_dot_bf16x_p<3, kShared>(w, x, n, out); break;
+    default: fff_dot_bf16x_p<4, kShared>(w, x, n, out); break;
+  }
+}
+
+void fff_dot_bf16x(const uint16_t* const* w, const uint16_t* const* x, int count, int64_t n, float* out) {
+  fff_dot_bf16x_n<false>(w, x, count, n, out);
+}
+
+void fff_dot_shared_bf16x(const uint16_t* w, const uint16_t* const* x, int count, int64_t n, float* out) {
+  fff_dot_bf16x_n<true>(&w, x, count, n, out);
+}
+
 }  // namespace
 
 const FffKernels& fff_kernels() {
+  static const bool bf16_dot = cpu_features().avx512_bf16;
   static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
-                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>};
+                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather_bf16,
+                            bf16_dot ? fff_round_bf16 : fff_round_bf16_rows,
+                            bf16_dot ? fff_dot_bf16x : nullptr,
+                            bf16_dot ? fff_dot_shared_bf16x : nullptr};
   return k;
 }
 

@@ -1,5 +1,7 @@
 // FFF kernels, scalar: the oracle for the tests and the fallback on unknown CPUs. Plain loops, sequential sums,
 // no FMA (compiled with -ffp-contract=off). bf16 rows: each element widened to fp32, then the same loops.
+// bf16_dot layers: no bf16 dot entries, so the drivers run dot_bf16 on x rounded by round_bf16 and widened back:
+// the oracle of the bf16 dot instructions (every product exact, sequential fp32 sums).
 #include "kernels/fff_kernels.h"
 
 namespace fffbert {
@@ -39,7 +41,8 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
 
 const FffKernels& fff_kernels() {
   static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
-                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>};
+                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>,
+                            fff_round_bf16_rows, nullptr, nullptr};
   return k;
 }
 

@@ -99,6 +99,23 @@ async function expectFolderResult(id: string, folder: string, options?: LoadMode
   return viaHub.model;
 }
 
+/** loadModel(UFB) in a child process (the built dist/): its exit code, stdout ({ dir, hidden }) and stderr. */
+function loadInChild(): { pid: number | undefined; kill: () => void; done: Promise<{ code: number | null; out: string; err: string }> } {
+  const script = `require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}).loadModel(${JSON.stringify(UFB)}, { cacheDir: ${JSON.stringify(cacheDir)} })
+    .then((m) => { console.log(JSON.stringify({ dir: m.dir, hidden: m.config.hiddenSize })); m.dispose(); })
+    .catch((e) => { console.error(e.code, e.message); process.exitCode = 1; });`;
+  const p = spawn(process.execPath, ['-e', script], { env: process.env });
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('exit', (code) => resolve({ code, out, err }));
+  });
+  return { pid: p.pid, kill: () => p.kill('SIGKILL'), done };
+}
+
 describe('loadModel by hub id', () => {
   it('first download: only the model files, in the Python layout, verified, and the model runs as from its folder', async () => {
     const progress: { file: string; loaded: number; total: number }[] = [];
@@ -240,20 +257,7 @@ describe('loadModel by hub id', () => {
 
   it('two processes loading the same model at once leave one sound cache', async () => {
     hub.faults.set('model.safetensors', 'slow');
-    const script = `require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}).loadModel(${JSON.stringify(UFB)}, { cacheDir: ${JSON.stringify(cacheDir)} })
-      .then((m) => { console.log(JSON.stringify({ dir: m.dir, hidden: m.config.hiddenSize })); m.dispose(); })
-      .catch((e) => { console.error(e.code, e.message); process.exitCode = 1; });`;
-    const child = (): Promise<{ code: number | null; out: string; err: string }> =>
-      new Promise((resolve, reject) => {
-        const p = spawn(process.execPath, ['-e', script], { env: process.env });
-        let out = '';
-        let err = '';
-        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-        p.on('error', reject);
-        p.on('exit', (code) => resolve({ code, out, err }));
-      });
-    const results = await Promise.all([child(), child()]);
+    const results = await Promise.all([loadInChild().done, loadInChild().done]);
     for (const r of results) {
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
@@ -263,6 +267,33 @@ describe('loadModel by hub id', () => {
     expect(walk(path.join(repoDir(cacheDir, UFB), 'blobs'))).toHaveLength(3);
     await hub.stop();
     await expectFolderResult(UFB, 'ufb-tiny', { offline: true });
+  });
+
+  it('a process killed mid-download leaves nothing a later load takes; its temporary file goes once stale', async () => {
+    hub.faults.set('model.safetensors', 'slow');
+    const blobs = path.join(repoDir(cacheDir, UFB), 'blobs');
+    const st = sha256(ufbFiles['model.safetensors']);
+    const temps = (): string[] => (fs.existsSync(blobs) ? fs.readdirSync(blobs).filter((f) => f.endsWith('.incomplete')) : []);
+    const child = loadInChild();
+    const deadline = Date.now() + 60_000;
+    while (!temps().some((f) => f.startsWith(st)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    child.kill();
+    expect((await child.done).code).toBe(null);
+    const [dead] = temps();
+    expect(temps()).toHaveLength(1);
+    expect(dead).toMatch(new RegExp(`^${st}\\.${child.pid}-[0-9a-f]+\\.incomplete$`));
+    expect(fs.existsSync(path.join(blobs, st))).toBe(false);
+    await expect(loadModel(UFB, { cacheDir, offline: true })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NOT_CACHED' });
+    // the dead process's file an hour old, and one of a live writer
+    const old = (Date.now() - 2 * 3600_000) / 1000;
+    fs.utimesSync(path.join(blobs, dead), old, old);
+    const live = `${st}.1-000000000000.incomplete`;
+    fs.writeFileSync(path.join(blobs, live), 'partial');
+    hub.faults.clear();
+    await expectFolderResult(UFB, 'ufb-tiny');
+    expect(temps()).toEqual([live]);
+    fs.rmSync(path.join(blobs, live));
+    expectCacheSound(cacheDir);
   });
 
   it('a cache written in the Python layout loads with HF_HUB_OFFLINE=1 (HF_HUB_CACHE, HF_HOME)', async () => {

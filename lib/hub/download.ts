@@ -5,6 +5,8 @@
  * others); only then the file is synced and renamed to blobs/<etag>. A broken, short, long or corrupted
  * download is deleted and leaves nothing a later load would take; two processes downloading the same blob
  * each write their own temporary file and the renames of identical verified contents replace one another.
+ * A temporary file left by a process that died (untouched for an hour; a live download writes every few
+ * seconds or gives up after HF_HUB_DOWNLOAD_TIMEOUT) is removed by the next download of that blob.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -21,6 +23,20 @@ export interface RemoteFile {
   lfs: boolean;
 }
 
+const STALE_MS = 3600_000;
+
+function removeStaleTemps(blobsDir: string, etag: string): void {
+  for (const name of fs.readdirSync(blobsDir)) {
+    if (!name.startsWith(`${etag}.`) || !name.endsWith('.incomplete')) continue;
+    const p = path.join(blobsDir, name);
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > STALE_MS) fs.rmSync(p, { force: true });
+    } catch {
+      // removed by another process meanwhile
+    }
+  }
+}
+
 export async function writeVerifiedBlob(
   id: string,
   file: RemoteFile,
@@ -30,6 +46,7 @@ export async function writeVerifiedBlob(
 ): Promise<string> {
   const blob = path.join(repoDir, 'blobs', file.etag);
   fs.mkdirSync(path.dirname(blob), { recursive: true });
+  removeStaleTemps(path.dirname(blob), file.etag);
   const tmp = tempName(blob, 'incomplete');
   const hash = crypto.createHash(file.lfs ? 'sha256' : 'sha1');
   if (!file.lfs) hash.update(`blob ${file.size}\0`);

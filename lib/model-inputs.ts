@@ -5,6 +5,7 @@
  */
 import { ErrorCode, FffError, describe, invalidArgument } from './errors';
 import type { BertConfig, EncoderInputs } from './bert/types';
+import { checkBatchTokens } from './limits';
 
 /** `[batch, seq]` of integers: nested rows, or a flat tensor with its shape. */
 export type IdMatrix = readonly (readonly number[])[] | { data: Int32Array | BigInt64Array; shape: readonly [number, number] | readonly number[] };
@@ -35,6 +36,7 @@ function toMatrix(name: string, value: unknown): Matrix {
     if (!Array.isArray(first)) throw invalidArgument(`${name}[0]`, 'an array of integers', first, ErrorCode.INVALID_TYPE);
     const seq = first.length;
     if (seq === 0) throw invalidArgument(`${name}[0]`, 'a non-empty array of integers', first, ErrorCode.INVALID_SHAPE);
+    checkBatchTokens(name, batch, seq);
     const data = new Int32Array(batch * seq);
     for (let b = 0; b < batch; b++) {
       const row: unknown = value[b];
@@ -60,6 +62,7 @@ function toMatrix(name: string, value: unknown): Matrix {
     throw new FffError(ErrorCode.INVALID_SHAPE, `Expected ${name}.shape to be [batch, seq] of positive integers but received ${Array.isArray(shape) ? JSON.stringify(shape) : describe(shape)}`);
   }
   const [batch, seq] = shape as [number, number];
+  checkBatchTokens(name, batch, seq);
   if (!(data instanceof Int32Array) && !(data instanceof BigInt64Array)) {
     throw invalidArgument(`${name}.data`, 'an Int32Array or a BigInt64Array', data, ErrorCode.INVALID_TYPE);
   }

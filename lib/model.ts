@@ -13,6 +13,7 @@ import { createEncoder, expectDenseDtype } from './bert/encoder';
 import type { DenseDtype, NativeEncoder } from './bert/encoder';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './bert/types';
 import { ErrorCode, FffError, invalidArgument } from './errors';
+import { pathExists } from './formats/files';
 import { SafetensorsFile } from './formats/safetensors';
 import { HUB_OPTION_KEYS, resolveModelDir } from './hub';
 import type { HubOptions } from './hub';
@@ -191,11 +192,11 @@ export async function loadModel(idOrDir: string, options?: LoadModelOptions): Pr
   const o = checkOptions(options);
   // A hub id (org/name) that is no folder: its snapshot in the Hugging Face cache, downloaded when missing (lib/hub).
   const dir = await resolveModelDir(idOrDir, o);
-  if (!fs.existsSync(dir)) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Model folder not found: ${dir}`);
+  if (!pathExists(dir, 'model folder')) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Model folder not found: ${dir}`);
   if (!fs.statSync(dir).isDirectory()) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Expected a model folder but ${dir} is not a directory`);
   const checkpoint = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(checkpoint)) {
-    const bin = fs.existsSync(path.join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: unpickling can run code; convert it to safetensors)' : '';
+  if (!pathExists(checkpoint, 'checkpoint')) {
+    const bin = pathExists(path.join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: unpickling can run code; convert it to safetensors)' : '';
     throw new FffError(ErrorCode.FILE_NOT_FOUND, `No model.safetensors in ${dir}${bin}`);
   }
   if (o.threads !== undefined) setThreads(o.threads);
@@ -215,8 +216,8 @@ export async function loadModel(idOrDir: string, options?: LoadModelOptions): Pr
   }
   let tokenizer: BertTokenizer | undefined;
   try {
-    if (fs.existsSync(path.join(dir, 'tokenizer.json'))) {
-      tokenizer = BertTokenizer.fromDir(dir, { maxLength: config.maxPositions, truncation: o.truncation, padTokenId: config.padTokenId });
+    if (pathExists(path.join(dir, 'tokenizer.json'), 'tokenizer file')) {
+      tokenizer = BertTokenizer.fromDir(dir, { maxLength: config.maxPositions, truncation: o.truncation, padTokenId: config.padTokenId, vocabSize: config.vocabSize });
       if (tokenizer.vocabSize > config.vocabSize) {
         throw new FffError(ErrorCode.INVALID_MODEL, `The tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary only ${config.vocabSize}`);
       }

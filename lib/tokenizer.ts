@@ -4,10 +4,11 @@
  * `longest_first` for pairs) or refusal of long inputs, padded batches with attention masks and token types, and
  * the special tokens the pipelines need (mask, pad, cls, sep).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ErrorCode, FffError, describe, invalidArgument } from './errors';
+import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from './errors';
+import { MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, pathExists, readJsonObject } from './formats/files';
+import { checkTokenizerJson } from './tokenizer-json';
 
 type Json = Record<string, unknown>;
 
@@ -16,6 +17,21 @@ export interface TokenizerOptions {
   maxLength?: number;
   /** Longer inputs are truncated (true) or refused with ERR_FFF_SEQUENCE_TOO_LONG (false, the default). */
   truncation?: boolean;
+  /** Every token id of the file must be below it (the model's vocabulary size; default MAX_VOCAB, 2^21). */
+  vocabSize?: number;
+}
+
+/**
+ * Runs a call into @huggingface/tokenizers: what it throws on a malformed file (TypeError, RangeError, ...)
+ * becomes ERR_FFF_INVALID_MODEL naming `what`.
+ */
+function library<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof FffError) throw err;
+    throw new FffError(ErrorCode.INVALID_MODEL, `tokenizer.json ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 export interface Encoding {
@@ -49,23 +65,6 @@ const CANDIDATES = {
   cls: ['[CLS]', '<cls>', '<s>'],
   sep: ['[SEP]', '<sep>', '</s>'],
 } as const;
-
-function readJson(file: string): Json {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new FffError(ErrorCode.FILE_NOT_FOUND, `Tokenizer file not found: ${file}`);
-    throw err;
-  }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
-    return parsed as Json;
-  } catch (err) {
-    throw new FffError(ErrorCode.INVALID_MODEL, `${file} is not a valid tokenizer file: ${(err as Error).message}`);
-  }
-}
 
 /** A special token named by tokenizer_config.json (a string or `{ content }`). */
 function configToken(config: Json, key: string): string | undefined {
@@ -103,10 +102,9 @@ export class BertTokenizer {
     this.maxLength = maxLength;
     this.truncation = options.truncation ?? false;
 
-    const model = tokenizerJson.model as Json | undefined;
-    if (model === undefined || model === null || typeof model !== 'object') {
-      throw new FffError(ErrorCode.INVALID_MODEL, 'tokenizer.json has no model section');
-    }
+    if (options.vocabSize !== undefined) expectInteger('vocabSize', options.vocabSize, 1, 2 ** 31 - 1);
+    checkTokenizerJson(tokenizerJson, options.vocabSize);
+    const model = tokenizerJson.model as Json;
     const json: Json = { ...tokenizerJson, added_tokens: Array.isArray(tokenizerJson.added_tokens) ? [...(tokenizerJson.added_tokens as Json[])] : [] };
     const vocab = (model.vocab ?? {}) as Record<string, number>;
     const added = json.added_tokens as Json[];
@@ -126,19 +124,15 @@ export class BertTokenizer {
     if (json.decoder === null || json.decoder === undefined) {
       if (model.type === 'WordPiece') json.decoder = { type: 'WordPiece', prefix: model.continuing_subword_prefix ?? '##', cleanup: true };
     }
-    try {
-      this.#tok = new Tokenizer(json, tokenizerConfig);
-    } catch (err) {
-      throw new FffError(ErrorCode.INVALID_MODEL, `tokenizer.json cannot be loaded: ${(err as Error).message}`);
-    }
-    const id = (t: string | undefined): number | undefined => (t === undefined ? undefined : this.#tok.token_to_id(t));
+    this.#tok = library('cannot be loaded', () => new Tokenizer(json, tokenizerConfig));
+    const id = (t: string | undefined): number | undefined => (t === undefined ? undefined : library('cannot be loaded', () => this.#tok.token_to_id(t)));
     this.maskId = id(this.maskToken);
     this.clsId = id(pick('cls_token', CANDIDATES.cls));
     this.sepId = id(pick('sep_token', CANDIDATES.sep));
     this.unkId = id(configToken(tokenizerConfig, 'unk_token') ?? (typeof model.unk_token === 'string' ? model.unk_token : undefined));
     this.padId = id(pick('pad_token', CANDIDATES.pad)) ?? options.padTokenId ?? 0;
     let size = 0;
-    for (const v of this.#tok.get_vocab(true).values()) size = Math.max(size, v + 1);
+    for (const v of library('cannot be loaded', () => this.#tok.get_vocab(true).values())) size = Math.max(size, v + 1);
     this.vocabSize = size;
     this.#specialIds = new Set([this.maskId, this.clsId, this.sepId, this.padId, ...added.filter((a) => a.special).map((a) => a.id as number)].filter((x): x is number => x !== undefined));
     this.specialTokensSingle = this.#postProcess([], null).tokens.length;
@@ -147,9 +141,9 @@ export class BertTokenizer {
 
   /** Reads `dir`/tokenizer.json and, when present, `dir`/tokenizer_config.json (its model_max_length caps maxLength). */
   static fromDir(dir: string, options: TokenizerOptions & { padTokenId?: number } = {}): BertTokenizer {
-    const json = readJson(path.join(dir, 'tokenizer.json'));
+    const json = readJsonObject(path.join(dir, 'tokenizer.json'), MAX_TOKENIZER_BYTES, 'tokenizer file');
     const configPath = path.join(dir, 'tokenizer_config.json');
-    const config = fs.existsSync(configPath) ? readJson(configPath) : {};
+    const config = pathExists(configPath, 'tokenizer config') ? readJsonObject(configPath, MAX_CONFIG_BYTES, 'tokenizer config') : {};
     let maxLength = options.maxLength;
     const declared = config.model_max_length;
     if (typeof declared === 'number' && Number.isSafeInteger(declared) && declared > 0 && declared < 1e9) {
@@ -166,8 +160,8 @@ export class BertTokenizer {
     if (typeof text !== 'string') throw invalidArgument('text', 'a string', text);
     if (pair !== undefined && typeof pair !== 'string') throw invalidArgument('pair', 'a string', pair);
     const truncation = options.truncation ?? this.truncation;
-    let a = this.#tok.tokenize(text);
-    let b = pair === undefined ? null : this.#tok.tokenize(pair);
+    let a = library('cannot encode this text', () => this.#tok.tokenize(text));
+    let b = pair === undefined ? null : library('cannot encode this text', () => this.#tok.tokenize(pair));
     const special = b === null ? this.specialTokensSingle : this.specialTokensPair;
     const total = a.length + (b?.length ?? 0) + special;
     if (total > this.maxLength) {
@@ -189,7 +183,11 @@ export class BertTokenizer {
     }
     const out = this.#postProcess(a, b);
     const ids = out.tokens.map((t) => this.#idOf(t));
-    return { ids, typeIds: out.token_type_ids ?? new Array<number>(ids.length).fill(0), tokens: out.tokens };
+    const typeIds = out.token_type_ids ?? new Array<number>(ids.length).fill(0);
+    if (!Array.isArray(typeIds) || typeIds.length !== ids.length || !typeIds.every((t) => Number.isSafeInteger(t) && t >= 0 && t < 2 ** 31)) {
+      throw new FffError(ErrorCode.INVALID_MODEL, 'tokenizer.json post_processor gave token type ids that are not one non-negative integer per token');
+    }
+    return { ids, typeIds, tokens: out.tokens };
   }
 
   /** Encodes texts (or pairs) and pads them to the longest, with attention masks and token types. */
@@ -209,15 +207,15 @@ export class BertTokenizer {
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
     const kept = options.skipSpecialTokens === false ? ids : ids.filter((i) => !this.#specialIds.has(i));
     if (kept.length === 0) return '';
-    return this.#tok.decode([...kept], { skip_special_tokens: false });
+    return library('cannot decode these ids', () => this.#tok.decode([...kept], { skip_special_tokens: false }));
   }
 
   tokenToId(token: string): number | undefined {
-    return this.#tok.token_to_id(token);
+    return library('cannot look up a token', () => this.#tok.token_to_id(token));
   }
 
   idToToken(id: number): string | undefined {
-    return this.#tok.id_to_token(id);
+    return library('cannot look up an id', () => this.#tok.id_to_token(id));
   }
 
   isSpecialId(id: number): boolean {
@@ -236,11 +234,15 @@ export class BertTokenizer {
   #postProcess(a: string[], b: string[] | null): { tokens: string[]; token_type_ids?: number[] } {
     const pp = this.#tok.post_processor;
     if (pp === null) return { tokens: b === null ? a : [...a, ...b], token_type_ids: [...a.map(() => 0), ...(b ?? []).map(() => 1)] };
-    return pp(a, b, true);
+    const out = library('post_processor failed', () => pp(a, b, true));
+    if (!Array.isArray(out?.tokens) || !out.tokens.every((t) => typeof t === 'string')) {
+      throw new FffError(ErrorCode.INVALID_MODEL, 'tokenizer.json post_processor did not produce a list of tokens');
+    }
+    return out;
   }
 
   #idOf(token: string): number {
-    const id = this.#tok.token_to_id(token) ?? this.unkId;
+    const id = library('cannot encode this text', () => this.#tok.token_to_id(token)) ?? this.unkId;
     if (id === undefined) throw new FffError(ErrorCode.INVALID_MODEL, `Token ${describe(token)} is not in the vocabulary and the tokenizer has no unknown token`);
     return id;
   }

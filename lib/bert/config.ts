@@ -7,9 +7,9 @@
  * missing or ill-typed fields are ERR_FFF_INVALID_MODEL. Where the config leaves the head or the pooler open,
  * the checkpoint's tensor names decide (resolveWithCheckpoint).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, FffError } from '../errors';
+import { MAX_CONFIG_BYTES, pathExists, readJsonObject } from '../formats/files';
 import type { BertConfig, TensorSource } from './types';
 
 type Json = Record<string, unknown>;
@@ -19,8 +19,8 @@ export function parseConfig(dir: string, tensors?: TensorSource): BertConfig {
   const configPath = path.join(dir, 'config.json');
   const archPath = path.join(dir, 'model_config.json');
   let config: BertConfig;
-  if (fs.existsSync(configPath)) config = parseConfigJson(readJson(configPath), configPath);
-  else if (fs.existsSync(archPath)) config = parseCrammedArch(readJson(archPath), archPath, 'model_config.json', null, null);
+  if (pathExists(configPath, 'model config')) config = parseConfigJson(readJson(configPath), configPath);
+  else if (pathExists(archPath, 'model config')) config = parseCrammedArch(readJson(archPath), archPath, 'model_config.json', null, null);
   else throw new FffError(ErrorCode.FILE_NOT_FOUND, `No config.json or model_config.json in ${dir}`);
   return tensors ? resolveWithCheckpoint(config, tensors) : config;
 }
@@ -42,18 +42,7 @@ export function parseConfigJson(raw: unknown, source = 'config.json'): BertConfi
 }
 
 function readJson(file: string): Json {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new FffError(ErrorCode.FILE_NOT_FOUND, `Cannot read ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return expectObject(JSON.parse(text), file, '(root)');
-  } catch (err) {
-    if (err instanceof FffError) throw err;
-    throw new FffError(ErrorCode.INVALID_MODEL, `${file} is not valid JSON: ${(err as Error).message}`);
-  }
+  return readJsonObject(file, MAX_CONFIG_BYTES, 'model config');
 }
 
 // ---- field helpers: `field` is the full dotted name as it appears in the file ----
@@ -94,12 +83,22 @@ function requireValue(json: Json, key: string, expected: unknown, source: string
   if (v !== expected) throw unsupported(source, field, v, JSON.stringify(expected));
 }
 
+/** Most labels of a classification head (bounds the label list built before the checkpoint is read). */
+export const MAX_LABELS = 65536;
+/**
+ * Most positions of a crammedBERT model: its scaled-sinusoidal table (max_seq_length x hidden floats) is computed
+ * at load with no checkpoint tensor to check it against (crammedBERT and UltraFastBERT use 128).
+ */
+export const MAX_CRAMMED_POSITIONS = 16384;
+
 function labelsFrom(id2label: unknown, numLabels: number | undefined, source: string, field: string): string[] {
+  if (numLabels !== undefined && numLabels > MAX_LABELS) throw invalid(source, 'num_labels', numLabels, `at most ${MAX_LABELS}`);
   if (id2label === undefined || id2label === null) {
     return Array.from({ length: numLabels ?? 2 }, (_, i) => `LABEL_${i}`);
   }
   const map = expectObject(id2label, source, field);
   const keys = Object.keys(map);
+  if (keys.length > MAX_LABELS) throw invalid(source, field, `${keys.length} labels`, `at most ${MAX_LABELS} labels`);
   const n = numLabels ?? keys.length;
   if (keys.length !== n) throw invalid(source, field, id2label, `${n} labels (num_labels)`);
   const labels: string[] = [];
@@ -234,7 +233,7 @@ function parseCrammedArch(arch: Json, source: string, prefix: string, outer: Jso
     numHeads,
     headDim: hiddenSize / numHeads,
     vocabSize: posInt(embedding, 'vocab_size', source, e('vocab_size')),
-    maxPositions: posInt(embedding, 'max_seq_length', source, e('max_seq_length')),
+    maxPositions: crammedPositions(embedding, source, e('max_seq_length')),
     typeVocabSize: 0,
     normEps: positiveNumber(arch, 'norm_eps', source, f('norm_eps')),
     ffn,
@@ -246,6 +245,12 @@ function parseCrammedArch(arch: Json, source: string, prefix: string, outer: Jso
     padTokenId: typeof padTokenId === 'number' && Number.isSafeInteger(padTokenId) && padTokenId >= 0 ? padTokenId : undefined,
     raw: outer ?? arch,
   };
+}
+
+function crammedPositions(embedding: Json, source: string, field: string): number {
+  const n = posInt(embedding, 'max_seq_length', source, field);
+  if (n > MAX_CRAMMED_POSITIONS) throw invalid(source, field, n, `at most ${MAX_CRAMMED_POSITIONS} (the sinusoidal table is computed at load)`);
+  return n;
 }
 
 function crammedHead(architectures: unknown, source: string): BertConfig['head'] | undefined {

@@ -9,6 +9,7 @@
  */
 import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from '../errors';
 import { Disposable, expectOptions } from '../layers/common';
+import { allocFloat32, checkBatchTokens } from '../limits';
 import { native } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
@@ -222,6 +223,7 @@ function checkInputs(config: BertConfig, inputs: EncoderInputs): { batch: number
   if (seq > config.maxPositions) {
     throw new FffError(ErrorCode.SEQUENCE_TOO_LONG, `The sequence length ${seq} exceeds the model's maximum of ${config.maxPositions}`);
   }
+  checkBatchTokens('inputs', batch, seq);
   const n = batch * seq;
   const ints = (field: string, value: unknown, limit: number, code: ErrorCode, what: string): void => {
     if (!(value instanceof Int32Array)) throw invalidArgument(`inputs.${field}`, 'an Int32Array', value, ErrorCode.INVALID_TYPE);
@@ -293,10 +295,10 @@ class Encoder implements NativeEncoder {
     if (o.logits !== undefined && typeof o.logits !== 'boolean') throw invalidArgument('options.logits', 'a boolean', o.logits);
     const c = this.config;
     const { batch, seq } = checkInputs(c, inputs);
-    const outputs: EncoderOutputs = { lastHiddenState: new Float32Array(batch * seq * c.hiddenSize) };
-    if (c.head === 'mlm' && o.logits !== false) outputs.logits = new Float32Array(batch * seq * c.vocabSize);
-    if (c.head === 'classification' && o.logits !== false) outputs.logits = new Float32Array(batch * c.numLabels);
-    if (this.poolerWidth > 0) outputs.poolerOutput = new Float32Array(batch * this.poolerWidth);
+    const outputs: EncoderOutputs = { lastHiddenState: allocFloat32(batch * seq * c.hiddenSize, 'lastHiddenState') };
+    if (c.head === 'mlm' && o.logits !== false) outputs.logits = allocFloat32(batch * seq * c.vocabSize, 'the MLM logits');
+    if (c.head === 'classification' && o.logits !== false) outputs.logits = allocFloat32(batch * c.numLabels, 'the logits');
+    if (this.poolerWidth > 0) outputs.poolerOutput = allocFloat32(batch * this.poolerWidth, 'poolerOutput');
     const args = [
       inputs.inputIds,
       inputs.attentionMask,

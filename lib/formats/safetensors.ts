@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ErrorCode, FffError } from '../errors';
 import type { TensorDtype, TensorInfo, TensorSource } from '../bert/types';
+import { openRegularFile } from './files';
 import { ScratchBuffer } from './scratch-buffer';
 import { parseHeader, parseHeaderLength } from './safetensors-header';
 import type { SafetensorsHeader, TensorEntry } from './safetensors-header';
@@ -89,22 +90,20 @@ export class SafetensorsFile implements TensorSource {
       throw new FffError(ErrorCode.UNSUPPORTED_MODEL, 'safetensors data is little-endian; big-endian hosts are not supported');
     }
     let fd: number;
+    let size: number;
     try {
-      fd = fs.openSync(path, 'r');
+      ({ fd, size } = openRegularFile(path, 'checkpoint'));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new FffError(ErrorCode.FILE_NOT_FOUND, `Checkpoint file not found: ${path}`);
-      throw new FffError(ErrorCode.INVALID_CHECKPOINT, `Cannot open checkpoint ${path}: ${(err as Error).message}`);
+      if (err instanceof FffError && err.code === ErrorCode.INVALID_MODEL) throw new FffError(ErrorCode.INVALID_CHECKPOINT, err.message);
+      throw err;
     }
     try {
-      const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw new FffError(ErrorCode.INVALID_CHECKPOINT, `Checkpoint ${path} is not a regular file`);
       const prefix = Buffer.alloc(8);
-      readFully(fd, prefix, 0, Math.min(8, stat.size), path);
-      const n = parseHeaderLength(prefix, stat.size, path);
+      readFully(fd, prefix, 0, Math.min(8, size), path);
+      const n = parseHeaderLength(prefix, size, path);
       const json = Buffer.alloc(n);
       readFully(fd, json, 8, n, path);
-      return new SafetensorsFile(path, fd, stat.size, parseHeader(json, stat.size, path));
+      return new SafetensorsFile(path, fd, size, parseHeader(json, size, path));
     } catch (err) {
       fs.closeSync(fd);
       throw err;

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { FffError } from './errors';
+import { ErrorCode, FffError } from './errors';
 import type { DenseDtype } from './bert/encoder';
 import type { LoadModelOptions, Model } from './model';
 import type { IsaName } from './runtime';
@@ -191,24 +191,40 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`fffbert: ${(err as Error).message}\n\n${USAGE}`);
+      const code = (err as { code?: string }).code ?? ErrorCode.INVALID_ARGUMENT;
+      io.stderr(`fffbert: ${(err as Error).message.split('\n')[0]}; see fffbert --help (${code})\n`);
       return 2;
     }
-    if (err instanceof FffError) {
-      io.stderr(`fffbert: ${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    io.stderr(`${errorLine(err)}\n`);
+    return 1;
   }
 }
 
+/**
+ * One line for an error: `fffbert: <message> (<code>)`. A user error (an FffError, a coded native or fs
+ * error) prints no stack; anything else is a bug and says how to get the stack (FFFBERT_DEBUG=1).
+ */
+export function errorLine(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  if (err instanceof FffError || (typeof code === 'string' && code.length > 0)) return `fffbert: ${message} (${String(code)})`;
+  if (process.env.FFFBERT_DEBUG && err instanceof Error && err.stack) return `fffbert: ${err.stack}`;
+  return `fffbert: internal error: ${message} (set FFFBERT_DEBUG=1 for the stack)`;
+}
+
 if (typeof require !== 'undefined' && require.main === module) {
+  // `fffbert embed ... | head -c 10`: the reader left; stop quietly as other Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`${errorLine(err)}\n`);
+    process.exit(1);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`fffbert: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(`${errorLine(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -13,6 +13,21 @@ if (!native.isaEnvOk) {
   );
 }
 
+/** Whether FFFBERT_THREADS, when set, is what the native pool accepts (pool.cpp: a whole integer in [1, 1024]). */
+export function threadsEnvOk(value: string | undefined): boolean {
+  if (value === undefined || value === '') return true;
+  if (!/^\s*[+-]?\d+$/.test(value)) return false;
+  const n = Number(value);
+  return n >= 1 && n <= 1024;
+}
+
+if (!threadsEnvOk(process.env.FFFBERT_THREADS)) {
+  process.emitWarning(
+    `FFFBERT_THREADS=${process.env.FFFBERT_THREADS} is not an integer in [1, 1024]; using ${native.threads()} threads (the available cores)`,
+    { code: 'FFFBERT_THREADS_IGNORED' },
+  );
+}
+
 /** `{ active, best, supported, features }`: the set in use, the best this CPU and OS allow, all usable ones. */
 export function isa(): NativeIsaInfo {
   return native.isa();

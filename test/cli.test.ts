@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../lib/cli';
+import { spawnSync } from 'node:child_process';
+import { errorLine, main } from '../lib/cli';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const root = path.join(__dirname, '..');
@@ -91,7 +92,7 @@ describe('fffbert CLI', () => {
   it('library errors exit 1 with the code and message', async () => {
     const r = await run(['embed', path.join(tmp, 'absent'), 'x']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^fffbert: ERR_FFF_FILE_NOT_FOUND: Model folder not found/);
+    expect(r.stderr).toMatch(/^fffbert: Model folder not found: .*absent \(ERR_FFF_FILE_NOT_FOUND\)\n$/);
     const cls = await run(['fill-mask', path.join(fixtures, 'bert-tiny-cls'), 'a [MASK]']);
     expect(cls.code).toBe(1);
     expect(cls.stderr).toMatch(/ERR_FFF_UNSUPPORTED_MODEL/);
@@ -114,5 +115,70 @@ describe('fffbert CLI', () => {
     const missing = await run(['bench'], tmp);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/bench[/\\]layer.mjs not found/);
+  });
+});
+
+describe('fffbert CLI: user errors are one line with the code, no stack', () => {
+  /** `fffbert: <message> (<code>)` and nothing else. */
+  const oneLine = (stderr: string, code: string) => {
+    expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(stderr).toMatch(new RegExp(`^fffbert: .* \\(${code}\\)\\n$`));
+    expect(stderr).not.toMatch(/\n\s+at /);
+  };
+
+  it('missing model, EISDIR, bad args', async () => {
+    const missing = await run(['embed', path.join(tmp, 'absent'), 'x']);
+    expect(missing.code).toBe(1);
+    oneLine(missing.stderr, 'ERR_FFF_FILE_NOT_FOUND');
+    const dir = path.join(tmp, 'eisdir');
+    fs.cpSync(path.join(fixtures, 'bert-tiny-mlm'), dir, { recursive: true });
+    fs.rmSync(path.join(dir, 'tokenizer.json'));
+    fs.mkdirSync(path.join(dir, 'tokenizer.json'));
+    const eisdir = await run(['embed', dir, 'x']);
+    expect(eisdir.code).toBe(1);
+    oneLine(eisdir.stderr, 'ERR_FFF_INVALID_MODEL');
+    expect(eisdir.stderr).toMatch(/tokenizer\.json is a directory/);
+    const unknown = await run(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    oneLine(unknown.stderr, 'ERR_FFF_INVALID_ARGUMENT');
+    const option = await run(['embed', dir, 'x', '--colour']);
+    expect(option.code).toBe(2);
+    oneLine(option.stderr, 'ERR_PARSE_ARGS_UNKNOWN_OPTION');
+  });
+
+  it('EACCES, native and fs errors with a code print their code; anything else says how to get the stack', () => {
+    const eacces = Object.assign(new Error("EACCES: permission denied, open '/m/config.json'"), { code: 'EACCES' });
+    expect(errorLine(eacces)).toBe("fffbert: EACCES: permission denied, open '/m/config.json' (EACCES)");
+    const nativeErr = Object.assign(new Error('hidden size must be in [1, 2^24]\n  at native'), { code: 'ERR_FFF_INVALID_MODEL' });
+    expect(errorLine(nativeErr)).toBe('fffbert: hidden size must be in [1, 2^24] (ERR_FFF_INVALID_MODEL)');
+    expect(errorLine(new TypeError('boom'))).toBe('fffbert: internal error: boom (set FFFBERT_DEBUG=1 for the stack)');
+  });
+
+  const cli = path.join(root, 'dist', 'cli.js');
+  const built = fs.existsSync(cli);
+  if (!built) console.log('skipped: the CLI process tests need dist/cli.js (npm run build)');
+
+  it.skipIf(!built)('EPIPE on stdout (fffbert embed ... | head -c 10) exits quietly', () => {
+    // ~300 KB of JSON: more than a pipe holds, so the writes after head leaves fail with EPIPE
+    const texts = Array.from({ length: 400 }, (_, i) => `text number ${i}`).map((t) => JSON.stringify(t)).join(' ');
+    const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(cli)} embed ${JSON.stringify(path.join(fixtures, 'bert-tiny-mlm'))} ${texts} | head -c 10`], {
+      encoding: 'utf8',
+      env: { ...process.env, FFFBERT_THREADS: '1' },
+    });
+    expect(r.stdout).toBe('[\n  {\n    ');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(!built)('FFFBERT_THREADS=abc and FFFBERT_ISA=bogus are reported on stderr, not ignored silently', () => {
+    const info = (env: Record<string, string>) => spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const threads = info({ FFFBERT_THREADS: 'abc' });
+    expect(threads.status).toBe(0);
+    expect(threads.stderr).toMatch(/FFFBERT_THREADS=abc is not an integer in \[1, 1024\]; using \d+ threads/);
+    const isaBad = info({ FFFBERT_ISA: 'bogus' });
+    expect(isaBad.stderr).toMatch(/FFFBERT_ISA=bogus names an instruction set that is unknown/);
+    const fine = info({ FFFBERT_THREADS: '2' });
+    expect(fine.stderr).toBe('');
+    expect((JSON.parse(fine.stdout) as { threads: number }).threads).toBe(2);
   });
 });

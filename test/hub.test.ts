@@ -339,7 +339,7 @@ describe('loadModel by hub id', () => {
     expect(await main(['fill-mask', BERT, 'paris is the [MASK] of france.', '--offline'], io)).toBe(0);
     expect(stderr).toBe('');
     expect(await main(['fill-mask', 'test-org/absent', 'a [MASK].'], io)).toBe(1);
-    expect(stderr).toMatch(/^fffbert: ERR_FFF_HUB_REPO_NOT_FOUND: Model test-org\/absent not found/);
+    expect(stderr).toMatch(/^fffbert: Model test-org\/absent not found .* \(ERR_FFF_HUB_REPO_NOT_FOUND\)\n$/);
   });
 
   it('options and ids are checked; an existing folder is never taken for an id', async () => {

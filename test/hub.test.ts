@@ -60,6 +60,8 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await hub.stop();
+  // the stand-in knows every endpoint the client called
+  expect(hub.unrouted).toEqual([]);
 });
 
 /** Loads, runs one forward and disposes: the config and the hidden states. */
@@ -253,6 +255,23 @@ describe('loadModel by hub id', () => {
     expectCacheSound(cacheDir);
     hub.faults.clear();
     await expectFolderResult(UFB, 'ufb-tiny');
+  });
+
+  it('a hub that stops answering is given up after HF_HUB_DOWNLOAD_TIMEOUT, never a hang', async () => {
+    process.env.HF_HUB_DOWNLOAD_TIMEOUT = '1';
+    hub.faults.set('model.safetensors', 'stall');
+    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
+      message: expect.stringMatching(/model\.safetensors of test-org\/ufb-tiny broke off after \d+ of 414476 bytes \(no data for 1 s/),
+    });
+    expectCacheSound(cacheDir);
+    hub.faults.clear();
+    hub.stallApi = true;
+    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_UNREACHABLE', message: expect.stringMatching(/no data for 1 s/) });
+    hub.stallApi = false;
+    await loadAndRun(UFB, { cacheDir });
+    hub.stallApi = true;
+    await expectFolderResult(UFB, 'ufb-tiny'); // the cached snapshot of main stands in
   });
 
   it('two processes loading the same model at once leave one sound cache', async () => {

@@ -7,7 +7,9 @@
  *                                             302 to /cdn/{sha256} for LFS files; Range requests answered 206
  * Errors: 404 + X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound; 401 GatedRepo on resolve for a gated
  * repository without the right token. Faults for one file: truncate (Content-Length of the whole file, half the
- * bytes, then the connection closes), corrupt (one byte flipped), slow (chunks of 8 KB, 20 ms apart: about a second for ufb-tiny).
+ * bytes, then the connection closes), corrupt (one byte flipped), slow (chunks of 8 KB, 20 ms apart: about a
+ * second for ufb-tiny), stall (half the bytes, then silence with the connection open); `stallApi` leaves every
+ * /api request unanswered. Requests no route answers are listed in `unrouted`.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -15,7 +17,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
-export type Fault = 'truncate' | 'corrupt' | 'slow';
+export type Fault = 'truncate' | 'corrupt' | 'slow' | 'stall';
 
 export interface StandInRepo {
   /** commit hash -> file name -> contents */
@@ -31,6 +33,10 @@ export interface StandInHub {
   requests: string[];
   /** file name -> fault, applied to full downloads of that file. */
   faults: Map<string, Fault>;
+  /** Leave /api requests unanswered (a hub that accepts connections and says nothing). */
+  stallApi: boolean;
+  /** Requests that matched no endpoint of the hub (the client called something the stand-in does not know). */
+  unrouted: string[];
   /** The token a gated repository accepts. */
   readonly token: string;
   stop(): Promise<void>;
@@ -72,7 +78,9 @@ function serveBytes(req: http.IncomingMessage, res: http.ServerResponse, data: B
   }
   res.writeHead(200, { ...headers, 'Content-Length': String(data.length), 'Accept-Ranges': 'bytes' });
   if (req.method === 'HEAD') return void res.end();
-  if (fault === 'truncate') {
+  if (fault === 'stall') {
+    res.write(data.subarray(0, data.length >> 1));
+  } else if (fault === 'truncate') {
     res.write(data.subarray(0, data.length >> 1), () => res.destroy());
   } else if (fault === 'corrupt') {
     const bad = Buffer.from(data);
@@ -94,6 +102,7 @@ function serveBytes(req: http.IncomingMessage, res: http.ServerResponse, data: B
 
 export async function startStandInHub(repos: Record<string, StandInRepo>): Promise<StandInHub> {
   const requests: string[] = [];
+  const unrouted: string[] = [];
   const faults = new Map<string, Fault>();
   const token = 'hf_standin_token';
   const blobs = new Map<string, { data: Buffer; name: string }>();
@@ -114,6 +123,7 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
         return serveBytes(req, res, blob.data, { ETag: `"${parts[1]}"` }, faults.get(blob.name));
       }
       const api = parts[0] === 'api' && parts[1] === 'models';
+      if (api && hub.stallApi) return;
       const [org, name, verb, rev, ...rest] = api ? parts.slice(2) : parts;
       const id = `${org}/${name}`;
       const repo = repos[id];
@@ -148,15 +158,18 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
         res.writeHead(302, { ...lfs, Location: `/cdn/${sha256(data)}` });
         return void res.end();
       }
+      unrouted.push(`${req.method} ${url.pathname}`);
       fail(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const hub: StandInHub = {
     url: `http://127.0.0.1:${port}`,
     requests,
     faults,
+    stallApi: false,
+    unrouted,
     token,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -164,4 +177,5 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
         server.close(() => resolve());
       }),
   };
+  return hub;
 }

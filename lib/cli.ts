@@ -22,6 +22,8 @@ Commands:
   <model> is a folder or a hub id (org/name, e.g. pbelcak/UltraFastBERT-1x11-long) loaded through the
   Hugging Face cache (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE as in Python)
   bench [--e2e] [args...]       run bench/layer.mjs (or bench/e2e.mjs with --e2e); other args pass through
+  serve <dir> [options]         HTTP service: /embed, /classify, /fill-mask, /health, /ready, /metrics
+                                (fffbert serve --help)
 
 Options of embed, fill-mask, classify:
   --threads <n>                 compute threads (default: FFFBERT_THREADS, else all cores)
@@ -182,6 +184,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       return 0;
     }
     if (command === 'bench') return await runBench(rest, io);
+    if (command === 'serve') return await (await import('./server/serve-command')).serveCommand(rest, io);
     if (rest.includes('-h') || rest.includes('--help')) {
       io.stdout(USAGE);
       return 0;

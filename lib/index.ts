@@ -28,3 +28,6 @@ export type { ClassifyResult } from './pipelines/classify';
 export type { BatchOptions } from './pipelines/host';
 export { Batcher } from './batching/batcher';
 export type { BatchingOptions, BatcherStats } from './batching/batcher';
+export { createServer, HttpErrorCode } from './server/server';
+export type { FffServer, FffServerState, ServerOptions } from './server/server';
+export type { ServerMetrics, RouteMetrics, Percentiles } from './server/metrics';

@@ -370,6 +370,13 @@ describe('loadModel by hub id', () => {
     expect(err).toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT' });
     expect((err as Error).message).not.toContain('secret');
     expect(hub.requests).toEqual([]);
+    const notAFolder = path.join(tmp, 'a-file');
+    fs.writeFileSync(notAFolder, '');
+    await expect(loadModel(UFB, { cacheDir: notAFolder })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
+      message: expect.stringMatching(/Cannot write the Hugging Face cache .*a-file \(ENOTDIR on mkdir\): give a writable folder/),
+    });
+    hub.requests.length = 0;
     for (const id of ['pbelcak/UltraFastBERT-1x11-long', 'google-bert/bert-base-uncased', 'a/b']) expect(isHubId(id)).toBe(true);
     for (const id of ['./a/b', 'a', 'a/b/c', '/a/b', 'a/../b', 'a--b/c', 'a/b.', '-a/b', 'C:\\a\\b']) expect(isHubId(id)).toBe(false);
     // a folder named like an id is a folder

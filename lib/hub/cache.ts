@@ -87,9 +87,9 @@ function writeFileAtomic(target: string, data: string): void {
   }
 }
 
-/** refs/<revision> = commit (as Python: the bare hash, no newline). */
+/** refs/<revision> = commit (as Python: the bare hash, no newline); unchanged refs are not rewritten (a read-only cache). */
 export function writeRef(repoDir: string, revision: string, commit: string): void {
-  if (revision !== commit) writeFileAtomic(path.join(repoDir, 'refs', revision), commit);
+  if (revision !== commit && readRef(repoDir, revision) !== commit) writeFileAtomic(path.join(repoDir, 'refs', revision), commit);
 }
 
 export function markAbsent(repoDir: string, commit: string, file: string): void {

@@ -40,7 +40,8 @@ function removeStaleTemps(blobsDir: string, etag: string): void {
 export async function writeVerifiedBlob(
   id: string,
   file: RemoteFile,
-  body: ReadableStream<Uint8Array>,
+  /** Starts the transfer; called once the temporary file is open, so a cache that cannot be written starts none. */
+  body: () => ReadableStream<Uint8Array>,
   repoDir: string,
   onProgress: ((p: HubProgress) => void) | undefined,
 ): Promise<string> {
@@ -50,10 +51,11 @@ export async function writeVerifiedBlob(
   const tmp = tempName(blob, 'incomplete');
   const hash = crypto.createHash(file.lfs ? 'sha256' : 'sha1');
   if (!file.lfs) hash.update(`blob ${file.size}\0`);
-  const reader = body.getReader();
   const out = await fs.promises.open(tmp, 'wx');
+  let reader: ReturnType<ReadableStream<Uint8Array>['getReader']> | undefined;
   let loaded = 0;
   try {
+    reader = body().getReader();
     for (;;) {
       let chunk: Awaited<ReturnType<typeof reader.read>>;
       try {
@@ -82,7 +84,7 @@ export async function writeVerifiedBlob(
     await fs.promises.rename(tmp, blob);
     return blob;
   } catch (err) {
-    await reader.cancel().catch(() => undefined);
+    await reader?.cancel().catch(() => undefined);
     await out.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true });
     throw err;

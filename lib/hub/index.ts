@@ -67,11 +67,22 @@ async function resolveHubModel(id: string, s: HubSettings): Promise<string> {
       await downloadSnapshot(hub, id, commit, repoDir, s, http);
     } catch (err) {
       if (isNetworkFailure(err)) throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Downloading ${id} from ${s.endpoint} failed (${networkReason(err)}): nothing partial was kept; run again`);
-      throw hubFailure(err, context);
+      throw cacheFailure(err, s) ?? hubFailure(err, context);
     }
   }
-  writeRef(repoDir, s.revision, commit);
+  try {
+    writeRef(repoDir, s.revision, commit);
+  } catch (err) {
+    throw cacheFailure(err, s) ?? err;
+  }
   return snapshotFolder(repoDir, commit);
+}
+
+/** A file system error writing the cache (not writable, full, a file where a folder should be), or undefined. */
+function cacheFailure(err: unknown, s: HubSettings): FffError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e.code !== 'string' || typeof e.syscall !== 'string') return undefined;
+  return new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Cannot write the Hugging Face cache ${s.cacheDir} (${e.code} on ${e.syscall}): give a writable folder (options.cacheDir, HF_HUB_CACHE or HF_HOME)`);
 }
 
 type HubModule = typeof import('@huggingface/hub');
@@ -117,7 +128,7 @@ async function downloadSnapshot(hub: HubModule, id: string, commit: string, repo
     if (blob === undefined) {
       const remote = await hub.downloadFile({ repo: { type: 'model', name: id }, path: name, revision: commit, hubUrl: s.endpoint, fetch: http.fetch, xet: false });
       if (remote === null) throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `${s.endpoint} listed ${name} of ${id} at ${commit} but does not serve it: run again later`);
-      blob = await writeVerifiedBlob(id, file, remote.stream(), repoDir, s.onProgress);
+      blob = await writeVerifiedBlob(id, file, () => remote.stream(), repoDir, s.onProgress);
     }
     linkBlob(repoDir, commit, name, blob);
   }

@@ -1,5 +1,6 @@
 // SGEMM drivers: packing, cache blocking, threading, and the PackedLinear / sgemm entry points of dense.h.
 #include "gemm.h"
+#include "linear.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -217,23 +218,24 @@ void gemm_parallel(const DenseKernels& kern, const GemmArgs& g, ThreadPool& pool
 
 // --- PackedLinear --------------------------------------------------------------------------------------------
 
-// weight: op(B) = W^T in panels (panel_stride = K * 16); N x K PyTorch weight in, any ISA reads it.
-struct PackedLinear {
-  int64_t N = 0, K = 0;
-  gemm::FloatBuffer panels;
-  std::vector<float> bias;  // empty when the layer has none
-};
-
 void PackedLinearDeleter::operator()(PackedLinear* p) const { delete p; }
 
-PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features) {
+PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
+                              LinearDtype dtype) {
   if (out_features < 1 || in_features < 1 || !weight) return nullptr;
+  if (dtype != LinearDtype::f32 && dtype != LinearDtype::int8 && dtype != LinearDtype::bf16) return nullptr;
   const int64_t panels = gemm::panel_count(out_features);
   if (panels > (int64_t(1) << 40) / kPanelWidth / in_features) return nullptr;  // > 4 TiB: refuse
   try {
     PackedLinearPtr w(new PackedLinear);
     w->N = out_features;
     w->K = in_features;
+    w->dtype = dtype;
+    if (dtype != LinearDtype::f32) {
+      if (!linear_pack_lowp(*w, weight)) return nullptr;
+      if (bias) w->bias.assign(bias, bias + out_features);
+      return w;
+    }
     const int64_t stride = in_features * kPanelWidth;
     gemm::pack_b(weight, 1, in_features, in_features, out_features, w->panels.reserve(size_t(panels * stride)),
                  stride, 0, panels);
@@ -244,13 +246,16 @@ PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t ou
   }
 }
 
+LinearDtype linear_dtype(const PackedLinear& w) { return w.dtype; }
 int64_t linear_out_features(const PackedLinear& w) { return w.N; }
 int64_t linear_in_features(const PackedLinear& w) { return w.K; }
 int64_t linear_weight_bytes(const PackedLinear& w) {
-  return int64_t((w.panels.capacity() + w.bias.size()) * sizeof(float));
+  return int64_t((w.panels.capacity() + w.lowp.capacity() + w.bias.size() + w.scale.size()) * sizeof(float) +
+                 w.colsum.size() * sizeof(int32_t));
 }
 
 void linear_copy_rows(const PackedLinear& w, int64_t n0, int64_t rows, float* out) {
+  if (w.dtype != LinearDtype::f32) return linear_copy_rows_lowp(w, n0, rows, out);
   const int64_t K = w.K, stride = K * kPanelWidth;
   for (int64_t n = n0; n < n0 + rows; ++n) {
     // element (n, k) of the weight = op(B)(k, n): panel n / 16, offset k * 16 + n % 16
@@ -291,6 +296,19 @@ void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ld
   const float* res = ep.residual;
   int64_t ldr = ep.ldr;
   const float* bias = w.bias.empty() ? nullptr : w.bias.data();
+  if (w.dtype != LinearDtype::f32) {
+    // The tiles read the residual just before writing y: only a partial overlap needs the copy.
+    gemm::FloatBuffer copy;
+    Epilogue e = ep;
+    if (res && !(res == y && ldr == ldy) && overlaps(res, M, ldr, y, M, ldy, N)) {
+      copy.reserve(size_t(M * N));
+      for (int64_t i = 0; i < M; ++i) std::memcpy(copy.data() + i * N, res + i * ldr, size_t(N) * sizeof(float));
+      e.residual = copy.data(), e.ldr = N;
+    }
+    linear_forward_lowp(w, x, M, ldx, y, ldy, e, LowpVariant{&int8_kernels_for(isa), &bf16_kernels_for(isa), true},
+                        pool);
+    return;
+  }
   const DenseKernels& kern = dense_kernels_for(isa);
   // The pre-LN residual h = h + x W^T (+ b): y is its own residual and starts the accumulation (no copy; the sum
   // is r + x W^T + b in that order). Any other residual overlapping y is copied first: the first k block (and

@@ -65,8 +65,15 @@ CpuFeatures detect() {
   const bool os_zmm = (xcr0 & 0xe6) == 0xe6;   // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!os_ymm || max_leaf < 7) return f;
   cpuid(7, 0, r);
-  const unsigned ebx7 = r[1];
+  const unsigned ebx7 = r[1], ecx7 = r[2], edx7 = r[3];
+  unsigned eax71[4];
+  cpuid(7, 1, eax71);
   f.avx2 = (ebx7 >> 5) & 1;
+  f.avx_vnni = f.avx2 && ((eax71[0] >> 4) & 1);
+  const bool os_tile = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
+  f.amx_tile = os_tile && ((edx7 >> 24) & 1);
+  f.amx_int8 = f.amx_tile && ((edx7 >> 25) & 1);
+  f.amx_bf16 = f.amx_tile && ((edx7 >> 22) & 1);
   f.fma = fma;
   f.f16c = f16c;
   if (os_zmm) {
@@ -74,14 +81,19 @@ CpuFeatures detect() {
     f.avx512dq = (ebx7 >> 17) & 1;
     f.avx512bw = (ebx7 >> 30) & 1;
     f.avx512vl = (ebx7 >> 31) & 1;
-    unsigned s[4];
-    cpuid(7, 1, s);
-    f.avx512_bf16 = f.avx512f && ((s[0] >> 5) & 1);
+    f.avx512_bf16 = f.avx512f && ((eax71[0] >> 5) & 1);
+    f.avx512_vnni = f.avx512f && ((ecx7 >> 11) & 1);
   }
 #elif defined(__aarch64__) || defined(_M_ARM64)
   f.neon = true;  // baseline on AArch64
 #if defined(__linux__) && defined(HWCAP2_BF16)
   f.neon_bf16 = (getauxval(AT_HWCAP2) & HWCAP2_BF16) != 0;
+#endif
+#if defined(__linux__) && defined(HWCAP_ASIMDDP)
+  f.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
+#if defined(__linux__) && defined(HWCAP2_I8MM)
+  f.neon_i8mm = (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
 #endif
 #endif
   return f;

@@ -1,4 +1,5 @@
 #include <cstring>
+#include <memory>
 
 #include "fffbert/isa.h"
 #include "test.h"
@@ -11,6 +12,11 @@ std::vector<TestCase>& registry() {
 int& current_failures() {
   static int n = 0;
   return n;
+}
+fffbert::ThreadPool& pool(int threads) {
+  static std::unique_ptr<fffbert::ThreadPool> pools[4];
+  if (!pools[threads]) pools[threads] = fffbert::make_pool(threads);
+  return *pools[threads];
 }
 }  // namespace fffbert_test
 

@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "fffbert/pool.h"
+
 namespace fffbert_test {
+
+// Process-wide pools of 1, 2 and 3 threads for the tests that compare thread counts.
+fffbert::ThreadPool& pool(int threads);
 
 struct TestCase {
   const char* name;

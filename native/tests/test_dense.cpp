@@ -41,11 +41,7 @@ std::vector<Isa> simd_isas() {
   return out;
 }
 
-ThreadPool& pool(int threads) {
-  static std::unique_ptr<ThreadPool> pools[4];
-  if (!pools[threads]) pools[threads] = make_pool(threads);
-  return *pools[threads];
-}
+using fffbert_test::pool;
 
 std::vector<float> random_vec(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
   std::uniform_real_distribution<float> d(lo, hi);

@@ -30,12 +30,31 @@ using PackedLinearPtr = std::unique_ptr<PackedLinear, PackedLinearDeleter>;
 // Null when N < 1 or K < 1, weight is null, or memory runs out. The packing serves every ISA: 16 columns are one
 // AVX-512 vector, two AVX2 or four NEON vectors; the 16-wide micro-kernels (AVX2, NEON) read one panel, the
 // 32-wide AVX-512 one reads two adjacent panels, the scalar reference reads it element by element.
-PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features);
+//
+// dtype (the storage and arithmetic of the product; bias, activation and residual stay fp32):
+//   f32:  the SGEMM above, bitwise as without the argument.
+//   int8: W quantized once per output row n (symmetric: s_n = max|W[n,:]| / 127, q = round(W / s_n) in
+//         [-127, 127], round half to even); each call quantizes every x row the same way (its own scale s_x),
+//         sums q_x q_w exactly in int32 and rescales y = float(sum) * (s_x * s_n) before the fp32 epilogue. The
+//         integer sums are bitwise the same on every kernel (VNNI, AVX2, NEON, scalar), the rescale is one fixed
+//         sequence. A row with a NaN or infinite element gives NaN for its whole output row. K <= 65536 (int32
+//         sums cannot overflow); larger K returns null.
+//   bf16: W rounded once to bf16 (nearest even, subnormals flushed to zero), each x row rounded likewise per
+//         call; fp32 accumulation of the exact products, per output over k pairs in order, odd k before even
+//         (vdpbf16ps's order), so every kernel rounds as the scalar oracle (partial sums below 2^-126 aside).
+enum class LinearDtype : int { f32 = 0, int8 = 1, bf16 = 2 };
+PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
+                              LinearDtype dtype = LinearDtype::f32);
+LinearDtype linear_dtype(const PackedLinear& w);
+// The kernel a layer of `dtype` runs on for `isa` ("avx512-vnni", "avx2", "neon-sdot", "avx512-bf16",
+// "widen-avx2", "scalar", ...; f32: the ISA's name), as isa() reports it.
+const char* linear_kernel_name(LinearDtype dtype, Isa isa);
 int64_t linear_out_features(const PackedLinear& w);
 int64_t linear_in_features(const PackedLinear& w);
 int64_t linear_weight_bytes(const PackedLinear& w);
 // Rows [n0, n0 + rows) of the weight as given to linear_create (PyTorch layout: row n = output n, K floats)
-// into out[rows, K], gathered from the panels (exact copies). Requires 0 <= n0 <= n0 + rows <= N. Lets a table
+// into out[rows, K], gathered from the panels (exact copies; int8 and bf16 layers give the weights they
+// multiply with: q * s_n, the bf16 values). Requires 0 <= n0 <= n0 + rows <= N. Lets a table
 // that is also a Linear's weight (a BERT's word embedding and its tied MLM decoder) be held once, packed.
 void linear_copy_rows(const PackedLinear& w, int64_t n0, int64_t rows, float* out);
 // Replaces the bias (N floats, copied; null = none). False when memory runs out (the layer is unchanged).

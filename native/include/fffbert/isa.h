@@ -30,6 +30,10 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512_bf16 = false;
   bool neon = false, neon_bf16 = false;
+  // Dot-product and matrix units of the int8 / bf16 dense layers (dense.h LinearDtype). amx_*: the CPU has
+  // them and the OS enables tile state in XCR0; using them still needs the per-process permission request.
+  bool avx512_vnni = false, avx_vnni = false, amx_tile = false, amx_int8 = false, amx_bf16 = false;
+  bool neon_dotprod = false, neon_i8mm = false;
 };
 const CpuFeatures& cpu_features();
 

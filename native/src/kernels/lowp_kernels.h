@@ -1,0 +1,82 @@
+// The int8 and bf16 GEMM micro-kernels of the low-precision Linear layers (dense.h LinearDtype), internal.
+//
+// Both read the B operand (the weight W [N, K]) from 16-column panels whose rows are 64 bytes: one 16-lane
+// int32/fp32 vector of output columns, each lane holding the 4 (int8) or 2 (bf16) consecutive k it sums.
+//   int8 "k4" panels: element (k, n) at panel n / 16, byte (k / 4) * 64 + (n % 16) * 4 + k % 4; K padded to a
+//        multiple of 4 with zeros. This is vpdpbusd's operand, NEON sdot's (4 columns per q register) and an
+//        AMX-INT8 B tile row.
+//   bf16 "k2" panels: element (k, n) at panel n / 16, uint16 index (k / 2) * 32 + (n % 16) * 2 + k % 2; K padded
+//        to even with zeros. vdpbf16ps's operand, NEON bfdot's (4 columns per q register), an AMX-BF16 B row.
+// A (the activations) is quantized/rounded per call by the driver (lowp.cpp), rows of lda bytes/elements:
+//   int8: q in [-127, 127] as int8, or q + 128 as uint8 when the kernel sets act_u8 (VNNI's u8 x s8: the kernel
+//         then subtracts 128 * colsum[n], colsum[n] = sum_k q_w[n, k]); padding k hold 0 (q + 128: 128).
+//   bf16: bf16 bit patterns, padding 0.
+// One tile computes the whole K (no k blocks), so an element's arithmetic never depends on the tile shape or
+// the thread split.
+#pragma once
+#include <cstdint>
+
+#include "fffbert/isa.h"
+
+namespace fffbert {
+
+struct Int8Kernels {
+  const char* name = nullptr;  // reported by isa(): "avx512-vnni", "avx2", "neon-sdot", "scalar", ...
+  Isa isa = Isa::scalar;       // the tier whose dense epilogue (bias, activation, residual) runs after it
+  int mr = 0, nr = 0;          // tile rows; tile columns (16 or 32: one or two panels)
+  bool act_u8 = false;         // A holds q + 128 (see above)
+  // c[r, j] = float(sum_k a[r, k] w[n0 + j, k]) * (xs[r] * ws[j]) for r < rows, j < cols; kg = K / 4 groups.
+  // c is the driver's tile buffer, with room for nr columns per row: kernels may store whole vectors.
+  // b: the first panel of the tile, the next at b + panel_stride bytes; colsum, ws: from the tile's column 0.
+  // Null in the scalar table: the driver runs the naive oracle (scalar::linear_int8_naive) instead.
+  void (*tile)(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64_t panel_stride,
+               const int32_t* colsum, const float* xs, const float* ws, float* c, int64_t ldc, int rows,
+               int cols) = nullptr;
+};
+
+struct Bf16Kernels {
+  const char* name = nullptr;  // "avx512-bf16", "widen-avx512", "widen-avx2", "neon-bfdot", "scalar"
+  Isa isa = Isa::scalar;
+  int mr = 0, nr = 0;
+  // c[r, j] = sum over k pairs p in order of (c + a[r, 2p+1] w[n, 2p+1]) + a[r, 2p] w[n, 2p], from 0; kp = K / 2.
+  // c as for Int8Kernels.
+  void (*tile)(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, int64_t panel_stride, float* c,
+               int64_t ldc, int rows, int cols) = nullptr;
+};
+
+namespace scalar {
+const Int8Kernels& int8_kernels();
+const Bf16Kernels& bf16_kernels();
+// The oracles: the raw products (before bias and epilogue) of `rows` rows into y[rows, N] (row stride ldy).
+// int8: a [rows, lda] signed q (not + 128), xs [rows]; panels k4, panel_stride bytes apart; ws [N].
+void linear_int8_naive(const int8_t* panels, int64_t panel_stride, const float* ws, int64_t N, int64_t K,
+                       const int8_t* a, int64_t lda, const float* xs, int64_t rows, float* y, int64_t ldy);
+// bf16: a [rows, lda] bf16 bits; panels k2, panel_stride uint16 elements apart.
+void linear_bf16_naive(const uint16_t* panels, int64_t panel_stride, int64_t N, int64_t K, const uint16_t* a,
+                       int64_t lda, int64_t rows, float* y, int64_t ldy);
+}  // namespace scalar
+namespace avx2 {
+const Int8Kernels& int8_kernels();  // vpsignb + vpmaddubsw + vpmaddwd (|a| <= 127: no int16 saturation)
+const Bf16Kernels& bf16_kernels();  // widening: bf16 << 16, FMA
+}  // namespace avx2
+namespace avx512 {
+const Int8Kernels& int8_kernels_vnni();  // vpdpbusd (AVX512-VNNI)
+const Bf16Kernels& bf16_kernels_dot();   // vdpbf16ps (AVX512_BF16)
+}  // namespace avx512
+namespace neon {
+const Int8Kernels& int8_kernels_sdot();  // sdot (FEAT_DotProd)
+const Bf16Kernels& bf16_kernels();       // widening: bf16 << 16, FMA
+}  // namespace neon
+
+// Every int8 / bf16 kernel compiled into this binary, with whether this CPU runs it (tests loop over them).
+struct LowpVariant {
+  const Int8Kernels* int8 = nullptr;
+  const Bf16Kernels* bf16 = nullptr;
+  bool runnable = false;
+};
+int lowp_variants(LowpVariant* out, int capacity);
+// The kernel the drivers use for `isa` (the best one runnable within that tier; scalar when unsupported).
+const Int8Kernels& int8_kernels_for(Isa isa);
+const Bf16Kernels& bf16_kernels_for(Isa isa);
+
+}  // namespace fffbert

@@ -1,0 +1,289 @@
+// int8 and bf16 Linear layers (dense.h LinearDtype): every kernel this binary carries against the scalar oracle
+// (bitwise: the integer sums and the bf16 accumulation order are the same by construction), thread counts
+// bitwise, and the oracles against a float64 reference within the quantization / rounding bounds.
+// u = 2^-24.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "fffbert/dense.h"
+#include "kernels/lowp_kernels.h"
+#include "linear.h"
+#include "test.h"
+
+using namespace fffbert;
+
+namespace {
+
+constexpr double kU = 1.0 / (1 << 24);
+
+using fffbert_test::pool;
+
+std::vector<float> random_vec(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// The SIMD kernels of one dtype this binary carries; those the CPU cannot run are reported as skipped.
+std::vector<LowpVariant> simd_variants(LinearDtype dtype) {
+  LowpVariant all[16];
+  const int n = lowp_variants(all, 16);
+  std::vector<LowpVariant> out;
+  for (int i = 0; i < n && i < 16; ++i) {
+    const char* name = dtype == LinearDtype::int8 ? (all[i].int8 ? all[i].int8->name : nullptr)
+                                                  : (all[i].bf16 ? all[i].bf16->name : nullptr);
+    if (!name || std::strcmp(name, "scalar") == 0) continue;
+    if (all[i].runnable) {
+      out.push_back(all[i]);
+    } else {
+      std::printf("  skipped: %s %s kernel not supported on this CPU\n", dtype == LinearDtype::int8 ? "int8" : "bf16",
+                  name);
+    }
+  }
+  return out;
+}
+
+const char* variant_name(const LowpVariant& v, LinearDtype dtype) {
+  return dtype == LinearDtype::int8 ? v.int8->name : v.bf16->name;
+}
+
+LowpVariant scalar_variant() { return LowpVariant{&scalar::int8_kernels(), &scalar::bf16_kernels(), true}; }
+
+enum class Res { none, separate, aliased };
+
+double gelu_exact(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+
+// One case: the variant against the scalar oracle on strided views (y's padding must stay intact). Bitwise
+// without an activation; with one, the products are bitwise equal and only the activation's approximation
+// differs (dense.h's bounds: GELU 3 u |v| + 4 ulp (<= 8 u |GELU(v)|) against std::erf's ~1 ulp, tanh 4 u, plus
+// the residual add's rounding).
+void check_case(const LowpVariant& v, LinearDtype dtype, int64_t M, int64_t N, int64_t K, Activation act,
+                bool with_bias, Res res, int threads, std::mt19937& rng) {
+  const std::vector<float> W = random_vec(rng, size_t(N * K)), bias = random_vec(rng, size_t(N));
+  const int64_t ldx = K + 3, ldy = N + 2;
+  const std::vector<float> x = random_vec(rng, size_t(M * ldx), -2.0f, 2.0f);
+  const std::vector<float> r = random_vec(rng, size_t(M * ldy), -2.0f, 2.0f);
+  PackedLinearPtr w = linear_create(W.data(), with_bias ? bias.data() : nullptr, N, K, dtype);
+  CHECK_MSG(w && linear_dtype(*w) == dtype, "linear_create N=%lld K=%lld", (long long)N, (long long)K);
+  if (!w) return;
+  std::vector<float> got = res == Res::aliased ? r : std::vector<float>(size_t(M * ldy), 7.0f), want = got;
+  std::vector<float> raw(size_t(M * ldy), 7.0f);
+  Epilogue eg, ew;
+  eg.act = ew.act = act;
+  if (res != Res::none) {
+    eg.residual = res == Res::aliased ? got.data() : r.data();
+    ew.residual = res == Res::aliased ? want.data() : r.data();
+    eg.ldr = ew.ldr = ldy;
+  }
+  linear_forward_lowp(*w, x.data(), M, ldx, got.data(), ldy, eg, v, pool(threads));
+  linear_forward_lowp(*w, x.data(), M, ldx, want.data(), ldy, ew, scalar_variant(), pool(1));
+  if (act != Activation::none) linear_forward_lowp(*w, x.data(), M, ldx, raw.data(), ldy, Epilogue{}, scalar_variant(), pool(1));
+  int bad = 0;
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < ldy; ++j) {
+      const size_t at = size_t(i * ldy + j);
+      double tol = 0.0;
+      if (j < N && act != Activation::none) {
+        const double pre = raw[at];  // the layer's own bias included
+        tol = act == Activation::gelu_erf ? 3 * kU * std::fabs(pre) + 10 * kU * std::fabs(gelu_exact(pre)) : 5 * kU;
+        if (res != Res::none) tol += 2 * kU * (std::fabs(gelu_exact(pre)) + 1.0 + std::fabs(r[at]));
+      }
+      const double err = std::fabs(double(got[at]) - double(want[at]));
+      const bool same = tol == 0.0 ? std::memcmp(&got[at], &want[at], 4) == 0 : err <= tol;
+      if (!same && ++bad <= 3) {
+        CHECK_MSG(false, "%s %s M=%lld N=%lld K=%lld act=%d bias=%d res=%d threads=%d: [%lld, %lld] got %.9g want %.9g tol %.3g",
+                  variant_name(v, dtype), dtype == LinearDtype::int8 ? "int8" : "bf16", (long long)M, (long long)N,
+                  (long long)K, int(act), with_bias, int(res), threads, (long long)i, (long long)j, got[at], want[at], tol);
+      }
+    }
+  }
+}
+
+void check_grid(LinearDtype dtype, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int64_t ms[] = {1, 2, 3, 4, 5, 11, 12, 13, 17, 25, 67};
+  const int64_t ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 48, 67};
+  const int64_t ks[] = {1, 2, 3, 4, 5, 7, 16, 33, 67};
+  const Activation acts[] = {Activation::none, Activation::gelu_erf, Activation::tanh};
+  for (const LowpVariant& v : simd_variants(dtype)) {
+    int n = 0;
+    for (int64_t M : ms) {
+      for (int64_t N : ns) {
+        const int64_t K = ks[size_t(n % 9)];
+        check_case(v, dtype, M, N, K, acts[n % 3], n % 2 == 0, Res(n % 3), 1 + n % 3, rng);
+        ++n;
+      }
+    }
+    // BERT widths: K = 768 and 3072, one sentence and a block of rows, GELU and residual epilogues.
+    check_case(v, dtype, 7, 67, 768, Activation::none, true, Res::aliased, 2, rng);
+    check_case(v, dtype, 29, 50, 3072, Activation::none, true, Res::separate, 3, rng);
+    check_case(v, dtype, 13, 96, 768, Activation::gelu_erf, true, Res::none, 2, rng);
+    std::printf("  %s %s: %d shapes bitwise the scalar oracle\n", variant_name(v, dtype),
+                dtype == LinearDtype::int8 ? "int8" : "bf16", n + 3);
+  }
+}
+
+// The same layer and input on 1, 2 and 3 threads and through linear_forward's dispatch: bitwise identical.
+void check_threads(LinearDtype dtype) {
+  std::mt19937 rng(7);
+  const int64_t M = 150, N = 200, K = 96;
+  const std::vector<float> W = random_vec(rng, size_t(N * K)), b = random_vec(rng, size_t(N));
+  const std::vector<float> x = random_vec(rng, size_t(M * K));
+  PackedLinearPtr w = linear_create(W.data(), b.data(), N, K, dtype);
+  if (!w) {
+    CHECK(false);
+    return;
+  }
+  for (const LowpVariant& v : simd_variants(dtype)) {
+    std::vector<float> y1(size_t(M * N)), y;
+    linear_forward_lowp(*w, x.data(), M, K, y1.data(), N, Epilogue{}, v, pool(1));
+    for (int t = 2; t <= 3; ++t) {
+      y.assign(size_t(M * N), 0.0f);
+      linear_forward_lowp(*w, x.data(), M, K, y.data(), N, Epilogue{}, v, pool(t));
+      CHECK_MSG(std::memcmp(y.data(), y1.data(), y.size() * 4) == 0, "%s threads=%d differs from 1 thread",
+                variant_name(v, dtype), t);
+    }
+  }
+  for (int i = 0; i < kIsaCount; ++i) {
+    if (!isa_supported(Isa(i))) continue;
+    std::vector<float> ya(size_t(M * N)), yb(size_t(M * N));
+    linear_forward(*w, x.data(), M, K, ya.data(), N, Epilogue{}, Isa(i), pool(2));
+    linear_forward(*w, x.data(), M, K, yb.data(), N, Epilogue{}, Isa::scalar, pool(1));
+    CHECK_MSG(std::memcmp(ya.data(), yb.data(), ya.size() * 4) == 0, "linear_forward %s %s differs from scalar",
+              isa_name(Isa(i)), dtype == LinearDtype::int8 ? "int8" : "bf16");
+  }
+}
+
+}  // namespace
+
+TEST(lowp_int8_kernels_vs_oracle) { check_grid(LinearDtype::int8, 11); }
+TEST(lowp_bf16_kernels_vs_oracle) { check_grid(LinearDtype::bf16, 12); }
+TEST(lowp_int8_threads_and_dispatch_bitwise) { check_threads(LinearDtype::int8); }
+TEST(lowp_bf16_threads_and_dispatch_bitwise) { check_threads(LinearDtype::bf16); }
+
+TEST(lowp_quantize_row) {
+  uint8_t q[8];
+  const float x[5] = {1.0f, -0.5f, 0.25f, 127.0f / 254.0f, 0.0f};  // amax 1: q = round(127 x), 63.5 -> 64 (even)
+  const float s = scalar::quantize_row_int8(x, 5, 8, false, q);
+  CHECK(s == 1.0f / 127.0f);
+  CHECK(int8_t(q[0]) == 127 && int8_t(q[1]) == -64 && int8_t(q[2]) == 32 && int8_t(q[3]) == 64 && q[4] == 0);
+  CHECK(q[5] == 0 && q[6] == 0 && q[7] == 0);
+  scalar::quantize_row_int8(x, 5, 8, true, q);  // u8: q + 128, padding 128
+  CHECK(q[0] == 255 && q[1] == 64 && q[4] == 128 && q[7] == 128);
+  const float zeros[3] = {0.0f, -0.0f, 0.0f};
+  CHECK(scalar::quantize_row_int8(zeros, 3, 4, false, q) == 0.0f && q[0] == 0 && q[1] == 0);
+  const float bad[3] = {1.0f, NAN, 2.0f}, inf[2] = {1.0f, -INFINITY};
+  CHECK(std::isnan(scalar::quantize_row_int8(bad, 3, 4, false, q)) && q[0] == 0 && q[2] == 0);
+  CHECK(std::isnan(scalar::quantize_row_int8(inf, 2, 4, false, q)));
+  // bf16 rounding: nearest even, subnormals to signed zero, NaN quiet, overflow to infinity.
+  CHECK(scalar::bf16_round(1.0f) == 0x3f80);
+  CHECK(scalar::bf16_round(1.0f + 1.0f / 256) == 0x3f80);        // tie -> even
+  CHECK(scalar::bf16_round(1.0f + 3.0f / 256) == 0x3f82);        // tie -> even (up)
+  CHECK(scalar::bf16_round(1.0f + 1.0f / 256 + 1.0f / 65536) == 0x3f81);
+  CHECK(scalar::bf16_round(-1e-40f) == 0x8000 && scalar::bf16_round(1e-40f) == 0);
+  CHECK((scalar::bf16_round(NAN) & 0x7fc0) == 0x7fc0);
+  CHECK(scalar::bf16_round(3.4e38f) == 0x7f80);
+}
+
+// A row with a NaN or an infinity gives a NaN output row; the other rows are untouched (int8).
+TEST(lowp_int8_nonfinite_rows) {
+  std::mt19937 rng(3);
+  const int64_t M = 3, N = 40, K = 20;
+  const std::vector<float> W = random_vec(rng, size_t(N * K));
+  std::vector<float> x = random_vec(rng, size_t(M * K)), clean = x;
+  x[size_t(K + 5)] = NAN;
+  x[size_t(2 * K)] = INFINITY;
+  PackedLinearPtr w = linear_create(W.data(), nullptr, N, K, LinearDtype::int8);
+  for (int i = 0; i < kIsaCount && w; ++i) {
+    if (!isa_supported(Isa(i))) continue;
+    std::vector<float> y(size_t(M * N)), yc(size_t(M * N));
+    linear_forward(*w, x.data(), M, K, y.data(), N, Epilogue{}, Isa(i), pool(1));
+    linear_forward(*w, clean.data(), M, K, yc.data(), N, Epilogue{}, Isa(i), pool(1));
+    bool ok = std::memcmp(y.data(), yc.data(), size_t(N) * 4) == 0;
+    for (int64_t j = N; j < M * N; ++j) ok = ok && std::isnan(y[size_t(j)]);
+    CHECK_MSG(ok, "%s int8 non-finite rows", isa_name(Isa(i)));
+  }
+}
+
+// The scalar oracles against float64: int8 within the quantization bound, bf16 within the rounding bound.
+// int8: x = s_x q_x + e_x, |e_x| <= s_x / 2; W likewise with s_n. |x.w - s_x s_n q_x.q_w| <=
+// (s_n / 2) sum|x| + (s_x / 2) sum(|w| + s_n / 2), plus the fp32 rescale (conversion and two products: 3 u).
+// bf16: each operand rounds by at most 2^-8 relative: (2^-7 + 2^-16) sum|x w|, plus fp32 accumulation (K + 2) u.
+TEST(lowp_oracles_vs_float64) {
+  std::mt19937 rng(5);
+  const int64_t shapes[][3] = {{3, 17, 1}, {5, 33, 67}, {4, 64, 768}, {2, 20, 3072}};
+  for (const auto& s : shapes) {
+    const int64_t M = s[0], N = s[1], K = s[2];
+    const std::vector<float> W = random_vec(rng, size_t(N * K)), x = random_vec(rng, size_t(M * K), -3.0f, 3.0f);
+    for (LinearDtype dtype : {LinearDtype::int8, LinearDtype::bf16}) {
+      PackedLinearPtr w = linear_create(W.data(), nullptr, N, K, dtype);
+      if (!w) {
+        CHECK(false);
+        continue;
+      }
+      std::vector<float> y(size_t(M * N));
+      linear_forward(*w, x.data(), M, K, y.data(), N, Epilogue{}, Isa::scalar, pool(1));
+      double worst = 0.0;
+      for (int64_t i = 0; i < M; ++i) {
+        double ax = 0.0, mx = 0.0;
+        for (int64_t k = 0; k < K; ++k) ax += std::fabs(x[size_t(i * K + k)]), mx = std::fmax(mx, std::fabs(x[size_t(i * K + k)]));
+        const double sx = mx / 127.0;
+        for (int64_t n = 0; n < N; ++n) {
+          double exact = 0.0, aw = 0.0, axw = 0.0, mw = 0.0;
+          for (int64_t k = 0; k < K; ++k) {
+            const double a = x[size_t(i * K + k)], b = W[size_t(n * K + k)];
+            exact += a * b, aw += std::fabs(b), axw += std::fabs(a * b), mw = std::fmax(mw, std::fabs(b));
+          }
+          const double sn = mw / 127.0;
+          const double got = y[size_t(i * N + n)];
+          const double tol = dtype == LinearDtype::int8
+                                 ? sn / 2 * ax + sx / 2 * (aw + K * sn / 2) + 4 * kU * std::fabs(got) + 1e-30
+                                 : (1.0 / 128 + 1.0 / (1 << 16) + (K + 2) * kU) * axw + 1e-30;
+          worst = std::fmax(worst, std::fabs(got - exact) / tol);
+          CHECK_MSG(std::fabs(got - exact) <= tol, "%s oracle M=%lld N=%lld K=%lld [%lld,%lld]: %.9g vs %.9g (tol %.3g)",
+                    dtype == LinearDtype::int8 ? "int8" : "bf16", (long long)M, (long long)N, (long long)K,
+                    (long long)i, (long long)n, got, exact, tol);
+        }
+      }
+      std::printf("  %s oracle K=%lld: max error %.2f of the bound\n", dtype == LinearDtype::int8 ? "int8" : "bf16",
+                  (long long)K, worst);
+    }
+  }
+}
+
+TEST(lowp_create_contract) {
+  std::mt19937 rng(9);
+  const int64_t N = 21, K = 100;
+  const std::vector<float> W = random_vec(rng, size_t(N * K));
+  PackedLinearPtr f = linear_create(W.data(), nullptr, N, K);
+  PackedLinearPtr q = linear_create(W.data(), nullptr, N, K, LinearDtype::int8);
+  PackedLinearPtr h = linear_create(W.data(), nullptr, N, K, LinearDtype::bf16);
+  CHECK(f && q && h && linear_dtype(*f) == LinearDtype::f32);
+  if (!f || !q || !h) return;
+  CHECK(linear_weight_bytes(*q) < linear_weight_bytes(*h) && linear_weight_bytes(*h) < linear_weight_bytes(*f));
+  // Rows read back are the weights the layer multiplies with: q * s_n (int8), the bf16 values.
+  std::vector<float> rq(size_t(N * K)), rh(size_t(N * K));
+  linear_copy_rows(*q, 0, N, rq.data());
+  linear_copy_rows(*h, 0, N, rh.data());
+  for (int64_t n = 0; n < N; ++n) {
+    float mx = 0.0f;
+    for (int64_t k = 0; k < K; ++k) mx = std::fmax(mx, std::fabs(W[size_t(n * K + k)]));
+    for (int64_t k = 0; k < K; ++k) {
+      const size_t at = size_t(n * K + k);
+      CHECK(std::fabs(rq[at] - W[at]) <= mx / 127.0f * 0.5001f);
+      const uint16_t b = scalar::bf16_round(W[at]);
+      uint32_t bits;
+      std::memcpy(&bits, &rh[at], 4);
+      CHECK(bits == uint32_t(b) << 16);
+    }
+  }
+  CHECK(!linear_create(W.data(), nullptr, N, K, LinearDtype(3)));
+  std::vector<float> wide(size_t(65537));
+  CHECK(!linear_create(wide.data(), nullptr, 1, 65537, LinearDtype::int8));  // int32 sums could overflow
+  CHECK(linear_create(wide.data(), nullptr, 1, 65536, LinearDtype::int8) != nullptr);
+}

@@ -11,8 +11,13 @@ export interface NativeIsaInfo {
   active: IsaName;
   best: IsaName;
   supported: IsaName[];
+  /** The kernels int8 / bf16 dense layers run on with the active set, e.g. 'avx512-vnni', 'avx512-bf16'. */
+  int8: NativeInt8Kernel;
+  bf16: NativeBf16Kernel;
   features: Record<string, boolean>;
 }
+export type NativeInt8Kernel = 'avx512-vnni' | 'avx2' | 'neon-sdot' | 'scalar';
+export type NativeBf16Kernel = 'avx512-bf16' | 'widen-avx2' | 'widen-neon' | 'scalar';
 
 /** 0 = automatic, 1 = per-token walk, 2 = batched (depth first, tokens grouped by node; fff.h). */
 export type NativeStrategy = 0 | 1 | 2;

@@ -28,7 +28,10 @@ if (!threadsEnvOk(process.env.FFFBERT_THREADS)) {
   );
 }
 
-/** `{ active, best, supported, features }`: the set in use, the best this CPU and OS allow, all usable ones. */
+/**
+ * `{ active, best, supported, int8, bf16, features }`: the set in use, the best this CPU and OS allow, all usable
+ * ones, and the kernels of int8 / bf16 dense layers under the active set.
+ */
 export function isa(): NativeIsaInfo {
   return native.isa();
 }

@@ -2,6 +2,7 @@
 #include <cstdlib>
 
 #include "common.h"
+#include "fffbert/dense.h"
 #include "fffbert/isa.h"
 #include "fffbert/pool.h"
 
@@ -21,6 +22,9 @@ Napi::Value IsaInfo(const Napi::CallbackInfo& info) {
     if (fffbert::isa_supported(Isa(i))) supported.Set(n++, fffbert::isa_name(Isa(i)));
   }
   out.Set("supported", supported);
+  // The kernels the int8 / bf16 dense layers run on with the active set.
+  out.Set("int8", fffbert::linear_kernel_name(fffbert::LinearDtype::int8, fffbert::isa_active()));
+  out.Set("bf16", fffbert::linear_kernel_name(fffbert::LinearDtype::bf16, fffbert::isa_active()));
   const fffbert::CpuFeatures& f = fffbert::cpu_features();
   Napi::Object features = Napi::Object::New(env);
   features.Set("avx2", f.avx2);
@@ -33,6 +37,13 @@ Napi::Value IsaInfo(const Napi::CallbackInfo& info) {
   features.Set("avx512bf16", f.avx512_bf16);
   features.Set("neon", f.neon);
   features.Set("neonBf16", f.neon_bf16);
+  features.Set("avx512vnni", f.avx512_vnni);
+  features.Set("avxvnni", f.avx_vnni);
+  features.Set("amxTile", f.amx_tile);
+  features.Set("amxInt8", f.amx_int8);
+  features.Set("amxBf16", f.amx_bf16);
+  features.Set("neonDotprod", f.neon_dotprod);
+  features.Set("neonI8mm", f.neon_i8mm);
   out.Set("features", features);
   return out;
 }

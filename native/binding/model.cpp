@@ -120,6 +120,12 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
   const Napi::Value hp = field(o, "hasPooler");
   if (!hp.IsBoolean()) bad_field(env, "hasPooler", "a boolean", hp);
   c.hf_pooler = c.family == fffbert::BertFamily::hf && hp.As<Napi::Boolean>().Value();
+  if (!field(o, "denseDtype").IsUndefined()) {  // optional: 'fp32' when absent
+    const std::string dt = string_field(o, "denseDtype", {"fp32", "int8", "bf16"});
+    c.dense_dtype = dt == "int8" ? fffbert::LinearDtype::int8
+                    : dt == "bf16" ? fffbert::LinearDtype::bf16
+                                   : fffbert::LinearDtype::f32;
+  }
   return c;
 }
 

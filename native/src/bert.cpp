@@ -31,6 +31,12 @@ std::string check_config(const BertConfig& c) {
     return "heads (" + std::to_string(c.heads) + ") x head dim (" + std::to_string(c.head_dim) +
            ") must equal the hidden size (" + std::to_string(c.hidden) + ")";
   }
+  if (c.dense_dtype != LinearDtype::f32 && c.dense_dtype != LinearDtype::int8 && c.dense_dtype != LinearDtype::bf16) {
+    return "dense dtype must be f32, int8 or bf16";
+  }
+  if (c.dense_dtype == LinearDtype::int8 && (c.hidden > 65536 || (c.ffn == BertFfn::dense && c.intermediate > 65536))) {
+    return "int8 dense layers need widths <= 65536";
+  }
   if (!in(c.vocab, 1, kMaxElements / c.hidden)) return "vocab size must be >= 1 (and vocab x hidden < 2^40)";
   if (!in(c.max_positions, 1, kMaxWidth)) return "max positions must be in [1, 2^24]";
   if (!(c.norm_eps > 0) || !std::isfinite(c.norm_eps)) return "norm eps must be a positive finite number";
@@ -89,10 +95,11 @@ class Declarer {
   BertModel::Impl& m_;
 };
 
-// A PackedLinear from two slots (bias may be absent), or an error naming the weight.
+// A PackedLinear from two slots (bias may be absent), or an error naming the weight. In the model's dense dtype,
+// except the word embedding and the MLM decoder (dtype f32; finalize converts the decoder).
 BertStatus make_linear(const BertModel::Impl& m, const std::string& w, const std::string& b, int64_t n, int64_t k,
-                       PackedLinearPtr* out) {
-  *out = linear_create(m.data(w), b.empty() ? nullptr : m.data(b), n, k);
+                       PackedLinearPtr* out, LinearDtype dtype) {
+  *out = linear_create(m.data(w), b.empty() ? nullptr : m.data(b), n, k, dtype);
   if (!*out) return status(BertErrc::out_of_memory, "could not pack " + w);
   return {};
 }
@@ -118,14 +125,14 @@ BertStatus pack_word(BertModel::Impl& m) {
     m.word_packed = std::move(m.mlm_decoder);
     return {};
   }
-  return make_linear(m, "embeddings.word.weight", "", m.cfg.vocab, m.cfg.hidden, &m.word_packed);
+  return make_linear(m, "embeddings.word.weight", "", m.cfg.vocab, m.cfg.hidden, &m.word_packed, LinearDtype::f32);
 }
 
 BertStatus pack_decoder(BertModel::Impl& m) {
   const float* d = m.data("mlm.decoder.weight");
   if (!d) return {};                                         // absent: tied to the word embedding
   if (m.word_packed && same_rows(*m.word_packed, d)) return {};  // tied: held once
-  return make_linear(m, "mlm.decoder.weight", "", m.cfg.vocab, m.cfg.hidden, &m.mlm_decoder);
+  return make_linear(m, "mlm.decoder.weight", "", m.cfg.vocab, m.cfg.hidden, &m.mlm_decoder, LinearDtype::f32);
 }
 
 void declare(BertModel::Impl& m) {
@@ -163,16 +170,18 @@ void declare(BertModel::Impl& m) {
                   std::copy_n(m.data(parts[j] + "weight"), H * H, w.begin() + j * H * H);
                   std::copy_n(m.data(parts[j] + "bias"), H, b.begin() + j * H);
                 }
-                L->qkv = linear_create(w.data(), b.data(), 3 * H, H);
+                L->qkv = linear_create(w.data(), b.data(), 3 * H, H, m.cfg.dense_dtype);
                 return L->qkv ? BertStatus{} : status(BertErrc::out_of_memory, "could not pack " + q + "weight");
               });
       d.group({{p + "attn.out.weight", {H, H}}, {p + "attn.out.bias", {H}}},
-              [&m, L, p, H] { return make_linear(m, p + "attn.out.weight", p + "attn.out.bias", H, H, &L->attn_out); });
+              [&m, L, p, H] {
+                return make_linear(m, p + "attn.out.weight", p + "attn.out.bias", H, H, &L->attn_out, m.cfg.dense_dtype);
+              });
     } else {
       d.group({{p + "attn.qkv.weight", {3 * H, H}}},
-              [&m, L, p, H] { return make_linear(m, p + "attn.qkv.weight", "", 3 * H, H, &L->qkv); });
+              [&m, L, p, H] { return make_linear(m, p + "attn.qkv.weight", "", 3 * H, H, &L->qkv, m.cfg.dense_dtype); });
       d.group({{p + "attn.out.weight", {H, H}}},
-              [&m, L, p, H] { return make_linear(m, p + "attn.out.weight", "", H, H, &L->attn_out); });
+              [&m, L, p, H] { return make_linear(m, p + "attn.out.weight", "", H, H, &L->attn_out, m.cfg.dense_dtype); });
     }
     if (c.ffn == BertFfn::fff) {
       const FffShape s{H, H, c.fff_depth, c.fff_trees};
@@ -181,17 +190,18 @@ void declare(BertModel::Impl& m) {
       d.group({{f + "linear_in.weight", {nodes, H}}, {f + "linear_in.bias", {nodes}}, {f + "linear_out.weight", {H, nodes}}},
               [&m, L, f, s] {
                 L->fff = fff_create(s, m.data(f + "linear_in.weight"), m.data(f + "linear_in.bias"),
-                                    m.data(f + "linear_out.weight"));
+                                    m.data(f + "linear_out.weight"),
+                                    m.cfg.dense_dtype == LinearDtype::bf16 ? FffWeights::bf16 : FffWeights::f32);
                 return L->fff ? BertStatus{} : status(BertErrc::out_of_memory, "could not pack " + f + "linear_in.weight");
               });
     } else {
       const int64_t I = c.intermediate;  // biases required for hf; crammed use_bias may be false
       const std::string f = p + "ffn.";
       d.group({{f + "in.weight", {I, H}}, {f + "in.bias", {I}}}, [&m, L, f, H, I] {
-        return make_linear(m, f + "in.weight", f + "in.bias", I, H, &L->ffn_in);
+        return make_linear(m, f + "in.weight", f + "in.bias", I, H, &L->ffn_in, m.cfg.dense_dtype);
       }, {true, hf});
       d.group({{f + "out.weight", {H, I}}, {f + "out.bias", {H}}}, [&m, L, f, H, I] {
-        return make_linear(m, f + "out.weight", f + "out.bias", H, I, &L->ffn_out);
+        return make_linear(m, f + "out.weight", f + "out.bias", H, I, &L->ffn_out, m.cfg.dense_dtype);
       }, {true, hf});
     }
   }
@@ -202,7 +212,10 @@ void declare(BertModel::Impl& m) {
   if (c.head == BertHead::mlm) {
     if (hf) {
       d.group({{"mlm.transform.weight", {H, H}}, {"mlm.transform.bias", {H}}},
-              [&m, H] { return make_linear(m, "mlm.transform.weight", "mlm.transform.bias", H, H, &m.mlm_transform); });
+              [&m, H] {
+                return make_linear(m, "mlm.transform.weight", "mlm.transform.bias", H, H, &m.mlm_transform,
+                                   m.cfg.dense_dtype);
+              });
       d.plain("mlm.transform_norm.weight", {H});
       d.plain("mlm.transform_norm.bias", {H});
       d.plain("mlm.decoder.bias", {c.vocab});  // set on the decoder by finalize
@@ -213,12 +226,14 @@ void declare(BertModel::Impl& m) {
   const int64_t W = crammed_cls ? c.crammed_head_dim : H;
   if (crammed_cls || (hf && c.hf_pooler)) {
     d.group({{"pooler.weight", {W, H}}, {"pooler.bias", {W}}},
-            [&m, W, H] { return make_linear(m, "pooler.weight", "pooler.bias", W, H, &m.pooler); });
+            [&m, W, H] { return make_linear(m, "pooler.weight", "pooler.bias", W, H, &m.pooler, m.cfg.dense_dtype); });
   }
   if (c.head == BertHead::classification) {
     const int64_t L = c.num_labels;
     d.group({{"classifier.weight", {L, W}}, {"classifier.bias", {L}}},
-            [&m, L, W] { return make_linear(m, "classifier.weight", "classifier.bias", L, W, &m.classifier); });
+            [&m, L, W] {
+              return make_linear(m, "classifier.weight", "classifier.bias", L, W, &m.classifier, m.cfg.dense_dtype);
+            });
   }
 }
 
@@ -378,6 +393,19 @@ BertStatus BertModel::finalize() {
   }
   m.mlm_norm_w = m.data("mlm.transform_norm.weight");
   m.mlm_norm_b = m.data("mlm.transform_norm.bias");
+  if (m.cfg.head == BertHead::mlm && m.cfg.dense_dtype != LinearDtype::f32) {
+    // The decoder in the dense dtype; the word embedding stays fp32 for the lookup (a tied decoder is copied).
+    const PackedLinear& src = m.decoder();
+    try {
+      std::vector<float> rows(size_t(m.cfg.vocab * m.cfg.hidden));
+      linear_copy_rows(src, 0, m.cfg.vocab, rows.data());
+      PackedLinearPtr dec = linear_create(rows.data(), nullptr, m.cfg.vocab, m.cfg.hidden, m.cfg.dense_dtype);
+      if (!dec) return status(BertErrc::out_of_memory, "could not pack mlm.decoder.weight");
+      m.mlm_decoder = std::move(dec);
+    } catch (const std::bad_alloc&) {
+      return status(BertErrc::out_of_memory, "could not pack mlm.decoder.weight");
+    }
+  }
   if (hf && m.cfg.head == BertHead::mlm) {  // the decoder's bias, on whichever Linear is the decoder
     PackedLinear& dec = m.mlm_decoder ? *m.mlm_decoder : *m.word_packed;
     if (!linear_set_bias(dec, m.data("mlm.decoder.bias"))) return status(BertErrc::out_of_memory, "could not pack mlm.decoder.bias");

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "fffbert/dense.h"
 #include "fffbert/isa.h"
 #include "fffbert/pool.h"
 
@@ -58,6 +59,11 @@ struct BertConfig {
   CrammedPooler crammed_pooler = CrammedPooler::avg;
   int64_t crammed_head_dim = 0;  // crammed classification: width of the pooler's dense layer
   bool hf_pooler = false;        // hf: bert.pooler.dense present (required by a classification head)
+  // Storage and arithmetic of the dense Linear layers: QKV, attention output, pooler, heads (MLM transform and
+  // decoder, classifier) and a dense feedforward. bf16 also stores the FFF layers' weights in bf16
+  // (FffWeights::bf16); with int8 they stay fp32. LayerNorm, softmax, GELU and the residual stream stay fp32.
+  // The word embedding stays fp32 for the lookup: a tied MLM decoder gets its own int8 / bf16 copy.
+  LinearDtype dense_dtype = LinearDtype::f32;
 };
 
 enum class BertErrc : int {

@@ -29,7 +29,8 @@ export type NativeWeightDtype = 'f32' | 'bf16' | 'bf16-dot';
 export interface NativeFastFeedforward {
   /** x [rows*I] -> out [rows*O]; paths [rows*K*(D+1)] or null. */
   forwardSync(x: Float32Array, rows: number, out: Float32Array, paths: Int32Array | null, strategy: NativeStrategy): void;
-  forward(x: Float32Array, rows: number, out: Float32Array, paths: Int32Array | null, strategy: NativeStrategy): Promise<void>;
+  /** x is copied at the call; resolves with `out` (filled at the end) or, when it is null, a new array. */
+  forward(x: Float32Array, rows: number, out: Float32Array | null, paths: null, strategy: NativeStrategy): Promise<Float32Array>;
   dispose(): void;
   weightBytes(): number;
   weightDtype(): NativeWeightDtype;
@@ -37,14 +38,16 @@ export interface NativeFastFeedforward {
 
 export interface NativeLinear {
   forwardSync(x: Float32Array, rows: number, out: Float32Array, activation: NativeActivation, residual: Float32Array | null): void;
-  forward(x: Float32Array, rows: number, out: Float32Array, activation: NativeActivation, residual: Float32Array | null): Promise<void>;
+  /** x and residual are copied at the call; resolves with `out` (filled at the end) or a new array. */
+  forward(x: Float32Array, rows: number, out: Float32Array | null, activation: NativeActivation, residual: Float32Array | null): Promise<Float32Array>;
   dispose(): void;
   weightBytes(): number;
 }
 
 export interface NativeDenseFeedforward {
   forwardSync(x: Float32Array, rows: number, out: Float32Array): void;
-  forward(x: Float32Array, rows: number, out: Float32Array): Promise<void>;
+  /** x is copied at the call; resolves with `out` (filled at the end) or a new array. */
+  forward(x: Float32Array, rows: number, out: Float32Array | null): Promise<Float32Array>;
   dispose(): void;
   weightBytes(): number;
 }
@@ -86,6 +89,12 @@ export interface NativeBertProfile {
   layers: Array<Record<NativeBertStage, number>>;
 }
 
+export interface NativeBertResult {
+  hidden: Float32Array;
+  logits: Float32Array | null;
+  pooler: Float32Array | null;
+}
+
 /** The native BERT encoder (native/include/fffbert/bert.h); tensor names are the core's own, listed by tensorNames(). */
 export interface NativeBertModel {
   tensorNames(): Array<{ name: string; required: boolean; shape: number[] }>;
@@ -94,8 +103,10 @@ export interface NativeBertModel {
   /** Throws ERR_FFF_INVALID_MODEL listing the missing tensors. */
   finalize(): void;
   /**
-   * ids/mask/types [batch*seq]; outHidden [batch*seq*H]; outLogits null or MLM [batch*seq*V] / classification
-   * [batch*L]; outPooler null or [batch*poolerWidth] (hf: H, crammed classification: its head dim).
+   * ids/mask/types [batch*seq], copied at the call and checked on the copy; outHidden [batch*seq*H] or null (a
+   * new array); outLogits MLM [batch*seq*V] / classification [batch*L], true (a new array) or null (none);
+   * outPooler [batch*poolerWidth] (hf: H, crammed classification: its head dim), true or null. Caller arrays
+   * are filled when the work is done.
    */
   forward(
     inputIds: Int32Array,
@@ -103,10 +114,10 @@ export interface NativeBertModel {
     tokenTypeIds: Int32Array | null,
     batch: number,
     seq: number,
-    outHidden: Float32Array,
-    outLogits: Float32Array | null,
-    outPooler: Float32Array | null,
-  ): Promise<void>;
+    outHidden: Float32Array | null,
+    outLogits: Float32Array | boolean | null,
+    outPooler: Float32Array | boolean | null,
+  ): Promise<NativeBertResult>;
   forwardSync(
     inputIds: Int32Array,
     attentionMask: Int32Array,
@@ -129,6 +140,10 @@ export interface NativeAddon {
   setIsa(name: string): void;
   setThreads(n: number): void;
   threads(): number;
+  /** Native errors are constructed with this class (FffError) from the call on. */
+  setErrorClass(errorClass: new (code: never, message: string) => Error): void;
+  /** Async forwards queued or running on the addon's dispatcher threads, every context of the process. */
+  jobsInFlight(): number;
   NativeFastFeedforward: new (
     inputWidth: number,
     outputWidth: number,

@@ -36,6 +36,35 @@ function load(): NativeAddon {
 }
 
 export const native: NativeAddon = load();
+// Errors the addon throws or rejects with are FffErrors from here on (instanceof works, `code` is stable).
+native.setErrorClass(FffError);
+
+/** The stack of the code calling the function that calls this: taken when a native async call starts. */
+export function callSite(): { stack?: string } {
+  const site: { stack?: string } = {};
+  Error.captureStackTrace(site, callSite);
+  return site;
+}
+
+/**
+ * Awaits a native async call. A rejection is an FffError carrying the stack of `site` (the JavaScript stack of
+ * the call that started the work: the completion itself runs with none).
+ */
+export async function nativeResult<T>(promise: Promise<T>, site: { stack?: string }): Promise<T> {
+  try {
+    return await promise;
+  } catch (err) {
+    throw withStack(err, site.stack);
+  }
+}
+
+function withStack(err: unknown, stack: string | undefined): unknown {
+  if (!(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  const e = err instanceof FffError || typeof code !== 'string' || !code.startsWith('ERR_FFF_') ? err : new FffError(code as ErrorCode, err.message);
+  if (stack !== undefined) e.stack = `${e.name}: ${e.message}\n${stack.split('\n').slice(1).join('\n')}`;
+  return e;
+}
 
 /** Where the loaded binary came from: 'prebuilt' or 'source'. */
 export const nativeOrigin: 'prebuilt' | 'source' = (() => {

@@ -10,7 +10,7 @@
 import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from '../errors';
 import { Disposable, expectOptions } from '../layers/common';
 import { allocFloat32, checkBatchTokens } from '../limits';
-import { native } from '../native';
+import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
 
@@ -265,15 +265,23 @@ class Encoder implements NativeEncoder {
     return this.#native.disposed;
   }
 
+  /** The ids, mask and types are copied when the call starts; the outputs are new arrays. */
   async forward(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs> {
-    const { handle, args, outputs } = this.#prepare(inputs, options);
-    await handle.forward(...args);
+    const site = callSite();
+    const { handle, args, logits, pooler } = this.#prepare(inputs, options);
+    const r = await nativeResult(handle.forward(...args, null, logits > 0, pooler > 0), site);
+    const outputs: EncoderOutputs = { lastHiddenState: r.hidden };
+    if (r.logits) outputs.logits = r.logits;
+    if (r.pooler) outputs.poolerOutput = r.pooler;
     return outputs;
   }
 
   forwardSync(inputs: EncoderInputs, options?: EncoderForwardOptions): EncoderOutputs {
-    const { handle, args, outputs } = this.#prepare(inputs, options);
-    handle.forwardSync(...args);
+    const { handle, args, hidden, logits, pooler } = this.#prepare(inputs, options);
+    const outputs: EncoderOutputs = { lastHiddenState: allocFloat32(hidden, 'lastHiddenState') };
+    if (logits > 0) outputs.logits = allocFloat32(logits, 'the logits');
+    if (pooler > 0) outputs.poolerOutput = allocFloat32(pooler, 'poolerOutput');
+    handle.forwardSync(...args, outputs.lastHiddenState, outputs.logits ?? null, outputs.poolerOutput ?? null);
     return outputs;
   }
 
@@ -289,27 +297,17 @@ class Encoder implements NativeEncoder {
     this.#native.dispose();
   }
 
+  /** The native arguments up to the outputs, and the length of each output wanted (0: none). */
   #prepare(inputs: EncoderInputs, options: EncoderForwardOptions | undefined) {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
     if (o.logits !== undefined && typeof o.logits !== 'boolean') throw invalidArgument('options.logits', 'a boolean', o.logits);
     const c = this.config;
     const { batch, seq } = checkInputs(c, inputs);
-    const outputs: EncoderOutputs = { lastHiddenState: allocFloat32(batch * seq * c.hiddenSize, 'lastHiddenState') };
-    if (c.head === 'mlm' && o.logits !== false) outputs.logits = allocFloat32(batch * seq * c.vocabSize, 'the MLM logits');
-    if (c.head === 'classification' && o.logits !== false) outputs.logits = allocFloat32(batch * c.numLabels, 'the logits');
-    if (this.poolerWidth > 0) outputs.poolerOutput = allocFloat32(batch * this.poolerWidth, 'poolerOutput');
-    const args = [
-      inputs.inputIds,
-      inputs.attentionMask,
-      inputs.tokenTypeIds ?? null,
-      batch,
-      seq,
-      outputs.lastHiddenState,
-      outputs.logits ?? null,
-      outputs.poolerOutput ?? null,
-    ] as const;
-    return { handle, args, outputs };
+    const wantLogits = o.logits !== false;
+    const logits = c.head === 'mlm' && wantLogits ? batch * seq * c.vocabSize : c.head === 'classification' && wantLogits ? batch * c.numLabels : 0;
+    const args = [inputs.inputIds, inputs.attentionMask, inputs.tokenTypeIds ?? null, batch, seq] as const;
+    return { handle, args, hidden: batch * seq * c.hiddenSize, logits, pooler: batch * this.poolerWidth };
   }
 }
 

@@ -3,10 +3,18 @@ import { ErrorCode, FffError, expectFloat32Array, expectInteger } from '../error
 
 /** Checks x [rows * width] and an optional caller-provided output [rows * outWidth]; returns the output. */
 export function checkForwardArgs(x: unknown, rows: unknown, width: number, outWidth: number, out: unknown): { rows: number; out: Float32Array } {
+  const a = checkAsyncForwardArgs(x, rows, width, outWidth, out);
+  return { rows: a.rows, out: a.out ?? new Float32Array(a.rows * outWidth) };
+}
+
+/**
+ * The same checks for forward(): without a caller `out` the output stays null, and the addon allocates a new
+ * array that only the call can reach until it resolves with it.
+ */
+export function checkAsyncForwardArgs(x: unknown, rows: unknown, width: number, outWidth: number, out: unknown): { rows: number; out: Float32Array | null } {
   const r = expectInteger('rows', rows, 1, 2 ** 31);
   expectFloat32Array('x', x, r * width);
-  if (out === undefined) return { rows: r, out: new Float32Array(r * outWidth) };
-  return { rows: r, out: expectFloat32Array('out', out, r * outWidth) };
+  return { rows: r, out: out === undefined ? null : expectFloat32Array('out', out, r * outWidth) };
 }
 
 /** Owner of a native object that can be disposed once; later use throws ERR_FFF_DISPOSED. */

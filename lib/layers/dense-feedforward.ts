@@ -3,9 +3,9 @@
  * the bias and GELU fused into the first product. The dense baseline the FFF layer replaces.
  */
 import { expectFloat32Array } from '../errors';
-import { native } from '../native';
+import { callSite, native, nativeResult } from '../native';
 import type { NativeDenseFeedforward } from '../native-types';
-import { Disposable, checkForwardArgs, expectOptions, matrixShape } from './common';
+import { Disposable, checkAsyncForwardArgs, checkForwardArgs, expectOptions, matrixShape } from './common';
 
 export interface DenseFeedforwardTorchWeights {
   /** `intermediate.dense.weight` [hidden, I]. */
@@ -53,9 +53,9 @@ export class DenseFeedforward {
 
   async forward(x: Float32Array, rows: number, options?: DenseForwardOptions): Promise<Float32Array> {
     const handle = this.#native.handle;
-    const { rows: r, out } = checkForwardArgs(x, rows, this.inputWidth, this.outputWidth, expectOptions('options', options).out);
-    await handle.forward(x, r, out);
-    return out;
+    const site = callSite();
+    const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inputWidth, this.outputWidth, expectOptions('options', options).out);
+    return nativeResult(handle.forward(x, r, out), site);
   }
 
   forwardSync(x: Float32Array, rows: number, options?: DenseForwardOptions): Float32Array {

@@ -5,9 +5,9 @@
  * to the output and goes right when l > 0 (l == 0 and NaN go left). Weights are packed once at construction.
  */
 import { ErrorCode, FffError, expectFloat32Array, expectInteger, invalidArgument } from '../errors';
-import { native } from '../native';
+import { callSite, native, nativeResult } from '../native';
 import type { NativeFastFeedforward, NativeStrategy, NativeWeightDtype } from '../native-types';
-import { Disposable, checkForwardArgs, expectOptions } from './common';
+import { Disposable, checkAsyncForwardArgs, expectOptions } from './common';
 
 export interface FastFeedforwardTorchWeights {
   /** I */
@@ -96,21 +96,23 @@ export class FastFeedforward {
 
   /** x: [rows * I] row-major -> [rows * O]. Runs on the addon's thread pool, off the JavaScript thread. */
   async forward(x: Float32Array, rows: number, options?: FffForwardOptions): Promise<Float32Array> {
+    const site = callSite();
     const { handle, out, strategy, r } = this.#prepare(x, rows, options);
-    await handle.forward(x, r, out, null, strategy);
-    return out;
+    return nativeResult(handle.forward(x, r, out, null, strategy), site);
   }
 
   /** Same as forward(), on the calling thread. */
   forwardSync(x: Float32Array, rows: number, options?: FffForwardOptions): Float32Array {
-    const { handle, out, strategy, r } = this.#prepare(x, rows, options);
+    const { handle, strategy, r, ...a } = this.#prepare(x, rows, options);
+    const out = a.out ?? new Float32Array(r * this.outputWidth);
     handle.forwardSync(x, r, out, null, strategy);
     return out;
   }
 
   /** The visited nodes: Int32Array [rows * K * (D+1)], node index within its tree (0-based) at each level. */
   paths(x: Float32Array, rows: number): Int32Array {
-    const { handle, out, strategy, r } = this.#prepare(x, rows, undefined);
+    const { handle, strategy, r } = this.#prepare(x, rows, undefined);
+    const out = new Float32Array(r * this.outputWidth);
     const paths = new Int32Array(r * this.trees * (this.depth + 1));
     handle.forwardSync(x, r, out, paths, strategy);
     return paths;
@@ -130,10 +132,11 @@ export class FastFeedforward {
     this.#native.dispose();
   }
 
+  /** out: the caller's, else null (forward: the addon allocates it; forwardSync allocates it here). */
   #prepare(x: Float32Array, rows: number, options: FffForwardOptions | undefined) {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
-    const { rows: r, out } = checkForwardArgs(x, rows, this.inputWidth, this.outputWidth, o.out);
+    const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inputWidth, this.outputWidth, o.out);
     const name = o.strategy ?? 'auto';
     const strategy = STRATEGIES[name as FffStrategy];
     if (typeof name !== 'string' || strategy === undefined) throw invalidArgument('strategy', "'auto', 'per-token' or 'batched'", name);

@@ -1,8 +1,8 @@
 /** A dense Linear layer (PyTorch `nn.Linear`: y = x W^T + b) on the native packed SGEMM. */
 import { expectFloat32Array, invalidArgument } from '../errors';
-import { native } from '../native';
+import { callSite, native, nativeResult } from '../native';
 import type { NativeActivation, NativeLinear } from '../native-types';
-import { Disposable, checkForwardArgs, expectOptions, matrixShape } from './common';
+import { Disposable, checkAsyncForwardArgs, expectOptions, matrixShape } from './common';
 
 export interface LinearTorchWeights {
   /** `weight`, PyTorch layout [outFeatures, inFeatures]. */
@@ -44,16 +44,18 @@ export class Linear {
     return new Linear(inFeatures, outFeatures, new native.NativeLinear(outFeatures, inFeatures, weight, bias));
   }
 
+  /** `out` may be `x` itself (also in forwardSync): the result is computed apart, then stored. */
   async forward(x: Float32Array, rows: number, options?: LinearForwardOptions): Promise<Float32Array> {
+    const site = callSite();
     const a = this.#prepare(x, rows, options);
-    await a.handle.forward(x, a.rows, a.out, a.act, a.residual);
-    return a.out;
+    return nativeResult(a.handle.forward(x, a.rows, a.out, a.act, a.residual), site);
   }
 
   forwardSync(x: Float32Array, rows: number, options?: LinearForwardOptions): Float32Array {
     const a = this.#prepare(x, rows, options);
-    a.handle.forwardSync(x, a.rows, a.out, a.act, a.residual);
-    return a.out;
+    const out = a.out ?? new Float32Array(a.rows * this.outFeatures);
+    a.handle.forwardSync(x, a.rows, out, a.act, a.residual);
+    return out;
   }
 
   get disposed(): boolean {
@@ -67,7 +69,7 @@ export class Linear {
   #prepare(x: Float32Array, rows: number, options: LinearForwardOptions | undefined) {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
-    const { rows: r, out } = checkForwardArgs(x, rows, this.inFeatures, this.outFeatures, o.out);
+    const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inFeatures, this.outFeatures, o.out);
     const name = o.activation ?? 'none';
     const act = ACTIVATIONS[name as Activation];
     if (typeof name !== 'string' || act === undefined) throw invalidArgument('activation', "'none', 'gelu' or 'tanh'", name);

@@ -75,9 +75,23 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fffbert::default_threads());
 }
 
+// setErrorClass(FffError): native errors are constructed as new FffError(code, message) from now on.
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  expect_args(info, 1, "setErrorClass");
+  if (!info[0].IsFunction()) throw_error(info.Env(), code::kInvalidArgument, "Expected errorClass to be a function");
+  info.Env().GetInstanceData<AddonData>()->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// Async forwards queued or running on the dispatcher, every context of the process.
+Napi::Value JobsInFlight(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(jobs_in_flight()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by N-API when this context goes away
+  init_async(env, &data->async);
   // FFFBERT_ISA naming an unknown or unsupported set is reported once, not silently ignored.
   bool env_ok = true;
   if (const char* forced = std::getenv("FFFBERT_ISA"); forced && *forced) {
@@ -89,6 +103,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("jobsInFlight", Napi::Function::New(env, JobsInFlight, "jobsInFlight"));
   init_layers(env, exports, data);
   init_model(env, exports, data);
   return exports;

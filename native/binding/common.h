@@ -1,5 +1,5 @@
-// Shared pieces of the N-API binding: argument checks that throw Errors with stable codes, the per-context
-// instance data, and a Promise-returning AsyncWorker that keeps what it borrows alive.
+// Shared pieces of the N-API binding: argument checks that throw Errors with stable codes and the per-context
+// instance data (async calls: async.h).
 //
 // Marshalling only: no math here. Every JavaScript value is checked with Is*() before As<>(); nothing reachable
 // from JavaScript input aborts the process.
@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "async.h"
 
 namespace fffbert_napi {
 
@@ -28,7 +30,8 @@ constexpr const char* kInvalidModel = "ERR_FFF_INVALID_MODEL";
 constexpr const char* kInternal = "ERR_FFF_INTERNAL";
 }  // namespace code
 
-// An Error with `code` set, as Node's own errors carry.
+// An Error with `code` set, as Node's own errors carry: an FffError (lib/errors.ts) once lib/native.ts has
+// registered the class with setErrorClass(), a plain Error before.
 Napi::Error make_error(Napi::Env env, const char* code, const std::string& message);
 [[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message);
 
@@ -49,29 +52,8 @@ struct AddonData {
   Napi::FunctionReference linear;
   Napi::FunctionReference dense_feedforward;
   Napi::FunctionReference bert_model;
-};
-
-// A Promise-returning worker. Execute() runs on a libuv thread, which then takes part in the compute pool.
-// Subclasses keep every JavaScript object they borrow with keep(), so typed arrays outlive the work.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  explicit PromiseWorker(Napi::Env env);
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void keep(const Napi::Value& v);
-
- protected:
-  // Called on the main thread after Execute succeeded; the default resolves with undefined.
-  virtual Napi::Value result(Napi::Env env);
-  // For Execute(): fail with a stable code (SetError would lose it).
-  void fail(const char* code, const std::string& message);
-
- private:
-  void OnOK() override;
-  void OnError(const Napi::Error& e) override;
-
-  Napi::Promise::Deferred deferred_;
-  std::vector<Napi::ObjectReference> refs_;
-  std::string error_code_ = code::kInternal;
+  Napi::FunctionReference error_class;  // FffError, from setErrorClass()
+  AsyncContext async;
 };
 
 // Registration of each part of the binding on `exports`.

@@ -1,4 +1,4 @@
-// Argument checks and the Promise worker shared by the binding.
+// Errors with stable codes and the argument checks shared by the binding.
 #include <cmath>
 #include <limits>
 
@@ -7,6 +7,14 @@
 namespace fffbert_napi {
 
 Napi::Error make_error(Napi::Env env, const char* code, const std::string& message) {
+  const AddonData* data = env.GetInstanceData<AddonData>();
+  if (data && !data->error_class.IsEmpty()) {
+    try {
+      return Napi::Error(env, data->error_class.New({Napi::String::New(env, code), Napi::String::New(env, message)}));
+    } catch (const Napi::Error&) {
+      // The class threw (or the context cannot run JavaScript): a plain Error with the code below.
+    }
+  }
   Napi::Error e = Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
   return e;
@@ -106,36 +114,6 @@ void expect_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
                 std::string(fn) + " expects " + std::to_string(n) + " arguments but received " +
                     std::to_string(info.Length()));
   }
-}
-
-PromiseWorker::PromiseWorker(Napi::Env env)
-    : Napi::AsyncWorker(env, "fffbert"), deferred_(Napi::Promise::Deferred::New(env)) {}
-
-void PromiseWorker::keep(const Napi::Value& v) {
-  if (v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
-}
-
-Napi::Value PromiseWorker::result(Napi::Env env) { return env.Undefined(); }
-
-void PromiseWorker::fail(const char* code, const std::string& message) {
-  error_code_ = code;
-  SetError(message);
-}
-
-void PromiseWorker::OnOK() {
-  Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  try {
-    deferred_.Resolve(result(env));
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
-  }
-}
-
-void PromiseWorker::OnError(const Napi::Error& e) {
-  Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  deferred_.Reject(make_error(env, error_code_.c_str(), e.Message()).Value());
 }
 
 }  // namespace fffbert_napi

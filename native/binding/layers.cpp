@@ -1,7 +1,9 @@
 // Layer objects: FastFeedforward, Linear, DenseFeedforward. Each owns packed weights through a shared_ptr so
 // an in-flight async forward keeps them alive even when dispose() is called meanwhile.
 //
-// JavaScript side (lib/layers/*.ts) allocates outputs and validates first; these checks are the second line.
+// JavaScript side (lib/layers/*.ts) validates first; these checks are the second line. forward() owns what it
+// reads and writes (async.h): x is copied at the call, the result is a new array or copied into `out` at the end.
+#include <cstring>
 #include <new>
 #include <vector>
 
@@ -24,21 +26,34 @@ int64_t checked_mul(Napi::Env env, int64_t a, int64_t b, const char* what) {
   return a * b;
 }
 
-// Runs Args::run() on a libuv thread, which then takes part in the compute pool.
-template <typename Args>
-class RunWorker final : public PromiseWorker {
- public:
-  RunWorker(Napi::Env env, Args args) : PromiseWorker(env), args_(std::move(args)) {}
-  void Execute() override {
-    try {
-      args_.run();
-    } catch (const std::bad_alloc&) {
-      fail(code::kOutOfMemory, "Out of memory for the activations");
-    }
+// The output argument at `index`: required for forwardSync; optional for forward (undefined or null: a fresh
+// array). Returns the caller's array data, or null.
+float* output_arg(const Napi::CallbackInfo& info, size_t index, int64_t n, bool async) {
+  Napi::Float32Array y;
+  if (async ? optional_f32(info[index], "out", &y) : (y = expect_f32(info[index], "out"), true)) {
+    expect_length(info.Env(), y.ElementLength(), n, "out");
+    return y.Data();
   }
+  return nullptr;
+}
 
- private:
-  Args args_;
+bool overlaps(const float* a, int64_t na, const float* b, int64_t nb) { return a < b + nb && b < a + na; }
+
+// An async forward: x copied at the call, y in memory only this job reaches (async.h), Args::run() on a
+// dispatcher thread.
+struct LayerBuffers {
+  OwnedInput<float> x, residual;
+  OwnedOutput y;
+};
+
+template <typename Args>
+class LayerJob final : public AsyncJob {
+ public:
+  Args args;
+  LayerBuffers buf;
+  void run() override { args.run(); }
+  Napi::Value result(Napi::Env env) override { return buf.y.take(env); }
+  void abandon() override { buf.y.abandon(); }
 };
 
 // What the three layer objects share: packed weights held through a shared_ptr (an in-flight worker keeps
@@ -78,7 +93,7 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
 
  private:
   Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
-    Args args = static_cast<Derived*>(this)->parse(info);
+    Args args = static_cast<Derived*>(this)->parse(info, false);
     try {
       args.run();
     } catch (const std::bad_alloc&) {
@@ -87,12 +102,22 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
     return info.Env().Undefined();
   }
 
-  // Every object argument (inputs, outputs) stays referenced until the work completes.
+  // Resolves with the output: the caller's `out` (filled on completion) or a new Float32Array.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
-    auto* worker = new RunWorker<Args>(info.Env(), static_cast<Derived*>(this)->parse(info));
-    for (size_t i = 0; i < info.Length(); ++i) worker->keep(info[i]);
-    worker->Queue();
-    return worker->promise();
+    Napi::Env env = info.Env();
+    auto job = std::make_unique<LayerJob<Args>>();
+    Args& a = job->args;
+    a = static_cast<Derived*>(this)->parse(info, true);
+    try {
+      job->buf.x.copy(a.x, size_t(a.x_n));
+    } catch (const std::bad_alloc&) {
+      throw_error(env, code::kOutOfMemory, "Out of memory copying x");
+    }
+    job->buf.y.init(env, info[2], size_t(a.y_n), "out");
+    Derived::own(*job, a.y);
+    a.x = job->buf.x.data();
+    a.y = job->buf.y.data();
+    return submit(env, std::move(job));
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -131,7 +156,7 @@ struct FffForwardArgs {
   const float* x = nullptr;
   float* y = nullptr;
   int32_t* paths = nullptr;
-  int64_t rows = 0;
+  int64_t rows = 0, x_n = 0, y_n = 0;
   FffStrategy strategy = FffStrategy::automatic;
   fffbert::Isa isa = fffbert::Isa::scalar;
 
@@ -180,8 +205,8 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     dtype_ = weights;
   }
 
-  // forward(x, rows, out, paths|null, strategy)
-  FffForwardArgs parse(const Napi::CallbackInfo& info) {
+  // forward(x, rows, out|null, null, strategy), forwardSync(x, rows, out, paths|null, strategy)
+  FffForwardArgs parse(const Napi::CallbackInfo& info, bool async) {
     Napi::Env env = info.Env();
     expect_args(info, 5, "forward");
     FffForwardArgs a;
@@ -189,21 +214,23 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     const fffbert::FffShape& s = fffbert::fff_shape(*a.layer);
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
-    Napi::Float32Array y = expect_f32(info[2], "out");
-    expect_length(env, x.ElementLength(), checked_mul(env, a.rows, s.input_width, "x"), "x");
-    expect_length(env, y.ElementLength(), checked_mul(env, a.rows, s.output_width, "out"), "out");
+    a.x_n = checked_mul(env, a.rows, s.input_width, "x");
+    a.y_n = checked_mul(env, a.rows, s.output_width, "out");
+    expect_length(env, x.ElementLength(), a.x_n, "x");
+    a.y = output_arg(info, 2, a.y_n, async);
     Napi::Int32Array paths;
     if (optional_i32(info[3], "paths", &paths)) {
+      if (async) throw_error(env, code::kInvalidArgument, "Expected paths to be null in forward(): paths come from forwardSync");
       const int64_t per_row = s.trees * (s.depth + 1);
       expect_length(env, paths.ElementLength(), checked_mul(env, a.rows, per_row, "paths"), "paths");
       a.paths = paths.Data();
     }
     a.strategy = FffStrategy(expect_int(info[4], "strategy", 0, 2));
     a.x = x.Data();
-    a.y = y.Data();
     a.isa = fffbert::isa_active();
     return a;
   }
+  static void own(LayerJob<FffForwardArgs>&, const float*) {}
 
   Napi::Value WeightDtype(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(), dtype_ == FffWeights::bf16       ? "bf16"
@@ -242,13 +269,20 @@ struct LinearArgs {
   std::shared_ptr<PackedLinear> w;
   const float* x = nullptr;
   float* y = nullptr;
-  int64_t rows = 0;
+  int64_t rows = 0, x_n = 0, y_n = 0;
   fffbert::Epilogue ep;
   fffbert::Isa isa = fffbert::Isa::scalar;
 
+  // linear_forward needs y apart from x: forwardSync(x, rows, { out: x }) computes into a temporary.
   void run() const {
-    fffbert::linear_forward(*w, x, rows, fffbert::linear_in_features(*w), y, fffbert::linear_out_features(*w), ep,
-                            isa, fffbert::default_pool());
+    const int64_t k = fffbert::linear_in_features(*w), n = fffbert::linear_out_features(*w);
+    if (!overlaps(x, x_n, y, y_n)) {
+      fffbert::linear_forward(*w, x, rows, k, y, n, ep, isa, fffbert::default_pool());
+      return;
+    }
+    std::unique_ptr<float[]> tmp(new float[size_t(y_n)]);
+    fffbert::linear_forward(*w, x, rows, k, tmp.get(), n, ep, isa, fffbert::default_pool());
+    std::memcpy(y, tmp.get(), size_t(y_n) * sizeof(float));
   }
 };
 
@@ -267,8 +301,8 @@ class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> 
     adopt(env, std::move(w), bytes);
   }
 
-  // forward(x, rows, out, activation, residual|null)
-  LinearArgs parse(const Napi::CallbackInfo& info) {
+  // forward(x, rows, out|null, activation, residual|null); forwardSync: out required
+  LinearArgs parse(const Napi::CallbackInfo& info, bool async) {
     Napi::Env env = info.Env();
     expect_args(info, 5, "forward");
     LinearArgs a;
@@ -276,9 +310,10 @@ class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> 
     const int64_t n = fffbert::linear_out_features(*a.w), k = fffbert::linear_in_features(*a.w);
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
-    Napi::Float32Array y = expect_f32(info[2], "out");
-    expect_length(env, x.ElementLength(), checked_mul(env, a.rows, k, "x"), "x");
-    expect_length(env, y.ElementLength(), checked_mul(env, a.rows, n, "out"), "out");
+    a.x_n = checked_mul(env, a.rows, k, "x");
+    a.y_n = checked_mul(env, a.rows, n, "out");
+    expect_length(env, x.ElementLength(), a.x_n, "x");
+    a.y = output_arg(info, 2, a.y_n, async);
     a.ep.act = fffbert::Activation(expect_int(info[3], "activation", 0, 2));
     Napi::Float32Array r;
     if (optional_f32(info[4], "residual", &r)) {
@@ -287,9 +322,22 @@ class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> 
       a.ep.ldr = n;
     }
     a.x = x.Data();
-    a.y = y.Data();
     a.isa = fffbert::isa_active();
     return a;
+  }
+
+  // The residual is copied too; when it is the caller's `out` itself, y starts as it and accumulates in place
+  // as forwardSync does (linear_forward sums r + x W^T + b then: the same bits).
+  static void own(LayerJob<LinearArgs>& job, const float* caller_y) {
+    LinearArgs& a = job.args;
+    if (!a.ep.residual) return;
+    if (a.ep.residual == caller_y) {
+      std::memcpy(job.buf.y.data(), a.ep.residual, size_t(a.y_n) * sizeof(float));
+      a.ep.residual = job.buf.y.data();
+      return;
+    }
+    job.buf.residual.copy(a.ep.residual, size_t(a.y_n));
+    a.ep.residual = job.buf.residual.data();
   }
 };
 
@@ -301,7 +349,7 @@ struct DenseFfArgs {
   std::shared_ptr<DenseFfWeights> w;
   const float* x = nullptr;
   float* y = nullptr;
-  int64_t rows = 0;
+  int64_t rows = 0, x_n = 0, y_n = 0;
   fffbert::Isa isa = fffbert::Isa::scalar;
 
   // y = out(GELU(in(x))); the hidden activations live only for this call.
@@ -336,24 +384,23 @@ class DenseFeedforwardWrap final : public LayerWrap<DenseFeedforwardWrap, DenseF
     adopt(env, std::move(w), bytes);
   }
 
-  // forward(x, rows, out)
-  DenseFfArgs parse(const Napi::CallbackInfo& info) {
+  // forward(x, rows, out|null); forwardSync: out required
+  DenseFfArgs parse(const Napi::CallbackInfo& info, bool async) {
     Napi::Env env = info.Env();
     expect_args(info, 3, "forward");
     DenseFfArgs a;
     a.w = live(env, "DenseFeedforward");
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
-    Napi::Float32Array y = expect_f32(info[2], "out");
-    expect_length(env, x.ElementLength(), checked_mul(env, a.rows, fffbert::linear_in_features(*a.w->in), "x"),
-                  "x");
-    expect_length(env, y.ElementLength(),
-                  checked_mul(env, a.rows, fffbert::linear_out_features(*a.w->out), "out"), "out");
+    a.x_n = checked_mul(env, a.rows, fffbert::linear_in_features(*a.w->in), "x");
+    a.y_n = checked_mul(env, a.rows, fffbert::linear_out_features(*a.w->out), "out");
+    expect_length(env, x.ElementLength(), a.x_n, "x");
+    a.y = output_arg(info, 2, a.y_n, async);
     a.x = x.Data();
-    a.y = y.Data();
     a.isa = fffbert::isa_active();
     return a;
   }
+  static void own(LayerJob<DenseFfArgs>&, const float*) {}
 };
 
 }  // namespace

@@ -130,28 +130,44 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
 }
 
 // --- forward ------------------------------------------------------------------------------------------------
+// ids, mask and types are copied at the call (also by forwardSync: another thread may write a SharedArrayBuffer)
+// and checked on the copy, so what is checked is what the forward reads.
 struct ForwardArgs {
   std::shared_ptr<BertModel> model;
+  OwnedInput<int32_t> ids, mask, types;
   fffbert::BertInputs in;
   fffbert::BertOutputs out;
+  int64_t hidden_n = 0, logits_n = 0, pooler_n = 0;  // 0: the model has no such output
   fffbert::Isa isa = fffbert::Isa::scalar;
 
   void run() { model->forward(in, out, isa, fffbert::default_pool()); }
 };
 
-class ForwardWorker final : public PromiseWorker {
+// An async forward: resolves with { hidden, logits, pooler } (new arrays, or the caller's, filled at the end).
+class ForwardJob final : public AsyncJob {
  public:
-  ForwardWorker(Napi::Env env, ForwardArgs args) : PromiseWorker(env), args_(std::move(args)) {}
-  void Execute() override {
+  ForwardArgs args;
+  OwnedOutput hidden, logits, pooler;
+
+  void run() override {
     try {
-      args_.run();
+      args.run();
     } catch (const std::bad_alloc&) {
       fail(code::kOutOfMemory, "Out of memory for the encoder's activations");
     }
   }
-
- private:
-  ForwardArgs args_;
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("hidden", hidden.take(env));
+    o.Set("logits", logits.active() ? logits.take(env) : env.Null());
+    o.Set("pooler", pooler.active() ? pooler.take(env) : env.Null());
+    return o;
+  }
+  void abandon() override {
+    hidden.abandon();
+    logits.abandon();
+    pooler.abandon();
+  }
 };
 
 class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
@@ -244,11 +260,11 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     return info.Env().Undefined();
   }
 
-  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, outHidden, outLogits|null, outPooler|null)
-  ForwardArgs parse(const Napi::CallbackInfo& info) {
+  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, ...outputs): the inputs, copied into `a` and
+  // checked there, and the output sizes.
+  void parse(const Napi::CallbackInfo& info, ForwardArgs& a) {
     Napi::Env env = info.Env();
     expect_args(info, 8, "forward");
-    ForwardArgs a;
     a.model = live(env);
     const BertModel& m = *a.model;
     if (!m.finalized()) throw_error(env, code::kInvalidModel, "The model is not finalized: call finalize() first");
@@ -263,45 +279,85 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     expect_length(env, ids.ElementLength(), tokens, "inputIds");
     expect_length(env, mask.ElementLength(), tokens, "attentionMask");
     if (has_types) expect_length(env, types.ElementLength(), tokens, "tokenTypeIds");
-    Napi::Float32Array hidden = expect_f32(info[5], "outHidden");
-    expect_length(env, hidden.ElementLength(), tokens * m.config().hidden, "outHidden");
-    Napi::Float32Array logits, pooler;
-    if (optional_f32(info[6], "outLogits", &logits)) {
-      if (m.logits_width() == 0) throw_error(env, code::kInvalidArgument, "This model has no head that produces logits");
+    a.hidden_n = tokens * m.config().hidden;
+    if (m.logits_width() > 0) {
       const int64_t rows = m.config().head == fffbert::BertHead::mlm ? tokens : a.in.batch;
       if (rows > (int64_t(1) << 40) / m.logits_width()) throw_error(env, code::kInvalidShape, "outLogits is too large");
-      expect_length(env, logits.ElementLength(), rows * m.logits_width(), "outLogits");
-      a.out.logits = logits.Data();
+      a.logits_n = rows * m.logits_width();
     }
-    if (optional_f32(info[7], "outPooler", &pooler)) {
-      if (m.pooler_width() == 0) throw_error(env, code::kInvalidArgument, "This model has no pooler");
-      expect_length(env, pooler.ElementLength(), a.in.batch * m.pooler_width(), "outPooler");
-      a.out.pooler = pooler.Data();
+    a.pooler_n = a.in.batch * m.pooler_width();
+    try {
+      a.ids.copy(ids.Data(), size_t(tokens));
+      a.mask.copy(mask.Data(), size_t(tokens));
+      if (has_types) a.types.copy(types.Data(), size_t(tokens));
+    } catch (const std::bad_alloc&) {
+      throw_error(env, code::kOutOfMemory, "Out of memory copying the inputs");
     }
-    a.in.input_ids = ids.Data();
-    a.in.attention_mask = mask.Data();
-    a.in.token_type_ids = has_types ? types.Data() : nullptr;
-    a.out.hidden = hidden.Data();
+    a.in.input_ids = a.ids.data();
+    a.in.attention_mask = a.mask.data();
+    a.in.token_type_ids = has_types ? a.types.data() : nullptr;
     throw_status(env, m.check_inputs(a.in));
     a.isa = fffbert::isa_active();
-    return a;
   }
 
+  // An output argument. forwardSync: a Float32Array of length n, or null/undefined (not wanted; hidden is
+  // required). forward: also true (a new array; hidden: null too).
+  static bool output(const Napi::Value& v, const char* what, int64_t n, const char* none, bool async,
+                     Napi::Value* given) {
+    Napi::Env env = v.Env();
+    const bool fresh = async && v.IsBoolean() && v.As<Napi::Boolean>().Value();
+    if (!fresh && (v.IsUndefined() || v.IsNull() || (async && v.IsBoolean()))) return false;
+    if (n == 0) throw_error(env, code::kInvalidArgument, none);
+    if (!fresh) expect_length(env, expect_f32(v, what).ElementLength(), n, what);
+    *given = fresh ? env.Undefined() : v;
+    return true;
+  }
+
+  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, outHidden, outLogits|null, outPooler|null)
   Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
-    ForwardArgs a = parse(info);
+    Napi::Env env = info.Env();
+    ForwardArgs a;
+    parse(info, a);
+    Napi::Value given;
+    if (!output(info[5], "outHidden", a.hidden_n, "", false, &given)) {
+      expect_f32(info[5], "outHidden");
+    }
+    a.out.hidden = given.As<Napi::Float32Array>().Data();
+    if (output(info[6], "outLogits", a.logits_n, "This model has no head that produces logits", false, &given)) {
+      a.out.logits = given.As<Napi::Float32Array>().Data();
+    }
+    if (output(info[7], "outPooler", a.pooler_n, "This model has no pooler", false, &given)) {
+      a.out.pooler = given.As<Napi::Float32Array>().Data();
+    }
     try {
       a.run();
     } catch (const std::bad_alloc&) {
-      throw_error(info.Env(), code::kOutOfMemory, "Out of memory for the encoder's activations");
+      throw_error(env, code::kOutOfMemory, "Out of memory for the encoder's activations");
     }
-    return info.Env().Undefined();
+    return env.Undefined();
   }
 
+  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, outHidden|null, outLogits|true|null,
+  //  outPooler|true|null) -> Promise<{ hidden, logits|null, pooler|null }>
   Napi::Value Forward(const Napi::CallbackInfo& info) {
-    auto* w = new ForwardWorker(info.Env(), parse(info));
-    for (size_t i : {0, 1, 2, 5, 6, 7}) w->keep(info[i]);
-    w->Queue();
-    return w->promise();
+    Napi::Env env = info.Env();
+    auto job = std::make_unique<ForwardJob>();
+    ForwardArgs& a = job->args;
+    parse(info, a);
+    Napi::Value given;
+    if (!output(info[5], "outHidden", a.hidden_n, "", true, &given)) given = env.Undefined();
+    job->hidden.init(env, given, size_t(a.hidden_n), "lastHiddenState");
+    a.out.hidden = job->hidden.data();
+    if (output(info[6], "outLogits", a.logits_n, "This model has no head that produces logits", true, &given)) {
+      const bool mlm = a.model->config().head == fffbert::BertHead::mlm;
+      job->logits.init(env, given, size_t(a.logits_n), mlm ? "the MLM logits" : "the logits");
+      a.out.logits = job->logits.data();
+    }
+    if (output(info[7], "outPooler", a.pooler_n, "This model has no pooler", true, &given)) {
+      job->pooler.init(env, given, size_t(a.pooler_n), "poolerOutput");
+      a.out.pooler = job->pooler.data();
+    }
+    return submit(env, std::move(job));
   }
 
   // { forwards, tokens, wallSeconds, stages: { <stage>: seconds }, layers: [{ <stage>: seconds }] }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { scanCacheDir } from '@huggingface/hub';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../lib/cli';
 import { isHubId } from '../lib/hub';
@@ -132,6 +133,11 @@ describe('loadModel by hub id', () => {
     expect(walk(path.join(repo, 'blobs')).sort()).toEqual([sha256(st), gitOid(ufbFiles['config.json']), gitOid(ufbFiles['model_config.json'])].sort());
     expect(walk(path.join(repo, '.no_exist', MAIN)).sort()).toEqual(['special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
     expectCacheSound(cacheDir);
+    // the hub client's own cache scanner reads it as one repository, one revision, refs main, three files
+    const scan = await scanCacheDir(cacheDir);
+    expect(scan.warnings).toEqual([]);
+    expect(scan.repos.map((r) => [r.id, r.revisions.map((v) => [v.commitOid, v.refs, v.files.length])])).toEqual([[{ type: 'model', name: UFB }, [[MAIN, ['main'], 3]]]]);
+    expect(scan.size).toBe(st.length + ufbFiles['config.json'].length + ufbFiles['model_config.json'].length);
     expect(hub.requests.some((r) => r.includes('reference'))).toBe(false);
     expect(hub.requests).toContain(`GET /api/models/${UFB}/revision/main`);
     expect(hub.requests).toContain(`POST /api/models/${UFB}/paths-info/${MAIN}`);
@@ -377,6 +383,9 @@ describe('loadModel by hub id', () => {
       message: expect.stringMatching(/Cannot write the Hugging Face cache .*a-file \(ENOTDIR on mkdir\): give a writable folder/),
     });
     hub.requests.length = 0;
+    process.env.HF_ENDPOINT = 'huggingface.co';
+    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT', message: expect.stringMatching(/HF_ENDPOINT to be an http\(s\) URL/) });
+    process.env.HF_ENDPOINT = hub.url;
     for (const id of ['pbelcak/UltraFastBERT-1x11-long', 'google-bert/bert-base-uncased', 'a/b']) expect(isHubId(id)).toBe(true);
     for (const id of ['./a/b', 'a', 'a/b/c', '/a/b', 'a/../b', 'a--b/c', 'a/b.', '-a/b', 'C:\\a\\b']) expect(isHubId(id)).toBe(false);
     // a folder named like an id is a folder

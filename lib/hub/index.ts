@@ -44,6 +44,7 @@ async function resolveHubModel(id: string, s: HubSettings): Promise<string> {
     );
   }
 
+  checkEndpoint(s.endpoint);
   const http = hubFetch(s);
   const context: FailureContext = { id, revision: s.revision, settings: s, http };
   const hub = await import('@huggingface/hub');
@@ -76,6 +77,16 @@ async function resolveHubModel(id: string, s: HubSettings): Promise<string> {
     throw cacheFailure(err, s) ?? err;
   }
   return snapshotFolder(repoDir, commit);
+}
+
+function checkEndpoint(endpoint: string): void {
+  let ok = false;
+  try {
+    ok = ['http:', 'https:'].includes(new URL(endpoint).protocol);
+  } catch {
+    // not a URL
+  }
+  if (!ok) throw new FffError(ErrorCode.INVALID_ARGUMENT, `Expected HF_ENDPOINT to be an http(s) URL such as https://huggingface.co but received "${endpoint}"`);
 }
 
 /** A file system error writing the cache (not writable, full, a file where a folder should be), or undefined. */

@@ -11,14 +11,16 @@
 //   has a tokenizer; min and mean;
 // - routing (FFF models): per layer, the FFF input of that layer in each dtype, from a truncated encoder (layers
 //   0..l, layer l's feedforward output zeroed, the final norm replaced by layer l's norm2, so lastHiddenState
-//   is exactly the FFF input), walked by FastFeedforward.paths() on layer l's fp32 weights (the FFF layers
-//   stay fp32 in every dtype): the share of tokens whose path is identical, and of single decisions;
+//   is exactly the FFF input), walked by FastFeedforward.paths() on layer l's weights stored as that dtype's
+//   model stores them (FFF_WEIGHTS): the share of tokens whose path is identical, and of single decisions;
 // - fill-mask: top-1 agreement of the MLM logits at the mask sites (and at every attended position);
 // - classification: argmax agreement per row, max |d| of the probabilities.
 
 import { randomF32 } from '../../bench/lib/rng.mjs';
 
 const MASK_RATE = 0.15;
+/** FFF weight storage per dense dtype, as the native model keeps it (native bert.h, BertConfig::dense_dtype). */
+const FFF_WEIGHTS = { fp32: 'f32', int8: 'f32', bf16: 'bf16' };
 
 /** Deterministic uniform draws in [0, 1): the benchmarks' seeded triangular variates through their CDF. */
 function rng(seed) {
@@ -167,38 +169,42 @@ async function routing(api, dir, config, inputs, dtype, layers) {
         }
       }
       const p = `encoder.layers.${l}.ffn.`;
-      const fff = api.FastFeedforward.fromTorch({
-        inputWidth: H,
-        outputWidth: H,
-        depth: D,
-        trees: K,
-        linearInWeight: tensors.readF32(`${p}linear_in.weight`),
-        linearInBias: tensors.readF32(`${p}linear_in.bias`),
-        linearOutWeight: tensors.readF32(`${p}linear_out.weight`),
-      });
-      try {
-        const a = fff.paths(x.fp32, attended.length);
-        const b = fff.paths(x[dtype], attended.length);
-        const per = K * (D + 1);
-        let tokens = 0;
-        let decisions = 0;
-        for (let i = 0; i < attended.length; i++) {
-          let same = true;
-          for (let k = 0; k < K; k++) {
-            // level j's node decides level j+1's: the walks agree on a decision while the next nodes match
-            for (let j = 0; j < D; j++) {
-              const o = i * per + k * (D + 1) + j;
-              if (a[o] !== b[o]) break;
-              if (a[o + 1] === b[o + 1]) decisions++;
-            }
-            for (let j = 0; j <= D; j++) same &&= a[i * per + k * (D + 1) + j] === b[i * per + k * (D + 1) + j];
-          }
-          if (same) tokens++;
+      const walk = (d) => {
+        const fff = api.FastFeedforward.fromTorch({
+          inputWidth: H,
+          outputWidth: H,
+          depth: D,
+          trees: K,
+          linearInWeight: tensors.readF32(`${p}linear_in.weight`),
+          linearInBias: tensors.readF32(`${p}linear_in.bias`),
+          linearOutWeight: tensors.readF32(`${p}linear_out.weight`),
+          weights: FFF_WEIGHTS[d],
+        });
+        try {
+          return fff.paths(x[d], attended.length);
+        } finally {
+          fff.dispose();
         }
-        out.push({ layer: l, tokens: attended.length, pathAgreement: tokens / attended.length, decisionAgreement: D === 0 ? 1 : decisions / (attended.length * K * D) });
-      } finally {
-        fff.dispose();
+      };
+      const a = walk('fp32');
+      const b = walk(dtype);
+      const per = K * (D + 1);
+      let tokens = 0;
+      let decisions = 0;
+      for (let i = 0; i < attended.length; i++) {
+        let same = true;
+        for (let k = 0; k < K; k++) {
+          // level j's node decides level j+1's: the walks agree on a decision while the next nodes match
+          for (let j = 0; j < D; j++) {
+            const o = i * per + k * (D + 1) + j;
+            if (a[o] !== b[o]) break;
+            if (a[o + 1] === b[o + 1]) decisions++;
+          }
+          for (let j = 0; j <= D; j++) same &&= a[i * per + k * (D + 1) + j] === b[i * per + k * (D + 1) + j];
+        }
+        if (same) tokens++;
       }
+      out.push({ layer: l, tokens: attended.length, pathAgreement: tokens / attended.length, decisionAgreement: D === 0 ? 1 : decisions / (attended.length * K * D) });
     }
   } finally {
     tensors.close();

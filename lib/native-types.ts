@@ -132,6 +132,8 @@ export interface NativeBertModel {
   resetProfile(): void;
   dispose(): void;
   weightBytes(): number;
+  /** Bytes of scratch held between forwards: freed after a forward above 32 MiB and 2x the recent median. */
+  workspaceBytes(): number;
 }
 
 export interface NativeAddon {

@@ -10,6 +10,7 @@ import type { Model } from '../lib/index';
 import { DenseFeedforward, ErrorCode, type FastFeedforward, FffError, Linear, loadModel } from '../lib/index';
 import { native } from '../lib/native';
 import { buildFff } from './helpers/layers';
+import { loadWithNative } from './helpers/native-model';
 import { firstBitDifference, randomArray, randomFff, rng } from './helpers/reference';
 
 const ROWS = 256;
@@ -237,37 +238,22 @@ describe('model.forward owns its ids', () => {
     expect(firstBitDifference((await pending).lastHiddenState, expected.lastHiddenState)).toBe(-1);
   });
 
-  it('the native forward checks the ids it copied: an id equal to the vocabulary size is ERR_FFF_TOKEN_OUT_OF_RANGE', () => {
+  it('the native forward checks the ids it copied: an id equal to the vocabulary size is ERR_FFF_TOKEN_OUT_OF_RANGE', async () => {
     // Below the TypeScript checks: the addon's own model, made the way the loader makes it.
-    const Original = native.NativeBertModel;
-    let made: InstanceType<typeof Original> | undefined;
-    native.NativeBertModel = class extends Original {
-      constructor(config: ConstructorParameters<typeof Original>[0]) {
-        super(config);
-        made = this;
-      }
-    };
-    let second: Model | undefined;
-    return loadModel(fixture)
-      .then((m) => {
-        second = m;
-        const ids = new Int32Array(16).fill(3);
-        ids[5] = 512;
-        const mask = new Int32Array(16).fill(1);
-        let thrown: unknown;
-        try {
-          void made!.forward(ids, mask, null, 1, 16, null, true, null);
-        } catch (e) {
-          thrown = e;
-        }
-        expect(thrown).toBeInstanceOf(FffError);
-        expect((thrown as FffError).code).toBe(ErrorCode.TOKEN_OUT_OF_RANGE);
-        expect((thrown as FffError).message).toContain('512');
-      })
-      .finally(() => {
-        native.NativeBertModel = Original;
-        second?.dispose();
-      });
+    const { model: second, handle } = await loadWithNative(fixture);
+    const ids = new Int32Array(16).fill(3);
+    ids[5] = 512;
+    const mask = new Int32Array(16).fill(1);
+    let thrown: unknown;
+    try {
+      void handle.forward(ids, mask, null, 1, 16, null, true, null);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(FffError);
+    expect((thrown as FffError).code).toBe(ErrorCode.TOKEN_OUT_OF_RANGE);
+    expect((thrown as FffError).message).toContain('512');
+    second.dispose();
   });
 });
 

@@ -182,7 +182,8 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
                         InstanceMethod<&BertModelWrap::Profile>("profile"),
                         InstanceMethod<&BertModelWrap::ResetProfile>("resetProfile"),
                         InstanceMethod<&BertModelWrap::Dispose>("dispose"),
-                        InstanceMethod<&BertModelWrap::WeightBytes>("weightBytes")});
+                        InstanceMethod<&BertModelWrap::WeightBytes>("weightBytes"),
+                        InstanceMethod<&BertModelWrap::WorkspaceBytes>("workspaceBytes")});
   }
 
   // new NativeBertModel(config)
@@ -392,6 +393,11 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
 
   Napi::Value WeightBytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), double(live(info.Env())->weight_bytes()));
+  }
+
+  // Bytes of scratch the model holds between forwards (bert.h: freed after an unusually large batch).
+  Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(live(info.Env())->workspace_bytes()));
   }
 
   void adjust(int64_t delta) {

@@ -47,6 +47,23 @@ void reserve(BertWorkspace& ws, const BertConfig& c, int64_t pooler_w, int64_t t
   ws.batch = batch;
 }
 
+// Records this forward's tokens; frees the workspace when it is above the keep bound and more than twice what
+// the median of the recent forwards needs (bert.h). The next forward allocates what it needs.
+void trim(BertWorkspace& ws, int64_t tokens) {
+  ws.recent[size_t(ws.forwards % int64_t(ws.recent.size()))] = tokens;
+  ws.forwards += 1;
+  const size_t n = size_t(std::min<int64_t>(ws.forwards, int64_t(ws.recent.size())));
+  std::array<int64_t, 16> r = ws.recent;
+  std::nth_element(r.begin(), r.begin() + n / 2, r.begin() + n);
+  const int64_t median = r[n / 2];
+  const int64_t bytes = int64_t(ws.storage.size() * sizeof(float));
+  if (bytes > BertModel::kWorkspaceKeepBytes && ws.tokens > 2 * median) {
+    std::vector<float>().swap(ws.storage);
+    ws.tokens = ws.batch = 0;
+    for (float** p : {&ws.h, &ws.x, &ws.qkv, &ws.ctx, &ws.ffn, &ws.mask, &ws.pool_in, &ws.pooled}) *p = nullptr;
+  }
+}
+
 // h[r] += f[r], then y[r] = LN(h[r]) (row length H): the FFF's residual add fused into the next norm, one
 // pass and one pool job instead of two.
 void add_layernorm(float* h, const float* f, int64_t M, int64_t H, const float* gamma, const float* beta, float eps,
@@ -228,6 +245,12 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
   m.prof.forwards += 1;
   m.prof.tokens += M;
   m.prof.wall_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  trim(ws, M);
+}
+
+int64_t BertModel::workspace_bytes() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return int64_t(impl_->ws.storage.size() * sizeof(float));
 }
 
 }  // namespace fffbert

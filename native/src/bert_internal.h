@@ -1,5 +1,6 @@
 // BertModel's state, shared by bert.cpp (configuration, tensors, packing) and bert_forward.cpp (the forward).
 #pragma once
+#include <array>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -40,10 +41,13 @@ struct BertLayer {
   PackedLinearPtr ffn_in, ffn_out;  // ffn == dense: [I, H], [H, I]
 };
 
-// Per-forward scratch, one allocation grown to the largest batch*seq seen; every region 64-byte aligned.
+// Per-forward scratch, one allocation grown to the batch*seq a forward needs; every region 64-byte aligned.
+// Kept between forwards for the typical size, freed after an unusually large one (bert.h: workspace bound).
 struct BertWorkspace {
   std::vector<float> storage;
   int64_t tokens = 0, batch = 0;  // capacity
+  std::array<int64_t, 16> recent{};  // batch*seq of the last forwards (a ring)
+  int64_t forwards = 0;
   float* h = nullptr;       // [M, H] residual stream
   float* x = nullptr;       // [M, H] normalised input of a sublayer (hf: the post-attention stream)
   float* qkv = nullptr;     // [M, 3H]

@@ -140,9 +140,14 @@ class BertModel {
 
   // Validates ids, mask, token types and seq against the model (cheap; forward assumes it passed).
   BertStatus check_inputs(const BertInputs& in) const;
-  // Runs the encoder with `isa` on `pool`. Requires finalize() and check_inputs(). Scratch buffers are kept per
-  // model and grown to the largest batch*seq seen. Throws std::bad_alloc when they cannot be allocated.
+  // Runs the encoder with `isa` on `pool`. Requires finalize() and check_inputs(). The scratch workspace is kept
+  // per model and grown to the batch*seq a forward needs; after a forward it is freed when it holds more than
+  // kWorkspaceKeepBytes and more than twice the tokens of the median of the last 16 forwards (one unusually
+  // large batch does not pin its memory until dispose). Throws std::bad_alloc when it cannot be allocated.
   void forward(const BertInputs& in, const BertOutputs& out, Isa isa, ThreadPool& pool);
+  static constexpr int64_t kWorkspaceKeepBytes = int64_t(32) << 20;
+  // Bytes of the workspace held now.
+  int64_t workspace_bytes() const;
 
   BertProfile profile() const;
   void reset_profile();

@@ -154,6 +154,22 @@ describe('Batcher', () => {
     expect(enc.batches.map((x) => x.seq)).toEqual([1, 9, 3]);
   });
 
+  it('what arrives while a forward runs runs right after it, without waiting maxWaitMs', async () => {
+    const enc = fakeEncoder(false);
+    const b = new Batcher(fakeConfig(), enc.run, { maxBatchSize: 2, maxWaitMs: 60_000 });
+    const first = [b.submit(ids(1, 2)), b.submit(ids(1, 2))];  // full: runs at once
+    await sleep(1);
+    const second = b.submit(ids(1, 3));  // waits: the model is busy, its batch is not full
+    await sleep(1);
+    expect(enc.batches.length).toBe(1);
+    enc.release();
+    await Promise.all(first);
+    await sleep(1);
+    expect(enc.batches.map((x) => x.batch)).toEqual([2, 1]);  // dispatched when the first finished
+    enc.release();
+    await second;
+  });
+
   it('a full queue fails at once with ERR_FFF_QUEUE_FULL', async () => {
     const enc = fakeEncoder(false);
     const b = new Batcher(fakeConfig(), enc.run, { maxBatchSize: 1, maxWaitMs: 0, maxQueue: 2 });

@@ -165,15 +165,18 @@ export class Batcher {
     }
   }
 
-  /** Runs the next batch when the model is idle and the oldest request's group is full or has waited enough. */
-  #schedule(): void {
+  /**
+   * Runs the next batch when the model is idle and the oldest request's group is full, has waited maxWaitMs, or
+   * arrived while the previous forward ran (`afterRun`: the model never idles while requests wait).
+   */
+  #schedule(afterRun = false): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     while (this.#running === 0 && this.#waiting.length > 0) {
       const batch = this.#pick();
       const rows = batch.reduce((n, r) => n + r.inputs.batch, 0);
       const waited = performance.now() - this.#waiting[0].arrived;
-      if (rows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
+      if (!afterRun && rows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
         this.#timer = setTimeout(() => this.#schedule(), this.options.maxWaitMs - waited);
         return;
       }
@@ -222,7 +225,7 @@ export class Batcher {
     } finally {
       this.#running--;
       s.batches++;
-      if (!this.#disposed) this.#schedule();
+      if (!this.#disposed) this.#schedule(true);
     }
   }
 

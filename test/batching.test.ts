@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Batcher } from '../lib/batching/batcher';
 import { mergeInputs, splitOutputs } from '../lib/batching/merge';
@@ -168,6 +169,21 @@ describe('Batcher', () => {
     expect(enc.batches.map((x) => x.batch)).toEqual([2, 1]);  // dispatched when the first finished
     enc.release();
     await second;
+  });
+
+  it('does not wait for others when requests have lately come further apart than maxWaitMs', async () => {
+    const enc = fakeEncoder();
+    const b = new Batcher(fakeConfig(), enc.run, { maxBatchSize: 8, maxWaitMs: 200 });
+    let t = performance.now();
+    await b.submit(ids(1, 2));  // no history: waits its 200 ms
+    expect(performance.now() - t).toBeGreaterThanOrEqual(190);
+    await sleep(300);
+    await b.submit(ids(1, 2));  // one gap of >= 300 ms: runs at once
+    await sleep(300);
+    t = performance.now();
+    await b.submit(ids(1, 2));
+    expect(performance.now() - t).toBeLessThan(150);
+    expect(enc.batches.length).toBe(3);
   });
 
   it('a full queue fails at once with ERR_FFF_QUEUE_FULL', async () => {

@@ -30,7 +30,7 @@ export interface BatcherStats {
   waitingRows: number;
   /** Merged forwards running (0 or 1). */
   running: number;
-  /** Merged forwards completed (or failed), the requests and rows they held, and their tokens with padding. */
+  /** Merged forwards started, the requests and rows they held, and their tokens with padding. */
   batches: number;
   requests: number;
   rows: number;
@@ -98,6 +98,9 @@ export class Batcher {
   #running = 0;
   #timer: NodeJS.Timeout | null = null;
   #disposed = false;
+  /** Moving average of the time between arrivals (ms; undefined before the second request). */
+  #gap: number | undefined;
+  #lastArrival: number | undefined;
   readonly #stats = { batches: 0, requests: 0, rows: 0, paddedTokens: 0, rejected: 0, aborted: 0, batchRows: BATCH_ROW_BOUNDS.map(() => 0) };
 
   constructor(config: BertConfig, run: EncoderRun, options?: BatchingOptions) {
@@ -119,8 +122,11 @@ export class Batcher {
       this.#stats.rejected++;
       return Promise.reject(new FffError(ErrorCode.QUEUE_FULL, `The batching queue is full (${this.options.maxQueue} requests waiting); retry later`));
     }
+    const now = performance.now();
+    if (this.#lastArrival !== undefined) this.#gap = this.#gap === undefined ? now - this.#lastArrival : 0.75 * this.#gap + 0.25 * (now - this.#lastArrival);
+    this.#lastArrival = now;
     return new Promise<EncoderOutputs>((resolve, reject) => {
-      const request: Request = { inputs, logits: options.logits, arrived: performance.now(), resolve, reject, signal };
+      const request: Request = { inputs, logits: options.logits, arrived: now, resolve, reject, signal };
       if (signal) {
         request.onAbort = () => {
           const i = this.#waiting.indexOf(request);
@@ -167,7 +173,9 @@ export class Batcher {
 
   /**
    * Runs the next batch when the model is idle and the oldest request's group is full, has waited maxWaitMs, or
-   * arrived while the previous forward ran (`afterRun`: the model never idles while requests wait).
+   * arrived while the previous forward ran (`afterRun`: the model never idles while requests wait). Nor does
+   * it wait when requests have lately come further apart than maxWaitMs (a moving average of the gaps): one
+   * client at a time gets no added latency.
    */
   #schedule(afterRun = false): void {
     if (this.#timer) clearTimeout(this.#timer);
@@ -176,7 +184,8 @@ export class Batcher {
       const batch = this.#pick();
       const rows = batch.reduce((n, r) => n + r.inputs.batch, 0);
       const waited = performance.now() - this.#waiting[0].arrived;
-      if (!afterRun && rows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
+      const othersLikely = this.#gap === undefined || this.#gap < this.options.maxWaitMs;
+      if (!afterRun && othersLikely && rows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
         this.#timer = setTimeout(() => this.#schedule(), this.options.maxWaitMs - waited);
         return;
       }
@@ -208,7 +217,6 @@ export class Batcher {
   async #dispatch(batch: Request[]): Promise<void> {
     this.#running++;
     for (const r of batch) this.#release(r);
-    const s = this.#stats;
     try {
       if (batch.length === 1) {
         const r = batch[0];
@@ -224,13 +232,13 @@ export class Batcher {
       for (const r of batch) r.reject(err);
     } finally {
       this.#running--;
-      s.batches++;
       if (!this.#disposed) this.#schedule(true);
     }
   }
 
   #count(inputs: EncoderInputs, requests: number): void {
     const s = this.#stats;
+    s.batches++;
     s.requests += requests;
     s.rows += inputs.batch;
     s.paddedTokens += inputs.batch * inputs.seq;

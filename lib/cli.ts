@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { classifyTable, fillMaskTable, loadProgress } from './cli-format';
 import { ErrorCode, FffError } from './errors';
 import type { DenseDtype } from './bert/encoder';
 import type { LoadModelOptions, Model } from './model';
@@ -17,8 +18,8 @@ const USAGE = `Usage: fffbert <command> [options]
 Commands:
   info                          instruction sets, threads, version and origin of the native binary
   embed <model> <text...>       sentence embeddings (JSON)
-  fill-mask <model> <text>      candidates for each mask token of the text (JSON)
-  classify <model> <text...>    label and probabilities per text (JSON)
+  fill-mask <model> <text>      candidates for each mask token of the text (a table on a terminal, else JSON)
+  classify <model> <text...>    label and probabilities per text (a table on a terminal, else JSON)
   <model> is a folder or a hub id (org/name, e.g. pbelcak/UltraFastBERT-1x11-long) loaded through the
   Hugging Face cache (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE as in Python)
   bench [--e2e] [args...]       run bench/layer.mjs (or bench/e2e.mjs with --e2e); other args pass through
@@ -34,6 +35,9 @@ Options of embed, fill-mask, classify:
   --no-normalize                embed: keep the raw pooled vector (default: L2-normalised)
   --top-k <n>                   fill-mask: candidates per mask (default 5)
   --batch-size <n>              embed, classify: texts per forward (default 32)
+  --json                        fill-mask, classify: JSON even on a terminal (a table is printed there otherwise;
+                                JSON whenever stdout is a pipe or file)
+  --quiet                       no progress lines on stderr (they appear only when it is a terminal)
   --revision <rev>              hub id: branch, tag or commit (default main)
   --offline                     hub id: use only the cache (as HF_HUB_OFFLINE=1)
 
@@ -46,6 +50,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Whether stderr is a terminal: download progress is shown there (default: process.stderr.isTTY). */
   stderrIsTTY?: boolean;
+  /** Whether stdout is a terminal: fill-mask and classify print tables there, JSON otherwise (default: process.stdout.isTTY). */
+  stdoutIsTTY?: boolean;
   /** Package root holding bench/ (default: the folder above dist/). */
   packageRoot?: string;
 }
@@ -54,6 +60,7 @@ const defaultIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   stderrIsTTY: process.stderr.isTTY,
+  stdoutIsTTY: process.stdout.isTTY,
 };
 
 class UsageError extends Error {}
@@ -134,6 +141,8 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
       'batch-size': { type: 'string' },
       revision: { type: 'string' },
       offline: { type: 'boolean' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
     },
   });
   const [dir, ...texts] = positionals;
@@ -147,24 +156,33 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
   if (options.truncation === undefined) delete options.truncation;
   if (values.revision !== undefined) options.revision = values.revision;
   if (values.offline) options.offline = true;
-  if (io.stderrIsTTY) options.onProgress = downloadProgress(io);
+  if (io.stderrIsTTY && !values.quiet) {
+    options.onProgress = downloadProgress(io);
+    options.onLoadProgress = loadProgress(io.stderr, 'weights');
+  }
+  const asTable = io.stdoutIsTTY === true && !values.json;
   const batchSize = positiveInt('batch-size', values['batch-size']);
 
   const { loadModel } = await import('./model');
   const model: Model = await loadModel(dir, options);
   try {
     let result: unknown;
+    let text: string | undefined;  // the table, when stdout is a terminal
     if (command === 'embed') {
       const pooling = values.pooling ?? 'mean';
       if (pooling !== 'mean' && pooling !== 'cls') throw new UsageError(`--pooling expects mean or cls but received "${pooling}"`);
       const vectors = await model.embed(texts, { pooling, normalize: !values['no-normalize'], batchSize });
       result = texts.map((text, i) => ({ text, embedding: Array.from(vectors[i]) }));
     } else if (command === 'fill-mask') {
-      result = await model.fillMask(texts[0], { topK: positiveInt('top-k', values['top-k']) });
+      const masks = await model.fillMask(texts[0], { topK: positiveInt('top-k', values['top-k']) });
+      result = masks;
+      if (asTable) text = fillMaskTable(texts[0], masks);
     } else {
-      result = (await model.classify(texts, { batchSize })).map((r, i) => ({ text: texts[i], ...r }));
+      const results = await model.classify(texts, { batchSize });
+      result = results.map((r, i) => ({ text: texts[i], ...r }));
+      if (asTable) text = classifyTable(texts, results);
     }
-    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    io.stdout(text ?? `${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } finally {
     model.dispose();

@@ -47,6 +47,8 @@ export interface LoadModelOptions extends HubOptions {
   dtype?: DenseDtype;
   /** Concurrent calls share forwards (lib/batching/batcher.ts): true for the defaults, or the batcher's options. */
   batching?: BatchingOptions | boolean;
+  /** Called as the weights are copied in: `loaded` of `total` float32 bytes (synchronous; the CLI's progress line). */
+  onLoadProgress?: (progress: { loaded: number; total: number }) => void;
 }
 
 export interface LoadStats {
@@ -173,7 +175,7 @@ export class Model implements PipelineHost {
 function checkOptions(options: unknown): LoadModelOptions {
   const o = expectOptions('options', options);
   for (const key of Object.keys(o)) {
-    const known = ['threads', 'isa', 'truncation', 'dtype', 'batching', ...HUB_OPTION_KEYS];
+    const known = ['threads', 'isa', 'truncation', 'dtype', 'batching', 'onLoadProgress', ...HUB_OPTION_KEYS];
     if (!known.includes(key)) throw invalidArgument(`options.${key}`, `absent (known options: ${known.join(', ')})`, o[key]);
   }
   if (o.truncation !== undefined && typeof o.truncation !== 'boolean') throw invalidArgument('options.truncation', 'a boolean', o.truncation);
@@ -209,7 +211,7 @@ export async function loadModel(idOrDir: string, options?: LoadModelOptions): Pr
     config = parseConfig(dir, tensors);
     // Let the event loop breathe before the long synchronous copy of the weights.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    encoder = createEncoder(config, tensors, { dtype: o.dtype });
+    encoder = createEncoder(config, tensors, { dtype: o.dtype, onProgress: o.onLoadProgress });
   } finally {
     // frees the read buffer before the tokenizer is built: peak memory is the weights plus one of the two
     tensors.close();

@@ -23,6 +23,8 @@ export const DENSE_DTYPES: readonly DenseDtype[] = ['fp32', 'int8', 'bf16'];
 export interface CreateEncoderOptions {
   /** Arithmetic of the dense linear layers (default 'fp32'); LayerNorm, softmax, GELU, residuals stay fp32. */
   dtype?: DenseDtype;
+  /** Called after each tensor is copied: `loaded` of `total` float32 bytes of the tensors the model reads. */
+  onProgress?: (progress: { loaded: number; total: number }) => void;
 }
 
 /** Checks an options.dtype value (ERR_FFF_INVALID_ARGUMENT naming `name`); undefined gives 'fp32'. */
@@ -162,7 +164,7 @@ function sameShape(a: number[], b: number[]): boolean {
   return sa.length === sb.length && sa.every((d, i) => d === sb[i]);
 }
 
-function loadTensors(model: NativeBertModel, config: BertConfig, tensors: TensorSource): void {
+function loadTensors(model: NativeBertModel, config: BertConfig, tensors: TensorSource, onProgress?: CreateEncoderOptions['onProgress']): void {
   const names = new Set(tensors.names());
   const prefix = names.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
   const keys = (name: string) => (config.family === 'crammed' ? crammedKeys(name) : hfKeys(name, prefix));
@@ -190,6 +192,9 @@ function loadTensors(model: NativeBertModel, config: BertConfig, tensors: Tensor
   if (unused.length > 0) {
     throw new FffError(ErrorCode.UNSUPPORTED_MODEL, `The checkpoint has encoder tensors this implementation does not use: ${unused.slice(0, 10).join(', ')}`);
   }
+  const bytes = (shape: number[]) => 4 * shape.reduce((n, d) => n * d, 1);
+  const total = plan.reduce((n, p) => n + bytes(p.shape), 0);
+  let loaded = 0;
   for (const { name, key, shape } of plan) {
     const info = tensors.info(key);
     if (info === undefined || !sameShape(info.shape, shape)) {
@@ -199,6 +204,8 @@ function loadTensors(model: NativeBertModel, config: BertConfig, tensors: Tensor
       );
     }
     model.setTensor(name, tensors.readF32(key), shape);
+    loaded += bytes(shape);
+    onProgress?.({ loaded, total });
   }
   if (config.family === 'crammed') checkNormFactors(config, tensors, names);
 }
@@ -321,7 +328,8 @@ export function createEncoder(config: BertConfig, tensors: TensorSource, options
   const dtype = expectDenseDtype('options.dtype', o.dtype);
   const model = new native.NativeBertModel(nativeConfig(config, dtype));
   try {
-    loadTensors(model, config, tensors);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', o.onProgress);
+    loadTensors(model, config, tensors, o.onProgress as CreateEncoderOptions['onProgress']);
     model.finalize();
   } catch (err) {
     model.dispose();

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { BatchingOptions } from '../batching/batcher';
 import type { LoadModelOptions, Model } from '../model';
 import type { IsaName } from '../runtime';
+import { loadProgress } from '../cli-format';
 import { createServer } from './server';
 
 export const SERVE_USAGE = `Usage: fffbert serve <dir> [options]
@@ -31,6 +32,8 @@ GET /health, GET /ready, GET /metrics.
 export interface ServeIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** A progress line while the weights load when stderr is a terminal (and no --quiet). */
+  stderrIsTTY?: boolean;
 }
 
 export class ServeUsageError extends Error {}
@@ -102,6 +105,7 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   if (values.isa !== undefined) options.isa = values.isa as IsaName;
   if (values.truncation) options.truncation = true;
   if (!values['no-batching']) options.batching = batching;
+  if (io.stderrIsTTY && !values.quiet) options.onLoadProgress = loadProgress(io.stderr, 'weights');
 
   const { loadModel } = await import('../model');
   const loading = loadModel(dir, options);

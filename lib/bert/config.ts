@@ -22,6 +22,7 @@ export function parseConfig(dir: string, tensors?: TensorSource): BertConfig {
   if (pathExists(configPath, 'model config')) config = parseConfigJson(readJson(configPath), configPath);
   else if (pathExists(archPath, 'model config')) config = parseCrammedArch(readJson(archPath), archPath, 'model_config.json', null, null);
   else throw new FffError(ErrorCode.FILE_NOT_FOUND, `No config.json or model_config.json in ${dir}`);
+  if (tensors) checkLayerCount(config, tensors);
   return tensors ? resolveWithCheckpoint(config, tensors) : config;
 }
 
@@ -291,6 +292,31 @@ function expectShape(tensors: TensorSource, name: string, expected: number[], wh
   if (shape === undefined) throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint has no tensor ${name} (${why})`);
   if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
     throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint's ${name} has shape [${shape.join(', ')}] but the config implies [${expected.join(', ')}] (${why})`);
+  }
+}
+
+/**
+ * The config's layer count must be the checkpoint's (one more than its highest layer index) and a dense
+ * feedforward's width that of layer 0's input weight, before the native model is sized by them.
+ */
+export function checkLayerCount(config: BertConfig, tensors: TensorSource): void {
+  if (config.ffn.kind === 'dense') {
+    const key = config.family === 'crammed' ? 'encoder.layers.0.ffn.dense_in.weight' : `${hfPrefix(tensors)}encoder.layer.0.intermediate.dense.weight`;
+    const rows = tensors.info(key)?.shape[0];
+    if (rows !== undefined && rows !== config.ffn.intermediateSize) {
+      const field = config.family === 'crammed' ? 'intermed_size' : 'intermediate_size';
+      throw new FffError(ErrorCode.INVALID_MODEL, `The config's ${field} is ${config.ffn.intermediateSize} but the checkpoint's ${key} has ${rows} rows`);
+    }
+  }
+  const pattern = config.family === 'crammed' ? /^encoder\.layers\.(\d+)\./ : /^(?:bert\.)?encoder\.layer\.(\d+)\./;
+  let layers = 0;
+  for (const name of tensors.names()) {
+    const m = pattern.exec(name);
+    if (m) layers = Math.max(layers, Number(m[1]) + 1);
+  }
+  if (layers !== config.numLayers) {
+    const field = config.family === 'crammed' ? 'num_transformer_layers' : 'num_hidden_layers';
+    throw new FffError(ErrorCode.INVALID_MODEL, `The config's ${field} is ${config.numLayers} but the checkpoint has ${layers} layers`);
   }
 }
 

@@ -24,6 +24,9 @@ export function allocFloat32(length: number, what: string): Float32Array {
   try {
     return new Float32Array(length);
   } catch (err) {
-    throw new FffError(ErrorCode.OUT_OF_MEMORY, `Cannot allocate ${what} (${length} floats): ${err instanceof Error ? err.message : String(err)}`);
+    throw new FffError(
+      ErrorCode.OUT_OF_MEMORY,
+      `Cannot allocate ${what} (${length} floats): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

@@ -36,12 +36,14 @@ function checkVocab(model: Json, limit: number): void {
     // Unigram: [token, score] pairs, the id is the index
     if (vocab.length > limit) throw invalid(`model.vocab has ${vocab.length} entries; at most ${limit}`);
     vocab.forEach((e: unknown, i) => {
-      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number') throw invalid(`model.vocab[${i}] is not a [token, score] pair`);
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number')
+        throw invalid(`model.vocab[${i}] is not a [token, score] pair`);
     });
     return;
   }
   if (!isObject(vocab)) throw invalid('model.vocab is neither an object nor an array');
-  for (const [token, id] of Object.entries(vocab)) checkId(id, limit, `model.vocab[${JSON.stringify(token).slice(0, 40)}]`);
+  for (const [token, id] of Object.entries(vocab))
+    checkId(id, limit, `model.vocab[${JSON.stringify(token).slice(0, 40)}]`);
 }
 
 function checkAddedTokens(added: unknown, limit: number): void {
@@ -50,9 +52,11 @@ function checkAddedTokens(added: unknown, limit: number): void {
   added.forEach((a: unknown, i) => {
     if (!isObject(a)) throw invalid(`added_tokens[${i}] is not an object`);
     checkId(a.id, limit, `added_tokens[${i}].id`);
-    if (typeof a.content !== 'string' || a.content.length === 0) throw invalid(`added_tokens[${i}].content is not a non-empty string`);
+    if (typeof a.content !== 'string' || a.content.length === 0)
+      throw invalid(`added_tokens[${i}].content is not a non-empty string`);
     for (const flag of ['single_word', 'lstrip', 'rstrip', 'normalized', 'special']) {
-      if (a[flag] !== undefined && typeof a[flag] !== 'boolean') throw invalid(`added_tokens[${i}].${flag} is not a boolean`);
+      if (a[flag] !== undefined && typeof a[flag] !== 'boolean')
+        throw invalid(`added_tokens[${i}].${flag} is not a boolean`);
     }
   });
 }
@@ -61,7 +65,7 @@ function checkAddedTokens(added: unknown, limit: number): void {
 function checkPatterns(value: unknown, where: string, depth: number): void {
   if (depth > MAX_DEPTH) throw invalid(`${where} is nested more than ${MAX_DEPTH} levels deep`);
   if (Array.isArray(value)) {
-    value.forEach((v, i) => checkPatterns(v, `${where}[${i}]`, depth + 1));
+    for (let i = 0; i < value.length; i++) checkPatterns(value[i], `${where}[${i}]`, depth + 1);
     return;
   }
   if (!isObject(value)) return;
@@ -69,7 +73,10 @@ function checkPatterns(value: unknown, where: string, depth: number): void {
     if (key === 'Regex') {
       if (typeof v !== 'string') throw invalid(`${where}.Regex is not a string`);
       const reason = catastrophicRegex(v);
-      if (reason !== null) throw invalid(`${where}.Regex ${JSON.stringify(v).slice(0, 80)} can take exponential time (${reason}); refused`);
+      if (reason !== null)
+        throw invalid(
+          `${where}.Regex ${JSON.stringify(v).slice(0, 80)} can take exponential time (${reason}); refused`,
+        );
     } else {
       checkPatterns(v, `${where}.${key}`, depth + 1);
     }
@@ -85,7 +92,8 @@ export function checkTokenizerJson(json: Json, vocabLimit = MAX_VOCAB): void {
   if (!isObject(model)) throw new FffError(ErrorCode.INVALID_MODEL, 'tokenizer.json has no model section');
   checkVocab(model, vocabLimit);
   checkAddedTokens(json.added_tokens, vocabLimit);
-  for (const section of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) checkPatterns(json[section], section, 0);
+  for (const section of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder'])
+    checkPatterns(json[section], section, 0);
 }
 
 interface Group {

@@ -16,8 +16,10 @@ export function fsError(err: unknown, file: string, what = 'file'): FffError {
   if (err instanceof FffError) return err;
   const code = (err as NodeJS.ErrnoException | null)?.code;
   const reason = err instanceof Error ? err.message : String(err);
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new FffError(ErrorCode.FILE_NOT_FOUND, `The ${what} ${file} does not exist`);
-  if (code === 'EACCES' || code === 'EPERM') return new FffError(ErrorCode.ACCESS_DENIED, `Permission denied reading the ${what} ${file}`);
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new FffError(ErrorCode.FILE_NOT_FOUND, `The ${what} ${file} does not exist`);
+  if (code === 'EACCES' || code === 'EPERM')
+    return new FffError(ErrorCode.ACCESS_DENIED, `Permission denied reading the ${what} ${file}`);
   if (code === 'EISDIR') return notRegular(file, what, 'a directory');
   return new FffError(ErrorCode.IO, `Cannot read the ${what} ${file}: ${reason}`);
 }
@@ -72,13 +74,15 @@ export function openRegularFile(file: string, what = 'file'): { fd: number; size
 export function readBoundedFile(file: string, maxBytes: number, what = 'file'): Buffer {
   const { fd, size } = openRegularFile(file, what);
   try {
-    if (size > maxBytes) throw new FffError(ErrorCode.INVALID_MODEL, `The ${what} ${file} is ${size} bytes; at most ${maxBytes} are read`);
+    if (size > maxBytes)
+      throw new FffError(ErrorCode.INVALID_MODEL, `The ${what} ${file} is ${size} bytes; at most ${maxBytes} are read`);
     // stat's size is a hint (/proc files say 0, a file may grow while read): the buffer grows, up to the bound
     let buf = Buffer.allocUnsafe(Math.min(maxBytes, size) + 1);
     let done = 0;
     for (;;) {
       if (done === buf.length) {
-        if (done > maxBytes) throw new FffError(ErrorCode.INVALID_MODEL, `The ${what} ${file} is longer than ${maxBytes} bytes`);
+        if (done > maxBytes)
+          throw new FffError(ErrorCode.INVALID_MODEL, `The ${what} ${file} is longer than ${maxBytes} bytes`);
         const grown = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2 + 4096));
         buf.copy(grown, 0, 0, done);
         buf = grown;
@@ -102,7 +106,10 @@ export function readJsonObject(file: string, maxBytes: number, what = 'file'): R
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new FffError(ErrorCode.INVALID_MODEL, `The ${what} ${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FffError(
+      ErrorCode.INVALID_MODEL,
+      `The ${what} ${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new FffError(ErrorCode.INVALID_MODEL, `The ${what} ${file} is not a JSON object`);

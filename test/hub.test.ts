@@ -195,7 +195,7 @@ describe('loadModel by hub id', () => {
     expect(hub.requests.slice(before)).toEqual([`GET /api/models/${UFB}/revision/v1`]);
   });
 
-  it('404s: unknown repo, unknown revision, no safetensors (pytorch_model.bin, sharded), each naming the id', async () => {
+  it('404s: unknown repo, unknown revision, no safetensors (pytorch_model.bin, sharded), a file not served; each naming the id', async () => {
     await expect(loadModel('test-org/absent', { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_REPO_NOT_FOUND', message: expect.stringMatching(/test-org\/absent.*check the id/) });
     await expect(loadModel(UFB, { cacheDir, revision: 'no-such-branch' })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_REVISION_NOT_FOUND',
@@ -206,8 +206,17 @@ describe('loadModel by hub id', () => {
       message: expect.stringMatching(/test-org\/pickle-only.*pytorch_model\.bin.*unpickling.*can run arbitrary code/),
     });
     await expect(loadModel('test-org/sharded', { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NO_SAFETENSORS', message: expect.stringMatching(/sharded/) });
+    // a file the listing has but the hub does not serve (404 EntryNotFound on resolve)
+    hub.faults.set('model.safetensors', 'missing');
+    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
+      message: expect.stringMatching(new RegExp(`listed model\\.safetensors of ${UFB} at ${MAIN} but does not serve it`)),
+    });
+    expect(fs.existsSync(path.join(repoDir(cacheDir, UFB), 'snapshots', MAIN, 'model.safetensors'))).toBe(false);
+    expect(fs.existsSync(path.join(repoDir(cacheDir, UFB), 'refs', 'main'))).toBe(false);
     expect(hub.requests.some((r) => r.includes('pytorch_model.bin') && r.startsWith('GET'))).toBe(false);
-    expect(walk(cacheDir).filter((f) => f.includes('blobs'))).toEqual([]);
+    expect(walk(cacheDir).filter((f) => f.includes('blobs') && !f.startsWith(`models--${UFB.replace('/', '--')}`))).toEqual([]);
+    expectCacheSound(cacheDir);
   });
 
   it('a gated repo: ERR_FFF_HUB_ACCESS_DENIED without a token or with a wrong one; the token (option or HF_TOKEN) opens it', async () => {
@@ -380,7 +389,7 @@ describe('loadModel by hub id', () => {
     fs.writeFileSync(notAFolder, '');
     await expect(loadModel(UFB, { cacheDir: notAFolder })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
-      message: expect.stringMatching(/Cannot write the Hugging Face cache .*a-file \(ENOTDIR on mkdir\): give a writable folder/),
+      message: expect.stringMatching(/Cannot write test-org\/ufb-tiny into the Hugging Face cache .*a-file \(ENOTDIR on mkdir\): give a writable folder/),
     });
     hub.requests.length = 0;
     process.env.HF_ENDPOINT = 'huggingface.co';

@@ -68,13 +68,13 @@ async function resolveHubModel(id: string, s: HubSettings): Promise<string> {
       await downloadSnapshot(hub, id, commit, repoDir, s, http);
     } catch (err) {
       if (isNetworkFailure(err)) throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Downloading ${id} from ${s.endpoint} failed (${networkReason(err)}): nothing partial was kept; run again`);
-      throw cacheFailure(err, s) ?? hubFailure(err, context);
+      throw cacheFailure(err, id, s) ?? hubFailure(err, context);
     }
   }
   try {
     writeRef(repoDir, s.revision, commit);
   } catch (err) {
-    throw cacheFailure(err, s) ?? err;
+    throw cacheFailure(err, id, s) ?? err;
   }
   return snapshotFolder(repoDir, commit);
 }
@@ -90,10 +90,10 @@ function checkEndpoint(endpoint: string): void {
 }
 
 /** A file system error writing the cache (not writable, full, a file where a folder should be), or undefined. */
-function cacheFailure(err: unknown, s: HubSettings): FffError | undefined {
+function cacheFailure(err: unknown, id: string, s: HubSettings): FffError | undefined {
   const e = err as NodeJS.ErrnoException;
   if (typeof e.code !== 'string' || typeof e.syscall !== 'string') return undefined;
-  return new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Cannot write the Hugging Face cache ${s.cacheDir} (${e.code} on ${e.syscall}): give a writable folder (options.cacheDir, HF_HUB_CACHE or HF_HOME)`);
+  return new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Cannot write ${id} into the Hugging Face cache ${s.cacheDir} (${e.code} on ${e.syscall}): give a writable folder (options.cacheDir, HF_HUB_CACHE or HF_HOME)`);
 }
 
 type HubModule = typeof import('@huggingface/hub');

@@ -8,7 +8,8 @@
  * Errors: 404 + X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound; 401 GatedRepo on resolve for a gated
  * repository without the right token. Faults for one file: truncate (Content-Length of the whole file, half the
  * bytes, then the connection closes), corrupt (one byte flipped), slow (chunks of 8 KB, 20 ms apart: about a
- * second for ufb-tiny), stall (half the bytes, then silence with the connection open); `stallApi` leaves every
+ * second for ufb-tiny), stall (half the bytes, then silence with the connection open), missing (paths-info lists
+ * the file, resolve answers 404 EntryNotFound); `stallApi` leaves every
  * /api request unanswered. Requests no route answers are listed in `unrouted`.
  */
 import * as crypto from 'node:crypto';
@@ -17,7 +18,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
-export type Fault = 'truncate' | 'corrupt' | 'slow' | 'stall';
+export type Fault = 'truncate' | 'corrupt' | 'slow' | 'stall' | 'missing';
 
 export interface StandInRepo {
   /** commit hash -> file name -> contents */
@@ -152,7 +153,7 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
         const file = rest.join('/');
         if (repo.gated && req.headers.authorization !== `Bearer ${token}`) return fail(res, 401, 'GatedRepo', `Access to model ${id} is restricted.`);
         const data = files[file];
-        if (data === undefined) return fail(res, 404, 'EntryNotFound', `${file} does not exist on "${rev}"`);
+        if (data === undefined || faults.get(file) === 'missing') return fail(res, 404, 'EntryNotFound', `${file} does not exist on "${rev}"`);
         if (!isLfs(file)) return serveBytes(req, res, data, { 'X-Repo-Commit': commit, ETag: `"${gitOid(data)}"` }, faults.get(file));
         const lfs = { 'X-Repo-Commit': commit, 'X-Linked-Etag': `"${sha256(data)}"`, 'X-Linked-Size': String(data.length), ETag: `"${gitOid(lfsPointer(data))}"` };
         res.writeHead(302, { ...lfs, Location: `/cdn/${sha256(data)}` });

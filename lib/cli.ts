@@ -23,6 +23,7 @@ Commands:
   <model> is a folder or a hub id (org/name, e.g. pbelcak/UltraFastBERT-1x11-long) loaded through the
   Hugging Face cache (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE as in Python)
   bench [--e2e] [args...]       run bench/layer.mjs (or bench/e2e.mjs with --e2e); other args pass through
+                                (--quick: a result in under a minute; --threads 1,2,4; --out DIR; --quiet)
   serve <dir> [options]         HTTP service: /embed, /classify, /fill-mask, /health, /ready, /metrics
                                 (fffbert serve --help)
 
@@ -102,7 +103,7 @@ async function runBench(args: string[], io: CliIo): Promise<number> {
   const rest = args.filter((a) => a !== '--e2e');
   const script = path.join(packageRoot(io), 'bench', e2e ? 'e2e.mjs' : 'layer.mjs');
   if (!fs.existsSync(script)) {
-    io.stderr(`fffbert bench: ${script} not found (the benchmarks ship with the source repository, not the npm package)\n`);
+    io.stderr(`fffbert bench: ${script} not found (the package ships bench/: reinstall fffbert)\n`);
     return 1;
   }
   const child = spawn(process.execPath, [script, ...rest], { stdio: 'inherit' });

@@ -146,6 +146,8 @@ export interface NativeAddon {
   setErrorClass(errorClass: new (code: never, message: string) => Error): void;
   /** Async forwards queued or running on the addon's dispatcher threads, every context of the process. */
   jobsInFlight(): number;
+  /** Benchmark-only machine probe (fff.h fff_probe): dots/s, rows/s or bytes/s; blocks for `milliseconds`. */
+  fffProbe(kind: 'dot' | 'gather' | 'read', weights: NativeWeightDtype, bytes: number, milliseconds: number): number;
   NativeFastFeedforward: new (
     inputWidth: number,
     outputWidth: number,

@@ -137,12 +137,14 @@ const files = pack.files.map((f) => f.path);
 const problems = [];
 const forbidden = [
   [/^test\//, 'tests'], [/fixtures\//, 'fixtures'], [/(^|\/)build\//, 'a build folder'], [/^native\/tests\//, 'native tests'],
-  [/\.ts$/, 'a TypeScript source', (p) => !p.endsWith('.d.ts')], [/\.map$/, 'a source map'], [/^(bench|scripts|cmake|\.github|\.ci|\.cache|lib)\//, 'a development folder'],
+  [/\.ts$/, 'a TypeScript source', (p) => !p.endsWith('.d.ts')], [/\.map$/, 'a source map'], [/^(scripts|cmake|\.github|\.ci|\.cache|lib)\//, 'a development folder'],
+  [/^bench\//, 'a bench file other than its runners, libs and README', (p) => !/^bench\/(\w+\.mjs|lib\/[\w-]+\.mjs|native\/\w+\.c|README\.md)$/.test(p)],
   [/node_modules\//, 'node_modules'], [/\.tgz$/, 'a tarball'], [/\.node$/, 'a binary outside prebuilds/', (p) => !p.startsWith('prebuilds/')],
 ];
 for (const p of files) for (const [re, what, extra] of forbidden) if (re.test(p) && (!extra || extra(p))) problems.push(`${p}: ${what} is packed`);
 const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8'));
 const required = ['package.json', 'README.md', 'binding-options.js', 'CMakeLists.txt', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js',
+  'bench/layer.mjs', 'bench/lib/worker.mjs', 'bench/lib/limit.mjs',
   'prebuilds/fffbert-linux-x64/node-napi-v8.node', 'prebuilds/fffbert-linux-arm64/node-napi-v8.node',
   pkg.main, pkg.types, ...Object.values(pkg.bin || {})].map((p) => p.replace(/^\.\//, ''));
 // The source fallback: every non-test source CMakeLists.txt names, and every header next to them.
@@ -221,6 +223,20 @@ smoke() { # smoke LABEL EXPECT: runs the smoke test, adds its ok/not ok lines to
   fi
 }
 smoke prebuilt prebuilt
+
+# The layer benchmark from the installed package (issue 11): `fffbert bench --quick` with no peer installed (ORT
+# and OpenBLAS are said to be absent, never fatal), its table on stdout, JSON and SVG where --out says.
+bench_start=$(date +%s)
+if env PATH="$toolbin" npx --no fffbert bench --quick --out "$app/bench-out" >"$logs/bench_quick.log" 2>&1 &&
+  grep -q 'FFF speed-up vs fastest dense 4095' "$logs/bench_quick.log" &&
+  grep -q 'FFF limit on this machine' "$logs/bench_quick.log" &&
+  grep -q 'onnxruntime-node not found' "$logs/bench_quick.log" &&
+  [ -s "$app/bench-out/layer.json" ] && [ -s "$app/bench-out/layer.svg" ]; then
+  pass "fffbert bench --quick from the installed package: table, limit, JSON and SVG in --out ($(($(date +%s) - bench_start)) s)"
+else
+  fail "fffbert bench --quick from the installed package (log $logs/bench_quick.log)"
+  tail -25 "$logs/bench_quick.log" | sed 's/^/    | /'
+fi
 
 # --- 6. the source build: forced, without and with a compiler --------------------------------------------------------
 if env PATH="$toolbin" npm rebuild fffbert --build-from-source --foreground-scripts >"$logs/rebuild_no_compiler.log" 2>&1; then

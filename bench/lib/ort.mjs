@@ -1,10 +1,11 @@
-// onnxruntime-node, resolved from bench/node_modules (bench's own dependency, not the main package's).
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { benchDir } from './paths.mjs';
+// onnxruntime-node, resolved from bench/node_modules (bench's own dependency, not the main package's) or, for
+// the installed package, from the current folder (setup.mjs ortRequire).
+import { ortRequire } from './setup.mjs';
 
 export function loadOrt() {
-  return createRequire(path.join(benchDir, 'package.json'))('onnxruntime-node');
+  const req = ortRequire();
+  if (!req) throw new Error('onnxruntime-node not found');
+  return req('onnxruntime-node');
 }
 
 /** ORT with the best settings it offers here: all graph optimisations, `threads` intra-op, sequential. */

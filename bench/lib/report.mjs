@@ -23,16 +23,16 @@ export function printTable(rows, { title, align } = {}) {
   for (const r of rows.slice(1)) console.log(line(r));
 }
 
-/** Writes `<name>.json` (and a timestamped copy) and any extra files into bench/results/. */
-export function writeResults(name, data, extra = {}) {
-  mkdirSync(resultsDir, { recursive: true });
+/** Writes `<name>.json` (and a timestamped copy) and any extra files into `dir` (default bench/results/). */
+export function writeResults(name, data, extra = {}, dir = resultsDir) {
+  mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(data, null, 2)}\n`;
-  const written = [path.join(resultsDir, `${name}.json`), path.join(resultsDir, `${name}-${stamp}.json`)];
+  const written = [path.join(dir, `${name}.json`), path.join(dir, `${name}-${stamp}.json`)];
   writeFileSync(written[0], json);
   writeFileSync(written[1], json);
   for (const [file, text] of Object.entries(extra)) {
-    const p = path.join(resultsDir, file);
+    const p = path.join(dir, file);
     writeFileSync(p, text);
     written.push(p);
   }

@@ -5,9 +5,24 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { benchDir, openblasBinary, repoRoot } from './paths.mjs';
+import { benchDir, openblasBinary, repoRoot, sourceTree } from './paths.mjs';
 
-const requireFromBench = createRequire(path.join(benchDir, 'package.json'));
+/**
+ * A require() that finds onnxruntime-node: bench's own install in a source checkout, else the current folder's
+ * (a user of the installed package adds it with `npm install onnxruntime-node`); null when neither has it.
+ */
+export function ortRequire() {
+  for (const from of [path.join(benchDir, 'package.json'), path.join(process.cwd(), 'package.json')]) {
+    const req = createRequire(from);
+    try {
+      req.resolve('onnxruntime-node');
+      return req;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
 
 function log(msg) {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -20,13 +35,14 @@ export function loadFffbert() {
   return createRequire(entry)(entry);
 }
 
+/** The addon itself (dist/native.js), for the benchmark-only probes. */
+export function loadNative() {
+  const entry = path.join(repoRoot, 'dist', 'native.js');
+  return createRequire(entry)(entry).native;
+}
+
 function ortResolvable() {
-  try {
-    requireFromBench.resolve('onnxruntime-node');
-    return true;
-  } catch {
-    return false;
-  }
+  return ortRequire() !== null;
 }
 
 /**
@@ -35,7 +51,7 @@ function ortResolvable() {
  * package). Returns { ok, version?, note? }.
  */
 export function ensureOrt({ install = true } = {}) {
-  if (!ortResolvable() && install) {
+  if (!ortResolvable() && install && sourceTree) {
     log('installing the benchmark dependencies (npm --prefix bench ci, ONNXRUNTIME_NODE_INSTALL=skip) ...');
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const r = spawnSync(npm, ['--prefix', benchDir, 'ci', '--no-audit', '--no-fund'], {
@@ -46,9 +62,14 @@ export function ensureOrt({ install = true } = {}) {
     if (r.status !== 0) log(`npm ci failed: ${(r.stderr || String(r.error)).trim().split('\n').slice(-3).join(' | ')}`);
   }
   if (!ortResolvable()) {
-    return { ok: false, note: 'onnxruntime-node is not installed and could not be installed (npm --prefix bench ci): ORT peer skipped' };
+    return {
+      ok: false,
+      note: sourceTree
+        ? 'onnxruntime-node is not installed and could not be installed (npm --prefix bench ci): ORT peer skipped'
+        : 'onnxruntime-node not found (add it as a peer with `npm install onnxruntime-node` in this folder): ORT peer skipped',
+    };
   }
-  const version = requireFromBench('onnxruntime-node/package.json').version;
+  const version = ortRequire()('onnxruntime-node/package.json').version;
   return { ok: true, version };
 }
 
@@ -85,7 +106,7 @@ export function ensureOpenblas({ install = true } = {}) {
   const source = path.join(benchDir, 'native', 'openblas_ff.c');
   if (existsSync(openblasBinary) && statSync(openblasBinary).mtimeMs >= statSync(source).mtimeMs) return { ok: true, binary: openblasBinary };
   let flags = openblasCflags();
-  if (!flags && install && tryAptInstall()) flags = openblasCflags();
+  if (!flags && install && sourceTree && tryAptInstall()) flags = openblasCflags();
   if (!flags) {
     return { ok: false, note: 'OpenBLAS (cblas.h / libopenblas) not found and not installable here (needs root + apt-get): OpenBLAS peer skipped' };
   }

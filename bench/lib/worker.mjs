@@ -3,7 +3,8 @@
 import { denseWeights, fffWeights, gemmOperands, tokensInput, WIDTH } from './layer-data.mjs';
 import { denseFeedforwardModel } from './graphs.mjs';
 import { loadOrt, ortSession } from './ort.mjs';
-import { loadFffbert } from './setup.mjs';
+import { cacheSizes, measureProbes } from './limit.mjs';
+import { loadFffbert, loadNative } from './setup.mjs';
 import { measure } from './timing.mjs';
 
 const job = JSON.parse(process.argv[2]);
@@ -47,6 +48,12 @@ const jobs = {
     const out = new Float32Array(M * N);
     const r = await measure(() => layer.forwardSync(x, M, { out }), timing);
     return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
+  },
+  /** The roofline probes (lib/limit.mjs) at this thread count, at the best ISA. */
+  async probe({ threads, dtypes }) {
+    const f = fffbert(threads);
+    const l2Bytes = cacheSizes().l2 ?? 2 ** 20;
+    return { probes: measureProbes(loadNative(), { dtypes, l2Bytes, threads: f.threads() }), info: { isa: f.isa().active, threads: f.threads() } };
   },
   /** Our dense FF's output on a few tokens, for the sanity check against a float64 reference. */
   async 'check-dense-ours'({ threads, width, tokens }) {

@@ -405,6 +405,30 @@ class DenseFeedforwardWrap final : public LayerWrap<DenseFeedforwardWrap, DenseF
 
 }  // namespace
 
+// fffProbe(kind: 'dot' | 'gather' | 'read', weights, bytes, milliseconds) -> rate over the pool's threads (fff.h
+// fff_probe), at the active ISA. For the benchmark's roofline only: it blocks the calling thread for about
+// `milliseconds` (1..1000), so it is not part of the public API (lib/index.ts does not export it).
+Napi::Value FffProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  expect_args(info, 4, "fffProbe");
+  const std::string kind = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  fffbert::FffProbe k = fffbert::FffProbe::dot;
+  if (kind == "gather") {
+    k = fffbert::FffProbe::gather;
+  } else if (kind == "read") {
+    k = fffbert::FffProbe::read;
+  } else if (kind != "dot") {
+    throw_error(env, code::kInvalidArgument, "Expected kind to be 'dot', 'gather' or 'read'");
+  }
+  const FffWeights weights = parse_weights(info[1]);
+  const int64_t bytes = expect_int(info[2], "bytes", 0, int64_t(1) << 32);
+  const int64_t ms = expect_int(info[3], "milliseconds", 1, 1000);
+  const double rate = fffbert::fff_probe(k, weights, bytes, double(ms) / 1000.0, fffbert::isa_active(),
+                                         fffbert::default_pool());
+  if (!(rate > 0.0)) throw_error(env, code::kOutOfMemory, "fffProbe could not allocate its buffers");
+  return Napi::Number::New(env, rate);
+}
+
 void init_layers(Napi::Env env, Napi::Object exports, AddonData* data) {
   Napi::Function fff = FastFeedforwardWrap::Define(env);
   Napi::Function linear = LinearWrap::Define(env);
@@ -415,6 +439,7 @@ void init_layers(Napi::Env env, Napi::Object exports, AddonData* data) {
   exports.Set("NativeFastFeedforward", fff);
   exports.Set("NativeLinear", linear);
   exports.Set("NativeDenseFeedforward", dense);
+  exports.Set("fffProbe", Napi::Function::New(env, FffProbe, "fffProbe"));
 }
 
 }  // namespace fffbert_napi

@@ -24,6 +24,8 @@
 #include "fffbert/fff.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -502,6 +504,93 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   const Ctx<uint16_t> c{layer, row_kernels(*kern, w_in, fx), w_in, w_out, x, ldx, x, ldx, y, ldy, paths, 0, nn, P,
                         layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr, 0};
   forward(c, rows, strategy, pool);
+}
+
+namespace {
+
+// Calls fn() (which returns the units it did) until `seconds` have passed; returns units per second.
+template <typename Fn>
+double rate_for(double seconds, Fn fn) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  double units = 0.0, elapsed = 0.0;
+  do {
+    for (int i = 0; i < 16; ++i) units += fn();
+    elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  } while (elapsed < seconds);
+  return units / elapsed;
+}
+
+constexpr int64_t kProbeWidth = 768;
+
+// One thread's probe with rows of type W (float or bf16) and dot activations of type X.
+template <typename W, typename X>
+double probe_thread(const RowKernels<W, X>& k, FffProbe kind, int64_t bytes, double seconds) {
+  const int64_t n = kProbeWidth;
+  const int64_t rows = kind == FffProbe::read ? std::max<int64_t>(12, bytes / int64_t(n * sizeof(W))) : 12;
+  AlignedArray<W> w = alloc_zeroed<W>(rows * n);
+  AlignedArray<X> x = alloc_zeroed<X>(4 * n);
+  AlignedArray<float> y = alloc_zeroed<float>(n);
+  if (!w || !x || !y) return 0.0;
+  std::vector<const W*> ptr(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) ptr[size_t(r)] = w.get() + r * n;
+  const float g[12] = {1e-3f, 2e-3f, 3e-3f, 4e-3f, 5e-3f, 6e-3f, 7e-3f, 8e-3f, 9e-3f, 1e-2f, 2e-2f, 3e-2f};
+  if (kind == FffProbe::dot) {
+    const X* xs[4] = {x.get(), x.get() + n, x.get() + 2 * n, x.get() + 3 * n};
+    const W* ws[4] = {ptr[0], ptr[1], ptr[2], ptr[3]};
+    float out[4];
+    return rate_for(seconds, [&] {
+      k.dot(ws, xs, 4, n, out);
+      return 4.0;
+    });
+  }
+  if (kind == FffProbe::gather) {
+    return rate_for(seconds, [&] {
+      k.gather(ptr.data(), g, 12, n, y.get());
+      return 12.0;
+    });
+  }
+  int64_t r = 0;
+  const double row_bytes = double(n * int64_t(sizeof(W)));
+  return rate_for(seconds, [&] {
+    if (r + 12 > rows) r = 0;
+    k.gather(ptr.data() + r, g, 12, n, y.get());
+    r += 12;
+    return 12.0 * row_bytes;
+  });
+}
+
+template <typename W, typename X>
+double probe_all(const RowKernels<W, X>& k, FffProbe kind, int64_t bytes, double seconds, ThreadPool& pool) {
+  std::atomic<double> total{0.0};
+  pool.parallel_for(pool.threads(), 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      const double r = probe_thread(k, kind, bytes, seconds);
+      double cur = total.load();
+      while (!total.compare_exchange_weak(cur, cur + r)) {
+      }
+    }
+  });
+  return total.load();
+}
+
+}  // namespace
+
+double fff_probe(FffProbe kind, FffWeights weights, int64_t bytes, double seconds, Isa isa, ThreadPool& pool) {
+  if (kind != FffProbe::dot && kind != FffProbe::gather && kind != FffProbe::read) return 0.0;
+  if (bytes < 0 || bytes > (int64_t(1) << 32) || !(seconds > 0.0)) return 0.0;
+  seconds = std::min(1.0, std::max(0.001, seconds));
+  const FffKernels* kern = fff_kernels_for(fff_resolve_isa(isa));
+  const float* f = nullptr;
+  const uint16_t* h = nullptr;
+  switch (weights) {
+    case FffWeights::f32: return probe_all(row_kernels(*kern, f, f), kind, bytes, seconds, pool);
+    case FffWeights::bf16: return probe_all(row_kernels(*kern, h, f), kind, bytes, seconds, pool);
+    case FffWeights::bf16_dot:
+      if (kern->dot_bf16x) return probe_all(row_kernels(*kern, h, h), kind, bytes, seconds, pool);
+      return probe_all(row_kernels(*kern, h, f), kind, bytes, seconds, pool);
+  }
+  return 0.0;
 }
 
 }  // namespace fffbert

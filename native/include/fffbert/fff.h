@@ -76,4 +76,14 @@ Isa fff_resolve_isa(Isa isa);
 void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                  int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool);
 
+// Machine probes for the benchmark's roofline (bench/layer.mjs, its "limit" row), run with the FFF kernels of
+// `isa` on `pool` (every thread its own buffers, for about `seconds`; seconds is clamped to [0.001, 1]):
+//   dot:    W_in dots of 768 with rows and x in L1 (4 tokens side by side, as the walks run them)
+//   gather: W_out rows of 768 accumulated into y, 12 rows per call (a 1x11 token's), rows in L1/L2
+//   read:   the gather kernel streaming over `bytes` of fp32 rows per thread (the bandwidth of wherever a working
+//           set of that size lives: L1, L2, L3 or DRAM)
+// Returns the rate over all threads: dots/s, rows/s, or bytes/s; 0 for bad arguments or out of memory.
+enum class FffProbe : int { dot = 0, gather = 1, read = 2 };
+double fff_probe(FffProbe kind, FffWeights weights, int64_t bytes, double seconds, Isa isa, ThreadPool& pool);
+
 }  // namespace fffbert

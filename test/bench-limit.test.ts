@@ -1,0 +1,64 @@
+/**
+ * The benchmark's roofline (bench/lib/limit.mjs) on synthetic probes, and the native probe it measures them with.
+ * The model's arithmetic is checked by hand-computed cases; the probe only for sane, positive rates and its errors
+ * (its speed is the benchmark's business, never asserted here).
+ */
+import { describe, expect, it } from 'vitest';
+import { native } from '../lib/native';
+// @ts-expect-error: a plain ES module of the benchmark, without types
+import { fffLimit, layerBytes } from '../bench/lib/limit.mjs';
+
+const probes = (over: Record<string, number> = {}) => ({
+  threads: 2,
+  l2Bytes: 2 ** 20,
+  readL2: 1e15,
+  dtypes: { f32: { dot: 1e7, gather: 2e7, readLayer: 1e15, ...over } },
+});
+
+describe('fffLimit', () => {
+  it('is the compute time when bandwidth is unlimited: 12 dots and 12 gathered rows per token', () => {
+    const l = fffLimit(probes(), 'f32', 2048);
+    expect(l.bound).toBe('compute');
+    expect(l.us).toBeCloseTo((12 / 1e7 + 12 / 2e7) * 1e6, 9);
+    // One token runs on one of the two threads: half the rates.
+    expect(fffLimit(probes(), 'f32', 1).computeUs).toBeCloseTo(2 * l.computeUs, 9);
+  });
+
+  it('charges the rows below the L2 levels once per batch: fewer bytes per token for larger batches', () => {
+    const slow = probes({ readLayer: 1e9 });
+    const l128 = fffLimit(slow, 'f32', 128);
+    const l2048 = fffLimit(slow, 'f32', 2048);
+    expect(l128.bound).toBe('memory');
+    // Half of a 1 MB L2 holds levels 0-5 of fp32 rows (63 nodes x 6 KB), not level 6.
+    expect(l128.levelsInL2).toBe(6);
+    expect(l2048.memBytesPerToken).toBeLessThan(l128.memBytesPerToken);
+    // At 128 tokens the lower levels' rows are nearly unique per token: at most 6 levels x 6 KB + x and y.
+    expect(l128.memBytesPerToken).toBeLessThanOrEqual(6 * 2 * 768 * 4 + 2 * 768 * 4);
+    expect(l128.memBytesPerToken).toBeGreaterThan(4 * 2 * 768 * 4);
+    expect(l128.us).toBeCloseTo((l128.memBytesPerToken / 1e9) * 1e6, 9);
+  });
+
+  it('knows the layer sizes', () => {
+    expect(layerBytes('f32')).toBe(4095 * (2 * 768 * 4 + 4));
+    expect(layerBytes('bf16')).toBe(4095 * (2 * 768 * 2 + 4));
+  });
+});
+
+describe('native fffProbe', () => {
+  it('returns positive rates for each kind and weight type', () => {
+    for (const w of ['f32', 'bf16', 'bf16-dot'] as const) {
+      for (const kind of ['dot', 'gather', 'read'] as const) {
+        const r = native.fffProbe(kind, w, 64 * 1024, 2);
+        expect(r, `${kind} ${w}`).toBeGreaterThan(0);
+        expect(Number.isFinite(r)).toBe(true);
+      }
+    }
+  });
+
+  it('rejects bad arguments with a coded error', () => {
+    expect(() => native.fffProbe('write' as never, 'f32', 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
+    expect(() => native.fffProbe('dot', 'f16' as never, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
+    expect(() => native.fffProbe('read', 'f32', -1, 1)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
+    expect(() => native.fffProbe('dot', 'f32', 0, 5000)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
+  });
+});

@@ -181,9 +181,13 @@ void prefetch_row(const W* p, int64_t count) {
   for (int64_t b = 0; b < count * int64_t(sizeof(W)); b += 64) FFFBERT_PREFETCH(c + b);
 }
 
-// Below this many rows `automatic` walks per token: the two timed alike up to 64 rows on the development machine
-// (within its noise); the batched walk reads each shared row once, which counts when weights come from DRAM.
-constexpr int64_t kBatchedMinRows = 16;
+// `automatic` walks per token when a thread's share of the rows (rows / threads) is below this, else batched.
+// Per thread, because what the batched walk saves (a shared row read once for the tokens of one thread's range
+// that reach it) shrinks with the range: on a 16-core Xeon at 16 threads and 128 tokens (8 per thread) per-token
+// took 0.32 us/token against 0.55 batched (issue 10). On the 2-core Zen 4 (1 and 2 threads, 16..256 tokens,
+// same-process A/B under load, medians of 9) the two timed alike within noise: 16 keeps their 1-thread switch
+// point. Adjust with 4/8/16-thread measurements (bench/layer.mjs --threads 1,2,4,8,16).
+constexpr int64_t kBatchedMinRowsPerThread = 16;
 // Most tokens one batched walk sorts at once (bounds the scratch: [tokens, K*(D+1)] values and row pointers).
 constexpr int64_t kBatchMax = 4096;
 
@@ -462,7 +466,8 @@ void forward_batched(Ctx<W, X> c, int64_t begin, int64_t end) {
 template <typename W, typename X>
 void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
   if (strategy == FffStrategy::automatic) {
-    strategy = rows < kBatchedMinRows ? FffStrategy::per_token : FffStrategy::batched;
+    const int64_t per_thread = rows / std::max(1, pool.threads());
+    strategy = per_thread < kBatchedMinRowsPerThread ? FffStrategy::per_token : FffStrategy::batched;
   }
   const bool batched = strategy == FffStrategy::batched;
   pool.parallel_for(rows, batched ? 16 : 8, [&](int64_t begin, int64_t end, int) {

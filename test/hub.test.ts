@@ -228,9 +228,20 @@ describe('loadModel by hub id', () => {
     const err = await loadModel('test-org/gated', { cacheDir, token: wrong }).catch((e: Error) => e);
     expect(err).toMatchObject({ code: 'ERR_FFF_HUB_ACCESS_DENIED', message: expect.stringMatching(/has no access/) });
     expect((err as Error).message).not.toContain(wrong);
+    hub.cdnAuthorization.length = 0;
     expect((await loadAndRun('test-org/gated', { cacheDir, token: hub.token })).model.config.hiddenSize).toBe(64);
+    // the token goes to the hub only, never to the LFS storage the hub redirects to (another origin)
+    expect(hub.cdnAuthorization.length).toBeGreaterThan(0);
+    expect(hub.cdnAuthorization.every((a) => a === undefined)).toBe(true);
     process.env.HF_TOKEN = hub.token;
     expect((await loadAndRun('test-org/gated', { cacheDir: path.join(tmp, 'gated-env') })).model.config.hiddenSize).toBe(64);
+    // the token file of `huggingface-cli login`: $HF_HOME/token, or HF_TOKEN_PATH
+    delete process.env.HF_TOKEN;
+    fs.mkdirSync(process.env.HF_HOME as string, { recursive: true });
+    fs.writeFileSync(path.join(process.env.HF_HOME as string, 'token'), `${hub.token}\n`);
+    expect((await loadAndRun('test-org/gated', { cacheDir: path.join(tmp, 'gated-file') })).model.config.hiddenSize).toBe(64);
+    process.env.HF_TOKEN_PATH = path.join(tmp, 'no-token-here');
+    await expect(loadModel('test-org/gated', { cacheDir: path.join(tmp, 'gated-path') })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_ACCESS_DENIED' });
   });
 
   it('a truncated response is refused and nothing is cached; the next load downloads it whole', async () => {
@@ -355,6 +366,14 @@ describe('loadModel by hub id', () => {
     fs.symlinkSync(python, path.join(process.env.HF_HOME, 'hub'));
     expect((await loadModel('pbelcak/UltraFastBERT-tiny')).config.hiddenSize).toBe(64);
     expect(fs.readdirSync(repo).sort()).toEqual(['blobs', 'refs', 'snapshots']);
+    // an older download of a repository with pytorch_model.bin only: said so, not "missing"
+    const pickled = repoDir(python, 'someone/old-bert');
+    fs.mkdirSync(path.join(pickled, 'snapshots', commit), { recursive: true });
+    fs.mkdirSync(path.join(pickled, 'refs'));
+    fs.writeFileSync(path.join(pickled, 'refs', 'main'), commit);
+    fs.writeFileSync(path.join(pickled, 'snapshots', commit, 'config.json'), ufbFiles['config.json']);
+    fs.writeFileSync(path.join(pickled, 'snapshots', commit, 'pytorch_model.bin'), 'not read');
+    await expect(loadModel('someone/old-bert')).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NO_SAFETENSORS', message: expect.stringMatching(/someone\/old-bert.*only pytorch_model\.bin.*unpickling/) });
   });
 
   it('the CLI takes an id and shows download progress on a terminal', async () => {

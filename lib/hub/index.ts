@@ -10,6 +10,7 @@
  *      (./download.ts), files the repository lacks recorded in .no_exist/, then refs/<revision> written.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ErrorCode, FffError } from '../errors';
 import { COMMIT_RE, MODEL_FILES, existingBlob, isComplete, isUsable, linkBlob, markAbsent, readRef, repoFolder, snapshotFolder, snapshotState, writeRef } from './cache';
 import { writeVerifiedBlob } from './download';
@@ -37,6 +38,9 @@ async function resolveHubModel(id: string, s: HubSettings): Promise<string> {
   if (pinned !== undefined && cached !== undefined && isComplete(cached)) return snapshotFolder(repoDir, pinned);
   if (s.offline) {
     if (cachedCommit !== undefined && cached !== undefined && isUsable(cached)) return snapshotFolder(repoDir, cachedCommit);
+    if (cachedCommit !== undefined && fs.existsSync(path.join(snapshotFolder(repoDir, cachedCommit), 'pytorch_model.bin'))) {
+      throw noSafetensors(id, cachedCommit, 'its cached snapshot has only pytorch_model.bin, which fffbert does not read because unpickling a PyTorch file can run arbitrary code');
+    }
     throw new FffError(
       ErrorCode.HUB_NOT_CACHED,
       `Model ${id} (revision ${s.revision}) is not in the cache ${s.cacheDir} and offline mode is on (options.offline or HF_HUB_OFFLINE): ` +
@@ -98,6 +102,14 @@ function cacheFailure(err: unknown, id: string, s: HubSettings): FffError | unde
 
 type HubModule = typeof import('@huggingface/hub');
 
+function noSafetensors(id: string, commit: string, why: string): FffError {
+  return new FffError(
+    ErrorCode.HUB_NO_SAFETENSORS,
+    `Model ${id} (revision ${commit}) cannot be loaded: ${why}. Convert the weights to a single model.safetensors ` +
+      "(safetensors' convert script, or save_pretrained(safe_serialization=True)) in a repository or folder of your own",
+  );
+}
+
 /** What paths-info says about the model files at `commit`, checked before any of it names a file in the cache. */
 async function listModelFiles(hub: HubModule, id: string, commit: string, s: HubSettings, fetchFn: typeof fetch): Promise<Map<string, RemoteFile>> {
   const asked: string[] = [...MODEL_FILES, 'pytorch_model.bin', 'model.safetensors.index.json'];
@@ -117,7 +129,7 @@ async function listModelFiles(hub: HubModule, id: string, commit: string, s: Hub
       : files.has('pytorch_model.bin')
         ? 'it has only pytorch_model.bin, which fffbert does not read because unpickling a PyTorch file can run arbitrary code'
         : 'it has no model.safetensors';
-    throw new FffError(ErrorCode.HUB_NO_SAFETENSORS, `Model ${id} (revision ${commit}) cannot be loaded: ${why}. Convert the weights to a single model.safetensors (safetensors' convert script, or save_pretrained(safe_serialization=True)) in a repository or folder of your own`);
+    throw noSafetensors(id, commit, why);
   }
   if (!files.has('config.json') && !files.has('model_config.json')) {
     throw new FffError(ErrorCode.FILE_NOT_FOUND, `Model ${id} (revision ${commit}) has no config.json or model_config.json: it is not a model folder fffbert can read`);

@@ -4,7 +4,8 @@
  *   GET  /api/models/{id}/revision/{rev}      model info with `sha` (the revision's commit)
  *   POST /api/models/{id}/paths-info/{rev}    [{ type, path, size, oid, lfs?: { oid: sha256, size, pointerSize } }]
  *   GET  /{id}/resolve/{rev}/{file}           X-Repo-Commit, ETag (git oid) or X-Linked-Etag/X-Linked-Size and a
- *                                             302 to /cdn/{sha256} for LFS files; Range requests answered 206
+ *                                             302 to /cdn/{sha256} on a second server (another origin, as the
+ *                                             hub's LFS storage) for LFS files; Range requests answered 206
  * Errors: 404 + X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound; 401 GatedRepo on resolve for a gated
  * repository without the right token. Faults for one file: truncate (Content-Length of the whole file, half the
  * bytes, then the connection closes), corrupt (one byte flipped), slow (chunks of 8 KB, 20 ms apart: about a
@@ -36,6 +37,8 @@ export interface StandInHub {
   faults: Map<string, Fault>;
   /** Leave /api requests unanswered (a hub that accepts connections and says nothing). */
   stallApi: boolean;
+  /** The Authorization header of every request the LFS storage server received. */
+  cdnAuthorization: (string | undefined)[];
   /** Requests that matched no endpoint of the hub (the client called something the stand-in does not know). */
   unrouted: string[];
   /** The token a gated repository accepts. */
@@ -104,6 +107,8 @@ function serveBytes(req: http.IncomingMessage, res: http.ServerResponse, data: B
 export async function startStandInHub(repos: Record<string, StandInRepo>): Promise<StandInHub> {
   const requests: string[] = [];
   const unrouted: string[] = [];
+  const cdnAuthorization: (string | undefined)[] = [];
+  let cdnUrl = '';
   const faults = new Map<string, Fault>();
   const token = 'hf_standin_token';
   const blobs = new Map<string, { data: Buffer; name: string }>();
@@ -111,9 +116,10 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
     for (const files of Object.values(repo.commits)) for (const [name, data] of Object.entries(files)) blobs.set(sha256(data), { data, name });
   }
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push(`${req.method} ${url.pathname}`);
+    if (url.pathname.startsWith('/cdn/')) cdnAuthorization.push(req.headers.authorization);
     const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -156,27 +162,33 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
         if (data === undefined || faults.get(file) === 'missing') return fail(res, 404, 'EntryNotFound', `${file} does not exist on "${rev}"`);
         if (!isLfs(file)) return serveBytes(req, res, data, { 'X-Repo-Commit': commit, ETag: `"${gitOid(data)}"` }, faults.get(file));
         const lfs = { 'X-Repo-Commit': commit, 'X-Linked-Etag': `"${sha256(data)}"`, 'X-Linked-Size': String(data.length), ETag: `"${gitOid(lfsPointer(data))}"` };
-        res.writeHead(302, { ...lfs, Location: `/cdn/${sha256(data)}` });
+        res.writeHead(302, { ...lfs, Location: `${cdnUrl}/cdn/${sha256(data)}` });
         return void res.end();
       }
       unrouted.push(`${req.method} ${url.pathname}`);
       fail(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     });
-  });
+  };
+  const server = http.createServer(handle);
+  const cdn = http.createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  cdnUrl = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`;
   const hub: StandInHub = {
     url: `http://127.0.0.1:${port}`,
     requests,
     faults,
     stallApi: false,
     unrouted,
+    cdnAuthorization,
     token,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: async () => {
+      for (const srv of [server, cdn]) {
+        srv.closeAllConnections();
+        await new Promise<void>((resolve) => srv.close(() => resolve()));
+      }
+    },
   };
   return hub;
 }

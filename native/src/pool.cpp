@@ -37,7 +37,7 @@ class Pool final : public ThreadPool {
   explicit Pool(int threads) { start(threads); }
   ~Pool() override { stop(); }
 
-  int threads() const override { return threads_; }
+  int threads() const override { return threads_.load(std::memory_order_relaxed); }
 
   void resize(int threads) {
     std::lock_guard<std::mutex> job_lock(job_mutex_);
@@ -49,7 +49,7 @@ class Pool final : public ThreadPool {
     if (n <= 0) return;
     grain = std::max<int64_t>(grain, 1);
     const int64_t max_chunks = (n + grain - 1) / grain;
-    const int64_t chunks = std::min<int64_t>(max_chunks, threads_);
+    const int64_t chunks = std::min<int64_t>(max_chunks, threads());
     if (chunks <= 1 || t_inside_job) {
       fn(0, n, 0);
       return;
@@ -60,7 +60,7 @@ class Pool final : public ThreadPool {
 
   void parallel_tasks(int64_t n_tasks, const std::function<void(int64_t, int)>& fn) override {
     if (n_tasks <= 0) return;
-    if (threads_ <= 1 || n_tasks == 1 || t_inside_job || uint64_t(n_tasks) >= kIndexMask) {
+    if (threads() <= 1 || n_tasks == 1 || t_inside_job || uint64_t(n_tasks) >= kIndexMask) {
       for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
       return;
     }
@@ -127,10 +127,10 @@ class Pool final : public ThreadPool {
   }
 
   void start(int threads) {
-    threads_ = std::max(1, threads);
+    threads_.store(std::max(1, threads), std::memory_order_relaxed);
     stopping_ = false;
     const uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, g] { worker(i, g); });
+    for (int i = 1; i < this->threads(); ++i) workers_.emplace_back([this, i, g] { worker(i, g); });
   }
 
   void stop() {
@@ -145,7 +145,9 @@ class Pool final : public ThreadPool {
 
   static constexpr int kSpins = 1 << 14;  // ~50 us of pause on Zen
 
-  int threads_ = 1;
+  // Written by resize() under job_mutex_, read by callers before they take it (to size their split): a caller
+  // that read the old size still gets its tasks done (by whoever runs; the caller always takes part).
+  std::atomic<int> threads_{1};
   std::vector<std::thread> workers_;
   std::mutex job_mutex_;  // one job at a time
   std::mutex mutex_;      // sleeping workers

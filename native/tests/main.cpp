@@ -22,7 +22,13 @@ fffbert::ThreadPool& pool(int threads) {
 
 int main(int argc, char** argv) {
   using namespace fffbert_test;
-  const char* filter = argc > 1 ? argv[1] : nullptr;
+  // Arguments: name filters; a test runs when its name contains any of them (all tests without one).
+  auto selected = [&](const char* name) {
+    for (int i = 1; i < argc; ++i) {
+      if (std::strstr(name, argv[i])) return true;
+    }
+    return argc <= 1;
+  };
   std::printf("native tests; supported ISAs:");
   for (int i = 0; i < fffbert::kIsaCount; ++i) {
     if (fffbert::isa_supported(fffbert::Isa(i))) std::printf(" %s", fffbert::isa_name(fffbert::Isa(i)));
@@ -30,7 +36,7 @@ int main(int argc, char** argv) {
   std::printf("\n");
   int passed = 0, failed = 0;
   for (const TestCase& t : registry()) {
-    if (filter && !std::strstr(t.name, filter)) continue;
+    if (!selected(t.name)) continue;
     current_failures() = 0;
     t.fn();
     if (current_failures() == 0) {

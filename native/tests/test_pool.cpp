@@ -1,6 +1,7 @@
 // The thread pool: every index covered exactly once, jobs right after creation (workers not yet started),
 // nested calls run inline, resizing the default pool.
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "fffbert/pool.h"
@@ -72,4 +73,29 @@ TEST(pool_many_small_jobs_each_task_once) {
       for (int64_t t = 0; t < n; ++t) CHECK_MSG(hits[size_t(t)] == 1, "threads=%d job=%d task=%lld", threads, job, (long long)t);
     }
   }
+}
+
+TEST(pool_concurrent_callers_and_resize) {
+  // Several threads submitting to the default pool at once (the addon's dispatcher threads, worker_threads),
+  // while another resizes it: every job covers its range exactly once. Run under ThreadSanitizer by
+  // scripts/test-native.sh --tsan.
+  const int before = fffbert::default_threads();
+  std::atomic<int> bad{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 3; ++c) {
+    callers.emplace_back([&, c] {
+      for (int job = 0; job < 200; ++job) {
+        const int64_t n = 1 + (job * 7 + c) % 97;
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        fffbert::default_pool().parallel_for(n, 1, [&](int64_t b, int64_t e, int) {
+          for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+        });
+        for (int64_t i = 0; i < n; ++i) bad += hits[size_t(i)] != 1;
+      }
+    });
+  }
+  for (int n : {2, 3, 1, 4}) fffbert::set_default_threads(n);
+  for (auto& t : callers) t.join();
+  CHECK(bad == 0);
+  fffbert::set_default_threads(before);
 }

@@ -129,6 +129,24 @@ describe('sizes in a config or tokenizer are bounded before anything is allocate
       'ERR_FFF_INVALID_MODEL',
       /intermediate_size is 30000000 but the checkpoint's bert.encoder.layer.0.intermediate.dense.weight has 128 rows/,
     );
+    const types = modelDir('bert-tiny-mlm', (c) => {
+      c.type_vocab_size = 2 ** 32;
+    });
+    expectFff(
+      await caughtAsync(loadModel(types)),
+      'ERR_FFF_INVALID_MODEL',
+      /type_vocab_size is 4294967296 but the checkpoint's .* has 2 rows/,
+    );
+    for (const eps of [1e300, 5e-324, 0]) {
+      const d = modelDir('bert-tiny-mlm', (c) => {
+        c.layer_norm_eps = eps;
+      });
+      expectFff(
+        await caughtAsync(loadModel(d)),
+        'ERR_FFF_INVALID_MODEL',
+        /layer_norm_eps to be a positive number within float32 range/,
+      );
+    }
     const crammed = modelDir('ufb-tiny', (c) => {
       c.arch.num_transformer_layers = 3;
     });

@@ -71,9 +71,12 @@ function posInt(json: Json, key: string, source: string, field: string, fallback
   return v;
 }
 
+/** A positive number that stays positive and finite in float32, where the native core keeps it (fuzz: 1e300, 5e-324). */
 function positiveNumber(json: Json, key: string, source: string, field: string, fallback?: number): number {
   const v = json[key] === undefined ? fallback : json[key];
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw invalid(source, field, json[key], 'a positive number');
+  if (typeof v !== 'number' || !(Math.fround(v) > 0) || !Number.isFinite(Math.fround(v))) {
+    throw invalid(source, field, json[key], 'a positive number within float32 range');
+  }
   return v;
 }
 
@@ -296,10 +299,18 @@ function expectShape(tensors: TensorSource, name: string, expected: number[], wh
 }
 
 /**
- * The config's layer count must be the checkpoint's (one more than its highest layer index) and a dense
- * feedforward's width that of layer 0's input weight, before the native model is sized by them.
+ * The config's layer count must be the checkpoint's (one more than its highest layer index), a dense
+ * feedforward's width that of layer 0's input weight and HF's type_vocab_size that of the token type embedding,
+ * before the native model is sized by them.
  */
 export function checkLayerCount(config: BertConfig, tensors: TensorSource): void {
+  if (config.family === 'hf') {
+    const key = `${hfPrefix(tensors)}embeddings.token_type_embeddings.weight`;
+    const rows = tensors.info(key)?.shape[0];
+    if (rows !== undefined && rows !== config.typeVocabSize) {
+      throw new FffError(ErrorCode.INVALID_MODEL, `The config's type_vocab_size is ${config.typeVocabSize} but the checkpoint's ${key} has ${rows} rows`);
+    }
+  }
   if (config.ffn.kind === 'dense') {
     const key = config.family === 'crammed' ? 'encoder.layers.0.ffn.dense_in.weight' : `${hfPrefix(tensors)}encoder.layer.0.intermediate.dense.weight`;
     const rows = tensors.info(key)?.shape[0];

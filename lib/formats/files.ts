@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { ErrorCode, FffError } from '../errors';
 
-/** Bound on config.json, model_config.json, tokenizer_config.json, special_tokens_map.json (real ones: < 100 KB). */
+/** Bound on config.json, model_config.json and tokenizer_config.json (real ones: < 100 KB). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 /** Bound on tokenizer.json (bert-base-uncased: 0.7 MB; the largest multilingual ones: ~20 MB). */
 export const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;

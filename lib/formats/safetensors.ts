@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ErrorCode, FffError } from '../errors';
 import type { TensorDtype, TensorInfo, TensorSource } from '../bert/types';
-import { openRegularFile } from './files';
+import { fsError, openRegularFile } from './files';
 import { ScratchBuffer } from './scratch-buffer';
 import { parseHeader, parseHeaderLength } from './safetensors-header';
 import type { SafetensorsHeader, TensorEntry } from './safetensors-header';
@@ -212,7 +212,12 @@ export class SafetensorsFile implements TensorSource {
 function readFully(fd: number, into: Uint8Array, position: number, length: number, path: string): void {
   let done = 0;
   while (done < length) {
-    const n = fs.readSync(fd, into, done, Math.min(MAX_READ, length - done), position + done);
+    let n: number;
+    try {
+      n = fs.readSync(fd, into, done, Math.min(MAX_READ, length - done), position + done);
+    } catch (err) {
+      throw fsError(err, path, 'checkpoint');
+    }
     if (n === 0) {
       throw new FffError(ErrorCode.INVALID_CHECKPOINT, `Invalid safetensors file ${path}: unexpected end of file at byte ${position + done} (file truncated?)`);
     }

@@ -182,6 +182,13 @@ async function fuzzTarget(target) {
   );
   const top = Object.entries(codes).sort((a, b) => b[1] - a[1]);
   if (top.length > 0) console.log(`  codes: ${top.map(([c, n]) => `${c} ${n}`).join(', ')}`);
+  // distinct failures, numbers and paths blurred, with their counts
+  const kinds = {};
+  for (const f of failures) {
+    const k = `${f.kind}: ${f.why.replace(/\/\S+/g, 'PATH').replace(/\d+/g, 'N').slice(0, 160)}`;
+    kinds[k] = (kinds[k] ?? 0) + 1;
+  }
+  for (const [k, n] of Object.entries(kinds).sort((a, b) => b[1] - a[1])) console.log(`  ${n} x ${k}`);
   for (const f of failures.slice(0, 20)) {
     const file = save(target, f.index, f.why);
     console.log(

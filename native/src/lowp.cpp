@@ -93,6 +93,7 @@ int lowp_variants(LowpVariant* out, int capacity) {
 #endif
 #if defined(FFFBERT_HAVE_NEON)
   add(&neon::int8_kernels_sdot(), nullptr, isa_supported(Isa::neon) && cpu_features().neon_dotprod);
+  add(&neon::int8_kernels_i8mm(), nullptr, isa_supported(Isa::neon) && cpu_features().neon_i8mm);
   add(nullptr, &neon::bf16_kernels(), isa_supported(Isa::neon));
 #endif
   return n;
@@ -109,7 +110,10 @@ const Int8Kernels& int8_kernels_for(Isa isa) {
     case Isa::avx2: return avx2::int8_kernels();
 #endif
 #if defined(FFFBERT_HAVE_NEON)
-    case Isa::neon: return cpu_features().neon_dotprod ? neon::int8_kernels_sdot() : scalar::int8_kernels();
+    case Isa::neon:
+      return cpu_features().neon_i8mm      ? neon::int8_kernels_i8mm()
+             : cpu_features().neon_dotprod ? neon::int8_kernels_sdot()
+                                           : scalar::int8_kernels();
 #endif
     default: return scalar::int8_kernels();
   }
@@ -151,7 +155,8 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
   const bool u8 = int8 && ik->act_u8;
   const float* bias = w.bias.empty() ? nullptr : w.bias.data();
 
-  // A converted once per call: rows of lda bytes, 64-aligned, then (int8) the row scales.
+  // A converted once per call: rows of lda bytes, 64-aligned and padded to the end (kernels may read whole
+  // k blocks past kpad), then (int8) the row scales.
   const int64_t row_bytes = int8 ? kpad : kpad * 2, lda_bytes = round_up(row_bytes, 64);
   thread_local gemm::FloatBuffer scratch;
   uint8_t* a = reinterpret_cast<uint8_t*>(scratch.reserve(size_t(M * lda_bytes / 4 + M)));
@@ -159,9 +164,9 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
   pool.parallel_for(M, std::max<int64_t>(1, 16384 / K), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       if (int8) {
-        xs[r] = scalar::quantize_row_int8(x + r * ldx, K, kpad, u8, a + r * lda_bytes);
+        xs[r] = scalar::quantize_row_int8(x + r * ldx, K, lda_bytes, u8, a + r * lda_bytes);
       } else {
-        scalar::round_row_bf16(x + r * ldx, K, kpad, reinterpret_cast<uint16_t*>(a + r * lda_bytes));
+        scalar::round_row_bf16(x + r * ldx, K, lda_bytes / 2, reinterpret_cast<uint16_t*>(a + r * lda_bytes));
       }
     }
   });

@@ -65,6 +65,7 @@ const Bf16Kernels& bf16_kernels_dot();   // vdpbf16ps (AVX512_BF16)
 }  // namespace avx512
 namespace neon {
 const Int8Kernels& int8_kernels_sdot();  // sdot (FEAT_DotProd)
+const Int8Kernels& int8_kernels_i8mm();  // smmla (FEAT_I8MM)
 const Bf16Kernels& bf16_kernels();       // widening: bf16 << 16, FMA
 }  // namespace neon
 

@@ -1,7 +1,8 @@
-// NEON int8 (FEAT_DotProd sdot) and bf16 (widening) GEMM tiles. Layouts in kernels/lowp_kernels.h.
-// The sdot tile is compiled for armv8.2-a+dotprod through a target attribute and chosen only when HWCAP reports
-// it; the bf16 one is baseline NEON: bf16 widened (shift or mask) and FMA, exact products, odd k first, as the
-// scalar oracle.
+// NEON int8 (FEAT_DotProd sdot, FEAT_I8MM smmla) and bf16 (widening) GEMM tiles. Layouts in
+// kernels/lowp_kernels.h. The int8 tiles are compiled for their extension through target attributes and chosen
+// only when HWCAP reports it; the bf16 one is baseline NEON: bf16 widened (shift or mask) and FMA, exact
+// products, odd k first, as the scalar oracle. (BFDOT / BFMMLA round their inner sums differently from IEEE
+// fp32 adds, so they could not match the oracle bitwise.)
 #include <arm_neon.h>
 
 #include <cstdint>
@@ -22,7 +23,14 @@ inline int32_t load_i32(const void* p) {
   return v;
 }
 
-// A holds signed q (sdot is s8 x s8); c has room for 16 columns per row.
+// Row r of a tile from its four int32 quartets (columns 0-3, ..., 12-15): float(sum) * (xs[r] * ws); c has room
+// for 16 columns per row.
+inline void store_row(float* c, const int32x4_t q[4], float x, const float* ws) {
+  const float32x4_t xv = vdupq_n_f32(x);
+  for (int j = 0; j < 4; ++j) vst1q_f32(c + 4 * j, vmulq_f32(vcvtq_f32_s32(q[j]), vmulq_f32(xv, vld1q_f32(ws + 4 * j))));
+}
+
+// A holds signed q (sdot is s8 x s8).
 template <int R>
 __attribute__((target("arch=armv8.2-a+dotprod"))) void int8_tile(int64_t kg, const uint8_t* a, int64_t lda,
                                                                  const int8_t* b, const float* xs, const float* ws,
@@ -39,22 +47,62 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void int8_tile(int64_t kg, con
       for (int j = 0; j < 4; ++j) acc[r][j] = vdotq_s32(acc[r][j], bv[j], av);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    const float32x4_t x = vdupq_n_f32(xs[r]);
+  for (int r = 0; r < R; ++r) store_row(c + r * ldc, acc[r], xs[r], ws);
+}
+
+// smmla: a 2 x 8 block of A (two rows, 8 k) times a 2 x 8 block of W (two columns, 8 k) into [r0c0 r0c1 r1c0
+// r1c1]. The k4 layout gives 4 k of 4 columns per 16 bytes: zipping two consecutive groups' 32-bit lanes makes
+// the (column pair, 8 k) operands. Rows pair up (a missing second row repeats the first; its sums are dropped);
+// an odd last group pairs with zeros (A's padding up to lda is written, so its 8-byte loads stay in the row).
+template <int R>
+__attribute__((target("arch=armv8.2-a+i8mm"))) void int8_tile_mmla(int64_t kg, const uint8_t* a, int64_t lda,
+                                                                   const int8_t* b, const float* xs,
+                                                                   const float* ws, float* c, int64_t ldc) {
+  constexpr int kPairs = (R + 1) / 2;
+  const int8_t* rows[4];
+  for (int r = 0; r < 4; ++r) rows[r] = reinterpret_cast<const int8_t*>(a + (r < R ? r : R - 1) * lda);
+  int32x4_t acc[kPairs][8];
+  for (int p = 0; p < kPairs; ++p) {
+    for (int j = 0; j < 8; ++j) acc[p][j] = vdupq_n_s32(0);
+  }
+  for (int64_t g = 0; g < kg; g += 2) {
+    int8x16_t bq[8];
     for (int j = 0; j < 4; ++j) {
-      const float32x4_t s = vmulq_f32(x, vld1q_f32(ws + 4 * j));
-      vst1q_f32(c + r * ldc + 4 * j, vmulq_f32(vcvtq_f32_s32(acc[r][j]), s));
+      const int32x4_t g0 = vreinterpretq_s32_s8(vld1q_s8(b + g * 64 + 16 * j));
+      const int32x4_t g1 = g + 1 < kg ? vreinterpretq_s32_s8(vld1q_s8(b + (g + 1) * 64 + 16 * j)) : vdupq_n_s32(0);
+      bq[2 * j] = vreinterpretq_s8_s32(vzip1q_s32(g0, g1));
+      bq[2 * j + 1] = vreinterpretq_s8_s32(vzip2q_s32(g0, g1));
     }
+    for (int p = 0; p < kPairs; ++p) {
+      const int8x16_t a2 = vcombine_s8(vld1_s8(rows[2 * p] + g * 4), vld1_s8(rows[2 * p + 1] + g * 4));
+      for (int j = 0; j < 8; ++j) acc[p][j] = vmmlaq_s32(acc[p][j], a2, bq[j]);
+    }
+  }
+  for (int p = 0; p < kPairs; ++p) {
+    int32x4_t lo[4], hi[4];
+    for (int j = 0; j < 4; ++j) {
+      lo[j] = vcombine_s32(vget_low_s32(acc[p][2 * j]), vget_low_s32(acc[p][2 * j + 1]));
+      hi[j] = vcombine_s32(vget_high_s32(acc[p][2 * j]), vget_high_s32(acc[p][2 * j + 1]));
+    }
+    store_row(c + 2 * p * ldc, lo, xs[2 * p], ws);
+    if (2 * p + 1 < R) store_row(c + (2 * p + 1) * ldc, hi, xs[2 * p + 1], ws);
   }
 }
 
 using Int8TileFn = void (*)(int64_t, const uint8_t*, int64_t, const int8_t*, const float*, const float*, float*,
                             int64_t);
 constexpr Int8TileFn kInt8ByRows[kMr] = {int8_tile<1>, int8_tile<2>, int8_tile<3>, int8_tile<4>};
+constexpr Int8TileFn kMmlaByRows[kMr] = {int8_tile_mmla<1>, int8_tile_mmla<2>, int8_tile_mmla<3>, int8_tile_mmla<4>};
 
 void int8_tile_any(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64_t panel_stride,
                    const int32_t* colsum, const float* xs, const float* ws, float* c, int64_t ldc, int rows, int cols) {
   kInt8ByRows[rows - 1](kg, a, lda, b, xs, ws, c, ldc);
+}
+
+void int8_tile_mmla_any(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64_t panel_stride,
+                        const int32_t* colsum, const float* xs, const float* ws, float* c, int64_t ldc, int rows,
+                        int cols) {
+  kMmlaByRows[rows - 1](kg, a, lda, b, xs, ws, c, ldc);
 }
 
 template <int R>
@@ -95,6 +143,11 @@ void bf16_tile_any(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b
 
 const Int8Kernels& int8_kernels_sdot() {
   static const Int8Kernels t{"neon-sdot", Isa::neon, kMr, kNr, false, int8_tile_any};
+  return t;
+}
+
+const Int8Kernels& int8_kernels_i8mm() {
+  static const Int8Kernels t{"neon-i8mm", Isa::neon, kMr, kNr, false, int8_tile_mmla_any};
   return t;
 }
 

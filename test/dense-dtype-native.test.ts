@@ -53,7 +53,7 @@ describe('config.denseDtype (native binding)', () => {
 describe('isa() reports the int8 / bf16 kernels', () => {
   it('names a kernel of the active set and the dot-product features', () => {
     const info = isa();
-    expect(['avx512-vnni', 'avx2', 'neon-i8mm', 'neon-sdot', 'scalar']).toContain(info.int8);
+    expect(['amx-int8', 'avx512-vnni', 'avx2', 'neon-i8mm', 'neon-sdot', 'scalar']).toContain(info.int8);
     expect(['avx512-bf16', 'widen-avx2', 'widen-neon', 'scalar']).toContain(info.bf16);
     for (const f of ['avx512vnni', 'avxvnni', 'amxTile', 'amxInt8', 'amxBf16', 'neonDotprod', 'neonI8mm']) {
       expect(typeof info.features[f]).toBe('boolean');

@@ -1,6 +1,7 @@
-// Same-process A/B of the dense Linear in fp32, int8 and bf16 (dense.h LinearDtype) at BERT shapes: y = x W^T,
-// the addon's kernels for the best ISA, one pool for all. Rounds alternate the dtypes; prints the median ms per
-// call and the speed-up over fp32 per shape. Built against the core library of a native-tests build:
+// Same-process A/B of the dense Linear in fp32 and in every int8 / bf16 kernel this CPU runs (dense.h
+// LinearDtype, kernels/lowp_kernels.h) at BERT shapes: y = x W^T, one pool for all. Rounds alternate the
+// kernels; prints the median ms per call and the speed-up over fp32 (the best ISA's SGEMM) per shape. Built
+// against the core library of a native-tests build:
 //   bash scripts/test-native.sh   # builds build/native-tests/libfffbert_core.a
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src bench/native/lowp_gemm.cpp \
 //       build/native-tests/libfffbert_core.a -lpthread -o build/lowp_gemm
@@ -9,16 +10,22 @@
 // it leaves out the time the thread waits descheduled.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "fffbert/dense.h"
 #include "kernels/lowp_kernels.h"
+#include "linear.h"
 
 using namespace fffbert;
+
+namespace {
 
 double now_ms(bool cpu) {
   if (cpu) {
@@ -29,22 +36,44 @@ double now_ms(bool cpu) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+struct Column {
+  std::string name;
+  LinearDtype dtype;
+  LowpVariant variant;  // unused for f32
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 7;
-  auto pool = make_pool(threads);
   Isa isa = isa_best();
   if (argc > 3 && (!isa_parse(argv[3], &isa) || !isa_supported(isa))) {
     std::fprintf(stderr, "isa %s is not supported here\n", argv[3]);
     return 1;
   }
-  std::printf("isa %s, int8 %s, bf16 %s, %d threads, %d rounds, median ms per call\n", isa_name(isa),
-              int8_kernels_for(isa).name, bf16_kernels_for(isa).name, threads, rounds);
+  auto pool = make_pool(threads);
+  // fp32 on `isa`, then every runnable int8 / bf16 kernel of that tier or below (not the scalar oracles).
+  std::vector<Column> cols = {{std::string("fp32-") + isa_name(isa), LinearDtype::f32, {}}};
+  LowpVariant all[16];
+  const int n = std::min(16, lowp_variants(all, 16));
+  for (LinearDtype dtype : {LinearDtype::int8, LinearDtype::bf16}) {
+    for (int i = 0; i < n; ++i) {
+      const bool is8 = dtype == LinearDtype::int8;
+      const char* name = is8 ? (all[i].int8 ? all[i].int8->name : nullptr) : (all[i].bf16 ? all[i].bf16->name : nullptr);
+      const Isa tier = is8 ? (all[i].int8 ? all[i].int8->isa : Isa::scalar) : (all[i].bf16 ? all[i].bf16->isa : Isa::scalar);
+      if (!name || !all[i].runnable || std::strcmp(name, "scalar") == 0 || int(tier) > int(isa)) continue;
+      cols.push_back({std::string(is8 ? "i8:" : "bf:") + name, dtype, all[i]});
+    }
+  }
+  std::printf("isa %s, %d threads, %d rounds, median ms per call (speed-up over fp32)\n", isa_name(isa), threads, rounds);
+  std::printf("%5s %5s %5s", "M", "N", "K");
+  for (const Column& c : cols) std::printf(" | %18s", c.name.c_str());
+  std::printf("\n");
   const int64_t ms[] = {16, 128, 1024};
   const int64_t nk[][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}, {4095, 768}, {768, 4095}};
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::printf("%6s %5s %5s | %9s %9s %9s | %6s %6s\n", "M", "N", "K", "fp32", "int8", "bf16", "int8x", "bf16x");
   for (const auto& s : nk) {
     const int64_t N = s[0], K = s[1];
     std::vector<float> W(static_cast<size_t>(N * K)), b(static_cast<size_t>(N));
@@ -56,25 +85,31 @@ int main(int argc, char** argv) {
     for (int64_t M : ms) {
       std::vector<float> x(static_cast<size_t>(M * K)), y(static_cast<size_t>(M * N));
       for (float& v : x) v = d(rng);
-      // ~50 ms of work per measurement
-      const double flop = 2.0 * double(M) * double(N) * double(K);
-      const int reps = std::max(1, int(5e9 / flop));
-      std::vector<double> t[3];
+      const int reps = std::max(1, int(5e9 / (2.0 * double(M) * double(N) * double(K))));  // ~50 ms of fp32 work
+      std::vector<std::vector<double>> t(cols.size());
       for (int r = 0; r < rounds + 1; ++r) {
-        for (int l = 0; l < 3; ++l) {
+        for (size_t c = 0; c < cols.size(); ++c) {
+          const PackedLinear& w = *layers[int(cols[c].dtype)];
           const double t0 = now_ms(threads == 1);
-          for (int i = 0; i < reps; ++i) linear_forward(*layers[l], x.data(), M, K, y.data(), N, Epilogue{}, isa, *pool);
-          const double dt = now_ms(threads == 1) - t0;
-          if (r > 0) t[l].push_back(dt / reps);  // round 0 warms up
+          for (int i = 0; i < reps; ++i) {
+            if (cols[c].dtype == LinearDtype::f32) {
+              linear_forward(w, x.data(), M, K, y.data(), N, Epilogue{}, isa, *pool);
+            } else {
+              linear_forward_lowp(w, x.data(), M, K, y.data(), N, Epilogue{}, cols[c].variant, *pool);
+            }
+          }
+          if (r > 0) t[c].push_back((now_ms(threads == 1) - t0) / reps);  // round 0 warms up
         }
       }
-      double med[3];
-      for (int l = 0; l < 3; ++l) {
-        std::sort(t[l].begin(), t[l].end());
-        med[l] = t[l][t[l].size() / 2];
+      std::printf("%5lld %5lld %5lld", (long long)M, (long long)N, (long long)K);
+      double fp32 = 0;
+      for (size_t c = 0; c < cols.size(); ++c) {
+        std::sort(t[c].begin(), t[c].end());
+        const double med = t[c][t[c].size() / 2];
+        if (c == 0) fp32 = med;
+        std::printf(" | %9.3f (%5.2fx)", med, fp32 / med);
       }
-      std::printf("%6lld %5lld %5lld | %9.3f %9.3f %9.3f | %6.2f %6.2f\n", (long long)M, (long long)N, (long long)K,
-                  med[0], med[1], med[2], med[0] / med[1], med[0] / med[2]);
+      std::printf("\n");
       std::fflush(stdout);
     }
   }

@@ -16,6 +16,11 @@
 #endif
 #endif
 
+#if FFFBERT_X86 && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #if defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -120,6 +125,19 @@ bool compiled_in(Isa isa) {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
+}
+
+bool amx_permitted() {
+  static const bool ok = [] {
+    if (!cpu_features().amx_int8) return false;
+#if FFFBERT_X86 && defined(__linux__) && defined(SYS_arch_prctl)
+    constexpr int kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return ok;
 }
 
 const char* isa_name(Isa isa) {

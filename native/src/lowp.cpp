@@ -86,10 +86,13 @@ int lowp_variants(LowpVariant* out, int capacity) {
   add(&scalar::int8_kernels(), &scalar::bf16_kernels(), true);
 #if defined(FFFBERT_HAVE_AVX2)
   add(&avx2::int8_kernels(), &avx2::bf16_kernels(), isa_supported(Isa::avx2));
+  add(&avx2::int8_kernels_avxvnni(), nullptr, isa_supported(Isa::avx2) && cpu_features().avx_vnni);
 #endif
 #if defined(FFFBERT_HAVE_AVX512)
   add(&avx512::int8_kernels_vnni(), nullptr, isa_supported(Isa::avx512) && cpu_features().avx512_vnni);
   add(nullptr, &avx512::bf16_kernels_dot(), isa_supported(Isa::avx512) && cpu_features().avx512_bf16);
+  add(&avx512::int8_kernels_amx(), nullptr,
+      isa_supported(Isa::avx512) && cpu_features().avx512_vnni && amx_permitted());
 #endif
 #if defined(FFFBERT_HAVE_NEON)
   add(&neon::int8_kernels_sdot(), nullptr, isa_supported(Isa::neon) && cpu_features().neon_dotprod);

@@ -36,5 +36,9 @@ struct CpuFeatures {
   bool neon_dotprod = false, neon_i8mm = false;
 };
 const CpuFeatures& cpu_features();
+// AMX tiles usable by this process: the CPU has AMX-INT8 with tile state enabled and Linux granted the tile data
+// permission (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), requested once, on first call). False
+// elsewhere, and when refused (kernels before 5.16): the int8 layers then run the next kernel (VNNI).
+bool amx_permitted();
 
 }  // namespace fffbert

@@ -58,10 +58,12 @@ void linear_bf16_naive(const uint16_t* panels, int64_t panel_stride, int64_t N, 
 namespace avx2 {
 const Int8Kernels& int8_kernels();  // vpsignb + vpmaddubsw + vpmaddwd (|a| <= 127: no int16 saturation)
 const Bf16Kernels& bf16_kernels();  // widening: bf16 << 16, FMA
+const Int8Kernels& int8_kernels_avxvnni();  // VEX vpdpbusd (AVX-VNNI)
 }  // namespace avx2
 namespace avx512 {
 const Int8Kernels& int8_kernels_vnni();  // vpdpbusd (AVX512-VNNI)
 const Bf16Kernels& bf16_kernels_dot();   // vdpbf16ps (AVX512_BF16)
+const Int8Kernels& int8_kernels_amx();   // tdpbusd (AMX-INT8), 16 x 32 tiles
 }  // namespace avx512
 namespace neon {
 const Int8Kernels& int8_kernels_sdot();  // sdot (FEAT_DotProd)

@@ -98,9 +98,10 @@ export class Batcher {
   #running = 0;
   #timer: NodeJS.Timeout | null = null;
   #disposed = false;
-  /** Moving average of the time between arrivals (ms; undefined before the second request). */
-  #gap: number | undefined;
-  #lastArrival: number | undefined;
+  /** Moving average of whether a request found others waiting or running when it came (1 before any came). */
+  #company = 1;
+  /** Moving average of a merged forward's duration (ms; undefined before the first). */
+  #forwardMs: number | undefined;
   readonly #stats = { batches: 0, requests: 0, rows: 0, paddedTokens: 0, rejected: 0, aborted: 0, batchRows: BATCH_ROW_BOUNDS.map(() => 0) };
 
   constructor(config: BertConfig, run: EncoderRun, options?: BatchingOptions) {
@@ -123,8 +124,7 @@ export class Batcher {
       return Promise.reject(new FffError(ErrorCode.QUEUE_FULL, `The batching queue is full (${this.options.maxQueue} requests waiting); retry later`));
     }
     const now = performance.now();
-    if (this.#lastArrival !== undefined) this.#gap = this.#gap === undefined ? now - this.#lastArrival : 0.75 * this.#gap + 0.25 * (now - this.#lastArrival);
-    this.#lastArrival = now;
+    this.#company = 0.75 * this.#company + 0.25 * (this.#waiting.length + this.#running > 0 ? 1 : 0);
     return new Promise<EncoderOutputs>((resolve, reject) => {
       const request: Request = { inputs, logits: options.logits, arrived: now, resolve, reject, signal };
       if (signal) {
@@ -172,10 +172,11 @@ export class Batcher {
   }
 
   /**
-   * Runs the next batch when the model is idle and the oldest request's group is full, has waited maxWaitMs, or
-   * arrived while the previous forward ran (`afterRun`: the model never idles while requests wait). Nor does
-   * it wait when requests have lately come further apart than maxWaitMs (a moving average of the gaps): one
-   * client at a time gets no added latency.
+   * Runs the next batch when the model is idle and the oldest request's group is full, has waited long enough,
+   * or arrived while the previous forward ran (`afterRun`: the model never idles while requests wait). Long
+   * enough is maxWaitMs, capped by the recent forward time (waiting longer than a forward takes gains nothing:
+   * what arrives meanwhile runs right after it), and zero while requests lately came alone, finding nothing
+   * waiting or running (one client at a time gets no added latency).
    */
   #schedule(afterRun = false): void {
     if (this.#timer) clearTimeout(this.#timer);
@@ -184,9 +185,9 @@ export class Batcher {
       const batch = this.#pick();
       const rows = batch.reduce((n, r) => n + r.inputs.batch, 0);
       const waited = performance.now() - this.#waiting[0].arrived;
-      const othersLikely = this.#gap === undefined || this.#gap < this.options.maxWaitMs;
-      if (!afterRun && othersLikely && rows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
-        this.#timer = setTimeout(() => this.#schedule(), this.options.maxWaitMs - waited);
+      const wait = this.#company > 0.5 ? Math.min(this.options.maxWaitMs, this.#forwardMs ?? Infinity) : 0;
+      if (!afterRun && rows < this.options.maxBatchSize && waited < wait) {
+        this.#timer = setTimeout(() => this.#schedule(), wait - waited);
         return;
       }
       this.#waiting = this.#waiting.filter((r) => !batch.includes(r));
@@ -221,12 +222,12 @@ export class Batcher {
       if (batch.length === 1) {
         const r = batch[0];
         this.#count(r.inputs, 1);
-        r.resolve(await this.#run(r.inputs, { logits: r.logits }));
+        r.resolve(await this.#timed(this.#run(r.inputs, { logits: r.logits })));
         return;
       }
       const { inputs, slots } = mergeInputs(batch.map((r) => r.inputs), this.#padId);
       this.#count(inputs, batch.length);
-      const out = await this.#run(inputs, { logits: batch[0].logits });
+      const out = await this.#timed(this.#run(inputs, { logits: batch[0].logits }));
       batch.forEach((r, i) => r.resolve(splitOutputs(out, inputs, slots[i], this.#config)));
     } catch (err) {
       for (const r of batch) r.reject(err);
@@ -234,6 +235,14 @@ export class Batcher {
       this.#running--;
       if (!this.#disposed) this.#schedule(true);
     }
+  }
+
+  async #timed<T>(forward: Promise<T>): Promise<T> {
+    const start = performance.now();
+    const out = await forward;
+    const ms = performance.now() - start;
+    this.#forwardMs = this.#forwardMs === undefined ? ms : 0.75 * this.#forwardMs + 0.25 * ms;
+    return out;
   }
 
   #count(inputs: EncoderInputs, requests: number): void {

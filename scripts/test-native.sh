@@ -3,6 +3,7 @@
 # scalar oracle. With --sanitize, a second build under AddressSanitizer + UBSan runs them again; with --tsan, a
 # ThreadSanitizer build runs the pool tests and the multi-threaded kernel tests (the tests whose names match
 # a word of TSAN_TESTS, default "pool thread"; TSan costs ~10x). The flags combine.
+# Warnings are errors here (FFFBERT_WERROR), as in every CI build; users' source builds keep them warnings.
 # Prints the test binary's "N passed, N failed" line(s); exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ run_build() {
     if [[ $1 == -- ]]; then shift; filter=("$@"); break; fi
     args+=("$1"); shift
   done
-  cmake -S . -B "$dir" -DFFFBERT_ADDON=OFF -DFFFBERT_TESTS=ON "${args[@]}" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
+  cmake -S . -B "$dir" -DFFFBERT_ADDON=OFF -DFFFBERT_TESTS=ON -DFFFBERT_WERROR=ON "${args[@]}" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
   cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
   "$dir/fffbert_native_tests" "${filter[@]}"
 }

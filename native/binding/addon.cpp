@@ -1,6 +1,4 @@
 // Addon entry: per-context instance data, instruction-set and thread controls, then each part's exports.
-#include <cstdlib>
-
 #include "common.h"
 #include "fffbert/dense.h"
 #include "fffbert/isa.h"
@@ -93,20 +91,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);  // deleted by N-API when this context goes away
   init_async(env, &data->async);
   // FFFBERT_ISA naming an unknown or unsupported set is reported once, not silently ignored.
-  bool env_ok = true;
-  if (const char* forced = std::getenv("FFFBERT_ISA"); forced && *forced) {
-    Isa isa;
-    env_ok = fffbert::isa_parse(forced, &isa) && fffbert::isa_supported(isa);
-  }
-  exports.Set("isaEnvOk", Napi::Boolean::New(env, env_ok));
+  exports.Set("isaEnvOk", Napi::Boolean::New(env, fffbert::isa_apply_env()));
   exports.Set("isa", Napi::Function::New(env, IsaInfo, "isa"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("jobsInFlight", Napi::Function::New(env, JobsInFlight, "jobsInFlight"));
-  init_layers(env, exports, data);
-  init_model(env, exports, data);
+  init_layers(env, exports);
+  init_model(env, exports);
   return exports;
 }
 

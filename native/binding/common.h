@@ -48,16 +48,12 @@ void expect_args(const Napi::CallbackInfo& info, size_t n, const char* fn);
 
 // Per-context state (the addon is context-aware: worker_threads each get their own).
 struct AddonData {
-  Napi::FunctionReference fast_feedforward;
-  Napi::FunctionReference linear;
-  Napi::FunctionReference dense_feedforward;
-  Napi::FunctionReference bert_model;
   Napi::FunctionReference error_class;  // FffError, from setErrorClass()
   AsyncContext async;
 };
 
 // Registration of each part of the binding on `exports`.
-void init_layers(Napi::Env env, Napi::Object exports, AddonData* data);
-void init_model(Napi::Env env, Napi::Object exports, AddonData* data);
+void init_layers(Napi::Env env, Napi::Object exports);
+void init_model(Napi::Env env, Napi::Object exports);
 
 }  // namespace fffbert_napi

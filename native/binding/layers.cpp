@@ -429,16 +429,10 @@ Napi::Value FffProbe(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rate);
 }
 
-void init_layers(Napi::Env env, Napi::Object exports, AddonData* data) {
-  Napi::Function fff = FastFeedforwardWrap::Define(env);
-  Napi::Function linear = LinearWrap::Define(env);
-  Napi::Function dense = DenseFeedforwardWrap::Define(env);
-  data->fast_feedforward = Napi::Persistent(fff);
-  data->linear = Napi::Persistent(linear);
-  data->dense_feedforward = Napi::Persistent(dense);
-  exports.Set("NativeFastFeedforward", fff);
-  exports.Set("NativeLinear", linear);
-  exports.Set("NativeDenseFeedforward", dense);
+void init_layers(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeFastFeedforward", FastFeedforwardWrap::Define(env));
+  exports.Set("NativeLinear", LinearWrap::Define(env));
+  exports.Set("NativeDenseFeedforward", DenseFeedforwardWrap::Define(env));
   exports.Set("fffProbe", Napi::Function::New(env, FffProbe, "fffProbe"));
 }
 

@@ -418,10 +418,6 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
 
 }  // namespace
 
-void init_model(Napi::Env env, Napi::Object exports, AddonData* data) {
-  Napi::Function model = BertModelWrap::Define(env);
-  data->bert_model = Napi::Persistent(model);
-  exports.Set("NativeBertModel", model);
-}
+void init_model(Napi::Env env, Napi::Object exports) { exports.Set("NativeBertModel", BertModelWrap::Define(env)); }
 
 }  // namespace fffbert_napi

@@ -8,10 +8,7 @@
 namespace fffbert {
 
 const DenseKernels& dense_kernels_for(Isa isa) {
-  // A set that is not compiled in or not runnable here falls back to the scalar oracle (never to an illegal
-  // instruction).
-  if (!isa_supported(isa)) return scalar::dense_kernels();
-  switch (isa) {
+  switch (isa_runnable(isa)) {
 #if defined(FFFBERT_HAVE_AVX2)
     case Isa::avx2: return avx2::dense_kernels();
 #endif

@@ -481,13 +481,11 @@ void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool&
 
 }  // namespace
 
-Isa fff_resolve_isa(Isa isa) { return isa_supported(isa) ? isa : isa_best(); }
-
 void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                  int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool) {
   const FffShape& sh = layer.shape;
   if (rows <= 0 || !x || !y || ldx < sh.input_width || ldy < sh.output_width) return;
-  const FffKernels* kern = fff_kernels_for(fff_resolve_isa(isa));
+  const FffKernels* kern = fff_kernels_for(isa_runnable(isa));
   const int64_t nn = sh.nodes_per_tree(), P = sh.trees * (sh.depth + 1);
   const float* fx = nullptr;
   const uint16_t* bx = nullptr;
@@ -585,7 +583,7 @@ double fff_probe(FffProbe kind, FffWeights weights, int64_t bytes, double second
   if (kind != FffProbe::dot && kind != FffProbe::gather && kind != FffProbe::read) return 0.0;
   if (bytes < 0 || bytes > (int64_t(1) << 32) || !(seconds > 0.0)) return 0.0;
   seconds = std::min(1.0, std::max(0.001, seconds));
-  const FffKernels* kern = fff_kernels_for(fff_resolve_isa(isa));
+  const FffKernels* kern = fff_kernels_for(isa_runnable(isa));
   const float* f = nullptr;
   const uint16_t* h = nullptr;
   switch (weights) {

@@ -185,19 +185,21 @@ Isa isa_best() {
 
 namespace {
 std::atomic<int> g_forced{-1};
-std::atomic<bool> g_env_applied{false};
 }  // namespace
 
 bool isa_apply_env() {
-  bool expected = false;
-  if (!g_env_applied.compare_exchange_strong(expected, true)) return true;
-  const char* env = std::getenv("FFFBERT_ISA");
-  if (!env || !*env) return true;
-  Isa isa;
-  if (!isa_parse(env, &isa) || !isa_supported(isa)) return false;
-  g_forced.store(int(isa));
-  return true;
+  static const bool ok = [] {  // thread-safe once: concurrent first callers all wait for this result
+    const char* env = std::getenv("FFFBERT_ISA");
+    if (!env || !*env) return true;
+    Isa isa;
+    if (!isa_parse(env, &isa) || !isa_supported(isa)) return false;
+    g_forced.store(int(isa));
+    return true;
+  }();
+  return ok;
 }
+
+Isa isa_runnable(Isa isa) { return isa_supported(isa) ? isa : Isa::scalar; }
 
 Isa isa_active() {
   isa_apply_env();

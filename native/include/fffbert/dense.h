@@ -2,7 +2,7 @@
 //
 // Every entry takes the instruction set and the pool explicitly (tests run each ISA side by side); results do
 // not depend on the thread count (bitwise: the work split never changes an element's order of operations). An
-// `isa` that is not supported here (isa_supported) runs the scalar reference instead of faulting.
+// `isa` that is not supported here runs the scalar reference instead of faulting (isa_runnable).
 #pragma once
 #include <cstdint>
 #include <memory>

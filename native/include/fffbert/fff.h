@@ -63,16 +63,13 @@ enum class FffStrategy : int {
                   // for all the tokens of a thread's range that reach it; output rows gathered in leaf order
 };
 
-// The instruction set fff_forward really runs for `isa`: `isa` itself when isa_supported(isa), else isa_best().
-// (The driver never calls kernels the CPU cannot run; callers that care, e.g. tests, check isa_supported.)
-Isa fff_resolve_isa(Isa isa);
-
 // x: [rows, I] row-major with row stride ldx (>= I); y: [rows, O] with row stride ldy (>= O), overwritten.
 // paths: null, or [rows, K, D+1] int32: the node index (0-based, within its tree) visited at each level.
 // Work is split over `pool`; for one ISA (and weight type) the result does not depend on the thread count or
 // strategy (bitwise: every ISA has one dot summation order fixed by I, used by both walks). Across ISAs outputs
 // differ by rounding (FMA, summation order), and a logit within that rounding of 0 may route differently.
 // Does nothing when rows <= 0, x or y is null, ldx < I or ldy < O (callers validate and report those).
+// An `isa` not supported here runs scalar (isa_runnable).
 void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                  int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool);
 

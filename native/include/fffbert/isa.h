@@ -22,8 +22,12 @@ Isa isa_best();
 Isa isa_active();
 // Forces the active set; false (and no change) when it is not supported.
 bool isa_set_active(Isa isa);
-// Applies FFFBERT_ISA once; returns false when the variable names an unknown or unsupported set (ignored then).
+// Applies FFFBERT_ISA (once per process; later calls return the first result): false when the variable names an
+// unknown or unsupported set, which is then ignored.
 bool isa_apply_env();
+// The set a driver runs for `isa`: `isa` itself when supported here, else scalar. Every driver (FFF and dense)
+// falls back through this one rule, so a set the CPU cannot run never reaches an illegal instruction.
+Isa isa_runnable(Isa isa);
 
 // CPU features beyond the ISA tiers, for kernels that can use them (bf16 paths).
 struct CpuFeatures {

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { FastFeedforward, isa } from '../lib/index';
 import { firstBitDifference, randomArray, randomFff, rng } from './helpers/reference';
@@ -48,10 +49,22 @@ describe('loading the package', () => {
     check(out);
   });
 
-  it('package.json exports resolve to the built files with types', () => {
+  it('package.json exports resolve to the built files, and their types declare every runtime export', () => {
     const pkg = require('../package.json');
-    expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
-    expect(require.resolve(root)).toBe(path.join(root, 'dist', 'index.js'));
+    const main = require.resolve(root);
+    expect(main).toBe(path.resolve(root, pkg.exports['.'].default));
+    expect(main).toBe(path.resolve(root, pkg.main));
+    const types = path.resolve(root, pkg.exports['.'].types);
+    expect(types).toBe(path.resolve(root, pkg.types));
+    // What a TypeScript user of the package sees, read by the compiler from the declaration file.
+    const program = ts.createProgram([types], { noEmit: true, noLib: true, types: [] });
+    const checker = program.getTypeChecker();
+    const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(types)!);
+    expect(moduleSymbol, `${types} is not a module`).toBeDefined();
+    const declared = new Set(checker.getExportsOfModule(moduleSymbol!).map((s) => s.name));
+    const runtime = Object.keys(require(root));
+    expect(runtime.length).toBeGreaterThan(0);
+    expect(runtime.filter((name) => !declared.has(name)), 'exported at run time but not declared').toEqual([]);
   });
 
   it('works in worker_threads, twice at once, with the same results as the main thread', async () => {

@@ -25,17 +25,14 @@ namespace lowp {
 constexpr int kMr = 12;
 constexpr int kNr = 32;
 
-// One row of the update: (lo, hi) = Dot(.., broadcast 32 bits of A, (b0, b1)); hi only for 2 panels.
+// One row of the update: (lo, hi) = Dot::row(.., 32 bits of A at a, (b0, b1)); hi only for 2 panels.
 template <class Dot, int P, class Acc>
 inline void dot_row(Acc& lo, Acc& hi, const uint8_t* a, __m512i b0, __m512i b1) {
-  int32_t v;
-  std::memcpy(&v, a, 4);
-  const __m512i av = _mm512_set1_epi32(v);
-  lo = Dot::dot(lo, av, b0);
-  if (P > 1) hi = Dot::dot(hi, av, b1);
+  Dot::row(lo, hi, a, b0, b1, P > 1);
 }
 
-// Dot: { using Acc; static Acc zero(); static Acc dot(Acc, __m512i a, __m512i b); }. A: R rows of lda bytes,
+// Dot: { using Acc; static Acc zero(); static void row(Acc& lo, Acc& hi, const uint8_t* a, __m512i b0, __m512i b1,
+// bool two): lo += a . b0 (and hi += a . b1 when two) with the 32-bit group at a broadcast }. A: R rows of lda bytes,
 // 4 bytes per k step; B: 64 bytes per k step, the second panel panel_stride bytes on. store(r, lo, hi) per row.
 template <class Dot, int R, int P, class Store>
 inline void tile(int64_t steps, const uint8_t* a, int64_t lda, const uint8_t* b, int64_t panel_stride,

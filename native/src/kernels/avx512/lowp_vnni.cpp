@@ -21,6 +21,14 @@ struct Dpbusd {
     return _mm512_dpbusd_epi32(acc, a, b);
 #endif
   }
+  // The u8 operand (A) must be a register: broadcast once for both panels.
+  static void row(Acc& lo, Acc& hi, const uint8_t* a, __m512i b0, __m512i b1, bool two) {
+    int32_t v;
+    std::memcpy(&v, a, 4);
+    const __m512i av = _mm512_set1_epi32(v);
+    lo = dot(lo, av, b0);
+    if (two) hi = dot(hi, av, b1);
+  }
 };
 
 struct Int8Tile {

@@ -40,6 +40,7 @@ Napi::Value IsaInfo(const Napi::CallbackInfo& info) {
   features.Set("amxTile", f.amx_tile);
   features.Set("amxInt8", f.amx_int8);
   features.Set("amxBf16", f.amx_bf16);
+  features.Set("amxPermitted", fffbert::amx_permitted());  // false with amxInt8 true: Linux refused the tiles
   features.Set("neonDotprod", f.neon_dotprod);
   features.Set("neonI8mm", f.neon_i8mm);
   out.Set("features", features);

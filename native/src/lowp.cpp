@@ -102,21 +102,21 @@ int lowp_variants(LowpVariant* out, int capacity) {
   return n;
 }
 
-const Int8Kernels& int8_kernels_for(Isa isa) {
+const Int8Kernels& int8_kernels_for(Isa isa, int64_t M, int64_t K) {
   if (!isa_supported(isa)) return scalar::int8_kernels();
+  const CpuFeatures& f = cpu_features();
   switch (isa) {
 #if defined(FFFBERT_HAVE_AVX512)
     case Isa::avx512:
-      return cpu_features().avx512_vnni ? avx512::int8_kernels_vnni() : avx2::int8_kernels();
+      if (f.avx512_vnni && amx_permitted() && (M <= 256 || K >= 2048)) return avx512::int8_kernels_amx();
+      return f.avx512_vnni ? avx512::int8_kernels_vnni() : f.avx_vnni ? avx2::int8_kernels_avxvnni() : avx2::int8_kernels();
 #endif
 #if defined(FFFBERT_HAVE_AVX2)
-    case Isa::avx2: return avx2::int8_kernels();
+    case Isa::avx2: return f.avx_vnni ? avx2::int8_kernels_avxvnni() : avx2::int8_kernels();
 #endif
 #if defined(FFFBERT_HAVE_NEON)
     case Isa::neon:
-      return cpu_features().neon_i8mm      ? neon::int8_kernels_i8mm()
-             : cpu_features().neon_dotprod ? neon::int8_kernels_sdot()
-                                           : scalar::int8_kernels();
+      return f.neon_i8mm ? neon::int8_kernels_i8mm() : f.neon_dotprod ? neon::int8_kernels_sdot() : scalar::int8_kernels();
 #endif
     default: return scalar::int8_kernels();
   }

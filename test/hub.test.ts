@@ -104,6 +104,7 @@ async function expectFolderResult(id: string, folder: string, options?: LoadMode
 
 /** loadModel(UFB) in a child process (the built dist/): its exit code, stdout ({ dir, hidden }) and stderr. */
 function loadInChild(): { pid: number | undefined; kill: () => void; done: Promise<{ code: number | null; out: string; err: string }> } {
+  expect(fs.existsSync(path.join(root, 'dist', 'index.js')), 'the child processes load dist/: npm run build first').toBe(true);
   const script = `require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}).loadModel(${JSON.stringify(UFB)}, { cacheDir: ${JSON.stringify(cacheDir)} })
     .then((m) => { console.log(JSON.stringify({ dir: m.dir, hidden: m.config.hiddenSize })); m.dispose(); })
     .catch((e) => { console.error(e.code, e.message); process.exitCode = 1; });`;

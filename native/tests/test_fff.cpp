@@ -638,7 +638,11 @@ TEST(fff_bf16_accuracy_vs_f32) {
                   isa_name(isa), (long long)cs.I, (long long)cs.D, (long long)cs.K, (long long)cs.rows,
                   (long long)c.flips, 100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
                   c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
-      CHECK(c.compared + c.flips == cs.rows);
+      // Each parted path was excused above (logit within rounding of 0); the outputs compared must still be
+      // most tokens, and they must differ from f32 somewhere, or the layer did not round its weights at all.
+      CHECK_MSG(c.compared * 10 >= cs.rows * 9, "%lld of %lld tokens compared", (long long)c.compared,
+                (long long)cs.rows);
+      CHECK_MSG(c.max_abs > 0.0, "bf16 outputs are bitwise the f32 ones: weights not rounded");
     }
   }
 }
@@ -818,7 +822,9 @@ TEST(fff_bf16_dot_accuracy_vs_f32) {
                     type_name(type), isa_name(isa), (long long)cs.D, (long long)cs.K, (long long)cs.rows,
                     (long long)c.flips, 100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
                     c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
-        CHECK(c.compared + c.flips == cs.rows);
+        CHECK_MSG(c.compared * 10 >= cs.rows * 9, "%lld of %lld tokens compared", (long long)c.compared,
+                  (long long)cs.rows);
+        CHECK_MSG(c.max_abs > 0.0, "%s outputs are bitwise the f32 ones: weights not rounded", type_name(type));
       }
     }
   }

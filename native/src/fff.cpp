@@ -33,15 +33,7 @@
 #include <vector>
 
 #include "kernels/fff_kernels.h"
-
-#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
-#include <xmmintrin.h>
-#define FFFBERT_PREFETCH(p) _mm_prefetch(p, _MM_HINT_T0)
-#elif defined(_MSC_VER)
-#define FFFBERT_PREFETCH(p) __prefetch(p)
-#else
-#define FFFBERT_PREFETCH(p) __builtin_prefetch(p)
-#endif
+#include "prefetch.h"
 
 namespace fffbert {
 

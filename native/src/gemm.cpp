@@ -8,14 +8,8 @@
 #include <new>
 #include <vector>
 
-#if defined(_MSC_VER) && !defined(__clang__) && (defined(_M_X64) || defined(_M_IX86))
-#include <xmmintrin.h>
-#define FFFBERT_PREFETCH(p) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0)
-#elif defined(__GNUC__) || defined(__clang__)
-#define FFFBERT_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define FFFBERT_PREFETCH(p) ((void)(p))
-#endif
+#include "prefetch.h"
+
 
 namespace fffbert {
 namespace gemm {

@@ -14,6 +14,7 @@ namespace {
 
 using fffbert::BertErrc;
 using fffbert::BertModel;
+using fffbert::shape_str;
 
 constexpr int64_t kMaxDim = int64_t(1) << 31;
 
@@ -31,12 +32,6 @@ const char* code_of(BertErrc e) {
 
 void throw_status(Napi::Env env, const fffbert::BertStatus& st) {
   if (!st.ok()) throw_error(env, code_of(st.code), st.message);
-}
-
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 // --- configuration fields: every failure is ERR_FFF_INVALID_MODEL naming config.<field> ---------------------

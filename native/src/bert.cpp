@@ -16,12 +16,6 @@ constexpr int64_t kMaxElements = int64_t(1) << 40;
 
 BertStatus status(BertErrc code, std::string message) { return BertStatus{code, std::move(message)}; }
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string check_config(const BertConfig& c) {
   auto in = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
   if (c.family != BertFamily::crammed && c.family != BertFamily::hf) return "family must be crammed or hf";
@@ -254,6 +248,12 @@ std::vector<float> sinusoidal(int64_t positions, int64_t H) {
 }
 
 }  // namespace
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
 
 const float* BertModel::Impl::data(const std::string& name) const {
   auto it = slots.find(name);

@@ -103,6 +103,8 @@ struct BertOutputs {
 enum class BertStage : int { embedding = 0, layernorm, qkv, attention, attn_out, ffn, head, count };
 constexpr int kBertStages = int(BertStage::count);
 const char* bert_stage_name(BertStage stage);
+// "[2, 3]": a tensor shape as the core's and the binding's messages write it.
+std::string shape_str(const std::vector<int64_t>& shape);
 
 struct BertProfile {
   int64_t forwards = 0, tokens = 0;

@@ -137,6 +137,7 @@ if (only.includes('dense') && !args.quick) {
 // Thread counts outer, then token counts, implementations inner: implementations compared at one token count
 // run close in time. Each thread count starts with its roofline probes (lib/limit.mjs).
 const FFF_DTYPES = ['f32', 'bf16', 'bf16-dot'];
+/** @type {any[]} */
 const configs = [];
 for (const threads of threadList) {
   if (args.limit && only.includes('fff')) configs.push({ family: 'probe', impl: 'limit probes', threads, job: { kind: 'probe', dtypes: FFF_DTYPES } });
@@ -174,6 +175,7 @@ for (const threads of threadList) {
   }
 }
 
+/** @type {any[]} */
 const raw = configs.map(() => ({ timesMs: [], errors: [], bgBusy: [] }));
 const probes = {}; // threads -> lib/limit.mjs measureProbes() of that thread count
 const progress = createProgress({ total: configs.length * args.rounds, enabled: !args.quiet && process.stderr.isTTY === true });
@@ -201,6 +203,7 @@ for (let round = 0; round < args.rounds; round++) {
   }
 }
 progress.end();
+/** @type {any[]} */
 const results = configs.flatMap((c, i) => {
   if (c.family === 'probe') return [];
   const { job, blasArgs, ...meta } = c;

@@ -34,6 +34,7 @@ const models = [...fixtures];
 if (values.long) models.push({ dir: path.resolve(values.long), name: `1x11-long (${path.basename(values.long)})`, options: { sequences: Number(values['long-sequences']), seq: 128 } });
 
 const isa = fffbert.isa();
+/** @type {any[]} */
 const results = [];
 for (const dtype of values.dtypes.split(',')) {
   for (const m of models) {

@@ -91,6 +91,7 @@ async function stopServer(child) {
   }
 }
 
+/** @returns {Promise<any>} the service's /metrics document */
 async function metrics(base) {
   return (await fetch(`${base}/metrics`)).json();
 }

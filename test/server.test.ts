@@ -105,7 +105,7 @@ describe('createServer on fixture models', () => {
     }
     const media = await fetch(`${base}/embed`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<texts/>' });
     expect(media.status).toBe(415);
-    expect((await media.json()).error.code).toBe('ERR_FFF_INVALID_ARGUMENT');
+    expect(((await media.json()) as { error: { code: string } }).error.code).toBe('ERR_FFF_INVALID_ARGUMENT');
   });
 
   it('413 over the body limit, 404 for an unknown route', async () => {

@@ -9,6 +9,12 @@ import { ErrorCode, FffError } from './errors';
  */
 export const MAX_BATCH_TOKENS = 1 << 18;
 
+/**
+ * The deepest FFF tree (D) accepted: the native core's kFffMaxDepth (fff.h), which owns it; test/limits.test.ts
+ * checks the two agree. A tree of depth 24 holds 2^25 - 1 = 33.5M nodes.
+ */
+export const FFF_MAX_DEPTH = 24;
+
 /** Throws ERR_FFF_BATCH_TOO_LARGE when `batch` x `seq` exceeds MAX_BATCH_TOKENS (`name` names the argument). */
 export function checkBatchTokens(name: string, batch: number, seq: number): void {
   if (batch * seq > MAX_BATCH_TOKENS) {

@@ -138,6 +138,8 @@ export interface NativeBertModel {
 
 export interface NativeAddon {
   isaEnvOk: boolean;
+  /** The deepest FFF tree the core accepts (fff.h kFffMaxDepth; lib/limits.ts FFF_MAX_DEPTH must equal it). */
+  fffMaxDepth: number;
   isa(): NativeIsaInfo;
   setIsa(name: string): void;
   setThreads(n: number): void;

@@ -10,6 +10,7 @@
 import * as path from 'node:path';
 import { ErrorCode, FffError } from '../errors';
 import { MAX_CONFIG_BYTES, pathExists, readJsonObject } from '../formats/files';
+import { FFF_MAX_DEPTH } from '../limits';
 import type { BertConfig, TensorSource } from './types';
 
 type Json = Record<string, unknown>;
@@ -209,8 +210,8 @@ function parseCrammedArch(arch: Json, source: string, prefix: string, outer: Jso
   let ffn: BertConfig['ffn'];
   if (arch.intermed_type === 'fff') {
     const depth = arch.intermed_depth;
-    if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0 || depth > 24) {
-      throw invalid(source, f('intermed_depth'), depth, 'an integer in [0, 24]');
+    if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0 || depth > FFF_MAX_DEPTH) {
+      throw invalid(source, f('intermed_depth'), depth, `an integer in [0, ${FFF_MAX_DEPTH}]`);
     }
     ffn = { kind: 'fff', depth, trees: posInt(arch, 'intermed_size', source, f('intermed_size')) };
   } else if (arch.intermed_type === 'ff') {

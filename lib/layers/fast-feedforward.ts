@@ -5,6 +5,7 @@
  * to the output and goes right when l > 0 (l == 0 and NaN go left). Weights are packed once at construction.
  */
 import { ErrorCode, FffError, expectFloat32Array, expectInteger, invalidArgument } from '../errors';
+import { FFF_MAX_DEPTH } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeFastFeedforward, NativeStrategy, NativeWeightDtype } from '../native-types';
 import { Disposable, checkAsyncForwardArgs, expectOptions } from './common';
@@ -77,7 +78,7 @@ export class FastFeedforward {
     if (weights === undefined) throw invalidArgument('weights', 'an object', weights);
     const inputWidth = expectInteger('inputWidth', w.inputWidth, 1, 2 ** 31);
     const outputWidth = expectInteger('outputWidth', w.outputWidth, 1, 2 ** 31);
-    const depth = expectInteger('depth', w.depth, 0, 24);
+    const depth = expectInteger('depth', w.depth, 0, FFF_MAX_DEPTH);
     const trees = expectInteger('trees', w.trees, 1, 65536);
     const nodes = trees * (2 ** (depth + 1) - 1);
     if (nodes * Math.max(inputWidth, outputWidth) > 2 ** 40) {

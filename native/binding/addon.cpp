@@ -1,6 +1,7 @@
 // Addon entry: per-context instance data, instruction-set and thread controls, then each part's exports.
 #include "common.h"
 #include "fffbert/dense.h"
+#include "fffbert/fff.h"
 #include "fffbert/isa.h"
 #include "fffbert/pool.h"
 
@@ -97,6 +98,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
+  exports.Set("fffMaxDepth", Napi::Number::New(env, double(fffbert::kFffMaxDepth)));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("jobsInFlight", Napi::Function::New(env, JobsInFlight, "jobsInFlight"));
   init_layers(env, exports);

@@ -181,7 +181,7 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     fffbert::FffShape s;
     s.input_width = expect_int(info[0], "inputWidth", 1, kMaxDim);
     s.output_width = expect_int(info[1], "outputWidth", 1, kMaxDim);
-    s.depth = expect_int(info[2], "depth", 0, 24);
+    s.depth = expect_int(info[2], "depth", 0, fffbert::kFffMaxDepth);
     s.trees = expect_int(info[3], "trees", 1, 1 << 16);
     const int64_t nodes = checked_mul(env, s.trees, s.nodes_per_tree(), "trees * nodes");
     Napi::Float32Array w_in = expect_f32(info[4], "linearInWeight");

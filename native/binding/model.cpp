@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "fffbert/bert.h"
+#include "fffbert/fff.h"
 
 namespace fffbert_napi {
 namespace {
@@ -94,7 +95,7 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
   const Napi::Object ffn = object_field(o, "ffn");
   if (string_field(ffn, "kind", {"fff", "dense"}, "ffn.") == "fff") {
     c.ffn = fffbert::BertFfn::fff;
-    c.fff_depth = int_field(ffn, "depth", 0, 30, "ffn.");
+    c.fff_depth = int_field(ffn, "depth", 0, fffbert::kFffMaxDepth, "ffn.");
     c.fff_trees = int_field(ffn, "trees", 1, 1 << 16, "ffn.");
   } else {
     c.ffn = fffbert::BertFfn::dense;

@@ -38,7 +38,7 @@ std::string check_config(const BertConfig& c) {
   if (c.family == BertFamily::crammed && c.type_vocab != 0) return "crammed models have no token types (type vocab 0)";
   if (c.ffn == BertFfn::fff) {
     if (c.family != BertFamily::crammed) return "an FFF feedforward is supported for the crammed family only";
-    if (!in(c.fff_depth, 0, 30)) return "FFF depth must be in [0, 30]";
+    if (!in(c.fff_depth, 0, kFffMaxDepth)) return "FFF depth must be in [0, " + std::to_string(kFffMaxDepth) + "]";
     if (!in(c.fff_trees, 1, 1 << 16)) return "FFF trees must be in [1, 65536]";
     if (((int64_t(2) << c.fff_depth) - 1) * c.fff_trees > kMaxElements / c.hidden) return "the FFF is too large";
   } else if (c.ffn == BertFfn::dense) {

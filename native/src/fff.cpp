@@ -39,8 +39,6 @@ namespace fffbert {
 
 namespace {
 
-// Paths are int32 node indices: 2^(D+1) - 1 must fit.
-constexpr int64_t kMaxDepth = 30;
 constexpr int64_t kMaxWidth = int64_t(1) << 40;
 constexpr int64_t kMaxBytes = int64_t(1) << 46;
 
@@ -106,7 +104,7 @@ FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const f
   if (weights != FffWeights::f32 && weights != FffWeights::bf16 && weights != FffWeights::bf16_dot) return nullptr;
   const bool bf16 = weights != FffWeights::f32;
   if (s.input_width < 1 || s.output_width < 1 || s.depth < 0 || s.trees < 1) return nullptr;
-  if (s.depth > kMaxDepth || s.input_width > kMaxWidth || s.output_width > kMaxWidth) return nullptr;
+  if (s.depth > kFffMaxDepth || s.input_width > kMaxWidth || s.output_width > kMaxWidth) return nullptr;
   const int64_t nn = s.nodes_per_tree();
   if (s.trees > kMaxBytes / nn) return nullptr;
   const int64_t rows = s.trees * nn;

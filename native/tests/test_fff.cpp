@@ -261,7 +261,7 @@ TEST(fff_create_rejects_invalid_shapes) {
   CHECK(bad({1, 0, 0, 1}));
   CHECK(bad({1, 1, -1, 1}));
   CHECK(bad({1, 1, 0, 0}));
-  CHECK(bad({1, 1, 31, 1}));
+  CHECK(bad({1, 1, kFffMaxDepth + 1, 1}));
   CHECK(bad({1, 1, 0, int64_t(1) << 62}));
   CHECK(bad({int64_t(1) << 50, 1, 0, 1}));
   CHECK(fff_create({1, 1, 0, 1}, nullptr, a.data(), a.data()) == nullptr);

@@ -14,6 +14,11 @@
 
 namespace fffbert {
 
+// The deepest tree accepted anywhere (fff_create, BertModel, the binding; TypeScript's FFF_MAX_DEPTH in
+// lib/limits.ts is checked against it by test/limits.test.ts through the addon's fffMaxDepth export). Paths are
+// int32 node indices, which would allow 30; a tree of depth 24 already holds 2^25 - 1 = 33.5M nodes.
+constexpr int64_t kFffMaxDepth = 24;
+
 struct FffShape {
   int64_t input_width;   // I >= 1
   int64_t output_width;  // O >= 1
@@ -47,7 +52,7 @@ enum class FffWeights : int { f32 = 0, bf16 = 1, bf16_dot = 2 };
 
 // Inputs in PyTorch layouts: linear_in_weight [K*n_nodes, I], linear_in_bias [K*n_nodes],
 // linear_out_weight [O, K*n_nodes]. Copies (and packs) them; the caller may free its arrays afterwards.
-// Returns null when the shape is invalid (sizes < 1, D < 0, D > 30 (paths are int32), null pointers, sizes too
+// Returns null when the shape is invalid (sizes < 1, D < 0, D > kFffMaxDepth, null pointers, sizes too
 // large for int64 or memory), `weights` is not one of FffWeights, or the allocation fails.
 FffLayerPtr fff_create(const FffShape& shape, const float* linear_in_weight, const float* linear_in_bias,
                        const float* linear_out_weight, FffWeights weights = FffWeights::f32);

@@ -194,6 +194,7 @@ for (const dir of models) {
             p99: result.latency.p99,
             eventLoopP99: m.eventLoopDelayMs.p99,
             meanBatchRows: batches > 0 ? batchRows / batches : 1,
+            rssMB: m.rssBytes / 1e6,
             ok: tally.ok,
             wrong: tally.wrong,
             failed: tally.failed,
@@ -204,10 +205,11 @@ for (const dir of models) {
         const rs = runs[mode];
         const row = { model: name, batching: mode === 'on', connections, runs: rs };
         for (const k of ['requestsPerSecond', 'tokensPerSecond', 'p50', 'p99', 'eventLoopP99', 'meanBatchRows']) row[k] = median(rs.map((x) => x[k]));
+        row.rssMB = Math.max(...rs.map((x) => x.rssMB));
         for (const k of ['ok', 'wrong', 'failed']) row[k] = rs.reduce((n, x) => n + x[k], 0);
         rows.push(row);
         console.log(
-          `  batching ${mode.padEnd(3)} ${String(connections).padStart(3)} conn: ${row.requestsPerSecond.toFixed(1).padStart(7)} req/s ${row.tokensPerSecond.toFixed(0).padStart(6)} tok/s  p50 ${String(row.p50).padStart(5)} ms  p99 ${String(row.p99).padStart(5)} ms  loop p99 ${row.eventLoopP99.toFixed(1).padStart(5)} ms  rows/batch ${row.meanBatchRows.toFixed(1).padStart(5)}  ${row.ok} ok, ${row.wrong} wrong, ${row.failed} failed  (req/s per round: ${rs.map((x) => x.requestsPerSecond.toFixed(1)).join(' ')})`,
+          `  batching ${mode.padEnd(3)} ${String(connections).padStart(3)} conn: ${row.requestsPerSecond.toFixed(1).padStart(7)} req/s ${row.tokensPerSecond.toFixed(0).padStart(6)} tok/s  p50 ${String(row.p50).padStart(5)} ms  p99 ${String(row.p99).padStart(5)} ms  loop p99 ${row.eventLoopP99.toFixed(1).padStart(5)} ms  rows/batch ${row.meanBatchRows.toFixed(1).padStart(5)}  rss ${row.rssMB.toFixed(0)} MB  ${row.ok} ok, ${row.wrong} wrong, ${row.failed} failed  (req/s per round: ${rs.map((x) => x.requestsPerSecond.toFixed(1)).join(' ')})`,
         );
       }
       const [off, on] = rows.slice(-2);

@@ -231,6 +231,7 @@ export async function measureAccuracy(api, dir, dtype, options = {}) {
     if (inputs.tokenTypeIds) encIn.tokenTypeIds = { data: inputs.tokenTypeIds, shape: [inputs.batch, inputs.seq] };
     const a = await fp32.forward(encIn);
     const b = await low.forward(encIn);
+    /** @type {Record<string, any>} */
     const result = { dir, dtype, model: { family: config.family, ffn: config.ffn.kind, hidden: H, layers: config.numLayers, head: config.head }, rows: inputs.batch, tokens: inputs.attentionMask.reduce((s, m) => s + m, 0) };
     result.hidden = hiddenError(a.lastHiddenState, b.lastHiddenState, inputs.attentionMask, H);
 

@@ -6,10 +6,24 @@
 // side by side (16-24 accumulators) GCC 12 spilled accumulators to the stack in the main loop (seen in the
 // assembly; not timed: no arm64 machine here), so a row shared by several tokens is re-read from L1.
 // bf16 rows: the same code with each 4-element load widened (USHLL #16, baseline NEON): bitwise the fp32
-// kernels on the widened rows. (BFMMLA/BFDOT of FEAT_BF16 would need bf16 activations: not used.)
+// kernels on the widened rows.
+// bf16_dot layers (x rounded to bf16 too), where the CPU has FEAT_BF16 (HWCAP2_BF16): BFDOT takes 8 products per
+// instruction into 4 fp32 lanes (one order fixed by n: 4 accumulators over consecutive 8-element vectors of
+// 32-element blocks, rows and x zero-padded to 32; then (a0 + a1) + (a2 + a3) and a horizontal add). Those
+// functions carry a target attribute and are called only when cpu_features().neon_bf16; x is rounded by the
+// scalar rule (BFCVT would follow FPCR.FZ, not the flush-to-zero the rule needs). Tested under qemu-aarch64.
 #include <arm_neon.h>
 
+#include "fffbert/isa.h"
 #include "kernels/fff_kernels.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define FFFBERT_NEON_BF16 1
+#define FFFBERT_TARGET_BF16 __attribute__((target("arch=armv8.2-a+bf16")))
+#elif defined(__clang__)
+#define FFFBERT_NEON_BF16 1
+#define FFFBERT_TARGET_BF16 __attribute__((target("bf16")))
+#endif
 
 namespace fffbert {
 namespace neon {
@@ -99,12 +113,64 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
   }
 }
 
+#if defined(FFFBERT_NEON_BF16)
+constexpr int64_t kVh = 8;  // bf16 per vector
+
+template <int P, bool kShared>
+FFFBERT_TARGET_BF16 void fff_dot_bf16x_p(const uint16_t* const* w, const uint16_t* const* x, int64_t n, float* out) {
+  const int64_t np = (n + 4 * kVh - 1) / (4 * kVh) * (4 * kVh);  // rows and x are zero-padded to 32
+  float32x4_t acc[P][4];
+  for (int p = 0; p < P; ++p) {
+    for (int a = 0; a < 4; ++a) acc[p][a] = vdupq_n_f32(0.0f);
+  }
+  for (int64_t i = 0; i < np; i += 4 * kVh) {
+    for (int a = 0; a < 4; ++a) {
+      const bfloat16x8_t ws = vreinterpretq_bf16_u16(vld1q_u16(w[0] + i + a * kVh));
+      for (int p = 0; p < P; ++p) {
+        const bfloat16x8_t wv = kShared ? ws : vreinterpretq_bf16_u16(vld1q_u16(w[p] + i + a * kVh));
+        acc[p][a] = vbfdotq_f32(acc[p][a], wv, vreinterpretq_bf16_u16(vld1q_u16(x[p] + i + a * kVh)));
+      }
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    out[p] = vaddvq_f32(vaddq_f32(vaddq_f32(acc[p][0], acc[p][1]), vaddq_f32(acc[p][2], acc[p][3])));
+  }
+}
+
+template <bool kShared>
+FFFBERT_TARGET_BF16 void fff_dot_bf16x_n(const uint16_t* const* w, const uint16_t* const* x, int count, int64_t n,
+                                         float* out) {
+  switch (count) {
+    case 1: fff_dot_bf16x_p<1, kShared>(w, x, n, out); break;
+    case 2: fff_dot_bf16x_p<2, kShared>(w, x, n, out); break;
+    case 3: fff_dot_bf16x_p<3, kShared>(w, x, n, out); break;
+    default: fff_dot_bf16x_p<4, kShared>(w, x, n, out); break;
+  }
+}
+
+void fff_dot_bf16x(const uint16_t* const* w, const uint16_t* const* x, int count, int64_t n, float* out) {
+  fff_dot_bf16x_n<false>(w, x, count, n, out);
+}
+
+void fff_dot_shared_bf16x(const uint16_t* w, const uint16_t* const* x, int count, int64_t n, float* out) {
+  fff_dot_bf16x_n<true>(&w, x, count, n, out);
+}
+#endif
+
 }  // namespace
 
 const FffKernels& fff_kernels() {
+#if defined(FFFBERT_NEON_BF16)
+  static const bool bf16_dot = cpu_features().neon_bf16;
+  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
+                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>,
+                            fff_round_bf16_rows, bf16_dot ? fff_dot_bf16x : nullptr,
+                            bf16_dot ? fff_dot_shared_bf16x : nullptr};
+#else
   static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
                             fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>,
                             fff_round_bf16_rows, nullptr, nullptr};
+#endif
   return k;
 }
 

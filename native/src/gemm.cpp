@@ -299,7 +299,7 @@ void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ld
       for (int64_t i = 0; i < M; ++i) std::memcpy(copy.data() + i * N, res + i * ldr, size_t(N) * sizeof(float));
       e.residual = copy.data(), e.ldr = N;
     }
-    linear_forward_lowp(w, x, M, ldx, y, ldy, e, LowpVariant{&int8_kernels_for(isa, M, K), &bf16_kernels_for(isa), true},
+    linear_forward_lowp(w, x, M, ldx, y, ldy, e, LowpVariant{&int8_kernels_for(isa, M, N, K), &bf16_kernels_for(isa), true},
                         pool);
     return;
   }

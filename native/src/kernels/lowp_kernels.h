@@ -79,10 +79,10 @@ struct LowpVariant {
 };
 int lowp_variants(LowpVariant* out, int capacity);
 // The kernel the drivers use for `isa` (the best one runnable within that tier; scalar when unsupported). int8 on
-// the avx512 tier: AMX when permitted, except for M > 256 rows with K < 2048 (the AMX tile's per-call overhead
-// then outweighs it: 1024 x 2304 x 768, 1 thread, 9.9 ms against VNNI's 8.1 on a Sapphire Rapids-class Xeon);
-// M = 0: the choice for small M (what isa() reports).
-const Int8Kernels& int8_kernels_for(Isa isa, int64_t M = 0, int64_t K = 0);
+// the avx512 tier: AMX when permitted, except for M > 256 rows with K < 2048 and N >= 2048 (there the AMX tile's
+// per-call overhead outweighs it: 1024 x 2304 x 768, 2 threads, 7.5 ms against VNNI's 6.5 on a Sapphire
+// Rapids-class Xeon; 1024 x 768 x 768: AMX 2.0 ms, VNNI 2.5); M = 0: the choice for small M (what isa() reports).
+const Int8Kernels& int8_kernels_for(Isa isa, int64_t M = 0, int64_t N = 0, int64_t K = 0);
 const Bf16Kernels& bf16_kernels_for(Isa isa);
 
 }  // namespace fffbert

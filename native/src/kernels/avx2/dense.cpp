@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/dense_kernels.h"
+#include "kernels/vector_math.h"
 
 namespace fffbert {
 namespace avx2 {
@@ -144,17 +145,13 @@ __m256 clamp(__m256 x, float lo, float hi) {
 // e^x: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial (Cephes expf), 2^n through the exponent bits.
 // Max relative error ~2 ulp; inputs clamped to [-87.3, 88.7] (no infinities, no denormals).
 __m256 exp_ps(__m256 x) {
-  x = clamp(x, -87.3365f, 88.7228f);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+  x = clamp(x, vmath::kExpMin, vmath::kExpMax);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(vmath::kLog2e)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(vmath::kLn2Hi), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(vmath::kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(vmath::kExpP[0]);
+  for (int i = 1; i <= 5; ++i) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(vmath::kExpP[i]));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
@@ -162,23 +159,14 @@ __m256 exp_ps(__m256 x) {
 
 // GELU_erf(x) = x/2 (1 + erf(x/sqrt2)); erf(z) = z P(z^2) / Q(z^2) on |z| <= 3.925 (erf rounds to +-1 beyond),
 // a [6/5] rational fitted for minimax relative error (1.8e-9 in exact arithmetic; the fp32 evaluation adds
-// ~1-2 ulp). Same coefficients in every kernel file.
+// ~1-2 ulp). The coefficients live in kernels/vector_math.h, shared by every ISA file.
 __m256 gelu_ps(__m256 x) {
-  const __m256 z = clamp(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)), -3.925f, 3.925f);
+  const __m256 z = clamp(_mm256_mul_ps(x, _mm256_set1_ps(vmath::kRsqrt2)), -vmath::kErfClamp, vmath::kErfClamp);
   const __m256 t = _mm256_mul_ps(z, z);
-  __m256 p = _mm256_set1_ps(-1.282940953e-08f);
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(4.614722457e-06f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(3.769664036e-04f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(3.839499084e-03f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(5.424953252e-02f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.851423532e-01f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.128379226e+00f));
-  __m256 q = _mm256_set1_ps(6.245069380e-05f);
-  q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.301979530e-03f));
-  q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.543253940e-02f));
-  q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.138807610e-01f));
-  q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(4.974115491e-01f));
-  q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.0f));
+  __m256 p = _mm256_set1_ps(vmath::kErfP[0]);
+  for (int i = 1; i <= 6; ++i) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(vmath::kErfP[i]));
+  __m256 q = _mm256_set1_ps(vmath::kErfQ[0]);
+  for (int i = 1; i <= 5; ++i) q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(vmath::kErfQ[i]));
   const __m256 erf = clamp(_mm256_div_ps(_mm256_mul_ps(z, p), q), -1.0f, 1.0f);
   const __m256 hx = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
   return _mm256_fmadd_ps(hx, erf, hx);

@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "kernels/dense_kernels.h"
+#include "kernels/vector_math.h"
 
 namespace fffbert {
 namespace avx512 {
@@ -140,38 +141,25 @@ __m512 clamp(__m512 x, float lo, float hi) {
 
 // e^x: x = n ln2 + r, degree-6 polynomial (Cephes expf), 2^n by scalef. Inputs clamped to [-87.3, 88.7].
 __m512 exp_ps(__m512 x) {
-  x = clamp(x, -87.3365f, 88.7228f);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+  x = clamp(x, vmath::kExpMin, vmath::kExpMax);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(vmath::kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vmath::kLn2Hi), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(vmath::kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(vmath::kExpP[0]);
+  for (int i = 1; i <= 5; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(vmath::kExpP[i]));
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   return _mm512_scalef_ps(p, n);
 }
 
 // GELU_erf with erf(z) = z P(z^2) / Q(z^2) on |z| <= 3.925 ([6/5] minimax-relative rational; see avx2/dense.cpp).
 __m512 gelu_ps(__m512 x) {
-  const __m512 z = clamp(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)), -3.925f, 3.925f);
+  const __m512 z = clamp(_mm512_mul_ps(x, _mm512_set1_ps(vmath::kRsqrt2)), -vmath::kErfClamp, vmath::kErfClamp);
   const __m512 t = _mm512_mul_ps(z, z);
-  __m512 p = _mm512_set1_ps(-1.282940953e-08f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(4.614722457e-06f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(3.769664036e-04f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(3.839499084e-03f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(5.424953252e-02f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.851423532e-01f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.128379226e+00f));
-  __m512 q = _mm512_set1_ps(6.245069380e-05f);
-  q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.301979530e-03f));
-  q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.543253940e-02f));
-  q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.138807610e-01f));
-  q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(4.974115491e-01f));
-  q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.0f));
+  __m512 p = _mm512_set1_ps(vmath::kErfP[0]);
+  for (int i = 1; i <= 6; ++i) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(vmath::kErfP[i]));
+  __m512 q = _mm512_set1_ps(vmath::kErfQ[0]);
+  for (int i = 1; i <= 5; ++i) q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(vmath::kErfQ[i]));
   const __m512 erf = clamp(_mm512_div_ps(_mm512_mul_ps(z, p), q), -1.0f, 1.0f);
   const __m512 hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
   return _mm512_fmadd_ps(hx, erf, hx);

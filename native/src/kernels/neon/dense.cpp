@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/dense_kernels.h"
+#include "kernels/vector_math.h"
 
 namespace fffbert {
 namespace neon {
@@ -117,16 +118,12 @@ float32x4_t clamp(float32x4_t x, float lo, float hi) {
 // e^x: x = n ln2 + r, degree-6 polynomial (Cephes expf), 2^n through the exponent bits; x clamped to
 // [-87.3, 88.7].
 float32x4_t exp_ps(float32x4_t x) {
-  x = clamp(x, -87.3365f, 88.7228f);
-  const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
-  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
-  r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
-  float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
-  p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+  x = clamp(x, vmath::kExpMin, vmath::kExpMax);
+  const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, vmath::kLog2e));
+  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(vmath::kLn2Hi));
+  r = vfmsq_f32(r, n, vdupq_n_f32(vmath::kLn2Lo));
+  float32x4_t p = vdupq_n_f32(vmath::kExpP[0]);
+  for (int i = 1; i <= 5; ++i) p = vfmaq_f32(vdupq_n_f32(vmath::kExpP[i]), p, r);
   p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
   const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
   return vmulq_f32(p, vreinterpretq_f32_s32(e));
@@ -134,21 +131,12 @@ float32x4_t exp_ps(float32x4_t x) {
 
 // GELU_erf with erf(z) = z P(z^2) / Q(z^2) on |z| <= 3.925 ([6/5] minimax-relative rational; see avx2/dense.cpp).
 float32x4_t gelu_ps(float32x4_t x) {
-  const float32x4_t z = clamp(vmulq_n_f32(x, 0.70710678118654752f), -3.925f, 3.925f);
+  const float32x4_t z = clamp(vmulq_n_f32(x, vmath::kRsqrt2), -vmath::kErfClamp, vmath::kErfClamp);
   const float32x4_t t = vmulq_f32(z, z);
-  float32x4_t p = vdupq_n_f32(-1.282940953e-08f);
-  p = vfmaq_f32(vdupq_n_f32(4.614722457e-06f), p, t);
-  p = vfmaq_f32(vdupq_n_f32(3.769664036e-04f), p, t);
-  p = vfmaq_f32(vdupq_n_f32(3.839499084e-03f), p, t);
-  p = vfmaq_f32(vdupq_n_f32(5.424953252e-02f), p, t);
-  p = vfmaq_f32(vdupq_n_f32(1.851423532e-01f), p, t);
-  p = vfmaq_f32(vdupq_n_f32(1.128379226e+00f), p, t);
-  float32x4_t q = vdupq_n_f32(6.245069380e-05f);
-  q = vfmaq_f32(vdupq_n_f32(1.301979530e-03f), q, t);
-  q = vfmaq_f32(vdupq_n_f32(1.543253940e-02f), q, t);
-  q = vfmaq_f32(vdupq_n_f32(1.138807610e-01f), q, t);
-  q = vfmaq_f32(vdupq_n_f32(4.974115491e-01f), q, t);
-  q = vfmaq_f32(vdupq_n_f32(1.0f), q, t);
+  float32x4_t p = vdupq_n_f32(vmath::kErfP[0]);
+  for (int i = 1; i <= 6; ++i) p = vfmaq_f32(vdupq_n_f32(vmath::kErfP[i]), p, t);
+  float32x4_t q = vdupq_n_f32(vmath::kErfQ[0]);
+  for (int i = 1; i <= 5; ++i) q = vfmaq_f32(vdupq_n_f32(vmath::kErfQ[i]), q, t);
   const float32x4_t erf = clamp(vdivq_f32(vmulq_f32(z, p), q), -1.0f, 1.0f);
   const float32x4_t hx = vmulq_n_f32(x, 0.5f);
   return vfmaq_f32(hx, hx, erf);

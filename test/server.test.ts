@@ -185,6 +185,7 @@ describe('overload, readiness, aborts and shutdown', () => {
       expect(await gone).toBe('AbortError');
       for (let i = 0; i < 50 && model.batcher!.stats().aborted === 0; i++) await sleep(10);
       expect(model.batcher!.stats()).toMatchObject({ aborted: 1, waiting: 0, batches: 0 });
+      expect((await get(base, '/metrics')).json.inFlight).toBe(1);  // only this /metrics request
     } finally {
       await server.close();
       model.dispose();

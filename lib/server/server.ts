@@ -154,16 +154,16 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
     return ctl.signal;
   };
 
-  const timings = new WeakMap<FastifyRequest, number>();
-  app.addHook('onRequest', async (request) => {
-    timings.set(request, performance.now());
+  // Counted on the response's 'close', which also comes when the client went away before the reply (fastify's
+  // onResponse does not): inFlight returns to 0. Only replies that were sent count in the latencies.
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const start = performance.now();
     metrics.inFlight++;
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.inFlight--;
-    const start = timings.get(request);
-    const route = request.routeOptions.url ?? '(no route)';
-    if (start !== undefined) metrics.record(`${request.method} ${route}`, performance.now() - start, reply.statusCode);
+    reply.raw.once('close', () => {
+      metrics.inFlight--;
+      const route = request.routeOptions.url ?? '(no route)';
+      if (reply.raw.writableFinished) metrics.record(`${request.method} ${route}`, performance.now() - start, reply.statusCode);
+    });
   });
 
   app.setErrorHandler((err: FastifyError | FffError | HttpError, _request, reply) => {

@@ -96,6 +96,19 @@ async function metrics(base) {
   return (await fetch(`${base}/metrics`)).json();
 }
 
+/**
+ * Waits until the server has answered everything autocannon left in flight, else it would compete with the
+ * next run (of the other server). Its reads of /metrics open windows that the next run's first read closes.
+ */
+async function drained(base) {
+  for (let i = 0; i < 6000; i++) {
+    const m = await metrics(base);
+    if (m.inFlight <= 1 && (m.batching === null || (m.batching.waiting === 0 && m.batching.running === 0))) return;
+    await sleep(20);
+  }
+  throw new Error(`${base} still busy after 120 s`);
+}
+
 /** autocannon at `connections` for `duration` s; every response checked. */
 async function load(base, connections, expected, seconds, { allow503 = false } = {}) {
   const tally = { ok: 0, wrong: 0, failed: 0, queueFull: 0, tokens: 0 };
@@ -175,7 +188,10 @@ for (const dir of models) {
   try {
     servers.off = await startServer(dir, ['--no-batching']);
     servers.on = await startServer(dir, ['--max-batch-size', values['max-batch-size'], '--max-wait-ms', values['max-wait-ms']]);
-    for (const mode of ['off', 'on']) await load(servers[mode].base, 8, expected, Math.min(3, duration));  // warm-up
+    for (const mode of ['off', 'on']) {
+      await load(servers[mode].base, 8, expected, Math.min(3, duration));  // warm-up
+      await drained(servers[mode].base);
+    }
     for (const connections of connectionsList) {
       const runs = { off: [], on: [] };
       for (let r = 0; r < rounds; r++) {
@@ -183,7 +199,8 @@ for (const dir of models) {
           const { base } = servers[mode];
           const before = await metrics(base);  // opens the window
           const { result, tally } = await load(base, connections, expected, duration);
-          const m = await metrics(base);
+          const m = await metrics(base);  // closes the window: the run's latencies and event-loop delay
+          await drained(base);
           const batches = m.batching ? m.batching.batches - before.batching.batches : 0;
           const batchRows = m.batching ? m.batching.rows - before.batching.rows : 0;
           bad += tally.wrong + tally.failed;

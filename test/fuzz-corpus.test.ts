@@ -4,10 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as api from '../lib/index';
 // @ts-expect-error: plain JavaScript of the fuzzer, shared with it so the replay is the fuzzer's own run
-import { decode, TARGETS } from '../scripts/fuzz/targets.mjs';
+import { cleanup, decode, TARGETS } from '../scripts/fuzz/targets.mjs';
 
 const corpus = path.join(__dirname, '..', 'scripts', 'fuzz', 'corpus');
 const files = fs
@@ -16,6 +16,8 @@ const files = fs
   .sort();
 
 describe('fuzz corpus', () => {
+  afterAll(() => cleanup());
+
   it('holds the crashers found so far', () => {
     expect(files.length).toBeGreaterThan(0);
   });

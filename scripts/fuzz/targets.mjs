@@ -355,4 +355,10 @@ const forward = {
   },
 };
 
+/** Removes the scratch folder now (a test runner's worker may never emit 'exit'). */
+export function cleanup() {
+  if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+}
+
 export const TARGETS = { safetensors, config, tokenizer, forward };

@@ -12,6 +12,7 @@ import { Disposable, expectOptions } from '../layers/common';
 import { allocFloat32, checkBatchTokens } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
+import { hfPrefix } from './config';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
 
 export type EncoderProfile = NativeBertProfile;
@@ -166,7 +167,7 @@ function sameShape(a: number[], b: number[]): boolean {
 
 function loadTensors(model: NativeBertModel, config: BertConfig, tensors: TensorSource, onProgress?: CreateEncoderOptions['onProgress']): void {
   const names = new Set(tensors.names());
-  const prefix = names.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
+  const prefix = hfPrefix(tensors);
   const keys = (name: string) => (config.family === 'crammed' ? crammedKeys(name) : hfKeys(name, prefix));
   const used = new Set<string>();
   const plan: Array<{ name: string; key: string; shape: number[] }> = [];

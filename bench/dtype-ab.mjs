@@ -33,7 +33,9 @@ const { createEncoder } = createRequire(entry)(entry);
 const cfg = crammedConfig({ ffn: args.ffn, width: args.width });
 const machine = machineInfo({ isa: fff.isa(), nativeOrigin: fff.nativeOrigin, threads: args.threads });
 const log = (m) => process.stderr.write(`${m}\n`);
-log(`dtype A/B: ${machine.cpu}, ISA ${machine.isa.active} (int8 ${machine.isa.int8 ?? '-'}, bf16 ${machine.isa.bf16 ?? '-'}), ${args.threads} threads, ${args.ffn} model`);
+log(
+  `dtype A/B: ${machine.cpu}, ISA ${machine.isa.active} (int8 ${machine.isa.int8 ?? '-'}, bf16 ${machine.isa.bf16 ?? '-'}), ${args.threads} threads, ${args.ffn} model`,
+);
 
 const encoders = args.dtypes.map((dtype) => ({ dtype, enc: createEncoder(cfg, randomTensorSource(cfg), { dtype }) }));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -57,7 +59,14 @@ for (const label of args.shapes) {
       times[dtype].push((now() - t0) / inner[dtype]);
     }
   }
-  for (const d of args.dtypes) results.push({ shape: label, dtype: d, timesMs: times[d], perCallMs: summary(times[d]), tokensPerS: (batch * seq * 1000) / summary(times[d]).median });
+  for (const d of args.dtypes)
+    results.push({
+      shape: label,
+      dtype: d,
+      timesMs: times[d],
+      perCallMs: summary(times[d]),
+      tokensPerS: (batch * seq * 1000) / summary(times[d]).median,
+    });
   log(`${label}: ${args.dtypes.map((d) => `${d} ${summary(times[d]).median.toFixed(1)} ms`).join(', ')}`);
 }
 for (const { enc } of encoders) enc.dispose();
@@ -66,11 +75,26 @@ const get = (s, d) => results.find((r) => r.shape === s && r.dtype === d);
 printTable(
   [
     ['ms per forward, median [min-max]', ...args.shapes],
-    ...args.dtypes.map((d) => [d, ...args.shapes.map((s) => `${get(s, d).perCallMs.median.toFixed(1)} [${get(s, d).perCallMs.min.toFixed(1)}-${get(s, d).perCallMs.max.toFixed(1)}]`)]),
-    ...args.dtypes.filter((d) => d !== 'fp32' && args.dtypes.includes('fp32')).map((d) => [`${d} speed-up over fp32`, ...args.shapes.map((s) => `${(get(s, 'fp32').perCallMs.median / get(s, d).perCallMs.median).toFixed(2)}x`)]),
+    ...args.dtypes.map((d) => [
+      d,
+      ...args.shapes.map(
+        (s) =>
+          `${get(s, d).perCallMs.median.toFixed(1)} [${get(s, d).perCallMs.min.toFixed(1)}-${get(s, d).perCallMs.max.toFixed(1)}]`,
+      ),
+    ]),
+    ...args.dtypes
+      .filter((d) => d !== 'fp32' && args.dtypes.includes('fp32'))
+      .map((d) => [
+        `${d} speed-up over fp32`,
+        ...args.shapes.map((s) => `${(get(s, 'fp32').perCallMs.median / get(s, d).perCallMs.median).toFixed(2)}x`),
+      ]),
   ],
-  { title: `Our encoder (UltraFastBERT-1x11-long shapes, ${args.ffn}) per dense dtype, same process, ${args.rounds} rounds round-robin, ${args.threads} threads` },
+  {
+    title: `Our encoder (UltraFastBERT-1x11-long shapes, ${args.ffn}) per dense dtype, same process, ${args.rounds} rounds round-robin, ${args.threads} threads`,
+  },
 );
 machine.loadavgEnd = os.loadavg();
 const files = writeResults('dtype-ab', { machine, args, results });
-console.log(`\nload average at start ${machine.loadavg.map((x) => x.toFixed(2)).join(' ')}, at end ${machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}; wrote ${files.map((f) => path.relative(repoRoot, f)).join(', ')}`);
+console.log(
+  `\nload average at start ${machine.loadavg.map((x) => x.toFixed(2)).join(' ')}, at end ${machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}; wrote ${files.map((f) => path.relative(repoRoot, f)).join(', ')}`,
+);

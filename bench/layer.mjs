@@ -22,11 +22,11 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runOpenblas, runWorker, waitQuiet } from './lib/jobs.mjs';
-import { cacheSizes, fffLimit, layerBytes } from './lib/limit.mjs';
-import { createProgress } from './lib/progress.mjs';
 import { denseReference, denseWeights, relMaxDiff, tokensInput, WIDTH } from './lib/layer-data.mjs';
+import { cacheSizes, fffLimit, layerBytes } from './lib/limit.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { resultsDir, sourceTree } from './lib/paths.mjs';
+import { createProgress } from './lib/progress.mjs';
 import { parseArgs, printTable, writeResults } from './lib/report.mjs';
 import { ensureOpenblas, ensureOrt, loadFffbert } from './lib/setup.mjs';
 import { logLogChart } from './lib/svg.mjs';
@@ -56,10 +56,14 @@ const DEPTH = 11;
 const FFF_FLOP_PER_TOKEN = 2 * (WIDTH + WIDTH) * (DEPTH + 1); // the 12 visited nodes: dot + axpy each
 const DENSE_WIDTHS = [4095, 3072];
 const denseFlopPerToken = (w) => 2 * 2 * WIDTH * w;
-const tokensList = (args.tokens ?? (args.quick ? [1, 128, 2048] : args.full ? Array.from({ length: 13 }, (_, i) => 2 ** i) : [1, 16, 128, 512, 2048])).map(Number);
+const tokensList = (
+  args.tokens ??
+  (args.quick ? [1, 128, 2048] : args.full ? Array.from({ length: 13 }, (_, i) => 2 ** i) : [1, 16, 128, 512, 2048])
+).map(Number);
 const only = args.quick && !process.argv.some((a) => a.startsWith('--only')) ? ['fff', 'dense'] : args.only;
 const threadList = args.threads.map(Number);
-if (threadList.some((t) => !Number.isInteger(t) || t < 1 || t > 1024)) throw new Error(`--threads expects counts in 1..1024, got ${args.threads.join(',')}`);
+if (threadList.some((t) => !Number.isInteger(t) || t < 1 || t > 1024))
+  throw new Error(`--threads expects counts in 1..1024, got ${args.threads.join(',')}`);
 const outDir = args.out ? path.resolve(args.out) : resultsDir;
 const GEMM_SHAPES = [
   { name: 'attn.out', N: 768, K: 768 },
@@ -89,14 +93,26 @@ const started = Date.now();
 const fff = loadFffbert();
 const isaInfo = fff.isa();
 const notes = [];
-const ort = args.ort ? ensureOrt({ install: args.install && !args.quick }) : { ok: false, note: 'ORT peer disabled (--no-ort)' };
-const blas = args.openblas ? ensureOpenblas({ install: args.install && !args.quick }) : { ok: false, note: 'OpenBLAS peer disabled (--no-openblas)' };
+const ort = args.ort
+  ? ensureOrt({ install: args.install && !args.quick })
+  : { ok: false, note: 'ORT peer disabled (--no-ort)' };
+const blas = args.openblas
+  ? ensureOpenblas({ install: args.install && !args.quick })
+  : { ok: false, note: 'OpenBLAS peer disabled (--no-openblas)' };
 for (const p of [ort, blas]) if (!p.ok) notes.push(p.note);
-if (threadList.some((t) => t > os.cpus().length)) notes.push(`threads (${threadList.join(', ')}) exceed the core count (${os.cpus().length})`);
-else if (threadList.length === 1 && T !== os.cpus().length) notes.push(`threads (${T}) differ from the core count (${os.cpus().length})`);
+if (threadList.some((t) => t > os.cpus().length))
+  notes.push(`threads (${threadList.join(', ')}) exceed the core count (${os.cpus().length})`);
+else if (threadList.length === 1 && T !== os.cpus().length)
+  notes.push(`threads (${T}) differ from the core count (${os.cpus().length})`);
 notes.push(`dense ours runs at the best ISA only (${isaInfo.best}); the FFF runs at each supported ISA`);
-if (ort.ok) notes.push('ORT times include its JavaScript run() overhead (a Promise per call and a new output tensor); ours use forwardSync with a reused output');
-if (blas.ok) notes.push('OpenBLAS is timed inside its C program; for GEMM our Linear packs W once at construction, cblas_sgemm reads W unpacked at every call');
+if (ort.ok)
+  notes.push(
+    'ORT times include its JavaScript run() overhead (a Promise per call and a new output tensor); ours use forwardSync with a reused output',
+  );
+if (blas.ok)
+  notes.push(
+    'OpenBLAS is timed inside its C program; for GEMM our Linear packs W once at construction, cblas_sgemm reads W unpacked at every call',
+  );
 const machine = machineInfo({
   isa: isaInfo,
   nativeOrigin: fff.nativeOrigin,
@@ -105,7 +121,9 @@ const machine = machineInfo({
   openblas: null,
   caches: cacheSizes(),
 });
-log(`fffbert layer benchmark: ${machine.cpu}, ${machine.cores} cores, ISA ${isaInfo.active} (supported ${isaInfo.supported.join(', ')}), ${threadList.join(', ')} threads, Node ${machine.node}, commit ${machine.commit?.slice(0, 10) ?? '-'}${machine.worktreeDirty ? ' (dirty)' : ''}, addon ${machine.nativeOrigin}`);
+log(
+  `fffbert layer benchmark: ${machine.cpu}, ${machine.cores} cores, ISA ${isaInfo.active} (supported ${isaInfo.supported.join(', ')}), ${threadList.join(', ')} threads, Node ${machine.node}, commit ${machine.commit?.slice(0, 10) ?? '-'}${machine.worktreeDirty ? ' (dirty)' : ''}, addon ${machine.nativeOrigin}`,
+);
 for (const n of notes) log(`note: ${n}`);
 
 // --- sanity: every dense backend against a float64 reference, 1 and 3 tokens, W = 4095 -----------------------
@@ -125,9 +143,16 @@ if (only.includes('dense') && !args.quick) {
       const b = runOpenblas(['ff', WIDTH, W, WIDTH, tokens, T, 1, 1, 1, 'check'], { threads: T });
       s.openblas = b.y ? relMaxDiff(b.y, ref) : b.error;
     }
-    log(`sanity (max |y - ref| / max |ref|, dense ${W}, ${tokens} token(s)): ${Object.entries(s).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toExponential(1) : v}`).join(', ')}`);
+    log(
+      `sanity (max |y - ref| / max |ref|, dense ${W}, ${tokens} token(s)): ${Object.entries(s)
+        .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toExponential(1) : v}`)
+        .join(', ')}`,
+    );
     for (const [k, v] of Object.entries(s)) {
-      if (typeof v !== 'number' || !(v < 1e-3)) notes.push(`sanity check failed for ${k} at ${tokens} token(s) (${typeof v === 'number' ? v.toExponential(2) : v}): its dense times are not trustworthy`);
+      if (typeof v !== 'number' || !(v < 1e-3))
+        notes.push(
+          `sanity check failed for ${k} at ${tokens} token(s) (${typeof v === 'number' ? v.toExponential(2) : v}): its dense times are not trustworthy`,
+        );
     }
     sanity[`tokens${tokens}`] = s;
   }
@@ -140,36 +165,98 @@ const FFF_DTYPES = ['f32', 'bf16', 'bf16-dot'];
 /** @type {any[]} */
 const configs = [];
 for (const threads of threadList) {
-  if (args.limit && only.includes('fff')) configs.push({ family: 'probe', impl: 'limit probes', threads, job: { kind: 'probe', dtypes: FFF_DTYPES } });
+  if (args.limit && only.includes('fff'))
+    configs.push({ family: 'probe', impl: 'limit probes', threads, job: { kind: 'probe', dtypes: FFF_DTYPES } });
   for (const tokens of tokensList) {
     if (only.includes('fff')) {
       for (const isa of isaInfo.supported.filter((i) => !args.isa || args.isa.includes(i))) {
         if (args.quick && isa !== isaInfo.best) continue;
         for (const strategy of args.quick ? ['auto'] : ['per-token', 'batched', 'auto']) {
-          configs.push({ family: 'fff', impl: `FFF 1x11 ${isa} ${strategy}`, isa, strategy, dtype: 'f32', threads, tokens, job: { kind: 'fff', isa, strategy, tokens, depth: DEPTH } });
+          configs.push({
+            family: 'fff',
+            impl: `FFF 1x11 ${isa} ${strategy}`,
+            isa,
+            strategy,
+            dtype: 'f32',
+            threads,
+            tokens,
+            job: { kind: 'fff', isa, strategy, tokens, depth: DEPTH },
+          });
         }
         // bf16 weights (opt-in; half the weight traffic) and bf16-dot (bf16 x for the dots too: the CPU's bf16
         // dot products where it has them), at the best ISA with the automatic strategy.
         if (isa === isaInfo.best) {
           for (const weights of ['bf16', 'bf16-dot']) {
-            configs.push({ family: 'fff', impl: `FFF 1x11 ${isa} auto ${weights}`, isa, strategy: 'auto', dtype: weights, threads, tokens, job: { kind: 'fff', isa, strategy: 'auto', tokens, depth: DEPTH, weights } });
+            configs.push({
+              family: 'fff',
+              impl: `FFF 1x11 ${isa} auto ${weights}`,
+              isa,
+              strategy: 'auto',
+              dtype: weights,
+              threads,
+              tokens,
+              job: { kind: 'fff', isa, strategy: 'auto', tokens, depth: DEPTH, weights },
+            });
           }
         }
       }
     }
     if (only.includes('dense')) {
       for (const width of args.quick ? [4095] : DENSE_WIDTHS) {
-        configs.push({ family: 'dense', impl: `dense ${width} ours (${isaInfo.best})`, backend: 'ours', width, threads, tokens, job: { kind: 'dense-ours', width, tokens } });
-        if (blas.ok) configs.push({ family: 'dense', impl: `dense ${width} OpenBLAS`, backend: 'openblas', width, threads, tokens, blasArgs: ['ff', WIDTH, width, WIDTH, tokens, threads] });
-        if (ort.ok) configs.push({ family: 'dense', impl: `dense ${width} ORT`, backend: 'ort', width, threads, tokens, job: { kind: 'dense-ort', width, tokens } });
+        configs.push({
+          family: 'dense',
+          impl: `dense ${width} ours (${isaInfo.best})`,
+          backend: 'ours',
+          width,
+          threads,
+          tokens,
+          job: { kind: 'dense-ours', width, tokens },
+        });
+        if (blas.ok)
+          configs.push({
+            family: 'dense',
+            impl: `dense ${width} OpenBLAS`,
+            backend: 'openblas',
+            width,
+            threads,
+            tokens,
+            blasArgs: ['ff', WIDTH, width, WIDTH, tokens, threads],
+          });
+        if (ort.ok)
+          configs.push({
+            family: 'dense',
+            impl: `dense ${width} ORT`,
+            backend: 'ort',
+            width,
+            threads,
+            tokens,
+            job: { kind: 'dense-ort', width, tokens },
+          });
       }
     }
   }
   if (only.includes('gemm')) {
     for (const M of GEMM_M) {
       for (const s of GEMM_SHAPES) {
-        configs.push({ family: 'gemm', impl: 'ours (Linear)', backend: 'ours', threads, M, ...s, job: { kind: 'gemm-ours', M, N: s.N, K: s.K } });
-        if (blas.ok) configs.push({ family: 'gemm', impl: 'OpenBLAS', backend: 'openblas', threads, M, ...s, blasArgs: ['gemm', M, s.N, s.K, threads] });
+        configs.push({
+          family: 'gemm',
+          impl: 'ours (Linear)',
+          backend: 'ours',
+          threads,
+          M,
+          ...s,
+          job: { kind: 'gemm-ours', M, N: s.N, K: s.K },
+        });
+        if (blas.ok)
+          configs.push({
+            family: 'gemm',
+            impl: 'OpenBLAS',
+            backend: 'openblas',
+            threads,
+            M,
+            ...s,
+            blasArgs: ['gemm', M, s.N, s.K, threads],
+          });
       }
     }
   }
@@ -178,10 +265,18 @@ for (const threads of threadList) {
 /** @type {any[]} */
 const raw = configs.map(() => ({ timesMs: [], errors: [], bgBusy: [] }));
 const probes = {}; // threads -> lib/limit.mjs measureProbes() of that thread count
-const progress = createProgress({ total: configs.length * args.rounds, enabled: !args.quiet && process.stderr.isTTY === true });
+const progress = createProgress({
+  total: configs.length * args.rounds,
+  enabled: !args.quiet && process.stderr.isTTY === true,
+});
 for (let round = 0; round < args.rounds; round++) {
   for (const [i, c] of configs.entries()) {
-    const what = c.family === 'gemm' ? `GEMM ${c.impl} M=${c.M} N=${c.N} K=${c.K}` : c.family === 'probe' ? c.impl : `${c.impl}, ${c.tokens} tokens`;
+    const what =
+      c.family === 'gemm'
+        ? `GEMM ${c.impl} M=${c.M} N=${c.N} K=${c.K}`
+        : c.family === 'probe'
+          ? c.impl
+          : `${c.impl}, ${c.tokens} tokens`;
     progress.start(`${what}, ${c.threads} threads`);
     const bg = await waitQuiet({ maxWaitMs: args.quietWaitS * 1000 });
     const r = c.job
@@ -228,25 +323,52 @@ const results = configs.flatMap((c, i) => {
 // --- tables, one set per thread count ---------------------------------------------------------------------
 const layerRes = results.filter((r) => r.family !== 'gemm');
 const impls = [...new Set(layerRes.map((r) => r.impl))];
-const at = (impl, tokens, threads) => layerRes.find((r) => r.impl === impl && r.tokens === tokens && r.threads === threads);
+const at = (impl, tokens, threads) =>
+  layerRes.find((r) => r.impl === impl && r.tokens === tokens && r.threads === threads);
 const cell = (r, f) => (!r ? '' : r.error ? 'n/a' : f(r));
 const ratios = [];
 const limits = [];
 const fastestDense = (width, tokens, threads) =>
-  layerRes.filter((r) => r.family === 'dense' && r.width === width && r.tokens === tokens && r.threads === threads && !r.error).sort((a, b) => a.perTokenUs.median - b.perTokenUs.median)[0];
+  layerRes
+    .filter(
+      (r) => r.family === 'dense' && r.width === width && r.tokens === tokens && r.threads === threads && !r.error,
+    )
+    .sort((a, b) => a.perTokenUs.median - b.perTokenUs.median)[0];
 const fffImpls = impls.filter((i) => i.startsWith('FFF'));
 const gemmRows = [];
 for (const threads of threadList) {
   if (layerRes.length) {
     printTable(
-      [['time per token (median [min-max])', ...tokensList.map((t) => `${t} tok`)], ...impls.map((impl) => [impl, ...tokensList.map((t) => cell(at(impl, t, threads), (r) => `${fmtTime(r.perTokenUs.median)} [${fmtTime(r.perTokenUs.min).replace(' us', '')}-${fmtTime(r.perTokenUs.max)}]`))])],
-      { title: `Layer: time per token, ${threads} threads (FFF 1x11: I=O=768, D=11, K=1; dense: 768 -> W -> 768, bias + exact GELU)` },
+      [
+        ['time per token (median [min-max])', ...tokensList.map((t) => `${t} tok`)],
+        ...impls.map((impl) => [
+          impl,
+          ...tokensList.map((t) =>
+            cell(
+              at(impl, t, threads),
+              (r) =>
+                `${fmtTime(r.perTokenUs.median)} [${fmtTime(r.perTokenUs.min).replace(' us', '')}-${fmtTime(r.perTokenUs.max)}]`,
+            ),
+          ),
+        ]),
+      ],
+      {
+        title: `Layer: time per token, ${threads} threads (FFF 1x11: I=O=768, D=11, K=1; dense: 768 -> W -> 768, bias + exact GELU)`,
+      },
     );
   }
   if (!args.quick && layerRes.length) {
     printTable(
-      [['GFLOP/s (median)', ...tokensList.map((t) => `${t} tok`)], ...impls.map((impl) => [impl, ...tokensList.map((t) => cell(at(impl, t, threads), (r) => r.gflops.median.toFixed(1)))])],
-      { title: `GFLOP/s, ${threads} threads: dense 2*2*768*W per token; FFF the work it really does, 2*(768+768)*12 per token` },
+      [
+        ['GFLOP/s (median)', ...tokensList.map((t) => `${t} tok`)],
+        ...impls.map((impl) => [
+          impl,
+          ...tokensList.map((t) => cell(at(impl, t, threads), (r) => r.gflops.median.toFixed(1))),
+        ]),
+      ],
+      {
+        title: `GFLOP/s, ${threads} threads: dense 2*2*768*W per token; FFF the work it really does, 2*(768+768)*12 per token`,
+      },
     );
   }
   // The limit (lib/limit.mjs) of each FFF weight type beside the best FFF measured of that type.
@@ -257,11 +379,32 @@ for (const threads of threadList) {
       const measured = fffImpls.filter((impl) => layerRes.some((r) => r.impl === impl && r.dtype === dtype));
       if (!measured.length) continue;
       const lim = tokensList.map((t) => fffLimit(p, dtype, t));
-      const best = tokensList.map((t) => measured.map((impl) => at(impl, t, threads)).filter((r) => r && !r.error).sort((a, b) => a.perTokenUs.median - b.perTokenUs.median)[0]);
+      const best = tokensList.map(
+        (t) =>
+          measured
+            .map((impl) => at(impl, t, threads))
+            .filter((r) => r && !r.error)
+            .sort((a, b) => a.perTokenUs.median - b.perTokenUs.median)[0],
+      );
       rows.push([`limit ${dtype} (bound)`, ...lim.map((l) => `${fmtTime(l.us)} (${l.bound})`)]);
       rows.push([`best FFF ${dtype} measured`, ...best.map((b) => (b ? fmtTime(b.perTokenUs.median) : 'n/a'))]);
-      rows.push([`% of the limit`, ...tokensList.map((t, i) => (best[i] ? `${((100 * lim[i].us) / best[i].perTokenUs.median).toFixed(0)}%` : 'n/a'))]);
-      tokensList.forEach((t, i) => limits.push({ threads, dtype, tokens: t, limit: lim[i], bestImpl: best[i]?.impl ?? null, measuredUs: best[i]?.perTokenUs.median ?? null, fractionOfLimit: best[i] ? lim[i].us / best[i].perTokenUs.median : null }));
+      rows.push([
+        `% of the limit`,
+        ...tokensList.map((t, i) =>
+          best[i] ? `${((100 * lim[i].us) / best[i].perTokenUs.median).toFixed(0)}%` : 'n/a',
+        ),
+      ]);
+      tokensList.forEach((t, i) =>
+        limits.push({
+          threads,
+          dtype,
+          tokens: t,
+          limit: lim[i],
+          bestImpl: best[i]?.impl ?? null,
+          measuredUs: best[i]?.perTokenUs.median ?? null,
+          fractionOfLimit: best[i] ? lim[i].us / best[i].perTokenUs.median : null,
+        }),
+      );
     }
     const d = p.dtypes.f32;
     printTable(rows, {
@@ -285,7 +428,9 @@ for (const threads of threadList) {
         }),
       ]);
     }
-    printTable(rows, { title: `FFF 1x11 vs the fastest dense FF of equal width (4095) in this run, ${threads} threads (targets, 2 threads: fp32 >= 100x and bf16 >= 150x at 2048 tokens, bf16 >= 100x at 128)` });
+    printTable(rows, {
+      title: `FFF 1x11 vs the fastest dense FF of equal width (4095) in this run, ${threads} threads (targets, 2 threads: fp32 >= 100x and bf16 >= 150x at 2048 tokens, bf16 >= 100x at 128)`,
+    });
   }
   const gemmRes = results.filter((r) => r.family === 'gemm' && r.threads === threads);
   if (gemmRes.length) {
@@ -296,8 +441,25 @@ for (const threads of threadList) {
         const b = gemmRes.find((r) => r.backend === 'openblas' && r.M === M && r.N === s.N && r.K === s.K);
         const og = o && !o.error ? o.gflops.median : null;
         const bg = b && !b.error ? b.gflops.median : null;
-        gemmRows.push({ threads, shape: s.name, M, N: s.N, K: s.K, ours: og, openblas: bg, ratio: og && bg ? og / bg : null });
-        rows.push([s.name, M, s.N, s.K, og ? og.toFixed(1) : 'n/a', bg ? bg.toFixed(1) : 'n/a', og && bg ? `${((100 * og) / bg).toFixed(0)}%` : 'n/a']);
+        gemmRows.push({
+          threads,
+          shape: s.name,
+          M,
+          N: s.N,
+          K: s.K,
+          ours: og,
+          openblas: bg,
+          ratio: og && bg ? og / bg : null,
+        });
+        rows.push([
+          s.name,
+          M,
+          s.N,
+          s.K,
+          og ? og.toFixed(1) : 'n/a',
+          bg ? bg.toFixed(1) : 'n/a',
+          og && bg ? `${((100 * og) / bg).toFixed(0)}%` : 'n/a',
+        ]);
       }
     }
     printTable(rows, { title: `GEMM at BERT shapes, ${threads} threads (target: ours >= 90% of OpenBLAS)` });
@@ -306,13 +468,22 @@ for (const threads of threadList) {
 // Thread sweep: time per token against threads, per implementation and token count.
 if (threadList.length > 1 && layerRes.length) {
   printTable(
-    [['time per token (median) vs threads', ...threadList.map((t) => `${t} thr`)], ...impls.flatMap((impl) => tokensList.map((tok) => [`${impl}, ${tok} tok`, ...threadList.map((th) => cell(at(impl, tok, th), (r) => fmtTime(r.perTokenUs.median)))]))],
+    [
+      ['time per token (median) vs threads', ...threadList.map((t) => `${t} thr`)],
+      ...impls.flatMap((impl) =>
+        tokensList.map((tok) => [
+          `${impl}, ${tok} tok`,
+          ...threadList.map((th) => cell(at(impl, tok, th), (r) => fmtTime(r.perTokenUs.median))),
+        ]),
+      ),
+    ],
     { title: 'Thread sweep' },
   );
 }
 
 // --- files ----------------------------------------------------------------------------------------------
-const subtitle = (threads) => `${machine.cpu}, ${threads} threads, ISA ${isaInfo.supported.join('/')}, ${machine.date.slice(0, 16)}Z, commit ${machine.commit?.slice(0, 8) ?? '-'}; median, bars min-max`;
+const subtitle = (threads) =>
+  `${machine.cpu}, ${threads} threads, ISA ${isaInfo.supported.join('/')}, ${machine.date.slice(0, 16)}Z, commit ${machine.commit?.slice(0, 8) ?? '-'}; median, bars min-max`;
 const extra = {
   'layer.svg': logLogChart({
     title: 'FFF 1x11 vs dense feedforward (768 -> W -> 768): time per token',
@@ -321,7 +492,9 @@ const extra = {
     yLabel: 'time per token (us)',
     series: impls.map((impl) => ({
       name: impl,
-      points: layerRes.filter((r) => r.impl === impl && r.threads === T && !r.error).map((r) => [r.tokens, r.perTokenUs.median, r.perTokenUs.min, r.perTokenUs.max]),
+      points: layerRes
+        .filter((r) => r.impl === impl && r.threads === T && !r.error)
+        .map((r) => [r.tokens, r.perTokenUs.median, r.perTokenUs.min, r.perTokenUs.max]),
       dash: impl.startsWith('FFF') ? '' : '6 3',
     })),
   }),
@@ -336,7 +509,9 @@ if (threadList.length > 1) {
     series: impls.flatMap((impl) =>
       (sweepTokens.length ? sweepTokens : tokensList).map((tok) => ({
         name: `${impl}, ${tok} tok`,
-        points: layerRes.filter((r) => r.impl === impl && r.tokens === tok && !r.error).map((r) => [r.threads, r.perTokenUs.median, r.perTokenUs.min, r.perTokenUs.max]),
+        points: layerRes
+          .filter((r) => r.impl === impl && r.tokens === tok && !r.error)
+          .map((r) => [r.threads, r.perTokenUs.median, r.perTokenUs.min, r.perTokenUs.max]),
         dash: impl.startsWith('FFF') ? '' : '6 3',
       })),
     ),
@@ -344,7 +519,14 @@ if (threadList.length > 1) {
 }
 machine.loadavgEnd = os.loadavg();
 const elapsedS = (Date.now() - started) / 1000;
-const files = writeResults('layer', { machine, args, notes, sanity, timing, probes, limits, results, ratios, gemm: gemmRows, elapsedS }, extra, outDir);
+const files = writeResults(
+  'layer',
+  { machine, args, notes, sanity, timing, probes, limits, results, ratios, gemm: gemmRows, elapsedS },
+  extra,
+  outDir,
+);
 for (const n of notes) console.log(`note: ${n}`);
-console.log(`\nload average at start ${machine.loadavg.map((x) => x.toFixed(2)).join(' ')}, at end ${machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} (other work on the machine skews absolute times; ratios are side by side)`);
+console.log(
+  `\nload average at start ${machine.loadavg.map((x) => x.toFixed(2)).join(' ')}, at end ${machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} (other work on the machine skews absolute times; ratios are side by side)`,
+);
 console.log(`wrote ${files.map((f) => path.relative(process.cwd(), f) || f).join(', ')} in ${elapsedS.toFixed(0)} s`);

@@ -14,22 +14,26 @@ if (!dir) {
 const model = await loadModel(dir, { batching: { maxBatchSize: 32, maxWaitMs: 5 } });
 const app = createServer(model, { maxTexts: 16 });
 
-app.post('/similarity', {
-  schema: {
-    body: {
-      type: 'object',
-      required: ['a', 'b'],
-      additionalProperties: false,
-      properties: { a: { type: 'string', maxLength: 5000 }, b: { type: 'string', maxLength: 5000 } },
+app.post(
+  '/similarity',
+  {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['a', 'b'],
+        additionalProperties: false,
+        properties: { a: { type: 'string', maxLength: 5000 }, b: { type: 'string', maxLength: 5000 } },
+      },
     },
   },
-}, async (request) => {
-  // Two concurrent calls: the batcher runs them (and other requests' texts) in one forward.
-  const [[a], [b]] = await Promise.all([model.embed(request.body.a), model.embed(request.body.b)]);
-  let dot = 0;
-  for (let i = 0; i < a.length; i++) dot += a[i] * b[i];  // the embeddings are L2-normalised
-  return { cosine: dot };
-});
+  async (request) => {
+    // Two concurrent calls: the batcher runs them (and other requests' texts) in one forward.
+    const [[a], [b]] = await Promise.all([model.embed(request.body.a), model.embed(request.body.b)]);
+    let dot = 0;
+    for (let i = 0; i < a.length; i++) dot += a[i] * b[i]; // the embeddings are L2-normalised
+    return { cosine: dot };
+  },
+);
 
 const address = await app.listen({ host: '127.0.0.1', port: Number(port) });
 console.error(`similarity service on ${address}`);

@@ -30,7 +30,10 @@ export function fillMaskTable(text: string, masks: FillMaskCandidate[][]): strin
   return masks
     .map((candidates, m) => {
       const head = masks.length > 1 ? `mask ${m + 1} of ${masks.length} in: ${clip(text, 70)}` : clip(text, 80);
-      const rows = [['#', 'token', 'score', 'sequence'], ...candidates.map((c, i) => [String(i + 1), c.token, c.score.toFixed(4), clip(c.sequence, 70)])];
+      const rows = [
+        ['#', 'token', 'score', 'sequence'],
+        ...candidates.map((c, i) => [String(i + 1), c.token, c.score.toFixed(4), clip(c.sequence, 70)]),
+      ];
       return `${head}\n${table(rows, [0, 2])}`;
     })
     .join('\n\n')
@@ -38,7 +41,10 @@ export function fillMaskTable(text: string, masks: FillMaskCandidate[][]): strin
 }
 
 export function classifyTable(texts: readonly string[], results: readonly ClassifyResult[]): string {
-  const rows = [['text', 'label', 'score'], ...results.map((r, i) => [clip(texts[i], 50), r.label, r.score.toFixed(4)])];
+  const rows = [
+    ['text', 'label', 'score'],
+    ...results.map((r, i) => [clip(texts[i], 50), r.label, r.score.toFixed(4)]),
+  ];
   return `${table(rows, [2])}\n`;
 }
 
@@ -46,7 +52,10 @@ export function classifyTable(texts: readonly string[], results: readonly Classi
  * A progress line for loading weights, rewritten in place (\r) at most every 100 ms. Nothing for a load that
  * finishes within 300 ms; a line that was shown is completed with a newline.
  */
-export function loadProgress(write: (text: string) => void, label: string): (p: { loaded: number; total: number }) => void {
+export function loadProgress(
+  write: (text: string) => void,
+  label: string,
+): (p: { loaded: number; total: number }) => void {
   const start = Date.now();
   let last = 0;
   let shown = false;
@@ -59,6 +68,8 @@ export function loadProgress(write: (text: string) => void, label: string): (p: 
     const pct = total === 0 ? 100 : Math.floor((100 * loaded) / total);
     const width = 24;
     const bar = '#'.repeat(Math.round((width * pct) / 100)).padEnd(width, '.');
-    write(`\rloading ${label} [${bar}] ${(loaded / 1e6).toFixed(0)} / ${(total / 1e6).toFixed(0)} MB${done ? '\n' : ''}`);
+    write(
+      `\rloading ${label} [${bar}] ${(loaded / 1e6).toFixed(0)} / ${(total / 1e6).toFixed(0)} MB${done ? '\n' : ''}`,
+    );
   };
 }

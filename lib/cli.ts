@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { DenseDtype } from './bert/encoder';
 import { classifyTable, fillMaskTable, loadProgress } from './cli-format';
 import { ErrorCode, FffError } from './errors';
-import type { DenseDtype } from './bert/encoder';
 import type { LoadModelOptions, Model } from './model';
 import type { IsaName } from './runtime';
 
@@ -78,7 +78,8 @@ function version(io: CliIo): string {
 function positiveInt(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} expects a positive integer but received "${value}"`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`--${name} expects a positive integer but received "${value}"`);
   return n;
 }
 
@@ -168,10 +169,11 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
   const model: Model = await loadModel(dir, options);
   try {
     let result: unknown;
-    let text: string | undefined;  // the table, when stdout is a terminal
+    let text: string | undefined; // the table, when stdout is a terminal
     if (command === 'embed') {
       const pooling = values.pooling ?? 'mean';
-      if (pooling !== 'mean' && pooling !== 'cls') throw new UsageError(`--pooling expects mean or cls but received "${pooling}"`);
+      if (pooling !== 'mean' && pooling !== 'cls')
+        throw new UsageError(`--pooling expects mean or cls but received "${pooling}"`);
       const vectors = await model.embed(texts, { pooling, normalize: !values['no-normalize'], batchSize });
       result = texts.map((text, i) => ({ text, embedding: Array.from(vectors[i]) }));
     } else if (command === 'fill-mask') {
@@ -209,7 +211,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       return 0;
     }
     if (command === 'info') return await info(io);
-    if (command === 'embed' || command === 'fill-mask' || command === 'classify') return await runPipeline(command, rest, io);
+    if (command === 'embed' || command === 'fill-mask' || command === 'classify')
+      return await runPipeline(command, rest, io);
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -229,7 +232,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 export function errorLine(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-  if (err instanceof FffError || (typeof code === 'string' && code.length > 0)) return `fffbert: ${message} (${String(code)})`;
+  if (err instanceof FffError || (typeof code === 'string' && code.length > 0))
+    return `fffbert: ${message} (${String(code)})`;
   if (process.env.FFFBERT_DEBUG && err instanceof Error && err.stack) return `fffbert: ${err.stack}`;
   return `fffbert: internal error: ${message} (set FFFBERT_DEBUG=1 for the stack)`;
 }

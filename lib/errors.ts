@@ -49,15 +49,22 @@ export class FffError extends Error {
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as { length?: number }).length ?? value.byteLength})`;
+  if (ArrayBuffer.isView(value))
+    return `${value.constructor.name}(${(value as { length?: number }).length ?? value.byteLength})`;
   if (Array.isArray(value)) return `Array(${value.length})`;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return `${typeof value} ${String(value)}`;
   if (typeof value === 'string') return value.length <= 40 ? `string "${value}"` : `string of length ${value.length}`;
   return typeof value;
 }
 
 /** `Expected <name> to be <expected> but received <actual>` (the shape of sharp's invalidParameterError). */
-export function invalidArgument(name: string, expected: string, actual: unknown, code: ErrorCode = ErrorCode.INVALID_ARGUMENT): FffError {
+export function invalidArgument(
+  name: string,
+  expected: string,
+  actual: unknown,
+  code: ErrorCode = ErrorCode.INVALID_ARGUMENT,
+): FffError {
   return new FffError(code, `Expected ${name} to be ${expected} but received ${describe(actual)}`);
 }
 
@@ -72,7 +79,10 @@ export function expectInteger(name: string, value: unknown, min: number, max = N
 export function expectFloat32Array(name: string, value: unknown, length?: number): Float32Array {
   if (!(value instanceof Float32Array)) throw invalidArgument(name, 'a Float32Array', value, ErrorCode.INVALID_TYPE);
   if (length !== undefined && value.length !== length) {
-    throw new FffError(ErrorCode.INVALID_LENGTH, `Expected ${name} to have length ${length} but received length ${value.length}`);
+    throw new FffError(
+      ErrorCode.INVALID_LENGTH,
+      `Expected ${name} to have length ${length} but received length ${value.length}`,
+    );
   }
   return value;
 }

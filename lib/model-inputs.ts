@@ -3,12 +3,15 @@
  * Int32Array): nested arrays or `{ data, shape }` tensors, validated for shape, integer values, id ranges and
  * length, with every message naming the argument, what was expected and what came.
  */
-import { ErrorCode, FffError, describe, invalidArgument } from './errors';
+
 import type { BertConfig, EncoderInputs } from './bert/types';
+import { describe, ErrorCode, FffError, invalidArgument } from './errors';
 import { checkBatchTokens } from './limits';
 
 /** `[batch, seq]` of integers: nested rows, or a flat tensor with its shape. */
-export type IdMatrix = readonly (readonly number[])[] | { data: Int32Array | BigInt64Array; shape: readonly [number, number] | readonly number[] };
+export type IdMatrix =
+  | readonly (readonly number[])[]
+  | { data: Int32Array | BigInt64Array; shape: readonly [number, number] | readonly number[] };
 
 export interface ForwardInputs {
   inputIds: IdMatrix;
@@ -33,16 +36,21 @@ function toMatrix(name: string, value: unknown): Matrix {
     const batch = value.length;
     if (batch === 0) throw invalidArgument(name, 'a non-empty array of rows', value, ErrorCode.INVALID_SHAPE);
     const first: unknown = value[0];
-    if (!Array.isArray(first)) throw invalidArgument(`${name}[0]`, 'an array of integers', first, ErrorCode.INVALID_TYPE);
+    if (!Array.isArray(first))
+      throw invalidArgument(`${name}[0]`, 'an array of integers', first, ErrorCode.INVALID_TYPE);
     const seq = first.length;
     if (seq === 0) throw invalidArgument(`${name}[0]`, 'a non-empty array of integers', first, ErrorCode.INVALID_SHAPE);
     checkBatchTokens(name, batch, seq);
     const data = new Int32Array(batch * seq);
     for (let b = 0; b < batch; b++) {
       const row: unknown = value[b];
-      if (!Array.isArray(row)) throw invalidArgument(`${name}[${b}]`, 'an array of integers', row, ErrorCode.INVALID_TYPE);
+      if (!Array.isArray(row))
+        throw invalidArgument(`${name}[${b}]`, 'an array of integers', row, ErrorCode.INVALID_TYPE);
       if (row.length !== seq) {
-        throw new FffError(ErrorCode.INVALID_SHAPE, `Expected ${name} to be rectangular: ${name}[0] has ${seq} entries but ${name}[${b}] has ${row.length}`);
+        throw new FffError(
+          ErrorCode.INVALID_SHAPE,
+          `Expected ${name} to be rectangular: ${name}[0] has ${seq} entries but ${name}[${b}] has ${row.length}`,
+        );
       }
       for (let s = 0; s < seq; s++) {
         const v: unknown = row[s];
@@ -55,11 +63,23 @@ function toMatrix(name: string, value: unknown): Matrix {
     return { batch, seq, data };
   }
   if (value === null || typeof value !== 'object') {
-    throw invalidArgument(name, 'an array of rows or { data: Int32Array | BigInt64Array, shape: [batch, seq] }', value, ErrorCode.INVALID_TYPE);
+    throw invalidArgument(
+      name,
+      'an array of rows or { data: Int32Array | BigInt64Array, shape: [batch, seq] }',
+      value,
+      ErrorCode.INVALID_TYPE,
+    );
   }
   const { data, shape } = value as { data?: unknown; shape?: unknown };
-  if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 1)) {
-    throw new FffError(ErrorCode.INVALID_SHAPE, `Expected ${name}.shape to be [batch, seq] of positive integers but received ${Array.isArray(shape) ? JSON.stringify(shape) : describe(shape)}`);
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 2 ||
+    !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 1)
+  ) {
+    throw new FffError(
+      ErrorCode.INVALID_SHAPE,
+      `Expected ${name}.shape to be [batch, seq] of positive integers but received ${Array.isArray(shape) ? JSON.stringify(shape) : describe(shape)}`,
+    );
   }
   const [batch, seq] = shape as [number, number];
   checkBatchTokens(name, batch, seq);
@@ -67,14 +87,22 @@ function toMatrix(name: string, value: unknown): Matrix {
     throw invalidArgument(`${name}.data`, 'an Int32Array or a BigInt64Array', data, ErrorCode.INVALID_TYPE);
   }
   if (data.length !== batch * seq) {
-    throw new FffError(ErrorCode.INVALID_LENGTH, `Expected ${name}.data to have length ${batch} x ${seq} = ${batch * seq} but received length ${data.length}`);
+    throw new FffError(
+      ErrorCode.INVALID_LENGTH,
+      `Expected ${name}.data to have length ${batch} x ${seq} = ${batch * seq} but received length ${data.length}`,
+    );
   }
   if (data instanceof Int32Array) return { batch, seq, data };
   const out = new Int32Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v < BigInt(I32_MIN) || v > BigInt(I32_MAX)) {
-      throw invalidArgument(`${name}[${Math.floor(i / seq)}][${i % seq}]`, 'a 32-bit integer', v, ErrorCode.TOKEN_OUT_OF_RANGE);
+      throw invalidArgument(
+        `${name}[${Math.floor(i / seq)}][${i % seq}]`,
+        'a 32-bit integer',
+        v,
+        ErrorCode.TOKEN_OUT_OF_RANGE,
+      );
     }
     out[i] = Number(v);
   }
@@ -83,7 +111,10 @@ function toMatrix(name: string, value: unknown): Matrix {
 
 function sameShape(name: string, m: Matrix, ids: Matrix): void {
   if (m.batch !== ids.batch || m.seq !== ids.seq) {
-    throw new FffError(ErrorCode.INVALID_SHAPE, `Expected ${name} to have the shape of inputIds [${ids.batch}, ${ids.seq}] but received [${m.batch}, ${m.seq}]`);
+    throw new FffError(
+      ErrorCode.INVALID_SHAPE,
+      `Expected ${name} to have the shape of inputIds [${ids.batch}, ${ids.seq}] but received [${m.batch}, ${m.seq}]`,
+    );
   }
 }
 
@@ -92,7 +123,10 @@ function checkRange(name: string, m: Matrix, limit: number, what: string, code: 
   for (let i = 0; i < m.data.length; i++) {
     const v = m.data[i];
     if (v < 0 || v >= limit) {
-      throw new FffError(code, `Expected ${name}[${Math.floor(i / m.seq)}][${i % m.seq}] to be ${what} in [0, ${limit - 1}] but received ${v}`);
+      throw new FffError(
+        code,
+        `Expected ${name}[${Math.floor(i / m.seq)}][${i % m.seq}] to be ${what} in [0, ${limit - 1}] but received ${v}`,
+      );
     }
   }
 }
@@ -106,7 +140,10 @@ export function normalizeInputs(inputs: unknown, config: BertConfig): EncoderInp
   if (inputIds === undefined) throw invalidArgument('inputs.inputIds', 'a [batch, seq] matrix of token ids', inputIds);
   const ids = toMatrix('inputIds', inputIds);
   if (ids.seq > config.maxPositions) {
-    throw new FffError(ErrorCode.SEQUENCE_TOO_LONG, `Expected inputIds rows of at most ${config.maxPositions} tokens (the model's maximum) but received ${ids.seq}`);
+    throw new FffError(
+      ErrorCode.SEQUENCE_TOO_LONG,
+      `Expected inputIds rows of at most ${config.maxPositions} tokens (the model's maximum) but received ${ids.seq}`,
+    );
   }
   checkRange('inputIds', ids, config.vocabSize, 'a token id', ErrorCode.TOKEN_OUT_OF_RANGE);
   let mask: Int32Array;
@@ -122,7 +159,13 @@ export function normalizeInputs(inputs: unknown, config: BertConfig): EncoderInp
   if (tokenTypeIds !== undefined) {
     const t = toMatrix('tokenTypeIds', tokenTypeIds);
     sameShape('tokenTypeIds', t, ids);
-    checkRange('tokenTypeIds', t, Math.max(1, config.typeVocabSize), config.typeVocabSize === 0 ? 'a token type (this model has none: only 0)' : 'a token type', ErrorCode.INVALID_ARGUMENT);
+    checkRange(
+      'tokenTypeIds',
+      t,
+      Math.max(1, config.typeVocabSize),
+      config.typeVocabSize === 0 ? 'a token type (this model has none: only 0)' : 'a token type',
+      ErrorCode.INVALID_ARGUMENT,
+    );
     if (config.typeVocabSize > 0) out.tokenTypeIds = t.data;
   }
   return out;

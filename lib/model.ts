@@ -6,31 +6,31 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Batcher, checkBatchingOptions, expectSignal, abortError } from './batching/batcher';
 import type { BatchingOptions } from './batching/batcher';
+import { abortError, Batcher, checkBatchingOptions, expectSignal } from './batching/batcher';
 import { parseConfig } from './bert/config';
-import { createEncoder, expectDenseDtype } from './bert/encoder';
 import type { DenseDtype, NativeEncoder } from './bert/encoder';
+import { createEncoder, expectDenseDtype } from './bert/encoder';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './bert/types';
 import { ErrorCode, FffError, invalidArgument } from './errors';
 import { pathExists } from './formats/files';
 import { SafetensorsFile } from './formats/safetensors';
-import { HUB_OPTION_KEYS, resolveModelDir } from './hub';
 import type { HubOptions } from './hub';
+import { HUB_OPTION_KEYS, resolveModelDir } from './hub';
 import { expectOptions } from './layers/common';
-import { normalizeInputs } from './model-inputs';
 import type { ForwardInputs } from './model-inputs';
-import { classify } from './pipelines/classify';
+import { normalizeInputs } from './model-inputs';
 import type { ClassifyResult } from './pipelines/classify';
-import { embed } from './pipelines/embed';
+import { classify } from './pipelines/classify';
 import type { EmbedOptions } from './pipelines/embed';
-import { fillMask } from './pipelines/fill-mask';
+import { embed } from './pipelines/embed';
 import type { FillMaskCandidate, FillMaskOptions } from './pipelines/fill-mask';
+import { fillMask } from './pipelines/fill-mask';
 import type { BatchOptions, PipelineHost } from './pipelines/host';
-import { setIsa, setThreads } from './runtime';
 import type { IsaName } from './runtime';
-import { BertTokenizer } from './tokenizer';
+import { setIsa, setThreads } from './runtime';
 import type { TokenizerInput } from './tokenizer';
+import { BertTokenizer } from './tokenizer';
 
 export interface LoadModelOptions extends HubOptions {
   /** Size of the compute pool (process-wide, as setThreads()). */
@@ -76,7 +76,13 @@ export class Model implements PipelineHost {
   #encoder: NativeEncoder | null;
   #batcher: Batcher | null = null;
 
-  private constructor(dir: string, config: BertConfig, tokenizer: BertTokenizer | undefined, encoder: NativeEncoder, stats: LoadStats) {
+  private constructor(
+    dir: string,
+    config: BertConfig,
+    tokenizer: BertTokenizer | undefined,
+    encoder: NativeEncoder,
+    stats: LoadStats,
+  ) {
     this.dir = dir;
     this.config = config;
     this.#tokenizer = tokenizer;
@@ -86,7 +92,13 @@ export class Model implements PipelineHost {
   }
 
   /** @internal used by loadModel */
-  static create(dir: string, config: BertConfig, tokenizer: BertTokenizer | undefined, encoder: NativeEncoder, stats: LoadStats): Model {
+  static create(
+    dir: string,
+    config: BertConfig,
+    tokenizer: BertTokenizer | undefined,
+    encoder: NativeEncoder,
+    stats: LoadStats,
+  ): Model {
     return new Model(dir, config, tokenizer, encoder, stats);
   }
 
@@ -123,8 +135,12 @@ export class Model implements PipelineHost {
   async forward(inputs: ForwardInputs, options?: ModelForwardOptions): Promise<EncoderOutputs> {
     this.#live();
     const o = expectOptions('options', options);
-    if (o.logits !== undefined && typeof o.logits !== 'boolean') throw invalidArgument('options.logits', 'a boolean', o.logits);
-    return this.runEncoder(normalizeInputs(inputs, this.config), { logits: o.logits as boolean | undefined, signal: expectSignal('options.signal', o.signal) });
+    if (o.logits !== undefined && typeof o.logits !== 'boolean')
+      throw invalidArgument('options.logits', 'a boolean', o.logits);
+    return this.runEncoder(normalizeInputs(inputs, this.config), {
+      logits: o.logits as boolean | undefined,
+      signal: expectSignal('options.signal', o.signal),
+    });
   }
 
   /** Sentence embeddings: one Float32Array of hidden size per text (mean over the attention mask, or cls). */
@@ -154,12 +170,18 @@ export class Model implements PipelineHost {
 
   requireTokenizer(): BertTokenizer {
     if (this.#tokenizer === undefined) {
-      throw new FffError(ErrorCode.FILE_NOT_FOUND, `This model has no tokenizer: ${path.join(this.dir, 'tokenizer.json')} does not exist; use forward() with token ids`);
+      throw new FffError(
+        ErrorCode.FILE_NOT_FOUND,
+        `This model has no tokenizer: ${path.join(this.dir, 'tokenizer.json')} does not exist; use forward() with token ids`,
+      );
     }
     return this.#tokenizer;
   }
 
-  runEncoder(inputs: EncoderInputs, options: EncoderForwardOptions & { signal?: AbortSignal }): Promise<EncoderOutputs> {
+  runEncoder(
+    inputs: EncoderInputs,
+    options: EncoderForwardOptions & { signal?: AbortSignal },
+  ): Promise<EncoderOutputs> {
     const { signal, ...forwardOptions } = options;
     if (this.#batcher) return this.#batcher.submit(inputs, forwardOptions, signal);
     if (signal?.aborted) return Promise.reject(abortError(signal));
@@ -176,9 +198,11 @@ function checkOptions(options: unknown): LoadModelOptions {
   const o = expectOptions('options', options);
   for (const key of Object.keys(o)) {
     const known = ['threads', 'isa', 'truncation', 'dtype', 'batching', 'onLoadProgress', ...HUB_OPTION_KEYS];
-    if (!known.includes(key)) throw invalidArgument(`options.${key}`, `absent (known options: ${known.join(', ')})`, o[key]);
+    if (!known.includes(key))
+      throw invalidArgument(`options.${key}`, `absent (known options: ${known.join(', ')})`, o[key]);
   }
-  if (o.truncation !== undefined && typeof o.truncation !== 'boolean') throw invalidArgument('options.truncation', 'a boolean', o.truncation);
+  if (o.truncation !== undefined && typeof o.truncation !== 'boolean')
+    throw invalidArgument('options.truncation', 'a boolean', o.truncation);
   expectDenseDtype('options.dtype', o.dtype);
   if (o.batching !== undefined && typeof o.batching !== 'boolean') checkBatchingOptions(o.batching);
   return o as LoadModelOptions;
@@ -190,15 +214,19 @@ function checkOptions(options: unknown): LoadModelOptions {
  */
 export async function loadModel(idOrDir: string, options?: LoadModelOptions): Promise<Model> {
   const start = performance.now();
-  if (typeof idOrDir !== 'string' || idOrDir.length === 0) throw invalidArgument('dir', 'a path to a model folder or a hub id (org/name)', idOrDir);
+  if (typeof idOrDir !== 'string' || idOrDir.length === 0)
+    throw invalidArgument('dir', 'a path to a model folder or a hub id (org/name)', idOrDir);
   const o = checkOptions(options);
   // A hub id (org/name) that is no folder: its snapshot in the Hugging Face cache, downloaded when missing (lib/hub).
   const dir = await resolveModelDir(idOrDir, o);
   if (!pathExists(dir, 'model folder')) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Model folder not found: ${dir}`);
-  if (!fs.statSync(dir).isDirectory()) throw new FffError(ErrorCode.FILE_NOT_FOUND, `Expected a model folder but ${dir} is not a directory`);
+  if (!fs.statSync(dir).isDirectory())
+    throw new FffError(ErrorCode.FILE_NOT_FOUND, `Expected a model folder but ${dir} is not a directory`);
   const checkpoint = path.join(dir, 'model.safetensors');
   if (!pathExists(checkpoint, 'checkpoint')) {
-    const bin = pathExists(path.join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: unpickling can run code; convert it to safetensors)' : '';
+    const bin = pathExists(path.join(dir, 'pytorch_model.bin'))
+      ? ' (pytorch_model.bin is not read: unpickling can run code; convert it to safetensors)'
+      : '';
     throw new FffError(ErrorCode.FILE_NOT_FOUND, `No model.safetensors in ${dir}${bin}`);
   }
   if (o.threads !== undefined) setThreads(o.threads);
@@ -219,16 +247,28 @@ export async function loadModel(idOrDir: string, options?: LoadModelOptions): Pr
   let tokenizer: BertTokenizer | undefined;
   try {
     if (pathExists(path.join(dir, 'tokenizer.json'), 'tokenizer file')) {
-      tokenizer = BertTokenizer.fromDir(dir, { maxLength: config.maxPositions, truncation: o.truncation, padTokenId: config.padTokenId, vocabSize: config.vocabSize });
+      tokenizer = BertTokenizer.fromDir(dir, {
+        maxLength: config.maxPositions,
+        truncation: o.truncation,
+        padTokenId: config.padTokenId,
+        vocabSize: config.vocabSize,
+      });
       if (tokenizer.vocabSize > config.vocabSize) {
-        throw new FffError(ErrorCode.INVALID_MODEL, `The tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary only ${config.vocabSize}`);
+        throw new FffError(
+          ErrorCode.INVALID_MODEL,
+          `The tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary only ${config.vocabSize}`,
+        );
       }
     }
   } catch (err) {
     encoder.dispose();
     throw err;
   }
-  const stats: LoadStats = { seconds: (performance.now() - start) / 1000, checkpointBytes: tensors.fileSize, weightBytes: encoder.weightBytes };
+  const stats: LoadStats = {
+    seconds: (performance.now() - start) / 1000,
+    checkpointBytes: tensors.fileSize,
+    weightBytes: encoder.weightBytes,
+  };
   const model = Model.create(dir, config, tokenizer, encoder, stats);
   if (o.batching) model.enableBatching(o.batching === true ? {} : o.batching);
   return model;

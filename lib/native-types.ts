@@ -28,18 +28,42 @@ export type NativeWeightDtype = 'f32' | 'bf16' | 'bf16-dot';
 
 export interface NativeFastFeedforward {
   /** x [rows*I] -> out [rows*O]; paths [rows*K*(D+1)] or null. */
-  forwardSync(x: Float32Array, rows: number, out: Float32Array, paths: Int32Array | null, strategy: NativeStrategy): void;
+  forwardSync(
+    x: Float32Array,
+    rows: number,
+    out: Float32Array,
+    paths: Int32Array | null,
+    strategy: NativeStrategy,
+  ): void;
   /** x is copied at the call; resolves with `out` (filled at the end) or, when it is null, a new array. */
-  forward(x: Float32Array, rows: number, out: Float32Array | null, paths: null, strategy: NativeStrategy): Promise<Float32Array>;
+  forward(
+    x: Float32Array,
+    rows: number,
+    out: Float32Array | null,
+    paths: null,
+    strategy: NativeStrategy,
+  ): Promise<Float32Array>;
   dispose(): void;
   weightBytes(): number;
   weightDtype(): NativeWeightDtype;
 }
 
 export interface NativeLinear {
-  forwardSync(x: Float32Array, rows: number, out: Float32Array, activation: NativeActivation, residual: Float32Array | null): void;
+  forwardSync(
+    x: Float32Array,
+    rows: number,
+    out: Float32Array,
+    activation: NativeActivation,
+    residual: Float32Array | null,
+  ): void;
   /** x and residual are copied at the call; resolves with `out` (filled at the end) or a new array. */
-  forward(x: Float32Array, rows: number, out: Float32Array | null, activation: NativeActivation, residual: Float32Array | null): Promise<Float32Array>;
+  forward(
+    x: Float32Array,
+    rows: number,
+    out: Float32Array | null,
+    activation: NativeActivation,
+    residual: Float32Array | null,
+  ): Promise<Float32Array>;
   dispose(): void;
   weightBytes(): number;
 }
@@ -160,7 +184,12 @@ export interface NativeAddon {
     linearOutWeight: Float32Array,
     weights?: NativeWeightDtype,
   ) => NativeFastFeedforward;
-  NativeLinear: new (outFeatures: number, inFeatures: number, weight: Float32Array, bias: Float32Array | null) => NativeLinear;
+  NativeLinear: new (
+    outFeatures: number,
+    inFeatures: number,
+    weight: Float32Array,
+    bias: Float32Array | null,
+  ) => NativeLinear;
   NativeDenseFeedforward: new (
     inputWidth: number,
     hiddenWidth: number,

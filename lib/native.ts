@@ -11,7 +11,10 @@ const root = path.resolve(__dirname, '..');
 
 function load(): NativeAddon {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loadBinding = require('pkg-prebuilds') as (base: string, options: object) => NativeAddon & { resolve?: unknown };
+  const loadBinding = require('pkg-prebuilds') as (
+    base: string,
+    options: object,
+  ) => NativeAddon & { resolve?: unknown };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const options = require(path.join(root, 'binding-options.js')) as object;
   try {
@@ -61,7 +64,10 @@ export async function nativeResult<T>(promise: Promise<T>, site: { stack?: strin
 function withStack(err: unknown, stack: string | undefined): unknown {
   if (!(err instanceof Error)) return err;
   const code = (err as { code?: unknown }).code;
-  const e = err instanceof FffError || typeof code !== 'string' || !code.startsWith('ERR_FFF_') ? err : new FffError(code as ErrorCode, err.message);
+  const e =
+    err instanceof FffError || typeof code !== 'string' || !code.startsWith('ERR_FFF_')
+      ? err
+      : new FffError(code as ErrorCode, err.message);
   if (stack !== undefined) e.stack = `${e.name}: ${e.message}\n${stack.split('\n').slice(1).join('\n')}`;
   return e;
 }
@@ -69,7 +75,9 @@ function withStack(err: unknown, stack: string | undefined): unknown {
 /** Where the loaded binary came from: 'prebuilt' or 'source'. */
 export const nativeOrigin: 'prebuilt' | 'source' = (() => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const resolve = (require('pkg-prebuilds') as { resolve: (b: string, o: object, v: boolean, t: boolean) => string | null }).resolve;
+  const resolve = (
+    require('pkg-prebuilds') as { resolve: (b: string, o: object, v: boolean, t: boolean) => string | null }
+  ).resolve;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const found = resolve(root, require(path.join(root, 'binding-options.js')) as object, false, false);
   return found && found.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuilt' : 'source';

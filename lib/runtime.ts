@@ -1,5 +1,5 @@
 /** Instruction-set and thread controls of the native core. */
-import { ErrorCode, FffError, expectInteger, invalidArgument } from './errors';
+import { ErrorCode, expectInteger, FffError, invalidArgument } from './errors';
 import { native } from './native';
 import type { IsaName, NativeIsaInfo } from './native-types';
 
@@ -42,7 +42,10 @@ export function setIsa(name: IsaName): void {
     throw invalidArgument('isa', `one of ${ISA_NAMES.join(', ')}`, name);
   }
   if (!native.isa().supported.includes(name)) {
-    throw new FffError(ErrorCode.UNSUPPORTED_ISA, `Instruction set ${name} is not supported on this CPU (supported: ${native.isa().supported.join(', ')})`);
+    throw new FffError(
+      ErrorCode.UNSUPPORTED_ISA,
+      `Instruction set ${name} is not supported on this CPU (supported: ${native.isa().supported.join(', ')})`,
+    );
   }
   native.setIsa(name);
 }

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from './errors';
+import { describe, ErrorCode, expectInteger, FffError, invalidArgument } from './errors';
 import { MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, pathExists, readJsonObject } from './formats/files';
 import { checkTokenizerJson } from './tokenizer-json';
 
@@ -30,7 +30,10 @@ function library<T>(what: string, fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof FffError) throw err;
-    throw new FffError(ErrorCode.INVALID_MODEL, `tokenizer.json ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FffError(
+      ErrorCode.INVALID_MODEL,
+      `tokenizer.json ${what}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -70,7 +73,8 @@ const CANDIDATES = {
 function configToken(config: Json, key: string): string | undefined {
   const v = config[key];
   if (typeof v === 'string') return v;
-  if (v !== null && typeof v === 'object' && typeof (v as Json).content === 'string') return (v as Json).content as string;
+  if (v !== null && typeof v === 'object' && typeof (v as Json).content === 'string')
+    return (v as Json).content as string;
   return undefined;
 }
 
@@ -95,20 +99,29 @@ export class BertTokenizer {
    * `tokenizerJson`: the parsed tokenizer.json; `tokenizerConfig`: tokenizer_config.json or {}. `padTokenId`:
    * the model's own pad id, used when the tokenizer names no pad token.
    */
-  constructor(tokenizerJson: Json, tokenizerConfig: Json = {}, options: TokenizerOptions & { padTokenId?: number } = {}) {
+  constructor(
+    tokenizerJson: Json,
+    tokenizerConfig: Json = {},
+    options: TokenizerOptions & { padTokenId?: number } = {},
+  ) {
     const maxLength = options.maxLength ?? Infinity;
-    if (maxLength !== Infinity && (!Number.isSafeInteger(maxLength) || maxLength < 1)) throw invalidArgument('maxLength', 'a positive integer', maxLength);
-    if (options.truncation !== undefined && typeof options.truncation !== 'boolean') throw invalidArgument('truncation', 'a boolean', options.truncation);
+    if (maxLength !== Infinity && (!Number.isSafeInteger(maxLength) || maxLength < 1))
+      throw invalidArgument('maxLength', 'a positive integer', maxLength);
+    if (options.truncation !== undefined && typeof options.truncation !== 'boolean')
+      throw invalidArgument('truncation', 'a boolean', options.truncation);
     this.maxLength = maxLength;
     this.truncation = options.truncation ?? false;
 
     if (options.vocabSize !== undefined) expectInteger('vocabSize', options.vocabSize, 1, 2 ** 31 - 1);
     checkTokenizerJson(tokenizerJson, options.vocabSize);
     const model = tokenizerJson.model as Json;
-    const json: Json = { ...tokenizerJson, added_tokens: Array.isArray(tokenizerJson.added_tokens) ? [...(tokenizerJson.added_tokens as Json[])] : [] };
+    const json: Json = {
+      ...tokenizerJson,
+      added_tokens: Array.isArray(tokenizerJson.added_tokens) ? [...(tokenizerJson.added_tokens as Json[])] : [],
+    };
     const vocab = (model.vocab ?? {}) as Record<string, number>;
     const added = json.added_tokens as Json[];
-    const inVocab = (t: string): boolean => Object.prototype.hasOwnProperty.call(vocab, t) || added.some((a) => a.content === t);
+    const inVocab = (t: string): boolean => Object.hasOwn(vocab, t) || added.some((a) => a.content === t);
     const pick = (key: string, candidates: readonly string[]): string | undefined => {
       const named = configToken(tokenizerConfig, key);
       if (named !== undefined && inVocab(named)) return named;
@@ -118,23 +131,43 @@ export class BertTokenizer {
     // A mask token that only sits in the vocab (crammedBERT's tokenizer.json) is made an added special token, so
     // that "<mask>" in a text is one token, as fill-mask needs.
     if (this.maskToken !== undefined && !added.some((a) => a.content === this.maskToken)) {
-      added.push({ id: vocab[this.maskToken], content: this.maskToken, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      added.push({
+        id: vocab[this.maskToken],
+        content: this.maskToken,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      });
     }
     // WordPiece files without a decoder: join "##" continuations when decoding
     if (json.decoder === null || json.decoder === undefined) {
-      if (model.type === 'WordPiece') json.decoder = { type: 'WordPiece', prefix: model.continuing_subword_prefix ?? '##', cleanup: true };
+      if (model.type === 'WordPiece')
+        json.decoder = { type: 'WordPiece', prefix: model.continuing_subword_prefix ?? '##', cleanup: true };
     }
     this.#tok = library('cannot be loaded', () => new Tokenizer(json, tokenizerConfig));
-    const id = (t: string | undefined): number | undefined => (t === undefined ? undefined : library('cannot be loaded', () => this.#tok.token_to_id(t)));
+    const id = (t: string | undefined): number | undefined =>
+      t === undefined ? undefined : library('cannot be loaded', () => this.#tok.token_to_id(t));
     this.maskId = id(this.maskToken);
     this.clsId = id(pick('cls_token', CANDIDATES.cls));
     this.sepId = id(pick('sep_token', CANDIDATES.sep));
-    this.unkId = id(configToken(tokenizerConfig, 'unk_token') ?? (typeof model.unk_token === 'string' ? model.unk_token : undefined));
+    this.unkId = id(
+      configToken(tokenizerConfig, 'unk_token') ?? (typeof model.unk_token === 'string' ? model.unk_token : undefined),
+    );
     this.padId = id(pick('pad_token', CANDIDATES.pad)) ?? options.padTokenId ?? 0;
     let size = 0;
     for (const v of library('cannot be loaded', () => this.#tok.get_vocab(true).values())) size = Math.max(size, v + 1);
     this.vocabSize = size;
-    this.#specialIds = new Set([this.maskId, this.clsId, this.sepId, this.padId, ...added.filter((a) => a.special).map((a) => a.id as number)].filter((x): x is number => x !== undefined));
+    this.#specialIds = new Set(
+      [
+        this.maskId,
+        this.clsId,
+        this.sepId,
+        this.padId,
+        ...added.filter((a) => a.special).map((a) => a.id as number),
+      ].filter((x): x is number => x !== undefined),
+    );
     this.specialTokensSingle = this.#postProcess([], null).tokens.length;
     this.specialTokensPair = this.#postProcess([], []).tokens.length;
   }
@@ -143,7 +176,9 @@ export class BertTokenizer {
   static fromDir(dir: string, options: TokenizerOptions & { padTokenId?: number } = {}): BertTokenizer {
     const json = readJsonObject(path.join(dir, 'tokenizer.json'), MAX_TOKENIZER_BYTES, 'tokenizer file');
     const configPath = path.join(dir, 'tokenizer_config.json');
-    const config = pathExists(configPath, 'tokenizer config') ? readJsonObject(configPath, MAX_CONFIG_BYTES, 'tokenizer config') : {};
+    const config = pathExists(configPath, 'tokenizer config')
+      ? readJsonObject(configPath, MAX_CONFIG_BYTES, 'tokenizer config')
+      : {};
     let maxLength = options.maxLength;
     const declared = config.model_max_length;
     if (typeof declared === 'number' && Number.isSafeInteger(declared) && declared > 0 && declared < 1e9) {
@@ -172,7 +207,11 @@ export class BertTokenizer {
         );
       }
       const budget = this.maxLength - special;
-      if (budget < 0) throw new FffError(ErrorCode.SEQUENCE_TOO_LONG, `maxLength ${this.maxLength} leaves no room beside the ${special} special tokens`);
+      if (budget < 0)
+        throw new FffError(
+          ErrorCode.SEQUENCE_TOO_LONG,
+          `maxLength ${this.maxLength} leaves no room beside the ${special} special tokens`,
+        );
       if (b === null) {
         a = a.slice(0, budget);
       } else {
@@ -184,15 +223,23 @@ export class BertTokenizer {
     const out = this.#postProcess(a, b);
     const ids = out.tokens.map((t) => this.#idOf(t));
     const typeIds = out.token_type_ids ?? new Array<number>(ids.length).fill(0);
-    if (!Array.isArray(typeIds) || typeIds.length !== ids.length || !typeIds.every((t) => Number.isSafeInteger(t) && t >= 0 && t < 2 ** 31)) {
-      throw new FffError(ErrorCode.INVALID_MODEL, 'tokenizer.json post_processor gave token type ids that are not one non-negative integer per token');
+    if (
+      !Array.isArray(typeIds) ||
+      typeIds.length !== ids.length ||
+      !typeIds.every((t) => Number.isSafeInteger(t) && t >= 0 && t < 2 ** 31)
+    ) {
+      throw new FffError(
+        ErrorCode.INVALID_MODEL,
+        'tokenizer.json post_processor gave token type ids that are not one non-negative integer per token',
+      );
     }
     return { ids, typeIds, tokens: out.tokens };
   }
 
   /** Encodes texts (or pairs) and pads them to the longest, with attention masks and token types. */
   encodeBatch(inputs: readonly TokenizerInput[], options: { truncation?: boolean } = {}): TokenizedBatch {
-    if (!Array.isArray(inputs) || inputs.length === 0) throw invalidArgument('texts', 'a non-empty array of strings or [text, pair] arrays', inputs);
+    if (!Array.isArray(inputs) || inputs.length === 0)
+      throw invalidArgument('texts', 'a non-empty array of strings or [text, pair] arrays', inputs);
     const encodings = inputs.map((input, i) => {
       if (typeof input === 'string') return this.#encodeAt(i, input, undefined, options);
       if (Array.isArray(input) && input.length === 2 && typeof input[0] === 'string' && typeof input[1] === 'string') {
@@ -226,14 +273,16 @@ export class BertTokenizer {
     try {
       return this.encode(text, pair, options);
     } catch (err) {
-      if (err instanceof FffError && err.code === ErrorCode.SEQUENCE_TOO_LONG) throw new FffError(err.code, `texts[${index}]: ${err.message}`);
+      if (err instanceof FffError && err.code === ErrorCode.SEQUENCE_TOO_LONG)
+        throw new FffError(err.code, `texts[${index}]: ${err.message}`);
       throw err;
     }
   }
 
   #postProcess(a: string[], b: string[] | null): { tokens: string[]; token_type_ids?: number[] } {
     const pp = this.#tok.post_processor;
-    if (pp === null) return { tokens: b === null ? a : [...a, ...b], token_type_ids: [...a.map(() => 0), ...(b ?? []).map(() => 1)] };
+    if (pp === null)
+      return { tokens: b === null ? a : [...a, ...b], token_type_ids: [...a.map(() => 0), ...(b ?? []).map(() => 1)] };
     const out = library('post_processor failed', () => pp(a, b, true));
     if (!Array.isArray(out?.tokens) || !out.tokens.every((t) => typeof t === 'string')) {
       throw new FffError(ErrorCode.INVALID_MODEL, 'tokenizer.json post_processor did not produce a list of tokens');
@@ -243,7 +292,11 @@ export class BertTokenizer {
 
   #idOf(token: string): number {
     const id = library('cannot encode this text', () => this.#tok.token_to_id(token)) ?? this.unkId;
-    if (id === undefined) throw new FffError(ErrorCode.INVALID_MODEL, `Token ${describe(token)} is not in the vocabulary and the tokenizer has no unknown token`);
+    if (id === undefined)
+      throw new FffError(
+        ErrorCode.INVALID_MODEL,
+        `Token ${describe(token)} is not in the vocabulary and the tokenizer has no unknown token`,
+      );
     return id;
   }
 }

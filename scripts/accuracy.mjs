@@ -27,11 +27,26 @@ if (!fs.existsSync(entry)) {
 }
 const req = createRequire(entry);
 const fffbert = req(entry);
-const api = { fs, loadModel: fffbert.loadModel, FastFeedforward: fffbert.FastFeedforward, SafetensorsFile: fffbert.SafetensorsFile, createEncoder: req('./bert/encoder.js').createEncoder };
+const api = {
+  fs,
+  loadModel: fffbert.loadModel,
+  FastFeedforward: fffbert.FastFeedforward,
+  SafetensorsFile: fffbert.SafetensorsFile,
+  createEncoder: req('./bert/encoder.js').createEncoder,
+};
 
-const fixtures = ['ufb-tiny', 'ufb-tiny-k2', 'bert-tiny-mlm', 'bert-tiny-cls'].map((f) => ({ dir: path.join(root, 'test', 'fixtures', f), name: f, options: {} }));
+const fixtures = ['ufb-tiny', 'ufb-tiny-k2', 'bert-tiny-mlm', 'bert-tiny-cls'].map((f) => ({
+  dir: path.join(root, 'test', 'fixtures', f),
+  name: f,
+  options: {},
+}));
 const models = [...fixtures];
-if (values.long) models.push({ dir: path.resolve(values.long), name: `1x11-long (${path.basename(values.long)})`, options: { sequences: Number(values['long-sequences']), seq: 128 } });
+if (values.long)
+  models.push({
+    dir: path.resolve(values.long),
+    name: `1x11-long (${path.basename(values.long)})`,
+    options: { sequences: Number(values['long-sequences']), seq: 128 },
+  });
 
 const isa = fffbert.isa();
 /** @type {any[]} */
@@ -47,7 +62,19 @@ for (const dtype of values.dtypes.split(',')) {
 
 const f = (x, d = 4) => (x === undefined ? '-' : x.toFixed(d));
 const pct = (x) => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
-const header = ['model', 'dtype', 'tokens', 'hidden max abs', 'hidden rel', 'embed cos min', 'routing paths (min layer)', 'routing decisions', 'fill-mask top-1 (sites)', 'top-1 all', 'class agree'];
+const header = [
+  'model',
+  'dtype',
+  'tokens',
+  'hidden max abs',
+  'hidden rel',
+  'embed cos min',
+  'routing paths (min layer)',
+  'routing decisions',
+  'fill-mask top-1 (sites)',
+  'top-1 all',
+  'class agree',
+];
 const rows = results.map((r) => [
   r.name,
   r.dtype,
@@ -61,10 +88,21 @@ const rows = results.map((r) => [
   r.fillMask ? pct(r.fillMask.top1AgreementAll) : '-',
   r.classification ? `${pct(r.classification.agreement)} of ${r.classification.rows}` : '-',
 ]);
-console.log(`Accuracy against fp32, ISA ${isa.active} (${Object.entries(isa.features).filter(([, v]) => v).map(([k]) => k).join(' ')})\n`);
+console.log(
+  `Accuracy against fp32, ISA ${isa.active} (${Object.entries(isa.features)
+    .filter(([, v]) => v)
+    .map(([k]) => k)
+    .join(' ')})\n`,
+);
 console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 const low = results.filter((r) => r.dtype !== 'fp32');
 const worst = (get) => Math.min(...low.map(get).filter((x) => x !== undefined));
-console.log(`\nworst over models: embedding cosine ${f(worst((r) => r.embedding.minCosine), 6)} (target >= 0.999), routing paths ${pct(worst((r) => r.routing?.pathAgreement))} (target >= 99%), fill-mask top-1 ${pct(worst((r) => r.fillMask?.top1Agreement))} (target >= 99%)`);
-if (values.json) fs.writeFileSync(values.json, `${JSON.stringify({ isa, date: new Date().toISOString(), results }, null, 2)}\n`);
+console.log(
+  `\nworst over models: embedding cosine ${f(
+    worst((r) => r.embedding.minCosine),
+    6,
+  )} (target >= 0.999), routing paths ${pct(worst((r) => r.routing?.pathAgreement))} (target >= 99%), fill-mask top-1 ${pct(worst((r) => r.fillMask?.top1Agreement))} (target >= 99%)`,
+);
+if (values.json)
+  fs.writeFileSync(values.json, `${JSON.stringify({ isa, date: new Date().toISOString(), results }, null, 2)}\n`);

@@ -43,7 +43,10 @@ const duration = Number(values.duration);
 const maxRequests = Number(values['max-requests']);
 const connectionsList = values.connections.split(',').map(Number);
 const LONG = '/tmp/fffbert-ufb-long';
-const models = values.model ?? [path.join(root, 'test', 'fixtures', 'bert-tiny-mlm'), ...(fs.existsSync(LONG) ? [LONG] : [])];
+const models = values.model ?? [
+  path.join(root, 'test', 'fixtures', 'bert-tiny-mlm'),
+  ...(fs.existsSync(LONG) ? [LONG] : []),
+];
 
 // One sentence each, 6 to 20 words.
 const SENTENCES = [
@@ -69,7 +72,11 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts `fffbert serve`; resolves to { base, child } once it is ready. */
 async function startServer(dir, args) {
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), 'serve', dir, '--port', '0', '--threads', values.threads, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'dist', 'cli.js'), 'serve', dir, '--port', '0', '--threads', values.threads, ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   for (let i = 0; i < 6000 && !/ready:/.test(stderr); i++) {
@@ -168,7 +175,11 @@ const median = (xs) => {
 async function expectations(dir) {
   const direct = await loadModel(dir);
   const vectors = await direct.embed(SENTENCES);
-  const expected = SENTENCES.map((s, i) => ({ vector: Array.from(vectors[i]), tokens: direct.tokenizer.encode(s).ids.length, body: null }));
+  const expected = SENTENCES.map((s, i) => ({
+    vector: Array.from(vectors[i]),
+    tokens: direct.tokenizer.encode(s).ids.length,
+    body: null,
+  }));
   const weightBytes = direct.loadStats.weightBytes;
   direct.dispose();
   return { expected, weightBytes };
@@ -181,15 +192,22 @@ for (const dir of models) {
   const { expected, weightBytes } = await expectations(dir);
   const name = path.basename(dir);
   const meanTokens = expected.reduce((n, e) => n + e.tokens, 0) / expected.length;
-  console.log(`\n${name}: ${(weightBytes / 1e6).toFixed(1)} MB of weights, sentences of ${meanTokens.toFixed(1)} tokens on average, --threads ${values.threads}, ${rounds} rounds of ${duration} s, batching off and on interleaved`);
+  console.log(
+    `\n${name}: ${(weightBytes / 1e6).toFixed(1)} MB of weights, sentences of ${meanTokens.toFixed(1)} tokens on average, --threads ${values.threads}, ${rounds} rounds of ${duration} s, batching off and on interleaved`,
+  );
   // Both servers up at once (an idle one costs no CPU); runs alternate between them so that both see the same
   // background load, and each figure is the median over the rounds.
   const servers = {};
   try {
     servers.off = await startServer(dir, ['--no-batching']);
-    servers.on = await startServer(dir, ['--max-batch-size', values['max-batch-size'], '--max-wait-ms', values['max-wait-ms']]);
+    servers.on = await startServer(dir, [
+      '--max-batch-size',
+      values['max-batch-size'],
+      '--max-wait-ms',
+      values['max-wait-ms'],
+    ]);
     for (const mode of ['off', 'on']) {
-      await load(servers[mode].base, 8, expected, Math.min(3, duration));  // warm-up
+      await load(servers[mode].base, 8, expected, Math.min(3, duration)); // warm-up
       await drained(servers[mode].base);
     }
     for (const connections of connectionsList) {
@@ -197,9 +215,9 @@ for (const dir of models) {
       for (let r = 0; r < rounds; r++) {
         for (const mode of ['off', 'on']) {
           const { base } = servers[mode];
-          const before = await metrics(base);  // opens the window
+          const before = await metrics(base); // opens the window
           const { result, tally } = await load(base, connections, expected, duration);
-          const m = await metrics(base);  // closes the window: the run's latencies and event-loop delay
+          const m = await metrics(base); // closes the window: the run's latencies and event-loop delay
           await drained(base);
           const batches = m.batching ? m.batching.batches - before.batching.batches : 0;
           const batchRows = m.batching ? m.batching.rows - before.batching.rows : 0;
@@ -221,7 +239,8 @@ for (const dir of models) {
       for (const mode of ['off', 'on']) {
         const rs = runs[mode];
         const row = { model: name, batching: mode === 'on', connections, runs: rs };
-        for (const k of ['requestsPerSecond', 'tokensPerSecond', 'p50', 'p99', 'eventLoopP99', 'meanBatchRows']) row[k] = median(rs.map((x) => x[k]));
+        for (const k of ['requestsPerSecond', 'tokensPerSecond', 'p50', 'p99', 'eventLoopP99', 'meanBatchRows'])
+          row[k] = median(rs.map((x) => x[k]));
         row.rssMB = Math.max(...rs.map((x) => x.rssMB));
         for (const k of ['ok', 'wrong', 'failed']) row[k] = rs.reduce((n, x) => n + x[k], 0);
         rows.push(row);
@@ -231,14 +250,19 @@ for (const dir of models) {
       }
       const [off, on] = rows.slice(-2);
       const ratios = runs.on.map((x, i) => x.requestsPerSecond / runs.off[i].requestsPerSecond);
-      console.log(`  ${connections} conn: batching gives ${(on.requestsPerSecond / off.requestsPerSecond).toFixed(2)}x the requests/s (per round: ${ratios.map((x) => x.toFixed(2)).join(' ')})`);
+      console.log(
+        `  ${connections} conn: batching gives ${(on.requestsPerSecond / off.requestsPerSecond).toFixed(2)}x the requests/s (per round: ${ratios.map((x) => x.toFixed(2)).join(' ')})`,
+      );
     }
   } finally {
     for (const s of Object.values(servers)) await stopServer(s.child);
   }
   const on1 = rows.find((r) => r.model === name && r.batching && r.connections === 1);
   const off1 = rows.find((r) => r.model === name && !r.batching && r.connections === 1);
-  if (on1 && off1) console.log(`  1 conn: batched p99 ${on1.p99} ms against 2 x unbatched p50 + maxWaitMs = ${(2 * off1.p50 + Number(values['max-wait-ms'])).toFixed(1)} ms`);
+  if (on1 && off1)
+    console.log(
+      `  1 conn: batched p99 ${on1.p99} ms against 2 x unbatched p50 + maxWaitMs = ${(2 * off1.p50 + Number(values['max-wait-ms'])).toFixed(1)} ms`,
+    );
 }
 
 if (!values['no-overload']) {
@@ -249,13 +273,19 @@ if (!values['no-overload']) {
   try {
     const { tally } = await load(base, 64, expected, Math.min(3, duration), { allow503: true });
     bad += tally.wrong + tally.failed;
-    console.log(`\noverload (${path.basename(dir)}, --max-queue 4, 64 conn): ${tally.ok} ok, ${tally.queueFull} deliberate 503 ERR_FFF_QUEUE_FULL, ${tally.wrong} wrong, ${tally.failed} failed`);
+    console.log(
+      `\noverload (${path.basename(dir)}, --max-queue 4, 64 conn): ${tally.ok} ok, ${tally.queueFull} deliberate 503 ERR_FFF_QUEUE_FULL, ${tally.wrong} wrong, ${tally.failed} failed`,
+    );
     if (tally.queueFull === 0) console.log('  (no 503 provoked: the queue never filled)');
   } finally {
     await stopServer(child);
   }
 }
 
-if (values.json) fs.writeFileSync(values.json, `${JSON.stringify({ cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads: Number(values.threads), rows }, null, 2)}\n`);
+if (values.json)
+  fs.writeFileSync(
+    values.json,
+    `${JSON.stringify({ cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads: Number(values.threads), rows }, null, 2)}\n`,
+  );
 console.log(`\n${bad === 0 ? 'no' : bad} failed or wrong responses`);
 process.exitCode = bad === 0 ? 0 : 1;

@@ -82,9 +82,20 @@ const arch = {
   use_bias: false,
   final_norm: true,
   num_labels: null,
-  classification_head: { pooler: 'avg', include_ff_layer: true, head_dim: 1024, nonlin: 'Tanh', classifier_dropout: 0.1 },
+  classification_head: {
+    pooler: 'avg',
+    include_ff_layer: true,
+    head_dim: 1024,
+    nonlin: 'Tanh',
+    classifier_dropout: 0.1,
+  },
 };
-const config = { arch, architectures: ['ScriptableLMForPreTraining'], model_type: 'crammedBERT', torch_dtype: 'float32' };
+const config = {
+  arch,
+  architectures: ['ScriptableLMForPreTraining'],
+  model_type: 'crammedBERT',
+  torch_dtype: 'float32',
+};
 
 // ---- tensors: name, shape, and how to fill them ----
 // fill: { kind: 'uniform', std, mean? } | { kind: 'const', value }; `seedName` makes decoder.weight equal the
@@ -144,7 +155,10 @@ function mulberry32(a) {
 fs.mkdirSync(out, { recursive: true });
 fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 fs.writeFileSync(path.join(out, 'model_config.json'), `${JSON.stringify(arch, null, 2)}\n`);
-fs.copyFileSync(path.join(here, '..', 'test', 'fixtures', 'crammed-tokenizer', 'tokenizer.json'), path.join(out, 'tokenizer.json'));
+fs.copyFileSync(
+  path.join(here, '..', 'test', 'fixtures', 'crammed-tokenizer', 'tokenizer.json'),
+  path.join(out, 'tokenizer.json'),
+);
 
 const file = path.join(out, 'model.safetensors');
 const fd = fs.openSync(`${file}.partial`, 'w');
@@ -159,11 +173,14 @@ for (const t of tensors) {
   const half = t.fill.kind === 'uniform' ? t.fill.std * Math.sqrt(3) : 0; // uniform(-a, a) has std a/sqrt(3)
   for (let done = 0; done < n; done += CHUNK) {
     const m = Math.min(CHUNK, n - done);
-    for (let i = 0; i < m; i++) chunk[i] = t.fill.kind === 'const' ? t.fill.value : t.fill.mean + (2 * rand() - 1) * half;
+    for (let i = 0; i < m; i++)
+      chunk[i] = t.fill.kind === 'const' ? t.fill.value : t.fill.mean + (2 * rand() - 1) * half;
     fs.writeSync(fd, new Uint8Array(chunk.buffer, 0, m * 4));
   }
 }
 fs.closeSync(fd);
 fs.renameSync(`${file}.partial`, file);
 const size = fs.statSync(file).size;
-console.log(`${out}: ${L} layers, ${tensors.length} tensors, model.safetensors ${(size / 1e6).toFixed(1)} MB (${size} bytes) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `${out}: ${L} layers, ${tensors.length} tensors, model.safetensors ${(size / 1e6).toFixed(1)} MB (${size} bytes) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);

@@ -123,7 +123,10 @@ function makeCase() {
  * room for any summation order or FMA, and still catches a wrong node, a missing term, or the tanh GELU (~1e-4).
  */
 function tokenRelativeError(y, c) {
-  assert(y instanceof Float32Array && y.length === c.rows * c.w.O, `output length ${y && y.length}, expected ${c.rows * c.w.O}`);
+  assert(
+    y instanceof Float32Array && y.length === c.rows * c.w.O,
+    `output length ${y && y.length}, expected ${c.rows * c.w.O}`,
+  );
   let worst = 0;
   for (let t = 0; t < c.rows; t++) {
     let scale = 0;
@@ -154,7 +157,12 @@ check('require("fffbert") loads', () => {
 check(`require("fffbert") loaded the ${expected} binary`, () => {
   assert(cjs, 'not loaded');
   const pkgRoot = path.dirname(require.resolve('fffbert/package.json'));
-  const found = require('pkg-prebuilds').resolve(pkgRoot, require(path.join(pkgRoot, 'binding-options.js')), false, false);
+  const found = require('pkg-prebuilds').resolve(
+    pkgRoot,
+    require(path.join(pkgRoot, 'binding-options.js')),
+    false,
+    false,
+  );
   assert(cjs.nativeOrigin === expected, `nativeOrigin is ${cjs.nativeOrigin}, binary ${found}`);
   return path.relative(pkgRoot, found);
 });
@@ -169,31 +177,39 @@ const c = makeCase();
 const isas = cjs ? cjs.isa().supported : [];
 for (const isa of isas) {
   for (const strategy of ['per-token', 'batched']) {
-    check(`FastFeedforward (I=37 O=19 D=3 K=2, 9 rows) matches docs/FFF-SPEC.md section 1 on ${isa}, ${strategy}`, () => {
-      cjs.setIsa(isa);
-      const layer = cjs.FastFeedforward.fromTorch({
-        inputWidth: c.w.I,
-        outputWidth: c.w.O,
-        depth: c.w.D,
-        trees: c.w.K,
-        linearInWeight: c.w.wIn,
-        linearInBias: c.w.bIn,
-        linearOutWeight: c.w.wOut,
-      });
-      try {
-        return `error ${compareToReference(layer, c, strategy).toExponential(2)} of each token's scale`;
-      } finally {
-        layer.dispose();
-      }
-    });
+    check(
+      `FastFeedforward (I=37 O=19 D=3 K=2, 9 rows) matches docs/FFF-SPEC.md section 1 on ${isa}, ${strategy}`,
+      () => {
+        cjs.setIsa(isa);
+        const layer = cjs.FastFeedforward.fromTorch({
+          inputWidth: c.w.I,
+          outputWidth: c.w.O,
+          depth: c.w.D,
+          trees: c.w.K,
+          linearInWeight: c.w.wIn,
+          linearInBias: c.w.bIn,
+          linearOutWeight: c.w.wOut,
+        });
+        try {
+          return `error ${compareToReference(layer, c, strategy).toExponential(2)} of each token's scale`;
+        } finally {
+          layer.dispose();
+        }
+      },
+    );
   }
 }
 await checkAsync('FastFeedforward.forward (async, thread pool) matches docs/FFF-SPEC.md section 1', async () => {
   assert(cjs, 'not loaded');
   cjs.setIsa(cjs.isa().best);
   const layer = cjs.FastFeedforward.fromTorch({
-    inputWidth: c.w.I, outputWidth: c.w.O, depth: c.w.D, trees: c.w.K,
-    linearInWeight: c.w.wIn, linearInBias: c.w.bIn, linearOutWeight: c.w.wOut,
+    inputWidth: c.w.I,
+    outputWidth: c.w.O,
+    depth: c.w.D,
+    trees: c.w.K,
+    linearInWeight: c.w.wIn,
+    linearInBias: c.w.bIn,
+    linearOutWeight: c.w.wOut,
   });
   const y = await layer.forward(c.x, c.rows);
   layer.dispose();

@@ -6,8 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Batcher } from '../lib/batching/batcher';
 import { mergeInputs, splitOutputs } from '../lib/batching/merge';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from '../lib/bert/types';
-import { loadModel } from '../lib/model';
 import type { Model } from '../lib/model';
+import { loadModel } from '../lib/model';
 import { isa, setIsa } from '../lib/runtime';
 import { writeCrammedModel } from './helpers/crammed-model';
 
@@ -31,7 +31,13 @@ function rng(seed: number): () => number {
 
 function sameBits(a: Float32Array | undefined, b: Float32Array | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return (
+    a.length === b.length &&
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }
 
 function expectSameOutputs(got: EncoderOutputs, want: EncoderOutputs): void {
@@ -49,7 +55,12 @@ function fakeConfig(over: Partial<BertConfig> = {}): BertConfig {
 
 /** inputs of `rows` x `seq`, token ids from `first` on. */
 function ids(rows: number, seq: number, first = 1): EncoderInputs {
-  return { batch: rows, seq, inputIds: Int32Array.from({ length: rows * seq }, (_, i) => first + i), attentionMask: new Int32Array(rows * seq).fill(1) };
+  return {
+    batch: rows,
+    seq,
+    inputIds: Int32Array.from({ length: rows * seq }, (_, i) => first + i),
+    attentionMask: new Int32Array(rows * seq).fill(1),
+  };
 }
 
 /**
@@ -86,7 +97,7 @@ describe('merging inputs and splitting outputs', () => {
     const H = 2;
     const out: EncoderOutputs = {
       lastHiddenState: Float32Array.from({ length: 3 * 5 * H }, (_, i) => i),
-      logits: Float32Array.from({ length: 3 * 4 }, (_, i) => 100 + i),  // classification [B, 4]
+      logits: Float32Array.from({ length: 3 * 4 }, (_, i) => 100 + i), // classification [B, 4]
       poolerOutput: Float32Array.from({ length: 3 * H }, (_, i) => 200 + i),
     };
     const cls = { head: 'classification' } as BertConfig;
@@ -97,7 +108,12 @@ describe('merging inputs and splitting outputs', () => {
     const theirs = splitOutputs(out, inputs, slots[1], { head: 'mlm' } as BertConfig);
     expect(Array.from(theirs.lastHiddenState)).toEqual(Array.from({ length: 10 }, (_, i) => 20 + i));
     // MLM logits are per position: [B, S, V] with V = 12 / 15 is not an integer here, so use a real shape
-    const mlm = splitOutputs({ lastHiddenState: out.lastHiddenState, logits: Float32Array.from({ length: 3 * 5 * 2 }, (_, i) => i) }, inputs, slots[0], { head: 'mlm' } as BertConfig);
+    const mlm = splitOutputs(
+      { lastHiddenState: out.lastHiddenState, logits: Float32Array.from({ length: 3 * 5 * 2 }, (_, i) => i) },
+      inputs,
+      slots[0],
+      { head: 'mlm' } as BertConfig,
+    );
     expect(Array.from(mlm.logits!)).toEqual([0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15]);
   });
 });
@@ -121,18 +137,25 @@ describe('Batcher', () => {
     const b = new Batcher(fakeConfig(), enc.run, { maxBatchSize: 3, maxWaitMs: 10_000 });
     const t0 = Date.now();
     await Promise.all([b.submit(ids(1, 2)), b.submit(ids(1, 2)), b.submit(ids(1, 2))]);
-    expect(Date.now() - t0).toBeLessThan(5000);  // did not wait for maxWaitMs
-    await b.submit(ids(5, 2));  // alone, over maxBatchSize
+    expect(Date.now() - t0).toBeLessThan(5000); // did not wait for maxWaitMs
+    await b.submit(ids(5, 2)); // alone, over maxBatchSize
     expect(enc.batches.map((x) => x.batch)).toEqual([3, 5]);
   });
 
   it('keeps requests with and without logits apart, and pads nothing for an avg pooler', async () => {
     const enc = fakeEncoder();
     const b = new Batcher(fakeConfig(), enc.run, { maxBatchSize: 8, maxWaitMs: 10 });
-    await Promise.all([b.submit(ids(1, 2), { logits: false }), b.submit(ids(1, 2), { logits: true }), b.submit(ids(1, 3), { logits: false })]);
+    await Promise.all([
+      b.submit(ids(1, 2), { logits: false }),
+      b.submit(ids(1, 2), { logits: true }),
+      b.submit(ids(1, 3), { logits: false }),
+    ]);
     expect(enc.batches.map((x) => x.batch).sort()).toEqual([1, 2]);
     const avg = fakeEncoder();
-    const c = new Batcher(fakeConfig({ family: 'crammed', crammedPooler: { kind: 'avg', headDim: 4 } }), avg.run, { maxBatchSize: 8, maxWaitMs: 10 });
+    const c = new Batcher(fakeConfig({ family: 'crammed', crammedPooler: { kind: 'avg', headDim: 4 } }), avg.run, {
+      maxBatchSize: 8,
+      maxWaitMs: 10,
+    });
     await Promise.all([c.submit(ids(1, 2)), c.submit(ids(1, 3)), c.submit(ids(2, 2)), c.submit(ids(1, 3))]);
     expect(avg.batches.map((x) => `${x.batch}x${x.seq}`).sort()).toEqual(['2x3', '3x2']);
     for (const x of avg.batches) expect(x.attentionMask.every((m) => m === 1)).toBe(true);
@@ -141,13 +164,13 @@ describe('Batcher', () => {
   it('groups nearby lengths first when the waiting rows exceed a batch', async () => {
     const enc = fakeEncoder(false);
     const b = new Batcher(fakeConfig(), enc.run, { maxBatchSize: 3, maxWaitMs: 0 });
-    const first = b.submit(ids(1, 1));  // runs at once, holding the model
+    const first = b.submit(ids(1, 1)); // runs at once, holding the model
     await sleep(1);
     const rest = [9, 2, 8, 3, 9, 2].map((s) => b.submit(ids(1, s)));
     enc.release();
     await first;
     await sleep(1);
-    expect(enc.batches.map((x) => x.seq)).toEqual([1, 9]);  // the oldest (9) with the two nearest (8, 9)
+    expect(enc.batches.map((x) => x.seq)).toEqual([1, 9]); // the oldest (9) with the two nearest (8, 9)
     enc.release();
     await sleep(1);
     enc.release();
@@ -158,15 +181,15 @@ describe('Batcher', () => {
   it('what arrives while a forward runs runs right after it, without waiting maxWaitMs', async () => {
     const enc = fakeEncoder(false);
     const b = new Batcher(fakeConfig(), enc.run, { maxBatchSize: 2, maxWaitMs: 60_000 });
-    const first = [b.submit(ids(1, 2)), b.submit(ids(1, 2))];  // full: runs at once
+    const first = [b.submit(ids(1, 2)), b.submit(ids(1, 2))]; // full: runs at once
     await sleep(1);
-    const second = b.submit(ids(1, 3));  // waits: the model is busy, its batch is not full
+    const second = b.submit(ids(1, 3)); // waits: the model is busy, its batch is not full
     await sleep(1);
     expect(enc.batches.length).toBe(1);
     enc.release();
     await Promise.all(first);
     await sleep(1);
-    expect(enc.batches.map((x) => x.batch)).toEqual([2, 1]);  // dispatched when the first finished
+    expect(enc.batches.map((x) => x.batch)).toEqual([2, 1]); // dispatched when the first finished
     enc.release();
     await second;
   });
@@ -177,16 +200,16 @@ describe('Batcher', () => {
     const took: number[] = [];
     for (let i = 0; i < 4; i++) {
       const t = performance.now();
-      await b.submit(ids(1, 2));  // one client at a time: each finds nothing waiting or running
+      await b.submit(ids(1, 2)); // one client at a time: each finds nothing waiting or running
       took.push(performance.now() - t);
     }
-    expect(took[0]).toBeGreaterThanOrEqual(190);  // no history: assumes company and waits maxWaitMs
-    expect(took[3]).toBeLessThan(150);  // 4 lone arrivals later: runs at once
+    expect(took[0]).toBeGreaterThanOrEqual(190); // no history: assumes company and waits maxWaitMs
+    expect(took[3]).toBeLessThan(150); // 4 lone arrivals later: runs at once
     // company again (a burst), but the forward takes ~0 ms: waiting is capped by it
     const t = performance.now();
     await Promise.all(Array.from({ length: 6 }, () => b.submit(ids(1, 2))));
     expect(performance.now() - t).toBeLessThan(150);
-    expect(enc.batches.length).toBeLessThan(4 + 6);  // the burst still shared forwards
+    expect(enc.batches.length).toBeLessThan(4 + 6); // the burst still shared forwards
   });
 
   it('a full queue fails at once with ERR_FFF_QUEUE_FULL', async () => {
@@ -214,7 +237,11 @@ describe('Batcher', () => {
     const waiting = b.submit(ids(1, 2), {}, ctl.signal);
     ctl.abort(new Error('client went away'));
     runningCtl.abort();
-    await expect(waiting).rejects.toMatchObject({ code: 'ERR_FFF_ABORTED', name: 'AbortError', cause: { message: 'client went away' } });
+    await expect(waiting).rejects.toMatchObject({
+      code: 'ERR_FFF_ABORTED',
+      name: 'AbortError',
+      cause: { message: 'client went away' },
+    });
     expect(b.stats().waiting).toBe(0);
     enc.release();
     expect(Array.from((await running).lastHiddenState)).toEqual([5, 1, 6, 1]);
@@ -239,14 +266,26 @@ describe('Batcher', () => {
 
   it('checks its options', () => {
     const enc = fakeEncoder();
-    expect(() => new Batcher(fakeConfig(), enc.run, { maxBatchSize: 0 })).toThrow(/maxBatchSize to be an integer in \[1, 65536\]/);
+    expect(() => new Batcher(fakeConfig(), enc.run, { maxBatchSize: 0 })).toThrow(
+      /maxBatchSize to be an integer in \[1, 65536\]/,
+    );
     expect(() => new Batcher(fakeConfig(), enc.run, { maxWaitMs: -1 })).toThrow(/maxWaitMs/);
     expect(() => new Batcher(fakeConfig(), enc.run, { maxQueue: 1.5 })).toThrow(/maxQueue/);
-    expect(() => new Batcher(fakeConfig(), enc.run, { maxSize: 3 } as never)).toThrow(/options.batching.maxSize to be absent/);
+    expect(() => new Batcher(fakeConfig(), enc.run, { maxSize: 3 } as never)).toThrow(
+      /options.batching.maxSize to be absent/,
+    );
   });
 });
 
-const TEXTS = ['Hello, world!', 'The capital of France is a city.', 'a', 'naïve café and more words here', 'supercalifragilistic', 'x y z', 'one two three four five six seven'];
+const TEXTS = [
+  'Hello, world!',
+  'The capital of France is a city.',
+  'a',
+  'naïve café and more words here',
+  'supercalifragilistic',
+  'x y z',
+  'one two three four five six seven',
+];
 
 /**
  * Runs `calls` against `batched` with random arrival times (0..6 ms apart) and against `serial` one at a time;
@@ -282,10 +321,12 @@ async function compareUnderRandomArrivals(batched: Model, serial: Model, seed: n
     }
   }
   const delays = calls.map(() => next() * 6);
-  const got = await Promise.all(calls.map(async (call, i) => {
-    await sleep(delays[i]);
-    return call(batched);
-  }));
+  const got = await Promise.all(
+    calls.map(async (call, i) => {
+      await sleep(delays[i]);
+      return call(batched);
+    }),
+  );
   for (let i = 0; i < calls.length; i++) {
     const want = await calls[i](serial);
     const g = got[i] as unknown;
@@ -294,7 +335,7 @@ async function compareUnderRandomArrivals(batched: Model, serial: Model, seed: n
     } else if (g !== null && typeof g === 'object' && 'lastHiddenState' in g) {
       expectSameOutputs(g as EncoderOutputs, want as EncoderOutputs);
     } else {
-      expect(g).toEqual(want);  // classify / fillMask: numbers compared exactly
+      expect(g).toEqual(want); // classify / fillMask: numbers compared exactly
     }
   }
   return batched.batcher!.stats().batches;
@@ -335,13 +376,17 @@ describe.each(Object.keys(MODELS))('batching on %s', (name) => {
 describe('batching through Model', () => {
   it('loadModel checks options.batching; a model without it has no batcher', async () => {
     const dir = path.join(fixtures, 'bert-tiny-mlm');
-    await expect(loadModel(dir, { batching: { maxWaitMs: 'soon' } as never })).rejects.toThrow(/options.batching.maxWaitMs/);
+    await expect(loadModel(dir, { batching: { maxWaitMs: 'soon' } as never })).rejects.toThrow(
+      /options.batching.maxWaitMs/,
+    );
     const m = await loadModel(dir, { batching: true });
     expect(m.batcher?.options).toEqual({ maxBatchSize: 32, maxWaitMs: 5, maxQueue: 1024 });
     m.dispose();
     const plain = await loadModel(dir);
     expect(plain.batcher).toBeUndefined();
-    await expect(plain.embed('x', { signal: 'no' as never })).rejects.toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT' });
+    await expect(plain.embed('x', { signal: 'no' as never })).rejects.toMatchObject({
+      code: 'ERR_FFF_INVALID_ARGUMENT',
+    });
     const ctl = new AbortController();
     ctl.abort();
     await expect(plain.embed('x', { signal: ctl.signal })).rejects.toMatchObject({ code: 'ERR_FFF_ABORTED' });
@@ -350,10 +395,19 @@ describe('batching through Model', () => {
 
   it('dispose() while calls wait: they fail with ERR_FFF_DISPOSED, the running one completes', async () => {
     const m = await loadModel(path.join(fixtures, 'bert-tiny-mlm'), { batching: { maxBatchSize: 1, maxWaitMs: 0 } });
-    const running = m.embed('the first text');  // dispatched at once: the model was idle
+    const running = m.embed('the first text'); // dispatched at once: the model was idle
     const waiting = [m.embed('second'), m.fillMask(`a ${m.tokenizer!.maskToken}.`)];
     m.dispose();
-    await expect(Promise.all(waiting.map((p) => p.then(() => 'ok', (e: { code: string }) => e.code)))).resolves.toEqual(['ERR_FFF_DISPOSED', 'ERR_FFF_DISPOSED']);
+    await expect(
+      Promise.all(
+        waiting.map((p) =>
+          p.then(
+            () => 'ok',
+            (e: { code: string }) => e.code,
+          ),
+        ),
+      ),
+    ).resolves.toEqual(['ERR_FFF_DISPOSED', 'ERR_FFF_DISPOSED']);
     expect((await running)[0].length).toBe(m.config.hiddenSize);
   });
 

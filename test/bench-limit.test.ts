@@ -4,9 +4,9 @@
  * (its speed is the benchmark's business, never asserted here).
  */
 import { describe, expect, it } from 'vitest';
-import { native } from '../lib/native';
 // @ts-expect-error: a plain ES module of the benchmark, without types
 import { fffLimit, layerBytes } from '../bench/lib/limit.mjs';
+import { native } from '../lib/native';
 
 const probes = (over: Record<string, number> = {}) => ({
   threads: 2,
@@ -56,9 +56,17 @@ describe('native fffProbe', () => {
   });
 
   it('rejects bad arguments with a coded error', () => {
-    expect(() => native.fffProbe('write' as never, 'f32', 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
-    expect(() => native.fffProbe('dot', 'f16' as never, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
-    expect(() => native.fffProbe('read', 'f32', -1, 1)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
-    expect(() => native.fffProbe('dot', 'f32', 0, 5000)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
+    expect(() => native.fffProbe('write' as never, 'f32', 0, 1)).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
+    );
+    expect(() => native.fffProbe('dot', 'f16' as never, 0, 1)).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
+    );
+    expect(() => native.fffProbe('read', 'f32', -1, 1)).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
+    );
+    expect(() => native.fffProbe('dot', 'f32', 0, 5000)).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
+    );
   });
 });

@@ -5,18 +5,33 @@ import { classifyTable, fillMaskTable, loadProgress, table } from '../lib/cli-fo
 
 const fixtures = path.join(__dirname, 'fixtures');
 
-async function run(argv: string[], tty: { stdout?: boolean; stderr?: boolean } = {}): Promise<{ code: number; out: string; err: string }> {
+async function run(
+  argv: string[],
+  tty: { stdout?: boolean; stderr?: boolean } = {},
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stdoutIsTTY: tty.stdout, stderrIsTTY: tty.stderr });
+  const code = await main(argv, {
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+    stdoutIsTTY: tty.stdout,
+    stderrIsTTY: tty.stderr,
+  });
   return { code, out, err };
 }
 
 describe('CLI output for a person', () => {
   it('table() pads columns, right-aligns the numeric ones, leaves no trailing blanks', () => {
-    expect(table([['a', 'num', 'text'], ['long cell', '1.5', 'x'], ['b', '10.25', 'yy']], [1])).toBe(
-      ['a            num  text', 'long cell    1.5  x', 'b          10.25  yy'].join('\n'),
-    );
+    expect(
+      table(
+        [
+          ['a', 'num', 'text'],
+          ['long cell', '1.5', 'x'],
+          ['b', '10.25', 'yy'],
+        ],
+        [1],
+      ),
+    ).toBe(['a            num  text', 'long cell    1.5  x', 'b          10.25  yy'].join('\n'));
   });
 
   it('fill-mask and classify print tables on a terminal, JSON when piped or with --json', async () => {
@@ -33,7 +48,9 @@ describe('CLI output for a person', () => {
     expect(lines[1]).toMatch(/^#\s+token\s+score\s+sequence$/);
     expect(lines[2]).toContain(masks[0][0].token);
     expect(lines[2]).toContain(masks[0][0].score.toFixed(4));
-    expect(JSON.parse((await run(['fill-mask', mlm, text, '--top-k', '2', '--json'], { stdout: true })).out)).toEqual(masks);
+    expect(JSON.parse((await run(['fill-mask', mlm, text, '--top-k', '2', '--json'], { stdout: true })).out)).toEqual(
+      masks,
+    );
 
     const cls = path.join(fixtures, 'bert-tiny-cls');
     const texts = ['great movie', 'a rather long review that the table shortens to fifty characters with an ellipsis'];
@@ -53,9 +70,11 @@ describe('CLI output for a person', () => {
     const p2 = loadProgress((t) => (slow += t), 'weights');
     await new Promise((r) => setTimeout(r, 320));
     p2({ loaded: 5e6, total: 10e6 });
-    p2({ loaded: 6e6, total: 10e6 });  // within 100 ms: skipped
+    p2({ loaded: 6e6, total: 10e6 }); // within 100 ms: skipped
     p2({ loaded: 10e6, total: 10e6 });
-    expect(slow).toBe('\rloading weights [############............] 5 / 10 MB\rloading weights [########################] 10 / 10 MB\n');
+    expect(slow).toBe(
+      '\rloading weights [############............] 5 / 10 MB\rloading weights [########################] 10 / 10 MB\n',
+    );
   });
 
   it('no progress when stderr is not a terminal or with --quiet', async () => {

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { errorLine, main } from '../lib/cli';
 
 const fixtures = path.join(__dirname, 'fixtures');
@@ -44,7 +43,9 @@ describe('fffbert CLI', () => {
     const badThreads = await run(['embed', 'dir', 'text', '--threads', 'many']);
     expect(badThreads.code).toBe(2);
     expect(badThreads.stderr).toMatch(/--threads expects a positive integer but received "many"/);
-    expect((await run(['embed', path.join(fixtures, 'bert-tiny-mlm')])).stderr).toMatch(/embed needs at least one text/);
+    expect((await run(['embed', path.join(fixtures, 'bert-tiny-mlm')])).stderr).toMatch(
+      /embed needs at least one text/,
+    );
   });
 
   it('--version prints the package version', async () => {
@@ -64,7 +65,14 @@ describe('fffbert CLI', () => {
   });
 
   it('embed prints one normalised embedding per text', async () => {
-    const r = await run(['embed', path.join(fixtures, 'bert-tiny-mlm'), 'Hello, world!', 'second text', '--threads', '1']);
+    const r = await run([
+      'embed',
+      path.join(fixtures, 'bert-tiny-mlm'),
+      'Hello, world!',
+      'second text',
+      '--threads',
+      '1',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Array<{ text: string; embedding: number[] }>;
@@ -73,17 +81,43 @@ describe('fffbert CLI', () => {
       expect(o.embedding.length).toBe(32);
       expect(Math.hypot(...o.embedding)).toBeCloseTo(1, 6);
     }
-    const raw = JSON.parse((await run(['embed', path.join(fixtures, 'bert-tiny-mlm'), 'Hello, world!', '--no-normalize', '--pooling', 'cls'])).stdout) as Array<{ embedding: number[] }>;
+    const raw = JSON.parse(
+      (
+        await run([
+          'embed',
+          path.join(fixtures, 'bert-tiny-mlm'),
+          'Hello, world!',
+          '--no-normalize',
+          '--pooling',
+          'cls',
+        ])
+      ).stdout,
+    ) as Array<{ embedding: number[] }>;
     expect(Math.abs(Math.hypot(...raw[0].embedding) - 1)).toBeGreaterThan(1e-3);
   });
 
   it('fill-mask and classify print JSON results', async () => {
-    const fm = await run(['fill-mask', path.join(fixtures, 'bert-tiny-mlm'), 'The capital of France is [MASK].', '--top-k', '3']);
+    const fm = await run([
+      'fill-mask',
+      path.join(fixtures, 'bert-tiny-mlm'),
+      'The capital of France is [MASK].',
+      '--top-k',
+      '3',
+    ]);
     expect(fm.code).toBe(0);
-    const candidates = JSON.parse(fm.stdout) as Array<Array<{ token: string; tokenId: number; score: number; sequence: string }>>;
+    const candidates = JSON.parse(fm.stdout) as Array<
+      Array<{ token: string; tokenId: number; score: number; sequence: string }>
+    >;
     expect(candidates.length).toBe(1);
     expect(candidates[0].length).toBe(3);
-    expect(candidates[0][0]).toEqual(expect.objectContaining({ token: expect.any(String), tokenId: expect.any(Number), score: expect.any(Number), sequence: expect.any(String) }));
+    expect(candidates[0][0]).toEqual(
+      expect.objectContaining({
+        token: expect.any(String),
+        tokenId: expect.any(Number),
+        score: expect.any(Number),
+        sequence: expect.any(String),
+      }),
+    );
     const cl = await run(['classify', path.join(fixtures, 'bert-tiny-cls'), 'good', 'bad']);
     expect(cl.code).toBe(0);
     const results = JSON.parse(cl.stdout) as Array<{ text: string; label: string; score: number; scores: number[] }>;
@@ -111,8 +145,14 @@ describe('fffbert CLI', () => {
     fs.mkdirSync(path.join(pkg, 'bench'), { recursive: true });
     const script = (name: string, code: number): string =>
       `require('node:fs').writeFileSync(${JSON.stringify(path.join(tmp, `${name}.json`))}, JSON.stringify(process.argv.slice(2))); process.exit(${code});`;
-    fs.writeFileSync(path.join(pkg, 'bench', 'layer.mjs'), `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${script('layer', 0)}`);
-    fs.writeFileSync(path.join(pkg, 'bench', 'e2e.mjs'), `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${script('e2e', 3)}`);
+    fs.writeFileSync(
+      path.join(pkg, 'bench', 'layer.mjs'),
+      `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${script('layer', 0)}`,
+    );
+    fs.writeFileSync(
+      path.join(pkg, 'bench', 'e2e.mjs'),
+      `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${script('e2e', 3)}`,
+    );
     expect((await run(['bench', '--reps', '3', '--only', 'fff'], pkg)).code).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(tmp, 'layer.json'), 'utf8'))).toEqual(['--reps', '3', '--only', 'fff']);
     expect((await run(['bench', '--e2e', '--batch', '8'], pkg)).code).toBe(3);
@@ -154,7 +194,9 @@ describe('fffbert CLI: user errors are one line with the code, no stack', () => 
   it('EACCES, native and fs errors with a code print their code; anything else says how to get the stack', () => {
     const eacces = Object.assign(new Error("EACCES: permission denied, open '/m/config.json'"), { code: 'EACCES' });
     expect(errorLine(eacces)).toBe("fffbert: EACCES: permission denied, open '/m/config.json' (EACCES)");
-    const nativeErr = Object.assign(new Error('hidden size must be in [1, 2^24]\n  at native'), { code: 'ERR_FFF_INVALID_MODEL' });
+    const nativeErr = Object.assign(new Error('hidden size must be in [1, 2^24]\n  at native'), {
+      code: 'ERR_FFF_INVALID_MODEL',
+    });
     expect(errorLine(nativeErr)).toBe('fffbert: hidden size must be in [1, 2^24] (ERR_FFF_INVALID_MODEL)');
     expect(errorLine(new TypeError('boom'))).toBe('fffbert: internal error: boom (set FFFBERT_DEBUG=1 for the stack)');
   });
@@ -165,18 +207,28 @@ describe('fffbert CLI: user errors are one line with the code, no stack', () => 
 
   it.skipIf(!built)('EPIPE on stdout (fffbert embed ... | head -c 10) exits quietly', () => {
     // ~300 KB of JSON: more than a pipe holds, so the writes after head leaves fail with EPIPE
-    const texts = Array.from({ length: 400 }, (_, i) => `text number ${i}`).map((t) => JSON.stringify(t)).join(' ');
-    const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(cli)} embed ${JSON.stringify(path.join(fixtures, 'bert-tiny-mlm'))} ${texts} | head -c 10`], {
-      encoding: 'utf8',
-      env: { ...process.env, FFFBERT_THREADS: '1' },
-    });
+    const texts = Array.from({ length: 400 }, (_, i) => `text number ${i}`)
+      .map((t) => JSON.stringify(t))
+      .join(' ');
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; node ${JSON.stringify(cli)} embed ${JSON.stringify(path.join(fixtures, 'bert-tiny-mlm'))} ${texts} | head -c 10`,
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, FFFBERT_THREADS: '1' },
+      },
+    );
     expect(r.stdout).toBe('[\n  {\n    ');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
   it.skipIf(!built)('FFFBERT_THREADS=abc and FFFBERT_ISA=bogus are reported on stderr, not ignored silently', () => {
-    const info = (env: Record<string, string>) => spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const info = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, ...env } });
     const threads = info({ FFFBERT_THREADS: 'abc' });
     expect(threads.status).toBe(0);
     expect(threads.stderr).toMatch(/FFFBERT_THREADS=abc is not an integer in \[1, 1024\]; using \d+ threads/);

@@ -10,14 +10,16 @@ const fixtures = path.join(__dirname, 'fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fffbert-cfg-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const readJson = (rel: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(fixtures, rel), 'utf8')) as Record<string, unknown>;
+const readJson = (rel: string): Record<string, unknown> =>
+  JSON.parse(fs.readFileSync(path.join(fixtures, rel), 'utf8')) as Record<string, unknown>;
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 /** A TensorSource with names and shapes only. */
 function fakeTensors(shapes: Record<string, number[]>): TensorSource {
   return {
     names: () => Object.keys(shapes),
-    info: (name: string): TensorInfo | undefined => (shapes[name] ? { name, dtype: 'F32', shape: shapes[name] } : undefined),
+    info: (name: string): TensorInfo | undefined =>
+      shapes[name] ? { name, dtype: 'F32', shape: shapes[name] } : undefined,
     readF32: () => {
       throw new Error('not used');
     },
@@ -70,7 +72,14 @@ describe('crammedBERT configs', () => {
 
   it('ufb-tiny-k2: K=2 D=2, head dim 12', () => {
     const c = withCheckpoint('ufb-tiny-k2', (t) => parseConfig(path.join(fixtures, 'ufb-tiny-k2'), t));
-    expect(c).toMatchObject({ hiddenSize: 48, numHeads: 4, headDim: 12, vocabSize: 300, maxPositions: 24, ffn: { kind: 'fff', depth: 2, trees: 2 } });
+    expect(c).toMatchObject({
+      hiddenSize: 48,
+      numHeads: 4,
+      headDim: 12,
+      vocabSize: 300,
+      maxPositions: 24,
+      ffn: { kind: 'fff', depth: 2, trees: 2 },
+    });
   });
 
   it('a folder with only model_config.json: the checkpoint decides the head', () => {
@@ -97,7 +106,12 @@ describe('crammedBERT configs', () => {
         'head.weight': [5, 1024],
       }),
     );
-    expect(cls).toMatchObject({ head: 'classification', numLabels: 5, labels: ['LABEL_0', 'LABEL_1', 'LABEL_2', 'LABEL_3', 'LABEL_4'], crammedPooler: { kind: 'avg', headDim: 1024 } });
+    expect(cls).toMatchObject({
+      head: 'classification',
+      numLabels: 5,
+      labels: ['LABEL_0', 'LABEL_1', 'LABEL_2', 'LABEL_3', 'LABEL_4'],
+      crammedPooler: { kind: 'avg', headDim: 1024 },
+    });
   });
 
   it('a sequence-classification crammedBERT config', () => {
@@ -107,10 +121,24 @@ describe('crammedBERT configs', () => {
     (json.arch as Record<string, Record<string, unknown>>).classification_head.pooler = 'zero_index';
     json.id2label = { 0: 'neg', 1: 'pos' };
     const c = parseConfigJson(json);
-    expect(c).toMatchObject({ head: 'classification', numLabels: 2, labels: ['neg', 'pos'], crammedPooler: { kind: 'zero_index', headDim: 1024 } });
-    const shapes = { 'encoder.embedding.word_embedding.weight': [512, 64], 'encoder.layers.0.ffn.linear_in.weight': [15, 64], 'pooler.dense.weight': [1024, 64], 'head.weight': [2, 1024] };
+    expect(c).toMatchObject({
+      head: 'classification',
+      numLabels: 2,
+      labels: ['neg', 'pos'],
+      crammedPooler: { kind: 'zero_index', headDim: 1024 },
+    });
+    const shapes = {
+      'encoder.embedding.word_embedding.weight': [512, 64],
+      'encoder.layers.0.ffn.linear_in.weight': [15, 64],
+      'pooler.dense.weight': [1024, 64],
+      'head.weight': [2, 1024],
+    };
     expect(resolveWithCheckpoint(c, fakeTensors(shapes)).head).toBe('classification');
-    expectError(() => resolveWithCheckpoint(c, fakeTensors({ ...shapes, 'head.weight': [3, 1024] })), 'ERR_FFF_INVALID_MODEL', /head.weight has shape \[3, 1024\] but the config implies \[2, 1024\]/);
+    expectError(
+      () => resolveWithCheckpoint(c, fakeTensors({ ...shapes, 'head.weight': [3, 1024] })),
+      'ERR_FFF_INVALID_MODEL',
+      /head.weight has shape \[3, 1024\] but the config implies \[2, 1024\]/,
+    );
   });
 
   it('a dense crammedBERT (intermed_type "ff")', () => {
@@ -120,7 +148,11 @@ describe('crammedBERT configs', () => {
   });
 
   const refusals: Array<[string, (arch: Record<string, any>) => void, RegExp]> = [
-    ['intermed_type', (a) => (a.intermed_type = 'moe'), /arch.intermed_type is "moe"; this library supports "fff" \(Fast Feedforward\) or "ff"/],
+    [
+      'intermed_type',
+      (a) => (a.intermed_type = 'moe'),
+      /arch.intermed_type is "moe"; this library supports "fff" \(Fast Feedforward\) or "ff"/,
+    ],
     ['norm_scheme', (a) => (a.norm_scheme = 'post'), /arch.norm_scheme is "post"; this library supports "pre"/],
     ['norm', (a) => (a.norm = 'RMSNorm'), /arch.norm is "RMSNorm"/],
     ['nonlin', (a) => (a.nonlin = 'GELUglu'), /arch.nonlin is "GELUglu"/],
@@ -145,13 +177,25 @@ describe('crammedBERT configs', () => {
   it('refuses missing or ill-typed fields as invalid', () => {
     const json = readJson('ufb-tiny/config.json');
     delete (json.arch as Record<string, unknown>).hidden_size;
-    expectError(() => parseConfigJson(json), 'ERR_FFF_INVALID_MODEL', /expected arch.hidden_size to be a positive integer but it is missing/);
+    expectError(
+      () => parseConfigJson(json),
+      'ERR_FFF_INVALID_MODEL',
+      /expected arch.hidden_size to be a positive integer but it is missing/,
+    );
     const j2 = readJson('ufb-tiny/config.json');
     (j2.arch as Record<string, unknown>).intermed_depth = -1;
-    expectError(() => parseConfigJson(j2), 'ERR_FFF_INVALID_MODEL', /arch.intermed_depth to be an integer in \[0, 24\] but it is -1/);
+    expectError(
+      () => parseConfigJson(j2),
+      'ERR_FFF_INVALID_MODEL',
+      /arch.intermed_depth to be an integer in \[0, 24\] but it is -1/,
+    );
     const j3 = readJson('ufb-tiny/config.json');
     (j3.arch as Record<string, Record<string, unknown>>).attention.num_attention_heads = 5;
-    expectError(() => parseConfigJson(j3), 'ERR_FFF_INVALID_MODEL', /arch.hidden_size to be a multiple of num_attention_heads \(5\)/);
+    expectError(
+      () => parseConfigJson(j3),
+      'ERR_FFF_INVALID_MODEL',
+      /arch.hidden_size to be a multiple of num_attention_heads \(5\)/,
+    );
     const j4 = readJson('ufb-tiny/config.json');
     delete j4.arch;
     expectError(() => parseConfigJson(j4), 'ERR_FFF_INVALID_MODEL', /expected arch to be an object but it is missing/);
@@ -162,12 +206,20 @@ describe('crammedBERT configs', () => {
     (json.arch as Record<string, unknown>).intermed_depth = 4;
     const c = parseConfigJson(json);
     withCheckpoint('ufb-tiny', (t) =>
-      expectError(() => resolveWithCheckpoint(c, t), 'ERR_FFF_INVALID_MODEL', /encoder.layers.0.ffn.linear_in.weight has shape \[15, 64\] but the config implies \[31, 64\]/),
+      expectError(
+        () => resolveWithCheckpoint(c, t),
+        'ERR_FFF_INVALID_MODEL',
+        /encoder.layers.0.ffn.linear_in.weight has shape \[15, 64\] but the config implies \[31, 64\]/,
+      ),
     );
     const j2 = readJson('ufb-tiny/config.json');
     (j2.arch as Record<string, Record<string, unknown>>).embedding.vocab_size = 1000;
     withCheckpoint('ufb-tiny', (t) =>
-      expectError(() => resolveWithCheckpoint(parseConfigJson(j2), t), 'ERR_FFF_INVALID_MODEL', /word_embedding.weight has shape \[512, 64\] but the config implies \[1000, 64\]/),
+      expectError(
+        () => resolveWithCheckpoint(parseConfigJson(j2), t),
+        'ERR_FFF_INVALID_MODEL',
+        /word_embedding.weight has shape \[512, 64\] but the config implies \[1000, 64\]/,
+      ),
     );
   });
 });
@@ -194,7 +246,12 @@ describe('Hugging Face BERT configs', () => {
 
   it('bert-tiny-cls: labels from id2label, pooler present', () => {
     const c = withCheckpoint('bert-tiny-cls', (t) => parseConfig(path.join(fixtures, 'bert-tiny-cls'), t));
-    expect(c).toMatchObject({ head: 'classification', numLabels: 3, labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'], hasPooler: true });
+    expect(c).toMatchObject({
+      head: 'classification',
+      numLabels: 3,
+      labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'],
+      hasPooler: true,
+    });
   });
 
   it('architectures absent: the checkpoint decides', () => {
@@ -204,13 +261,22 @@ describe('Hugging Face BERT configs', () => {
     const j2 = readJson('bert-tiny-cls/config.json');
     delete j2.architectures;
     const cls = withCheckpoint('bert-tiny-cls', (t) => resolveWithCheckpoint(parseConfigJson(j2), t));
-    expect(cls).toMatchObject({ head: 'classification', numLabels: 3, labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'], hasPooler: true });
+    expect(cls).toMatchObject({
+      head: 'classification',
+      numLabels: 3,
+      labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'],
+      hasPooler: true,
+    });
   });
 
   it('BertModel has no head; a checkpoint without the bert. prefix works', () => {
     const json = readJson('bert-tiny-mlm/config.json');
     json.architectures = ['BertModel'];
-    const t = fakeTensors({ 'embeddings.word_embeddings.weight': [30522, 32], 'embeddings.position_embeddings.weight': [64, 32], 'pooler.dense.weight': [32, 32] });
+    const t = fakeTensors({
+      'embeddings.word_embeddings.weight': [30522, 32],
+      'embeddings.position_embeddings.weight': [64, 32],
+      'pooler.dense.weight': [32, 32],
+    });
     expect(resolveWithCheckpoint(parseConfigJson(json), t)).toMatchObject({ head: 'none', hasPooler: true });
   });
 
@@ -225,10 +291,18 @@ describe('Hugging Face BERT configs', () => {
   const refusals: Array<[string, Record<string, unknown>, RegExp]> = [
     ['hidden_act', { hidden_act: 'gelu_new' }, /hidden_act is "gelu_new"; this library supports "gelu"/],
     ['hidden_act relu', { hidden_act: 'relu' }, /hidden_act is "relu"/],
-    ['position_embedding_type', { position_embedding_type: 'relative_key' }, /position_embedding_type is "relative_key"; this library supports "absolute"/],
+    [
+      'position_embedding_type',
+      { position_embedding_type: 'relative_key' },
+      /position_embedding_type is "relative_key"; this library supports "absolute"/,
+    ],
     ['is_decoder', { is_decoder: true }, /is_decoder is true/],
     ['model_type', { model_type: 'roberta' }, /model_type is "roberta"; this library supports "bert" or "crammedBERT"/],
-    ['architectures', { architectures: ['BertForQuestionAnswering'] }, /architectures is \["BertForQuestionAnswering"\]; this library supports BertModel, BertForMaskedLM/],
+    [
+      'architectures',
+      { architectures: ['BertForQuestionAnswering'] },
+      /architectures is \["BertForQuestionAnswering"\]; this library supports BertModel, BertForMaskedLM/,
+    ],
   ];
   for (const [what, patch, message] of refusals) {
     it(`refuses an unsupported ${what}`, () => {
@@ -239,11 +313,17 @@ describe('Hugging Face BERT configs', () => {
 
   it('refuses a config.json that says MLM over a checkpoint without the MLM head', () => {
     const c = parseConfigJson(readJson('bert-tiny-mlm/config.json'));
-    withCheckpoint('bert-tiny-cls', (t) => expectError(() => resolveWithCheckpoint(c, t), 'ERR_FFF_INVALID_MODEL', /no tensor cls.predictions.bias/));
+    withCheckpoint('bert-tiny-cls', (t) =>
+      expectError(() => resolveWithCheckpoint(c, t), 'ERR_FFF_INVALID_MODEL', /no tensor cls.predictions.bias/),
+    );
   });
 
   it('missing folders and files', () => {
-    expectError(() => parseConfig(path.join(tmp, 'nowhere')), 'ERR_FFF_FILE_NOT_FOUND', /No config.json or model_config.json/);
+    expectError(
+      () => parseConfig(path.join(tmp, 'nowhere')),
+      'ERR_FFF_FILE_NOT_FOUND',
+      /No config.json or model_config.json/,
+    );
     const dir = path.join(tmp, 'badjson');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'config.json'), '{"model_type": "bert",');

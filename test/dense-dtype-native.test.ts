@@ -25,7 +25,11 @@ function make(extra: Record<string, unknown>): { weightBytes: number } {
   const model = new native.NativeBertModel({ ...base, ...extra } as never);
   for (const t of model.tensorNames()) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    model.setTensor(t.name, Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1) * 0.1 + (t.name.includes('norm') ? 1 : 0)), t.shape);
+    model.setTensor(
+      t.name,
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1) * 0.1 + (t.name.includes('norm') ? 1 : 0)),
+      t.shape,
+    );
   }
   model.finalize();
   const weightBytes = model.weightBytes();
@@ -43,11 +47,17 @@ describe('config.denseDtype (native binding)', () => {
     expect(bf16).toBeLessThan(absent);
   });
 
-  it.each([['int4'], ['FP32'], [8], [null]])('refuses denseDtype %j with ERR_FFF_INVALID_MODEL naming the field', (v) => {
-    expect(() => new native.NativeBertModel({ ...base, denseDtype: v } as never)).toThrow(
-      expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL', message: expect.stringContaining('config.denseDtype') }),
-    );
-  });
+  it.each([['int4'], ['FP32'], [8], [null]])(
+    'refuses denseDtype %j with ERR_FFF_INVALID_MODEL naming the field',
+    (v) => {
+      expect(() => new native.NativeBertModel({ ...base, denseDtype: v } as never)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_FFF_INVALID_MODEL',
+          message: expect.stringContaining('config.denseDtype'),
+        }),
+      );
+    },
+  );
 });
 
 describe('isa() reports the int8 / bf16 kernels', () => {
@@ -55,7 +65,16 @@ describe('isa() reports the int8 / bf16 kernels', () => {
     const info = isa();
     expect(['amx-int8', 'avx512-vnni', 'avx-vnni', 'avx2', 'neon-i8mm', 'neon-sdot', 'scalar']).toContain(info.int8);
     expect(['avx512-bf16', 'widen-avx2', 'widen-neon', 'scalar']).toContain(info.bf16);
-    for (const f of ['avx512vnni', 'avxvnni', 'amxTile', 'amxInt8', 'amxBf16', 'amxPermitted', 'neonDotprod', 'neonI8mm']) {
+    for (const f of [
+      'avx512vnni',
+      'avxvnni',
+      'amxTile',
+      'amxInt8',
+      'amxBf16',
+      'amxPermitted',
+      'neonDotprod',
+      'neonI8mm',
+    ]) {
       expect(typeof info.features[f]).toBe('boolean');
     }
     if (info.active === 'avx512' && info.features.avx512vnni) {

@@ -3,15 +3,24 @@
  * machine runs, on awkward shapes, with every epilogue; sync/async and thread counts; bad input.
  */
 import { describe, expect, it } from 'vitest';
-import { DenseFeedforward, ErrorCode, Linear, isa, setIsa, setThreads } from '../lib/index';
-import { firstBitDifference, gelu, maxAbsDiff, randomArray, rng } from './helpers/reference';
+import { DenseFeedforward, ErrorCode, isa, Linear, setIsa, setThreads } from '../lib/index';
 import { restoreRuntimeAfterAll } from './helpers/layers';
+import { firstBitDifference, gelu, maxAbsDiff, randomArray, rng } from './helpers/reference';
 
 const supported = isa().supported;
 restoreRuntimeAfterAll();
 
 /** y[M, N] = act(x[M, K] W[N, K]^T + b) + residual, in float64. */
-function linearRef(x: Float32Array, M: number, K: number, w: Float32Array, N: number, b: Float32Array | null, act: 'none' | 'gelu' | 'tanh', residual?: Float32Array): Float64Array {
+function linearRef(
+  x: Float32Array,
+  M: number,
+  K: number,
+  w: Float32Array,
+  N: number,
+  b: Float32Array | null,
+  act: 'none' | 'gelu' | 'tanh',
+  residual?: Float32Array,
+): Float64Array {
   const y = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
@@ -30,7 +39,15 @@ const tol = (K: number) => 1e-6 * (4 + Math.sqrt(K) * 4);
 
 describe('Linear', () => {
   const shapes: Array<[number, number, number]> = [
-    [1, 1, 1], [1, 67, 5], [17, 1, 33], [3, 17, 16], [16, 16, 16], [33, 65, 67], [67, 63, 64], [5, 768, 31], [130, 200, 129],
+    [1, 1, 1],
+    [1, 67, 5],
+    [17, 1, 33],
+    [3, 17, 16],
+    [16, 16, 16],
+    [33, 65, 67],
+    [67, 63, 64],
+    [5, 768, 31],
+    [130, 200, 129],
   ];
   for (const which of supported) {
     it(`${which}: awkward shapes, bias, activations, residual`, async () => {
@@ -46,9 +63,15 @@ describe('Linear', () => {
           const layer = Linear.fromTorch({ weight: w, bias: withBias ? b : null, inFeatures: K });
           expect([layer.outFeatures, layer.inFeatures]).toEqual([N, K]);
           const got = layer.forwardSync(x, M, { activation: act });
-          expect(maxAbsDiff(got, linearRef(x, M, K, w, N, withBias ? b : null, act)), `${M}x${N}x${K} ${act}`).toBeLessThanOrEqual(tol(K));
+          expect(
+            maxAbsDiff(got, linearRef(x, M, K, w, N, withBias ? b : null, act)),
+            `${M}x${N}x${K} ${act}`,
+          ).toBeLessThanOrEqual(tol(K));
           const gotRes = await layer.forward(x, M, { activation: act, residual: res });
-          expect(maxAbsDiff(gotRes, linearRef(x, M, K, w, N, withBias ? b : null, act, res)), `${M}x${N}x${K} ${act}+residual`).toBeLessThanOrEqual(tol(K));
+          expect(
+            maxAbsDiff(gotRes, linearRef(x, M, K, w, N, withBias ? b : null, act, res)),
+            `${M}x${N}x${K} ${act}+residual`,
+          ).toBeLessThanOrEqual(tol(K));
           layer.dispose();
         }
       }
@@ -57,7 +80,9 @@ describe('Linear', () => {
 
   it('shape from bias or outFeatures; results independent of threads; sync equals async', async () => {
     const next = rng(1);
-    const K = 96, N = 80, M = 37;
+    const K = 96,
+      N = 80,
+      M = 37;
     const w = randomArray(N * K, 0.1, next);
     const b = randomArray(N, 0.1, next);
     const x = randomArray(M * K, 1, next);
@@ -79,17 +104,33 @@ describe('Linear', () => {
   });
 
   it('bad input', async () => {
-    expect(() => Linear.fromTorch({ weight: new Float32Array(6) })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_SHAPE }));
-    expect(() => Linear.fromTorch({ weight: new Float32Array(7), inFeatures: 2 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
-    expect(() => Linear.fromTorch({ weight: new Float32Array(6), bias: new Float32Array(4) })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
-    expect(() => Linear.fromTorch({ weight: new Float32Array(6), inFeatures: 2, outFeatures: 4 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
-    expect(() => Linear.fromTorch({ weight: [1, 2] as never, inFeatures: 2 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_TYPE }));
+    expect(() => Linear.fromTorch({ weight: new Float32Array(6) })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_SHAPE }),
+    );
+    expect(() => Linear.fromTorch({ weight: new Float32Array(7), inFeatures: 2 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
+    expect(() => Linear.fromTorch({ weight: new Float32Array(6), bias: new Float32Array(4) })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
+    expect(() => Linear.fromTorch({ weight: new Float32Array(6), inFeatures: 2, outFeatures: 4 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
+    expect(() => Linear.fromTorch({ weight: [1, 2] as never, inFeatures: 2 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_TYPE }),
+    );
     const layer = Linear.fromTorch({ weight: new Float32Array(6), inFeatures: 2 });
-    expect(() => layer.forwardSync(new Float32Array(5), 2)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
+    expect(() => layer.forwardSync(new Float32Array(5), 2)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
     expect(() => layer.forwardSync(new Float32Array(4), 2, { activation: 'relu' as never })).toThrow(/activation/);
-    expect(() => layer.forwardSync(new Float32Array(4), 2, { residual: new Float32Array(5) })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
+    expect(() => layer.forwardSync(new Float32Array(4), 2, { residual: new Float32Array(5) })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
     layer.dispose();
-    expect(() => layer.forwardSync(new Float32Array(4), 2)).toThrow(expect.objectContaining({ code: ErrorCode.DISPOSED }));
+    expect(() => layer.forwardSync(new Float32Array(4), 2)).toThrow(
+      expect.objectContaining({ code: ErrorCode.DISPOSED }),
+    );
     await expect(layer.forward(new Float32Array(4), 2)).rejects.toMatchObject({ code: ErrorCode.DISPOSED });
   });
 });
@@ -98,7 +139,11 @@ describe('DenseFeedforward', () => {
   for (const which of supported) {
     it(`${which}: y = W2 GELU(W1 x + b1) + b2 against float64`, async () => {
       setIsa(which);
-      for (const [M, I, H, O] of [[1, 7, 13, 5], [9, 32, 67, 31], [40, 64, 300, 48]] as const) {
+      for (const [M, I, H, O] of [
+        [1, 7, 13, 5],
+        [9, 32, 67, 31],
+        [40, 64, 300, 48],
+      ] as const) {
         const next = rng(M + I + H + O);
         const w1 = randomArray(H * I, 1 / Math.sqrt(I), next);
         const b1 = randomArray(H, 0.3, next);
@@ -117,11 +162,19 @@ describe('DenseFeedforward', () => {
   }
 
   it('without biases needs the widths; bad input; dispose', async () => {
-    expect(() => DenseFeedforward.fromTorch({ inWeight: new Float32Array(12), outWeight: new Float32Array(12) })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_SHAPE }));
-    const ff = DenseFeedforward.fromTorch({ inWeight: new Float32Array(12), outWeight: new Float32Array(12), inputWidth: 4 });
+    expect(() =>
+      DenseFeedforward.fromTorch({ inWeight: new Float32Array(12), outWeight: new Float32Array(12) }),
+    ).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_SHAPE }));
+    const ff = DenseFeedforward.fromTorch({
+      inWeight: new Float32Array(12),
+      outWeight: new Float32Array(12),
+      inputWidth: 4,
+    });
     expect([ff.inputWidth, ff.hiddenWidth, ff.outputWidth]).toEqual([4, 3, 4]);
     expect(Array.from(ff.forwardSync(new Float32Array(8), 2))).toEqual(new Array(8).fill(0));
-    expect(() => ff.forwardSync(new Float32Array(7), 2)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
+    expect(() => ff.forwardSync(new Float32Array(7), 2)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
     ff.dispose();
     await expect(ff.forward(new Float32Array(8), 2)).rejects.toMatchObject({ code: ErrorCode.DISPOSED });
   });

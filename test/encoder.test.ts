@@ -6,9 +6,9 @@
  */
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEncoder } from '../lib/bert/encoder';
-import type { NativeEncoder } from '../lib/bert/encoder';
 import { parseConfig } from '../lib/bert/config';
+import type { NativeEncoder } from '../lib/bert/encoder';
+import { createEncoder } from '../lib/bert/encoder';
 import type { BertConfig, EncoderInputs, TensorInfo, TensorSource } from '../lib/bert/types';
 import { SafetensorsFile } from '../lib/formats/safetensors';
 import { native } from '../lib/native';
@@ -22,7 +22,11 @@ const fixture = (name: string) => path.join(__dirname, 'fixtures', name);
 
 function load(name: string): { config: BertConfig; model: SafetensorsFile; ref: SafetensorsFile } {
   const model = SafetensorsFile.open(path.join(fixture(name), 'model.safetensors'));
-  return { config: parseConfig(fixture(name), model), model, ref: SafetensorsFile.open(path.join(fixture(name), 'reference.safetensors')) };
+  return {
+    config: parseConfig(fixture(name), model),
+    model,
+    ref: SafetensorsFile.open(path.join(fixture(name), 'reference.safetensors')),
+  };
 }
 
 function ints(file: SafetensorsFile, name: string): Int32Array {
@@ -32,13 +36,24 @@ function ints(file: SafetensorsFile, name: string): Int32Array {
 
 function inputsOf(ref: SafetensorsFile): EncoderInputs {
   const [batch, seq] = ref.info('input_ids')!.shape;
-  const inputs: EncoderInputs = { batch, seq, inputIds: ints(ref, 'input_ids'), attentionMask: ints(ref, 'attention_mask') };
+  const inputs: EncoderInputs = {
+    batch,
+    seq,
+    inputIds: ints(ref, 'input_ids'),
+    attentionMask: ints(ref, 'attention_mask'),
+  };
   if (ref.info('token_type_ids')) inputs.tokenTypeIds = ints(ref, 'token_type_ids');
   return inputs;
 }
 
 /** Max |a - b| over rows (of `width`) whose token is attended to; and how many such rows exceed `tol`. */
-function maskedError(a: Float32Array, b: Float32Array, mask: Int32Array, width: number, tol: number): { max: number; over: number; rows: number } {
+function maskedError(
+  a: Float32Array,
+  b: Float32Array,
+  mask: Int32Array,
+  width: number,
+  tol: number,
+): { max: number; over: number; rows: number } {
   expect(a.length).toBe(b.length);
   let max = 0;
   let over = 0;
@@ -79,21 +94,41 @@ for (const isaName of isa().supported) {
         const inputs = inputsOf(ref);
         const out = encoder.forwardSync(inputs);
         const H = config.hiddenSize;
-        const hidden = maskedError(out.lastHiddenState, Float32Array.from(ref.readF32('last_hidden_state')), inputs.attentionMask, H, 1e-4);
+        const hidden = maskedError(
+          out.lastHiddenState,
+          Float32Array.from(ref.readF32('last_hidden_state')),
+          inputs.attentionMask,
+          H,
+          1e-4,
+        );
         // A token over the tolerance would be the sign of a flipped FFF routing decision (or a wrong formula):
         // reported, never hidden.
-        console.log(`${isaName} ${name}: hidden max err ${hidden.max.toExponential(2)}, tokens over 1e-4: ${hidden.over}/${hidden.rows}`);
+        console.log(
+          `${isaName} ${name}: hidden max err ${hidden.max.toExponential(2)}, tokens over 1e-4: ${hidden.over}/${hidden.rows}`,
+        );
         expect(hidden.over).toBe(0);
         expect(hidden.max).toBeLessThanOrEqual(1e-4);
         if (ref.info('mlm_logits')) {
-          const e = maskedError(out.logits!, Float32Array.from(ref.readF32('mlm_logits')), inputs.attentionMask, config.vocabSize, 1e-3);
+          const e = maskedError(
+            out.logits!,
+            Float32Array.from(ref.readF32('mlm_logits')),
+            inputs.attentionMask,
+            config.vocabSize,
+            1e-3,
+          );
           console.log(`${isaName} ${name}: mlm logits max err ${e.max.toExponential(2)}`);
           expect(e.max).toBeLessThanOrEqual(1e-3);
         }
         if (ref.info('mlm_logits_row0')) {
           const S = inputs.seq;
           const row0 = out.logits!.subarray(0, S * config.vocabSize);
-          const e = maskedError(row0, Float32Array.from(ref.readF32('mlm_logits_row0')), inputs.attentionMask.subarray(0, S), config.vocabSize, 1e-3);
+          const e = maskedError(
+            row0,
+            Float32Array.from(ref.readF32('mlm_logits_row0')),
+            inputs.attentionMask.subarray(0, S),
+            config.vocabSize,
+            1e-3,
+          );
           console.log(`${isaName} ${name}: mlm logits (row 0) max err ${e.max.toExponential(2)}`);
           expect(e.max).toBeLessThanOrEqual(1e-3);
         }
@@ -133,17 +168,24 @@ describe('encoder options and batching', () => {
       attentionMask: inputs.attentionMask.slice(S, 2 * S),
     });
     const mask = inputs.attentionMask.subarray(S, 2 * S);
-    expect(maskedError(alone.lastHiddenState, all.lastHiddenState.slice(S * H, 2 * S * H), mask, H, 1e-5).max).toBeLessThanOrEqual(1e-5);
+    expect(
+      maskedError(alone.lastHiddenState, all.lastHiddenState.slice(S * H, 2 * S * H), mask, H, 1e-5).max,
+    ).toBeLessThanOrEqual(1e-5);
     encoder.dispose();
   });
 });
 
 /** `model` with tensors dropped and others added or replaced (copies: readF32 views are reused). */
-function edited(model: SafetensorsFile, drop: string[], extra: Record<string, { shape: number[]; data: Float32Array }>): TensorSource {
+function edited(
+  model: SafetensorsFile,
+  drop: string[],
+  extra: Record<string, { shape: number[]; data: Float32Array }>,
+): TensorSource {
   const base = model.names().filter((n) => !drop.includes(n) && !extra[n]);
   return {
     names: () => [...base, ...Object.keys(extra)],
-    info: (n: string): TensorInfo | undefined => (extra[n] ? { name: n, dtype: 'F32', shape: extra[n].shape } : base.includes(n) ? model.info(n) : undefined),
+    info: (n: string): TensorInfo | undefined =>
+      extra[n] ? { name: n, dtype: 'F32', shape: extra[n].shape } : base.includes(n) ? model.info(n) : undefined,
     readF32: (n: string) => extra[n]?.data ?? model.readF32(n),
   };
 }
@@ -171,7 +213,12 @@ describe('tied and untied MLM decoders (the word embedding is held once)', () =>
     // Untied: 2E (logits exactly doubled; the lookup still reads E), and E with one element of the last row changed.
     const double = run(edited(model, [], { 'decoder.weight': { shape: [V, H], data: E.map((x) => 2 * x) } }));
     expect(sameBits(double.lastHiddenState, tied.lastHiddenState)).toBe(true);
-    expect(sameBits(double.logits!, tied.logits!.map((x) => 2 * x))).toBe(true);
+    expect(
+      sameBits(
+        double.logits!,
+        tied.logits!.map((x) => 2 * x),
+      ),
+    ).toBe(true);
     expect(double.bytes).toBe(tied.bytes + Math.ceil(V / 16) * 16 * H * 4); // one more packed table (rows padded to 16)
     const D = E.slice();
     D[(V - 1) * H + 5] += 1;
@@ -209,7 +256,10 @@ describe('tied and untied MLM decoders (the word embedding is held once)', () =>
       if ((m = name.match(/^embeddings\.norm\.(.+)$/))) return `encoder.embedding.norm.${m[1]}`;
       if ((m = name.match(/^final_norm\.(.+)$/))) return `encoder.final_norm.${m[1]}`;
       m = name.match(/^layers\.(\d+)\.(.+)$/)!;
-      const rest: Record<string, string> = { 'attn.qkv.weight': 'attn.self_attention.query_key_value.weight', 'attn.out.weight': 'attn.dense.weight' };
+      const rest: Record<string, string> = {
+        'attn.qkv.weight': 'attn.self_attention.query_key_value.weight',
+        'attn.out.weight': 'attn.dense.weight',
+      };
       return `encoder.layers.${m[1]}.${rest[m[2]] ?? m[2]}`;
     };
     const reference = createEncoder(config, model);
@@ -218,7 +268,9 @@ describe('tied and untied MLM decoders (the word embedding is held once)', () =>
     for (const scale of [1, 2]) {
       const m = new native.NativeBertModel({ ...config });
       const names = m.tensorNames().reverse();
-      expect(names.findIndex((t) => t.name === 'mlm.decoder.weight')).toBeLessThan(names.findIndex((t) => t.name === 'embeddings.word.weight'));
+      expect(names.findIndex((t) => t.name === 'mlm.decoder.weight')).toBeLessThan(
+        names.findIndex((t) => t.name === 'embeddings.word.weight'),
+      );
       for (const t of names) {
         const data = model.readF32(key(t.name)).slice();
         m.setTensor(t.name, t.name === 'mlm.decoder.weight' ? data.map((x) => scale * x) : data, t.shape);
@@ -229,7 +281,12 @@ describe('tied and untied MLM decoders (the word embedding is held once)', () =>
       const logits = new Float32Array(n * V);
       m.forwardSync(inputs.inputIds, inputs.attentionMask, null, inputs.batch, inputs.seq, hidden, logits, null);
       expect(sameBits(hidden, want.lastHiddenState)).toBe(true);
-      expect(sameBits(logits, want.logits!.map((x) => scale * x))).toBe(true);
+      expect(
+        sameBits(
+          logits,
+          want.logits!.map((x) => scale * x),
+        ),
+      ).toBe(true);
       m.dispose();
     }
   });
@@ -255,7 +312,9 @@ describe('tied and untied MLM decoders (the word embedding is held once)', () =>
     expect(sameBits(equal.logits!, absent.logits!)).toBe(true);
     expect(equal.bytes).toBe(absent.bytes);
     // 2E: logits - bias exactly doubled before the bias is added (one rounding each side)
-    const double = run(edited(model, [], { 'cls.predictions.decoder.weight': { shape: [V, H], data: E.map((x) => 2 * x) } }));
+    const double = run(
+      edited(model, [], { 'cls.predictions.decoder.weight': { shape: [V, H], data: E.map((x) => 2 * x) } }),
+    );
     expect(sameBits(double.lastHiddenState, absent.lastHiddenState)).toBe(true);
     expect(double.bytes).toBe(absent.bytes + Math.ceil(V / 16) * 16 * H * 4); // one more packed table (rows padded to 16)
     let maxErr = 0;
@@ -283,7 +342,8 @@ function withClassificationHead(model: SafetensorsFile, H: number, headDim: numb
   const base = model.names().filter((n) => n !== 'decoder.weight');
   return {
     names: () => [...base, ...Object.keys(extra)],
-    info: (n: string): TensorInfo | undefined => (extra[n] ? { name: n, dtype: 'F32', shape: extra[n].shape } : base.includes(n) ? model.info(n) : undefined),
+    info: (n: string): TensorInfo | undefined =>
+      extra[n] ? { name: n, dtype: 'F32', shape: extra[n].shape } : base.includes(n) ? model.info(n) : undefined,
     readF32: (n: string) => extra[n]?.data ?? model.readF32(n),
   };
 }
@@ -295,7 +355,13 @@ describe('crammed classification head', () => {
       const H = base.hiddenSize;
       const headDim = 24;
       const L = 3;
-      const config: BertConfig = { ...base, head: 'classification', numLabels: L, labels: ['a', 'b', 'c'], crammedPooler: { kind, headDim } };
+      const config: BertConfig = {
+        ...base,
+        head: 'classification',
+        numLabels: L,
+        labels: ['a', 'b', 'c'],
+        crammedPooler: { kind, headDim },
+      };
       const encoder = createEncoder(config, withClassificationHead(model, H, headDim, L));
       const src = withClassificationHead(model, H, headDim, L);
       const inputs = inputsOf(ref);
@@ -308,14 +374,16 @@ describe('crammed classification head', () => {
       for (let r = 0; r < B; r++) {
         const pooledIn = new Float64Array(H);
         const positions = kind === 'avg' ? S : 1; // avg: hidden_states.mean(dim=1), padding included
-        for (let s = 0; s < positions; s++) for (let j = 0; j < H; j++) pooledIn[j] += out.lastHiddenState[(r * S + s) * H + j] / positions;
+        for (let s = 0; s < positions; s++)
+          for (let j = 0; j < H; j++) pooledIn[j] += out.lastHiddenState[(r * S + s) * H + j] / positions;
         const pooled = new Float64Array(headDim);
         for (let o = 0; o < headDim; o++) {
           let acc = b[o];
           for (let j = 0; j < H; j++) acc += w[o * H + j] * pooledIn[j];
           pooled[o] = Math.tanh(acc);
         }
-        for (let o = 0; o < headDim; o++) expect(Math.abs(out.poolerOutput![r * headDim + o] - pooled[o])).toBeLessThanOrEqual(1e-5);
+        for (let o = 0; o < headDim; o++)
+          expect(Math.abs(out.poolerOutput![r * headDim + o] - pooled[o])).toBeLessThanOrEqual(1e-5);
         for (let l = 0; l < L; l++) {
           let acc = hb[l];
           for (let o = 0; o < headDim; o++) acc += hw[l * headDim + o] * pooled[o];
@@ -352,15 +420,31 @@ describe('crammed dense feedforward', () => {
       const base = model.names().filter((n) => !n.includes('.ffn.'));
       return {
         names: () => [...base, ...extra.keys()],
-        info: (n) => (extra.has(n) ? { name: n, dtype: 'F32', shape: extra.get(n)!.shape } : base.includes(n) ? model.info(n) : undefined),
+        info: (n) =>
+          extra.has(n)
+            ? { name: n, dtype: 'F32', shape: extra.get(n)!.shape }
+            : base.includes(n)
+              ? model.info(n)
+              : undefined,
         readF32: (n) => extra.get(n)?.data ?? model.readF32(n),
       };
     };
     const p = (l: number) => `encoder.layers.${l}.ffn.`;
-    const fff = createEncoder({ ...config, ffn: { kind: 'fff', depth: 0, trees: I } }, source((l) => [`${p(l)}linear_in.weight`, `${p(l)}linear_in.bias`, `${p(l)}linear_out.weight`]));
-    const dense = createEncoder({ ...config, ffn: { kind: 'dense', intermediateSize: I } }, source((l) => [`${p(l)}dense_in.weight`, `${p(l)}dense_in.bias`, `${p(l)}dense_out.weight`]));
+    const fff = createEncoder(
+      { ...config, ffn: { kind: 'fff', depth: 0, trees: I } },
+      source((l) => [`${p(l)}linear_in.weight`, `${p(l)}linear_in.bias`, `${p(l)}linear_out.weight`]),
+    );
+    const dense = createEncoder(
+      { ...config, ffn: { kind: 'dense', intermediateSize: I } },
+      source((l) => [`${p(l)}dense_in.weight`, `${p(l)}dense_in.bias`, `${p(l)}dense_out.weight`]),
+    );
     const ones = new Int32Array(2 * 9).fill(1);
-    const inputs: EncoderInputs = { batch: 2, seq: 9, inputIds: Int32Array.from({ length: 18 }, (_, i) => (i * 37) % config.vocabSize), attentionMask: ones };
+    const inputs: EncoderInputs = {
+      batch: 2,
+      seq: 9,
+      inputIds: Int32Array.from({ length: 18 }, (_, i) => (i * 37) % config.vocabSize),
+      attentionMask: ones,
+    };
     const a = fff.forwardSync(inputs);
     const b = dense.forwardSync(inputs);
     expect(maxDiff(a.lastHiddenState, b.lastHiddenState)).toBeLessThanOrEqual(1e-4);
@@ -411,9 +495,18 @@ describe('encoder errors', () => {
     );
     ids[good.seq + 5] = -1;
     const m = new native.NativeBertModel({ ...config });
-    expect(() => m.forwardSync(ids, good.attentionMask, null, good.batch, good.seq, new Float32Array(good.batch * good.seq * config.hiddenSize), null, null)).toThrow(
-      expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL', message: expect.stringContaining('finalize') }),
-    );
+    expect(() =>
+      m.forwardSync(
+        ids,
+        good.attentionMask,
+        null,
+        good.batch,
+        good.seq,
+        new Float32Array(good.batch * good.seq * config.hiddenSize),
+        null,
+        null,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL', message: expect.stringContaining('finalize') }));
     m.dispose();
   });
 
@@ -426,27 +519,39 @@ describe('encoder errors', () => {
   });
 
   it('refuses wrong lengths and mask values', () => {
-    expect(() => encoder.forwardSync({ ...good, inputIds: good.inputIds.subarray(1) })).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }));
-    expect(() => encoder.forwardSync({ ...good, attentionMask: new Int32Array(good.batch * good.seq).fill(2) })).toThrow(
-      expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
+    expect(() => encoder.forwardSync({ ...good, inputIds: good.inputIds.subarray(1) })).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }),
     );
-    expect(() => encoder.forwardSync({ ...good, inputIds: new Float32Array(good.batch * good.seq) as unknown as Int32Array })).toThrow(
-      expect.objectContaining({ code: 'ERR_FFF_INVALID_TYPE' }),
-    );
+    expect(() =>
+      encoder.forwardSync({ ...good, attentionMask: new Int32Array(good.batch * good.seq).fill(2) }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
+    expect(() =>
+      encoder.forwardSync({ ...good, inputIds: new Float32Array(good.batch * good.seq) as unknown as Int32Array }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_TYPE' }));
   });
 
   it('checks again natively: out-of-range ids, lengths, shapes and names of tensors', () => {
     const m = new native.NativeBertModel({ ...config });
-    expect(() => m.setTensor('layers.0.attn.qkv.weight', new Float32Array(10), [10])).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_SHAPE' }));
+    expect(() => m.setTensor('layers.0.attn.qkv.weight', new Float32Array(10), [10])).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_SHAPE' }),
+    );
     expect(() => m.setTensor('layers.9.attn.qkv.weight', new Float32Array(1), [1])).toThrow(
       expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL', message: expect.stringContaining('no tensor named') }),
     );
-    expect(() => m.setTensor('embeddings.scale_factor', new Float32Array(2), [1])).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }));
-    expect(() => m.finalize()).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL', message: expect.stringContaining('embeddings.word.weight') }));
+    expect(() => m.setTensor('embeddings.scale_factor', new Float32Array(2), [1])).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }),
+    );
+    expect(() => m.finalize()).toThrow(
+      expect.objectContaining({
+        code: 'ERR_FFF_INVALID_MODEL',
+        message: expect.stringContaining('embeddings.word.weight'),
+      }),
+    );
     m.dispose();
     // A finalized model reached without the TypeScript checks.
     const handle = new native.NativeBertModel({ ...config });
-    for (const t of handle.tensorNames()) handle.setTensor(t.name, new Float32Array(t.shape.reduce((a, b) => a * b, 1)), t.shape);
+    for (const t of handle.tensorNames())
+      handle.setTensor(t.name, new Float32Array(t.shape.reduce((a, b) => a * b, 1)), t.shape);
     handle.finalize();
     const n = good.batch * good.seq;
     const ids = good.inputIds.slice();
@@ -455,16 +560,27 @@ describe('encoder errors', () => {
     expect(() => handle.forwardSync(ids, good.attentionMask, null, good.batch, good.seq, hidden, null, null)).toThrow(
       expect.objectContaining({ code: 'ERR_FFF_TOKEN_OUT_OF_RANGE', message: expect.stringContaining('[0, 3]') }),
     );
-    expect(() => handle.forwardSync(good.inputIds, good.attentionMask, null, good.batch, good.seq, hidden.subarray(1), null, null)).toThrow(
+    expect(() =>
+      handle.forwardSync(good.inputIds, good.attentionMask, null, good.batch, good.seq, hidden.subarray(1), null, null),
+    ).toThrow(
       expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH', message: expect.stringContaining('outHidden') }),
     );
-    expect(() => handle.forwardSync(good.inputIds, good.attentionMask, null, 1, config.maxPositions + 1, hidden, null, null)).toThrow(
-      expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }),
-    );
+    expect(() =>
+      handle.forwardSync(good.inputIds, good.attentionMask, null, 1, config.maxPositions + 1, hidden, null, null),
+    ).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }));
     const long = new Int32Array(config.maxPositions + 1);
-    expect(() => handle.forwardSync(long, long, null, 1, long.length, new Float32Array(long.length * config.hiddenSize), null, null)).toThrow(
-      expect.objectContaining({ code: 'ERR_FFF_SEQUENCE_TOO_LONG' }),
-    );
+    expect(() =>
+      handle.forwardSync(
+        long,
+        long,
+        null,
+        1,
+        long.length,
+        new Float32Array(long.length * config.hiddenSize),
+        null,
+        null,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'ERR_FFF_SEQUENCE_TOO_LONG' }));
     handle.dispose();
   });
 
@@ -472,14 +588,19 @@ describe('encoder errors', () => {
     expect(() => createEncoder({ ...config, family: 'gpt' as 'hf' }, model)).toThrow(
       expect.objectContaining({ code: 'ERR_FFF_UNSUPPORTED_MODEL', message: expect.stringContaining('config.family') }),
     );
-    expect(() => createEncoder({ ...config, numHeads: 5 }, model)).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL' }));
+    expect(() => createEncoder({ ...config, numHeads: 5 }, model)).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL' }),
+    );
     const partial: TensorSource = {
       names: () => model.names().filter((n) => n !== 'encoder.layers.1.ffn.linear_out.weight'),
       info: (n) => (n === 'encoder.layers.1.ffn.linear_out.weight' ? undefined : model.info(n)),
       readF32: (n) => model.readF32(n),
     };
     expect(() => createEncoder(config, partial)).toThrow(
-      expect.objectContaining({ code: 'ERR_FFF_INVALID_CHECKPOINT', message: expect.stringContaining('encoder.layers.1.ffn.linear_out.weight') }),
+      expect.objectContaining({
+        code: 'ERR_FFF_INVALID_CHECKPOINT',
+        message: expect.stringContaining('encoder.layers.1.ffn.linear_out.weight'),
+      }),
     );
   });
 

@@ -19,13 +19,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../lib/formats/safetensors';
 import { ErrorCode, FastFeedforward, isa, setIsa } from '../lib/index';
 import { native } from '../lib/native';
-import { type FffWeights, firstBitDifference, gelu, randomArray, randomFff, rng } from './helpers/reference';
 import { buildFff, expectStrategiesAndThreadsBitwise, restoreRuntimeAfterAll } from './helpers/layers';
+import { type FffWeights, firstBitDifference, gelu, randomArray, randomFff, rng } from './helpers/reference';
 
 const U = 2 ** -8;
 const supported = isa().supported;
 const { initialThreads } = restoreRuntimeAfterAll();
-
 
 /** float32 -> nearest bf16 (ties to even), returned widened to float32. No NaN in test data. */
 function roundBf16(a: Float32Array): Float32Array {
@@ -37,7 +36,15 @@ function roundBf16(a: Float32Array): Float32Array {
 
 describe('the weights option', () => {
   const w = randomFff(4, 3, 2, 1, 8);
-  const ok = { inputWidth: 4, outputWidth: 3, depth: 2, trees: 1, linearInWeight: w.wIn, linearInBias: w.bIn, linearOutWeight: w.wOut };
+  const ok = {
+    inputWidth: 4,
+    outputWidth: 3,
+    depth: 2,
+    trees: 1,
+    linearInWeight: w.wIn,
+    linearInBias: w.bIn,
+    linearOutWeight: w.wOut,
+  };
 
   it("defaults to 'f32'; 'bf16' halves the packed weights", () => {
     const f = FastFeedforward.fromTorch(ok);
@@ -59,11 +66,18 @@ describe('the weights option', () => {
   });
 
   it('the native side checks again when TypeScript is bypassed', () => {
-    const N = native.NativeFastFeedforward as unknown as new (...a: unknown[]) => { weightDtype(): string; dispose(): void };
+    const N = native.NativeFastFeedforward as unknown as new (
+      ...a: unknown[]
+    ) => { weightDtype(): string; dispose(): void };
     expect(() => new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 'fp16')).toThrow(
-      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT, message: "Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received 'fp16'" }),
+      expect.objectContaining({
+        code: ErrorCode.INVALID_ARGUMENT,
+        message: "Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received 'fp16'",
+      }),
     );
-    expect(() => new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 1)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 1)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
     const d = new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut);
     const b = new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 'bf16');
     expect(d.weightDtype()).toBe('f32');
@@ -88,7 +102,10 @@ describe('bf16 layer = f32 layer of the rounded weights, bitwise', () => {
         const f = buildFff({ ...w, wIn: roundBf16(w.wIn), wOut: roundBf16(w.wOut) });
         setIsa(which);
         for (const strategy of ['per-token', 'batched'] as const) {
-          expect(firstBitDifference(b.forwardSync(x, s.rows, { strategy }), f.forwardSync(x, s.rows, { strategy })), `${strategy} I=${s.I}`).toBe(-1);
+          expect(
+            firstBitDifference(b.forwardSync(x, s.rows, { strategy }), f.forwardSync(x, s.rows, { strategy })),
+            `${strategy} I=${s.I}`,
+          ).toBe(-1);
         }
         expect(firstBitDifference(b.paths(x, s.rows), f.paths(x, s.rows))).toBe(-1);
         b.dispose();
@@ -193,7 +210,10 @@ for (const [name, dtype, eps] of [
                 const i = (t * K + k) * L + d;
                 if (paths[i] !== expectedPaths[i]) {
                   const { l, a } = logit(t, k * nodes + expectedPaths[i - 1]);
-                  expect(Math.abs(l), `token ${t} tree ${k} level ${d}: paths part at a logit of ${l} (A ${a})`).toBeLessThanOrEqual(eps * a);
+                  expect(
+                    Math.abs(l),
+                    `token ${t} tree ${k} level ${d}: paths part at a logit of ${l} (A ${a})`,
+                  ).toBeLessThanOrEqual(eps * a);
                   parted = true;
                   break;
                 }

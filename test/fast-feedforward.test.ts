@@ -6,14 +6,31 @@
  * logit of the node where they part to be within rounding noise of 0, and reports how many tokens flipped.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, FastFeedforward, ISA_NAMES, isa, setIsa, setThreads, threads, type FffStrategy, type IsaName } from '../lib/index';
+import {
+  ErrorCode,
+  FastFeedforward,
+  type FffStrategy,
+  ISA_NAMES,
+  type IsaName,
+  isa,
+  setIsa,
+  setThreads,
+  threads,
+} from '../lib/index';
 import { native } from '../lib/native';
-import { type FffWeights, fffReference, firstBitDifference, maxAbsDiff, randomArray, randomFff, rng } from './helpers/reference';
 import { buildFff, restoreRuntimeAfterAll } from './helpers/layers';
+import {
+  type FffWeights,
+  fffReference,
+  firstBitDifference,
+  maxAbsDiff,
+  randomArray,
+  randomFff,
+  rng,
+} from './helpers/reference';
 
 const supported = isa().supported;
 const { initialIsa, initialThreads } = restoreRuntimeAfterAll();
-
 
 function run(layer: FastFeedforward, x: Float32Array, rows: number, which: IsaName, strategy: FffStrategy = 'auto') {
   setIsa(which);
@@ -35,7 +52,14 @@ function logitAt(w: FffWeights, x: Float32Array, row: number, k: number, node: n
  * they part is within `noise` of 0; outputs of tokens with equal paths must agree within `tol`.
  * Returns the number of flipped tokens.
  */
-function compare(w: FffWeights, x: Float32Array, rows: number, a: { y: Float32Array; paths: Int32Array }, b: { y: Float32Array; paths: Int32Array }, tol: number): number {
+function compare(
+  w: FffWeights,
+  x: Float32Array,
+  rows: number,
+  a: { y: Float32Array; paths: Int32Array },
+  b: { y: Float32Array; paths: Int32Array },
+  tol: number,
+): number {
   const L = w.D + 1;
   let flips = 0;
   for (let t = 0; t < rows; t++) {
@@ -118,29 +142,42 @@ describe('every instruction set against scalar', () => {
   it('has at least the scalar set and reports the active one', () => {
     expect(supported).toContain('scalar');
     expect(supported).toContain(isa().active);
-    expect(isa().best).toBe(supported.includes('avx512') ? 'avx512' : supported.includes('avx2') ? 'avx2' : supported.includes('neon') ? 'neon' : 'scalar');
+    expect(isa().best).toBe(
+      supported.includes('avx512')
+        ? 'avx512'
+        : supported.includes('avx2')
+          ? 'avx2'
+          : supported.includes('neon')
+            ? 'neon'
+            : 'scalar',
+    );
   });
   // Sets this CPU cannot run are listed as skipped, not passed: their kernels are compiled but untested here.
   for (const which of ISA_NAMES.filter((s) => s !== 'scalar')) {
     const runnable = supported.includes(which);
-    it.skipIf(!runnable)(`${which}: paths and outputs on a grid of awkward shapes${runnable ? '' : ' (not runnable on this CPU)'}`, () => {
-      let tokens = 0;
-      let flips = 0;
-      for (const s of shapeGrid()) {
-        const w = randomFff(s.I, s.O, s.D, s.K, s.I * 7919 + s.O * 31 + s.D * 3 + s.K);
-        const x = randomArray(s.rows * s.I, 1, rng(s.rows + s.I));
-        const layer = buildFff(w);
-        const ref = run(layer, x, s.rows, 'scalar');
-        for (const strategy of ['per-token', 'batched'] as const) {
-          const got = run(layer, x, s.rows, which, strategy);
-          flips += compare(w, x, s.rows, got, ref, 1e-5 * Math.sqrt(s.I) * (s.D + 1) * s.K);
-          tokens += s.rows;
+    it.skipIf(!runnable)(
+      `${which}: paths and outputs on a grid of awkward shapes${runnable ? '' : ' (not runnable on this CPU)'}`,
+      () => {
+        let tokens = 0;
+        let flips = 0;
+        for (const s of shapeGrid()) {
+          const w = randomFff(s.I, s.O, s.D, s.K, s.I * 7919 + s.O * 31 + s.D * 3 + s.K);
+          const x = randomArray(s.rows * s.I, 1, rng(s.rows + s.I));
+          const layer = buildFff(w);
+          const ref = run(layer, x, s.rows, 'scalar');
+          for (const strategy of ['per-token', 'batched'] as const) {
+            const got = run(layer, x, s.rows, which, strategy);
+            flips += compare(w, x, s.rows, got, ref, 1e-5 * Math.sqrt(s.I) * (s.D + 1) * s.K);
+            tokens += s.rows;
+          }
+          layer.dispose();
         }
-        layer.dispose();
-      }
-      console.log(`${which} vs scalar: ${flips} of ${tokens} token walks flipped at a near-zero logit (${((100 * flips) / tokens).toFixed(3)}%)`);
-      expect(flips / tokens).toBeLessThan(0.01);
-    });
+        console.log(
+          `${which} vs scalar: ${flips} of ${tokens} token walks flipped at a near-zero logit (${((100 * flips) / tokens).toFixed(3)}%)`,
+        );
+        expect(flips / tokens).toBeLessThan(0.01);
+      },
+    );
   }
 });
 
@@ -158,8 +195,14 @@ describe('strategies, threads and sync/async agree bitwise', () => {
       for (const n of [1, 2, 3]) {
         setThreads(n);
         for (const strategy of ['per-token', 'batched', 'auto'] as const) {
-          expect(firstBitDifference(layer.forwardSync(x, rows, { strategy }), base), `sync ${strategy} threads=${n}`).toBe(-1);
-          expect(firstBitDifference(await layer.forward(x, rows, { strategy }), base), `async ${strategy} threads=${n}`).toBe(-1);
+          expect(
+            firstBitDifference(layer.forwardSync(x, rows, { strategy }), base),
+            `sync ${strategy} threads=${n}`,
+          ).toBe(-1);
+          expect(
+            firstBitDifference(await layer.forward(x, rows, { strategy }), base),
+            `async ${strategy} threads=${n}`,
+          ).toBe(-1);
         }
         expect(firstBitDifference(layer.paths(x, rows), basePaths)).toBe(-1);
       }
@@ -173,10 +216,16 @@ describe('routing rule', () => {
   it('a logit of exactly 0 goes left at every level and tree', () => {
     // All-zero linear_in weights and biases: every logit is exactly 0, GELU(0) = 0, so y = 0 and each tree
     // visits 0, 1, 3, 7, ... (the leftmost path).
-    const I = 19, O = 5, D = 4, K = 2;
+    const I = 19,
+      O = 5,
+      D = 4,
+      K = 2;
     const nodes = K * (2 ** (D + 1) - 1);
     const layer = FastFeedforward.fromTorch({
-      inputWidth: I, outputWidth: O, depth: D, trees: K,
+      inputWidth: I,
+      outputWidth: O,
+      depth: D,
+      trees: K,
       linearInWeight: new Float32Array(nodes * I),
       linearInBias: new Float32Array(nodes),
       linearOutWeight: randomArray(O * nodes, 1, rng(3)),
@@ -196,7 +245,10 @@ describe('routing rule', () => {
     const D = 3;
     const nodes = 2 ** (D + 1) - 1;
     const layer = FastFeedforward.fromTorch({
-      inputWidth: 1, outputWidth: 1, depth: D, trees: 1,
+      inputWidth: 1,
+      outputWidth: 1,
+      depth: D,
+      trees: 1,
       linearInWeight: new Float32Array(nodes).fill(1),
       linearInBias: new Float32Array(nodes),
       linearOutWeight: new Float32Array(nodes).fill(1),
@@ -226,19 +278,36 @@ describe('routing rule', () => {
 describe('bad input gives documented errors', () => {
   const w = randomFff(4, 3, 2, 1, 8);
   const ok = {
-    inputWidth: 4, outputWidth: 3, depth: 2, trees: 1,
-    linearInWeight: w.wIn, linearInBias: w.bIn, linearOutWeight: w.wOut,
+    inputWidth: 4,
+    outputWidth: 3,
+    depth: 2,
+    trees: 1,
+    linearInWeight: w.wIn,
+    linearInBias: w.bIn,
+    linearOutWeight: w.wOut,
   };
 
   it.each([
-    [{ inputWidth: 0 }, ErrorCode.INVALID_ARGUMENT, /Expected inputWidth to be an integer >= 1|Expected inputWidth to be an integer in \[1/],
+    [
+      { inputWidth: 0 },
+      ErrorCode.INVALID_ARGUMENT,
+      /Expected inputWidth to be an integer >= 1|Expected inputWidth to be an integer in \[1/,
+    ],
     [{ outputWidth: -3 }, ErrorCode.INVALID_ARGUMENT, /outputWidth/],
     [{ depth: -1 }, ErrorCode.INVALID_ARGUMENT, /depth/],
     [{ depth: 1.5 }, ErrorCode.INVALID_ARGUMENT, /depth/],
     [{ trees: 0 }, ErrorCode.INVALID_ARGUMENT, /trees/],
-    [{ linearInWeight: new Float64Array(28) }, ErrorCode.INVALID_TYPE, /Expected linearInWeight to be a Float32Array but received Float64Array\(28\)/],
+    [
+      { linearInWeight: new Float64Array(28) },
+      ErrorCode.INVALID_TYPE,
+      /Expected linearInWeight to be a Float32Array but received Float64Array\(28\)/,
+    ],
     [{ linearInWeight: [1, 2, 3] }, ErrorCode.INVALID_TYPE, /linearInWeight/],
-    [{ linearInWeight: new Float32Array(27) }, ErrorCode.INVALID_LENGTH, /Expected linearInWeight to have length 28 but received length 27/],
+    [
+      { linearInWeight: new Float32Array(27) },
+      ErrorCode.INVALID_LENGTH,
+      /Expected linearInWeight to have length 28 but received length 27/,
+    ],
     [{ linearInBias: new Float32Array(8) }, ErrorCode.INVALID_LENGTH, /linearInBias to have length 7/],
     [{ linearOutWeight: new Float32Array(22) }, ErrorCode.INVALID_LENGTH, /linearOutWeight to have length 21/],
   ])('fromTorch(%o) throws %s', (patch, code, message) => {
@@ -249,12 +318,25 @@ describe('bad input gives documented errors', () => {
 
   it('forward checks x, rows, options', async () => {
     const layer = FastFeedforward.fromTorch(ok);
-    expect(() => layer.forwardSync(new Float32Array(7), 2)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH, message: 'Expected x to have length 8 but received length 7' }));
-    expect(() => layer.forwardSync(new Int32Array(8) as never, 2)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_TYPE }));
-    expect(() => layer.forwardSync(new Float32Array(8), 0)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
-    expect(() => layer.forwardSync(new Float32Array(8), -2)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => layer.forwardSync(new Float32Array(7), 2)).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.INVALID_LENGTH,
+        message: 'Expected x to have length 8 but received length 7',
+      }),
+    );
+    expect(() => layer.forwardSync(new Int32Array(8) as never, 2)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_TYPE }),
+    );
+    expect(() => layer.forwardSync(new Float32Array(8), 0)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(() => layer.forwardSync(new Float32Array(8), -2)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
     expect(() => layer.forwardSync(new Float32Array(8), 2, { strategy: 'fast' as never })).toThrow(/strategy/);
-    expect(() => layer.forwardSync(new Float32Array(8), 2, { out: new Float32Array(5) })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
+    expect(() => layer.forwardSync(new Float32Array(8), 2, { out: new Float32Array(5) })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
     await expect(layer.forward(new Float32Array(3), 2)).rejects.toMatchObject({ code: ErrorCode.INVALID_LENGTH });
     layer.dispose();
   });
@@ -264,7 +346,9 @@ describe('bad input gives documented errors', () => {
     layer.dispose();
     layer.dispose();
     expect(layer.disposed).toBe(true);
-    expect(() => layer.forwardSync(new Float32Array(4), 1)).toThrow(expect.objectContaining({ code: ErrorCode.DISPOSED }));
+    expect(() => layer.forwardSync(new Float32Array(4), 1)).toThrow(
+      expect.objectContaining({ code: ErrorCode.DISPOSED }),
+    );
     expect(() => layer.paths(new Float32Array(4), 1)).toThrow(expect.objectContaining({ code: ErrorCode.DISPOSED }));
     await expect(layer.forward(new Float32Array(4), 1)).rejects.toMatchObject({ code: ErrorCode.DISPOSED });
   });
@@ -280,15 +364,38 @@ describe('bad input gives documented errors', () => {
   });
 
   it('the native side checks again when TypeScript is bypassed', () => {
-    expect(() => new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, new Float32Array(2))).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
-    expect(() => new native.NativeFastFeedforward(4, 3, -1, 1, w.wIn, w.bIn, w.wOut)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
-    expect(() => new (native.NativeFastFeedforward as unknown as new (...a: unknown[]) => unknown)('4', 3, 2, 1, w.wIn, w.bIn, w.wOut)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, new Float32Array(2))).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
+    expect(() => new native.NativeFastFeedforward(4, 3, -1, 1, w.wIn, w.bIn, w.wOut)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(
+      () =>
+        new (native.NativeFastFeedforward as unknown as new (...a: unknown[]) => unknown)(
+          '4',
+          3,
+          2,
+          1,
+          w.wIn,
+          w.bIn,
+          w.wOut,
+        ),
+    ).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     const layer = new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, w.wOut);
-    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), new Int32Array(2), 0)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }));
-    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 7 as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
-    expect(() => (layer.forwardSync as (...a: unknown[]) => void)(new Float32Array(4))).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), new Int32Array(2), 0)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
+    );
+    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 7 as never)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(() => (layer.forwardSync as (...a: unknown[]) => void)(new Float32Array(4))).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
     layer.dispose();
-    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 0)).toThrow(expect.objectContaining({ code: ErrorCode.DISPOSED }));
+    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 0)).toThrow(
+      expect.objectContaining({ code: ErrorCode.DISPOSED }),
+    );
   });
 });
 

@@ -11,10 +11,10 @@ import { scanCacheDir } from '@huggingface/hub';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../lib/cli';
 import { isHubId } from '../lib/hub';
-import { loadModel } from '../lib/model';
 import type { LoadModelOptions, Model } from '../lib/model';
-import { commitOf, fixtureFiles, gitOid, isLfs, sha256, startStandInHub } from './helpers/hub-server';
+import { loadModel } from '../lib/model';
 import type { StandInHub, StandInRepo } from './helpers/hub-server';
+import { commitOf, fixtureFiles, gitOid, isLfs, sha256, startStandInHub } from './helpers/hub-server';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const root = path.join(__dirname, '..');
@@ -31,12 +31,34 @@ const bertFiles = fixtureFiles(path.join(fixtures, 'bert-tiny-mlm'));
 const repos: Record<string, StandInRepo> = {
   [UFB]: { commits: { [MAIN]: ufbFiles, [OLD]: k2Files }, refs: { main: MAIN, v1: OLD } },
   [BERT]: { commits: { [commitOf('bert')]: bertFiles }, refs: { main: commitOf('bert') } },
-  'test-org/pickle-only': { commits: { [commitOf('p')]: { 'config.json': ufbFiles['config.json'], 'pytorch_model.bin': Buffer.from('not a pickle') } }, refs: { main: commitOf('p') } },
-  'test-org/sharded': { commits: { [commitOf('s')]: { 'config.json': ufbFiles['config.json'], 'model.safetensors.index.json': Buffer.from('{}') } }, refs: { main: commitOf('s') } },
+  'test-org/pickle-only': {
+    commits: {
+      [commitOf('p')]: { 'config.json': ufbFiles['config.json'], 'pytorch_model.bin': Buffer.from('not a pickle') },
+    },
+    refs: { main: commitOf('p') },
+  },
+  'test-org/sharded': {
+    commits: {
+      [commitOf('s')]: { 'config.json': ufbFiles['config.json'], 'model.safetensors.index.json': Buffer.from('{}') },
+    },
+    refs: { main: commitOf('s') },
+  },
   'test-org/gated': { commits: { [MAIN]: ufbFiles }, refs: { main: MAIN }, gated: true },
 };
 
-const ENV_KEYS = ['HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_ENDPOINT', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'XDG_CACHE_HOME', 'HF_HUB_DOWNLOAD_TIMEOUT'];
+const ENV_KEYS = [
+  'HF_HOME',
+  'HF_HUB_CACHE',
+  'HUGGINGFACE_HUB_CACHE',
+  'HF_ENDPOINT',
+  'HF_TOKEN',
+  'HUGGING_FACE_HUB_TOKEN',
+  'HF_TOKEN_PATH',
+  'HF_HUB_OFFLINE',
+  'TRANSFORMERS_OFFLINE',
+  'XDG_CACHE_HOME',
+  'HF_HUB_DOWNLOAD_TIMEOUT',
+];
 const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 let hub: StandInHub;
 let cacheDir: string;
@@ -66,7 +88,10 @@ afterEach(async () => {
 });
 
 /** Loads, runs one forward and disposes: the config and the hidden states. */
-async function loadAndRun(idOrDir: string, options?: LoadModelOptions): Promise<{ model: Model; hidden: Float32Array }> {
+async function loadAndRun(
+  idOrDir: string,
+  options?: LoadModelOptions,
+): Promise<{ model: Model; hidden: Float32Array }> {
   const model = await loadModel(idOrDir, options);
   try {
     const out = await model.forward({ inputIds: [[2, 17, 33, 4, 3]] }, { logits: false });
@@ -81,7 +106,9 @@ const repoDir = (cache: string, id: string): string => path.join(cache, `models-
 /** Every file under `dir`, relative. */
 function walk(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => !fs.lstatSync(path.join(dir, f)).isDirectory());
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => !fs.lstatSync(path.join(dir, f)).isDirectory());
 }
 
 /** Nothing half-written anywhere, and every blob's contents hash to its name. */
@@ -103,8 +130,15 @@ async function expectFolderResult(id: string, folder: string, options?: LoadMode
 }
 
 /** loadModel(UFB) in a child process (the built dist/): its exit code, stdout ({ dir, hidden }) and stderr. */
-function loadInChild(): { pid: number | undefined; kill: () => void; done: Promise<{ code: number | null; out: string; err: string }> } {
-  expect(fs.existsSync(path.join(root, 'dist', 'index.js')), 'the child processes load dist/: npm run build first').toBe(true);
+function loadInChild(): {
+  pid: number | undefined;
+  kill: () => void;
+  done: Promise<{ code: number | null; out: string; err: string }>;
+} {
+  expect(
+    fs.existsSync(path.join(root, 'dist', 'index.js')),
+    'the child processes load dist/: npm run build first',
+  ).toBe(true);
   const script = `require(${JSON.stringify(path.join(root, 'dist', 'index.js'))}).loadModel(${JSON.stringify(UFB)}, { cacheDir: ${JSON.stringify(cacheDir)} })
     .then((m) => { console.log(JSON.stringify({ dir: m.dir, hidden: m.config.hiddenSize })); m.dispose(); })
     .catch((e) => { console.error(e.code, e.message); process.exitCode = 1; });`;
@@ -127,17 +161,33 @@ describe('loadModel by hub id', () => {
     const repo = repoDir(cacheDir, UFB);
     expect(model.dir).toBe(path.join(repo, 'snapshots', MAIN));
     expect(fs.readFileSync(path.join(repo, 'refs', 'main'), 'utf8')).toBe(MAIN);
-    expect(walk(path.join(repo, 'snapshots', MAIN)).sort()).toEqual(['config.json', 'model.safetensors', 'model_config.json']);
+    expect(walk(path.join(repo, 'snapshots', MAIN)).sort()).toEqual([
+      'config.json',
+      'model.safetensors',
+      'model_config.json',
+    ]);
     const st = ufbFiles['model.safetensors'];
-    expect(fs.readlinkSync(path.join(repo, 'snapshots', MAIN, 'model.safetensors'))).toBe(path.join('..', '..', 'blobs', sha256(st)));
-    expect(fs.readlinkSync(path.join(repo, 'snapshots', MAIN, 'config.json'))).toBe(path.join('..', '..', 'blobs', gitOid(ufbFiles['config.json'])));
-    expect(walk(path.join(repo, 'blobs')).sort()).toEqual([sha256(st), gitOid(ufbFiles['config.json']), gitOid(ufbFiles['model_config.json'])].sort());
-    expect(walk(path.join(repo, '.no_exist', MAIN)).sort()).toEqual(['special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(fs.readlinkSync(path.join(repo, 'snapshots', MAIN, 'model.safetensors'))).toBe(
+      path.join('..', '..', 'blobs', sha256(st)),
+    );
+    expect(fs.readlinkSync(path.join(repo, 'snapshots', MAIN, 'config.json'))).toBe(
+      path.join('..', '..', 'blobs', gitOid(ufbFiles['config.json'])),
+    );
+    expect(walk(path.join(repo, 'blobs')).sort()).toEqual(
+      [sha256(st), gitOid(ufbFiles['config.json']), gitOid(ufbFiles['model_config.json'])].sort(),
+    );
+    expect(walk(path.join(repo, '.no_exist', MAIN)).sort()).toEqual([
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     expectCacheSound(cacheDir);
     // the hub client's own cache scanner reads it as one repository, one revision, refs main, three files
     const scan = await scanCacheDir(cacheDir);
     expect(scan.warnings).toEqual([]);
-    expect(scan.repos.map((r) => [r.id, r.revisions.map((v) => [v.commitOid, v.refs, v.files.length])])).toEqual([[{ type: 'model', name: UFB }, [[MAIN, ['main'], 3]]]]);
+    expect(scan.repos.map((r) => [r.id, r.revisions.map((v) => [v.commitOid, v.refs, v.files.length])])).toEqual([
+      [{ type: 'model', name: UFB }, [[MAIN, ['main'], 3]]],
+    ]);
     expect(scan.size).toBe(st.length + ufbFiles['config.json'].length + ufbFiles['model_config.json'].length);
     expect(hub.requests.some((r) => r.includes('reference'))).toBe(false);
     expect(hub.requests).toContain(`GET /api/models/${UFB}/revision/main`);
@@ -165,7 +215,10 @@ describe('loadModel by hub id', () => {
   });
 
   it('offline (HF_HUB_OFFLINE=1 or the option): the cache only, never the network', async () => {
-    await expect(loadModel(UFB, { cacheDir, offline: true })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NOT_CACHED', message: expect.stringContaining(UFB) });
+    await expect(loadModel(UFB, { cacheDir, offline: true })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_NOT_CACHED',
+      message: expect.stringContaining(UFB),
+    });
     process.env.HF_HUB_OFFLINE = '1';
     await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NOT_CACHED' });
     expect(hub.requests).toEqual([]);
@@ -178,7 +231,9 @@ describe('loadModel by hub id', () => {
     await expectFolderResult(UFB, 'ufb-tiny', { offline: true });
     expect(hub.requests.length).toBe(before);
     // a revision never resolved is not guessed offline
-    await expect(loadModel(UFB, { cacheDir, offline: true, revision: 'v1' })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NOT_CACHED' });
+    await expect(loadModel(UFB, { cacheDir, offline: true, revision: 'v1' })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_NOT_CACHED',
+    });
   });
 
   it('a pinned commit loads that commit and, once cached, makes no request at all', async () => {
@@ -197,7 +252,10 @@ describe('loadModel by hub id', () => {
   });
 
   it('404s: unknown repo, unknown revision, no safetensors (pytorch_model.bin, sharded), a file not served; each naming the id', async () => {
-    await expect(loadModel('test-org/absent', { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_REPO_NOT_FOUND', message: expect.stringMatching(/test-org\/absent.*check the id/) });
+    await expect(loadModel('test-org/absent', { cacheDir })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_REPO_NOT_FOUND',
+      message: expect.stringMatching(/test-org\/absent.*check the id/),
+    });
     await expect(loadModel(UFB, { cacheDir, revision: 'no-such-branch' })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_REVISION_NOT_FOUND',
       message: expect.stringMatching(new RegExp(`no-such-branch.*${UFB}`)),
@@ -206,17 +264,24 @@ describe('loadModel by hub id', () => {
       code: 'ERR_FFF_HUB_NO_SAFETENSORS',
       message: expect.stringMatching(/test-org\/pickle-only.*pytorch_model\.bin.*unpickling.*can run arbitrary code/),
     });
-    await expect(loadModel('test-org/sharded', { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NO_SAFETENSORS', message: expect.stringMatching(/sharded/) });
+    await expect(loadModel('test-org/sharded', { cacheDir })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_NO_SAFETENSORS',
+      message: expect.stringMatching(/sharded/),
+    });
     // a file the listing has but the hub does not serve (404 EntryNotFound on resolve)
     hub.faults.set('model.safetensors', 'missing');
     await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
-      message: expect.stringMatching(new RegExp(`listed model\\.safetensors of ${UFB} at ${MAIN} but does not serve it`)),
+      message: expect.stringMatching(
+        new RegExp(`listed model\\.safetensors of ${UFB} at ${MAIN} but does not serve it`),
+      ),
     });
     expect(fs.existsSync(path.join(repoDir(cacheDir, UFB), 'snapshots', MAIN, 'model.safetensors'))).toBe(false);
     expect(fs.existsSync(path.join(repoDir(cacheDir, UFB), 'refs', 'main'))).toBe(false);
     expect(hub.requests.some((r) => r.includes('pytorch_model.bin') && r.startsWith('GET'))).toBe(false);
-    expect(walk(cacheDir).filter((f) => f.includes('blobs') && !f.startsWith(`models--${UFB.replace('/', '--')}`))).toEqual([]);
+    expect(
+      walk(cacheDir).filter((f) => f.includes('blobs') && !f.startsWith(`models--${UFB.replace('/', '--')}`)),
+    ).toEqual([]);
     expectCacheSound(cacheDir);
   });
 
@@ -235,21 +300,29 @@ describe('loadModel by hub id', () => {
     expect(hub.cdnAuthorization.length).toBeGreaterThan(0);
     expect(hub.cdnAuthorization.every((a) => a === undefined)).toBe(true);
     process.env.HF_TOKEN = hub.token;
-    expect((await loadAndRun('test-org/gated', { cacheDir: path.join(tmp, 'gated-env') })).model.config.hiddenSize).toBe(64);
+    expect(
+      (await loadAndRun('test-org/gated', { cacheDir: path.join(tmp, 'gated-env') })).model.config.hiddenSize,
+    ).toBe(64);
     // the token file of `huggingface-cli login`: $HF_HOME/token, or HF_TOKEN_PATH
     delete process.env.HF_TOKEN;
     fs.mkdirSync(process.env.HF_HOME as string, { recursive: true });
     fs.writeFileSync(path.join(process.env.HF_HOME as string, 'token'), `${hub.token}\n`);
-    expect((await loadAndRun('test-org/gated', { cacheDir: path.join(tmp, 'gated-file') })).model.config.hiddenSize).toBe(64);
+    expect(
+      (await loadAndRun('test-org/gated', { cacheDir: path.join(tmp, 'gated-file') })).model.config.hiddenSize,
+    ).toBe(64);
     process.env.HF_TOKEN_PATH = path.join(tmp, 'no-token-here');
-    await expect(loadModel('test-org/gated', { cacheDir: path.join(tmp, 'gated-path') })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_ACCESS_DENIED' });
+    await expect(loadModel('test-org/gated', { cacheDir: path.join(tmp, 'gated-path') })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_ACCESS_DENIED',
+    });
   });
 
   it('a truncated response is refused and nothing is cached; the next load downloads it whole', async () => {
     hub.faults.set('model.safetensors', 'truncate');
     await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
-      message: expect.stringMatching(/model\.safetensors of test-org\/ufb-tiny broke off after \d+ of 414476 bytes.*nothing was kept/),
+      message: expect.stringMatching(
+        /model\.safetensors of test-org\/ufb-tiny broke off after \d+ of 414476 bytes.*nothing was kept/,
+      ),
     });
     const repo = repoDir(cacheDir, UFB);
     expect(fs.existsSync(path.join(repo, 'blobs', sha256(ufbFiles['model.safetensors'])))).toBe(false);
@@ -266,7 +339,9 @@ describe('loadModel by hub id', () => {
     hub.faults.set('model.safetensors', 'corrupt');
     await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_INTEGRITY',
-      message: expect.stringMatching(new RegExp(`model\\.safetensors of test-org/ufb-tiny.*sha256.*${sha256(ufbFiles['model.safetensors'])}`)),
+      message: expect.stringMatching(
+        new RegExp(`model\\.safetensors of test-org/ufb-tiny.*sha256.*${sha256(ufbFiles['model.safetensors'])}`),
+      ),
     });
     const repo = repoDir(cacheDir, UFB);
     expect(walk(path.join(repo, 'blobs'))).not.toContain(sha256(ufbFiles['model.safetensors']));
@@ -275,7 +350,10 @@ describe('loadModel by hub id', () => {
     hub.faults.clear();
     hub.faults.set('model_config.json', 'corrupt');
     const small = path.join(tmp, `${path.basename(cacheDir)}-small`);
-    await expect(loadModel(UFB, { cacheDir: small })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_INTEGRITY', message: expect.stringMatching(/model_config\.json.*git sha1/) });
+    await expect(loadModel(UFB, { cacheDir: small })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_INTEGRITY',
+      message: expect.stringMatching(/model_config\.json.*git sha1/),
+    });
     expect(fs.existsSync(path.join(repoDir(small, UFB), 'snapshots', MAIN, 'model_config.json'))).toBe(false);
     expect(walk(path.join(repoDir(small, UFB), 'blobs'))).toEqual([gitOid(ufbFiles['config.json'])]);
     expectCacheSound(small);
@@ -289,12 +367,17 @@ describe('loadModel by hub id', () => {
     hub.faults.set('model.safetensors', 'stall');
     await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
-      message: expect.stringMatching(/model\.safetensors of test-org\/ufb-tiny broke off after \d+ of 414476 bytes \(no data for 1 s/),
+      message: expect.stringMatching(
+        /model\.safetensors of test-org\/ufb-tiny broke off after \d+ of 414476 bytes \(no data for 1 s/,
+      ),
     });
     expectCacheSound(cacheDir);
     hub.faults.clear();
     hub.stallApi = true;
-    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_HUB_UNREACHABLE', message: expect.stringMatching(/no data for 1 s/) });
+    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_UNREACHABLE',
+      message: expect.stringMatching(/no data for 1 s/),
+    });
     hub.stallApi = false;
     await loadAndRun(UFB, { cacheDir });
     hub.stallApi = true;
@@ -319,7 +402,8 @@ describe('loadModel by hub id', () => {
     hub.faults.set('model.safetensors', 'slow');
     const blobs = path.join(repoDir(cacheDir, UFB), 'blobs');
     const st = sha256(ufbFiles['model.safetensors']);
-    const temps = (): string[] => (fs.existsSync(blobs) ? fs.readdirSync(blobs).filter((f) => f.endsWith('.incomplete')) : []);
+    const temps = (): string[] =>
+      fs.existsSync(blobs) ? fs.readdirSync(blobs).filter((f) => f.endsWith('.incomplete')) : [];
     const child = loadInChild();
     const deadline = Date.now() + 60_000;
     while (!temps().some((f) => f.startsWith(st)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -374,14 +458,22 @@ describe('loadModel by hub id', () => {
     fs.writeFileSync(path.join(pickled, 'refs', 'main'), commit);
     fs.writeFileSync(path.join(pickled, 'snapshots', commit, 'config.json'), ufbFiles['config.json']);
     fs.writeFileSync(path.join(pickled, 'snapshots', commit, 'pytorch_model.bin'), 'not read');
-    await expect(loadModel('someone/old-bert')).rejects.toMatchObject({ code: 'ERR_FFF_HUB_NO_SAFETENSORS', message: expect.stringMatching(/someone\/old-bert.*only pytorch_model\.bin.*unpickling/) });
+    await expect(loadModel('someone/old-bert')).rejects.toMatchObject({
+      code: 'ERR_FFF_HUB_NO_SAFETENSORS',
+      message: expect.stringMatching(/someone\/old-bert.*only pytorch_model\.bin.*unpickling/),
+    });
   });
 
   it('the CLI takes an id and shows download progress on a terminal', async () => {
     let stdout = '';
     let stderr = '';
     process.env.HF_HUB_CACHE = cacheDir;
-    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), packageRoot: root, stderrIsTTY: true };
+    const io = {
+      stdout: (t: string) => (stdout += t),
+      stderr: (t: string) => (stderr += t),
+      packageRoot: root,
+      stderrIsTTY: true,
+    };
     const code = await main(['fill-mask', BERT, 'paris is the [MASK] of france.', '--top-k', '2'], io);
     expect(stderr).toMatch(/downloading model\.safetensors: 4\.1 \/ 4\.1 MB \(100%\)\n/);
     expect(code).toBe(0);
@@ -398,9 +490,14 @@ describe('loadModel by hub id', () => {
 
   it('options and ids are checked; an existing folder is never taken for an id', async () => {
     for (const bad of ['../up', '/abs', 'a//b', 'x\\y']) {
-      await expect(loadModel(UFB, { cacheDir, revision: bad })).rejects.toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT', message: expect.stringMatching(/options\.revision/) });
+      await expect(loadModel(UFB, { cacheDir, revision: bad })).rejects.toMatchObject({
+        code: 'ERR_FFF_INVALID_ARGUMENT',
+        message: expect.stringMatching(/options\.revision/),
+      });
     }
-    await expect(loadModel(UFB, { cacheDir, offline: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT' });
+    await expect(loadModel(UFB, { cacheDir, offline: 1 as unknown as boolean })).rejects.toMatchObject({
+      code: 'ERR_FFF_INVALID_ARGUMENT',
+    });
     const err = await loadModel(UFB, { cacheDir, token: 'secret\nx' }).catch((e: Error) => e);
     expect(err).toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT' });
     expect((err as Error).message).not.toContain('secret');
@@ -409,14 +506,21 @@ describe('loadModel by hub id', () => {
     fs.writeFileSync(notAFolder, '');
     await expect(loadModel(UFB, { cacheDir: notAFolder })).rejects.toMatchObject({
       code: 'ERR_FFF_HUB_DOWNLOAD_FAILED',
-      message: expect.stringMatching(/Cannot write test-org\/ufb-tiny into the Hugging Face cache .*a-file \(ENOTDIR on mkdir\): give a writable folder/),
+      message: expect.stringMatching(
+        /Cannot write test-org\/ufb-tiny into the Hugging Face cache .*a-file \(ENOTDIR on mkdir\): give a writable folder/,
+      ),
     });
     hub.requests.length = 0;
     process.env.HF_ENDPOINT = 'huggingface.co';
-    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT', message: expect.stringMatching(/HF_ENDPOINT to be an http\(s\) URL/) });
+    await expect(loadModel(UFB, { cacheDir })).rejects.toMatchObject({
+      code: 'ERR_FFF_INVALID_ARGUMENT',
+      message: expect.stringMatching(/HF_ENDPOINT to be an http\(s\) URL/),
+    });
     process.env.HF_ENDPOINT = hub.url;
-    for (const id of ['pbelcak/UltraFastBERT-1x11-long', 'google-bert/bert-base-uncased', 'a/b']) expect(isHubId(id)).toBe(true);
-    for (const id of ['./a/b', 'a', 'a/b/c', '/a/b', 'a/../b', 'a--b/c', 'a/b.', '-a/b', 'C:\\a\\b']) expect(isHubId(id)).toBe(false);
+    for (const id of ['pbelcak/UltraFastBERT-1x11-long', 'google-bert/bert-base-uncased', 'a/b'])
+      expect(isHubId(id)).toBe(true);
+    for (const id of ['./a/b', 'a', 'a/b/c', '/a/b', 'a/../b', 'a--b/c', 'a/b.', '-a/b', 'C:\\a\\b'])
+      expect(isHubId(id)).toBe(false);
     // a folder named like an id is a folder
     const cwd = process.cwd();
     const dir = path.join(tmp, 'cwd');

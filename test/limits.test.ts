@@ -12,9 +12,19 @@ describe('limits shared with the native core', () => {
   it('the deepest tree is accepted and one deeper is refused by TypeScript first', () => {
     const tiny = (depth: number) => {
       const nodes = 2 ** (depth + 1) - 1;
-      return { inputWidth: 1, outputWidth: 1, depth, trees: 1, linearInWeight: new Float32Array(nodes), linearInBias: new Float32Array(nodes), linearOutWeight: new Float32Array(nodes) };
+      return {
+        inputWidth: 1,
+        outputWidth: 1,
+        depth,
+        trees: 1,
+        linearInWeight: new Float32Array(nodes),
+        linearInBias: new Float32Array(nodes),
+        linearOutWeight: new Float32Array(nodes),
+      };
     };
-    expect(() => FastFeedforward.fromTorch(tiny(FFF_MAX_DEPTH + 1))).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }));
+    expect(() => FastFeedforward.fromTorch(tiny(FFF_MAX_DEPTH + 1))).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
+    );
     const small = FastFeedforward.fromTorch(tiny(3)); // the deepest (2^25 - 1 nodes) would take 400 MB here
     small.dispose();
   });

@@ -37,7 +37,9 @@ function check(stdout: string) {
 
 describe('loading the package', () => {
   it('require("fffbert") from CommonJS', () => {
-    const out = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(root)}); ${probe}`], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(root)}); ${probe}`], {
+      encoding: 'utf8',
+    });
     check(out);
   });
 
@@ -64,13 +66,24 @@ describe('loading the package', () => {
     const declared = new Set(checker.getExportsOfModule(moduleSymbol!).map((s) => s.name));
     const runtime = Object.keys(require(root));
     expect(runtime.length).toBeGreaterThan(0);
-    expect(runtime.filter((name) => !declared.has(name)), 'exported at run time but not declared').toEqual([]);
+    expect(
+      runtime.filter((name) => !declared.has(name)),
+      'exported at run time but not declared',
+    ).toEqual([]);
   });
 
   it('works in worker_threads, twice at once, with the same results as the main thread', async () => {
     const w = randomFff(33, 17, 5, 2, 21);
     const x = randomArray(40 * 33, 1, rng(22));
-    const layer = FastFeedforward.fromTorch({ inputWidth: 33, outputWidth: 17, depth: 5, trees: 2, linearInWeight: w.wIn, linearInBias: w.bIn, linearOutWeight: w.wOut });
+    const layer = FastFeedforward.fromTorch({
+      inputWidth: 33,
+      outputWidth: 17,
+      depth: 5,
+      trees: 2,
+      linearInWeight: w.wIn,
+      linearInBias: w.bIn,
+      linearOutWeight: w.wOut,
+    });
     const expectedY = layer.forwardSync(x, 40);
     const code = `
       const { parentPort, workerData } = require('node:worker_threads');

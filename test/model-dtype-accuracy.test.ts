@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEncoder } from '../lib/bert/encoder';
-import { FastFeedforward, SafetensorsFile, isa } from '../lib/index';
+import { FastFeedforward, isa, SafetensorsFile } from '../lib/index';
 import { loadModel } from '../lib/model';
 // @ts-expect-error: an ES module without types (the script's and the test's one implementation)
 import { measureAccuracy } from '../scripts/lib/accuracy.mjs';
@@ -34,7 +34,8 @@ const FFF_MIN_COSINE = 0.97;
 const FFF_MEAN_COSINE = 0.999;
 
 /** Smallest top-1 agreement the hidden-state error `rel` allows over `candidates` (see the header). */
-const top1Bound = (rel: number, candidates: number): number => 1 - 1.5 * 0.8 * Math.sqrt(2 * Math.log(candidates)) * Math.SQRT2 * rel;
+const top1Bound = (rel: number, candidates: number): number =>
+  1 - 1.5 * 0.8 * Math.sqrt(2 * Math.log(candidates)) * Math.SQRT2 * rel;
 
 interface Measured {
   model: { ffn: string; head: string };
@@ -45,29 +46,39 @@ interface Measured {
   classification?: { agreement: number; rows: number; maxProbDiff: number };
 }
 
-const VOCAB: Record<string, number> = { 'ufb-tiny': 512, 'ufb-tiny-k2': 300, 'bert-tiny-mlm': 30522, 'bert-tiny-cls': 3 };
+const VOCAB: Record<string, number> = {
+  'ufb-tiny': 512,
+  'ufb-tiny-k2': 300,
+  'bert-tiny-mlm': 30522,
+  'bert-tiny-cls': 3,
+};
 
 describe.each(['int8', 'bf16'] as const)('%s against fp32', (dtype) => {
   const b = BOUNDS[dtype];
-  it.each(['ufb-tiny', 'ufb-tiny-k2', 'bert-tiny-mlm', 'bert-tiny-cls'])('%s stays within the documented bounds', async (folder) => {
-    const r: Measured = await measureAccuracy(api, path.join(fixtures, folder), dtype, { sequences: 96, seq: 32 });
-    console.log(`${folder} ${dtype} (isa ${isa().active}): ${JSON.stringify({ ...r, routing: r.routing && { ...r.routing, layers: undefined } })}`);
-    // the dtype is in effect: an fp32 run would give exactly 0
-    expect(r.hidden.relative).toBeGreaterThan(0);
-    if (r.model.ffn === 'fff') {
-      expect(r.routing!.decisionAgreement).toBeGreaterThanOrEqual(b.decisions);
-      expect(r.embedding.minCosine).toBeGreaterThanOrEqual(FFF_MIN_COSINE);
-      expect(r.embedding.meanCosine).toBeGreaterThanOrEqual(FFF_MEAN_COSINE);
-    } else {
-      expect(r.hidden.relative).toBeLessThanOrEqual(b.hiddenRel);
-      expect(r.embedding.minCosine).toBeGreaterThanOrEqual(b.cosine);
-    }
-    if (r.model.head === 'mlm') {
-      expect(r.fillMask!.sites).toBeGreaterThan(200);
-      expect(r.fillMask!.top1Agreement).toBeGreaterThanOrEqual(top1Bound(r.hidden.relative, VOCAB[folder]));
-    } else {
-      expect(r.classification!.rows).toBeGreaterThan(90);
-      expect(r.classification!.agreement).toBeGreaterThanOrEqual(top1Bound(r.hidden.relative, VOCAB[folder]));
-    }
-  });
+  it.each(['ufb-tiny', 'ufb-tiny-k2', 'bert-tiny-mlm', 'bert-tiny-cls'])(
+    '%s stays within the documented bounds',
+    async (folder) => {
+      const r: Measured = await measureAccuracy(api, path.join(fixtures, folder), dtype, { sequences: 96, seq: 32 });
+      console.log(
+        `${folder} ${dtype} (isa ${isa().active}): ${JSON.stringify({ ...r, routing: r.routing && { ...r.routing, layers: undefined } })}`,
+      );
+      // the dtype is in effect: an fp32 run would give exactly 0
+      expect(r.hidden.relative).toBeGreaterThan(0);
+      if (r.model.ffn === 'fff') {
+        expect(r.routing!.decisionAgreement).toBeGreaterThanOrEqual(b.decisions);
+        expect(r.embedding.minCosine).toBeGreaterThanOrEqual(FFF_MIN_COSINE);
+        expect(r.embedding.meanCosine).toBeGreaterThanOrEqual(FFF_MEAN_COSINE);
+      } else {
+        expect(r.hidden.relative).toBeLessThanOrEqual(b.hiddenRel);
+        expect(r.embedding.minCosine).toBeGreaterThanOrEqual(b.cosine);
+      }
+      if (r.model.head === 'mlm') {
+        expect(r.fillMask!.sites).toBeGreaterThan(200);
+        expect(r.fillMask!.top1Agreement).toBeGreaterThanOrEqual(top1Bound(r.hidden.relative, VOCAB[folder]));
+      } else {
+        expect(r.classification!.rows).toBeGreaterThan(90);
+        expect(r.classification!.agreement).toBeGreaterThanOrEqual(top1Bound(r.hidden.relative, VOCAB[folder]));
+      }
+    },
+  );
 });

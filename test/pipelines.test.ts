@@ -2,15 +2,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../lib/model';
 import type { Model } from '../lib/model';
+import { loadModel } from '../lib/model';
 import { planBatches } from '../lib/pipelines/host';
 import { l2Normalize, softmax, topK } from '../lib/pipelines/math';
 import { writeCrammedModel } from './helpers/crammed-model';
 
 const fixtures = path.join(__dirname, 'fixtures');
 
-const TEXTS = ['Hello, world!', 'The capital of France is a city.', 'naïve café', 'supercalifragilisticexpialidocious antidisestablishmentarianism', 'a'];
+const TEXTS = [
+  'Hello, world!',
+  'The capital of France is a city.',
+  'naïve café',
+  'supercalifragilisticexpialidocious antidisestablishmentarianism',
+  'a',
+];
 
 function norm(v: Float32Array): number {
   let s = 0;
@@ -39,8 +45,12 @@ describe('pipeline helpers', () => {
     expect(topK([3, 1, 4, 1, 5, 9, 2, 6], 3)).toEqual([5, 7, 4]);
     expect(topK([1, 2, 2, 0], 2)).toEqual([1, 2]);
     expect(topK([0.5, 0.25], 5)).toEqual([0, 1]);
-    const values = Array.from({ length: 1000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
-    const sorted = values.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 10).map((x) => x[1]);
+    const values = Array.from({ length: 1000 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
+    const sorted = values
+      .map((v, i) => [v, i])
+      .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+      .slice(0, 10)
+      .map((x) => x[1]);
     expect(topK(values, 10)).toEqual(sorted);
   });
 
@@ -77,14 +87,19 @@ describe('pipelines on bert-tiny-mlm', () => {
     const ids = model.tokenizer!.encode('Hello, world!').ids;
     // padded to 9 with a mask: the padding must not enter the mean
     const padded = [...ids, 0, 0, 0];
-    const out = await model.forward({ inputIds: [padded], attentionMask: [padded.map((_, i) => (i < ids.length ? 1 : 0))] }, { logits: false });
+    const out = await model.forward(
+      { inputIds: [padded], attentionMask: [padded.map((_, i) => (i < ids.length ? 1 : 0))] },
+      { logits: false },
+    );
     const H = 32;
     const manual = new Float64Array(H);
-    for (let s = 0; s < ids.length; s++) for (let h = 0; h < H; h++) manual[h] += out.lastHiddenState[s * H + h] / ids.length;
+    for (let s = 0; s < ids.length; s++)
+      for (let h = 0; h < H; h++) manual[h] += out.lastHiddenState[s * H + h] / ids.length;
     expect(maxAbs(v, manual)).toBeLessThan(1e-5);
     // and differs from the mean over all 9 positions (the padding would have changed it)
     const all = new Float64Array(H);
-    for (let s = 0; s < padded.length; s++) for (let h = 0; h < H; h++) all[h] += out.lastHiddenState[s * H + h] / padded.length;
+    for (let s = 0; s < padded.length; s++)
+      for (let h = 0; h < H; h++) all[h] += out.lastHiddenState[s * H + h] / padded.length;
     expect(maxAbs(v, all)).toBeGreaterThan(1e-3);
   });
 
@@ -119,7 +134,8 @@ describe('pipelines on bert-tiny-mlm', () => {
       expect(c.score).toBeCloseTo(probs[c.tokenId], 12);
       expect(c.token).toBe(model.tokenizer!.idToToken(c.tokenId));
     }
-    for (let i = 1; i < candidates.length; i++) expect(candidates[i].score).toBeLessThanOrEqual(candidates[i - 1].score);
+    for (let i = 1; i < candidates.length; i++)
+      expect(candidates[i].score).toBeLessThanOrEqual(candidates[i - 1].score);
     expect(candidates[0].sequence).toBe(model.tokenizer!.decode(ids.map((id) => (id === 103 ? arg : id))));
     expect(candidates[0].sequence.startsWith('the capital of france is')).toBe(true);
   });
@@ -132,15 +148,28 @@ describe('pipelines on bert-tiny-mlm', () => {
   });
 
   it('refusals: no mask, wrong head, too long without truncation', async () => {
-    await expect(model.fillMask('no mask here')).rejects.toMatchObject({ code: 'ERR_FFF_INVALID_ARGUMENT', message: expect.stringMatching(/containing the mask token \[MASK\]/) });
-    await expect(model.fillMask('[MASK]', { topK: 0 })).rejects.toThrow(/Expected topK to be an integer in \[1, 30522\]/);
-    await expect(model.classify('hello')).rejects.toMatchObject({ code: 'ERR_FFF_UNSUPPORTED_MODEL', message: expect.stringMatching(/classify needs a sequence-classification head/) });
+    await expect(model.fillMask('no mask here')).rejects.toMatchObject({
+      code: 'ERR_FFF_INVALID_ARGUMENT',
+      message: expect.stringMatching(/containing the mask token \[MASK\]/),
+    });
+    await expect(model.fillMask('[MASK]', { topK: 0 })).rejects.toThrow(
+      /Expected topK to be an integer in \[1, 30522\]/,
+    );
+    await expect(model.classify('hello')).rejects.toMatchObject({
+      code: 'ERR_FFF_UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/classify needs a sequence-classification head/),
+    });
     const long = 'word '.repeat(80);
-    await expect(model.embed(['short', long])).rejects.toMatchObject({ code: 'ERR_FFF_SEQUENCE_TOO_LONG', message: expect.stringMatching(/texts\[1\]: The input is 82 tokens long but the model accepts at most 64/) });
+    await expect(model.embed(['short', long])).rejects.toMatchObject({
+      code: 'ERR_FFF_SEQUENCE_TOO_LONG',
+      message: expect.stringMatching(/texts\[1\]: The input is 82 tokens long but the model accepts at most 64/),
+    });
     const [v] = await model.embed(long, { truncation: true });
     expect(norm(v)).toBeCloseTo(1, 6);
     await expect(model.embed([])).rejects.toThrow(/Expected texts to be a string or a non-empty array/);
-    await expect(model.embed('x', { pooling: 'max' as never })).rejects.toThrow(/Expected pooling to be "mean" or "cls"/);
+    await expect(model.embed('x', { pooling: 'max' as never })).rejects.toThrow(
+      /Expected pooling to be "mean" or "cls"/,
+    );
   });
 });
 
@@ -183,7 +212,12 @@ describe('pipelines on bert-tiny-cls', () => {
   });
 
   it('fillMask on a classifier is refused', async () => {
-    await expect(model.fillMask('a [MASK]')).rejects.toMatchObject({ code: 'ERR_FFF_UNSUPPORTED_MODEL', message: expect.stringMatching(/fillMask needs a masked-language-model head but this model's head is "classification"/) });
+    await expect(model.fillMask('a [MASK]')).rejects.toMatchObject({
+      code: 'ERR_FFF_UNSUPPORTED_MODEL',
+      message: expect.stringMatching(
+        /fillMask needs a masked-language-model head but this model's head is "classification"/,
+      ),
+    });
   });
 });
 
@@ -205,7 +239,11 @@ describe('pipelines on crammedBERT models with the crammed tokenizer', () => {
 
   it('the models load with the expected heads and the tokenizer limit of max_seq_length', () => {
     expect(mlm.config).toMatchObject({ family: 'crammed', head: 'mlm', ffn: { kind: 'fff', depth: 2, trees: 2 } });
-    expect(cls.config).toMatchObject({ head: 'classification', numLabels: 3, crammedPooler: { kind: 'avg', headDim: 8 } });
+    expect(cls.config).toMatchObject({
+      head: 'classification',
+      numLabels: 3,
+      crammedPooler: { kind: 'avg', headDim: 8 },
+    });
     expect(mlm.tokenizer?.maxLength).toBe(24);
   });
 
@@ -220,7 +258,8 @@ describe('pipelines on crammedBERT models with the crammed tokenizer', () => {
     const ids = mlm.tokenizer!.encode('Hello, world!').ids;
     const out = await mlm.forward({ inputIds: [ids] }, { logits: false });
     const manual = new Float64Array(16);
-    for (let s = 0; s < ids.length; s++) for (let h = 0; h < 16; h++) manual[h] += out.lastHiddenState[s * 16 + h] / ids.length;
+    for (let s = 0; s < ids.length; s++)
+      for (let h = 0; h < 16; h++) manual[h] += out.lastHiddenState[s * 16 + h] / ids.length;
     expect(maxAbs(raw, manual)).toBeLessThan(1e-5);
   });
 

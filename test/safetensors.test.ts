@@ -37,7 +37,11 @@ describe('SafetensorsFile on the fixtures', () => {
     const f = SafetensorsFile.open(path.join(fixtures, 'ufb-tiny/model.safetensors'));
     try {
       expect(f.names()).toContain('encoder.layers.1.ffn.linear_in.weight');
-      expect(f.info('encoder.layers.0.ffn.linear_in.weight')).toEqual({ name: 'encoder.layers.0.ffn.linear_in.weight', dtype: 'F32', shape: [15, 64] });
+      expect(f.info('encoder.layers.0.ffn.linear_in.weight')).toEqual({
+        name: 'encoder.layers.0.ffn.linear_in.weight',
+        dtype: 'F32',
+        shape: [15, 64],
+      });
       expect(f.info('encoder.layers.0.attn.self_attention.norm_factor')?.shape).toEqual([]);
       expect(f.info('nope')).toBeUndefined();
       expect(f.metadata).toEqual({ format: 'pt' });
@@ -102,7 +106,9 @@ describe('SafetensorsFile on the fixtures', () => {
     f.close();
     f.close();
     expect(() => f.readF32('decoder.weight')).toThrow(expect.objectContaining({ code: 'ERR_FFF_DISPOSED' }));
-    expect(() => SafetensorsFile.open(path.join(tmp, 'absent.safetensors'))).toThrow(expect.objectContaining({ code: 'ERR_FFF_FILE_NOT_FOUND' }));
+    expect(() => SafetensorsFile.open(path.join(tmp, 'absent.safetensors'))).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_FILE_NOT_FOUND' }),
+    );
   });
 });
 
@@ -230,23 +236,41 @@ describe('hostile files', () => {
   });
 
   it('unknown dtypes and bad shapes', () => {
-    expectInvalid(writeRaw({ x: { dtype: 'F8_E4M3', shape: [8], data_offsets: [0, 8] } }, data8), /"x" has dtype "F8_E4M3"; expected one of F64, F32/);
+    expectInvalid(
+      writeRaw({ x: { dtype: 'F8_E4M3', shape: [8], data_offsets: [0, 8] } }, data8),
+      /"x" has dtype "F8_E4M3"; expected one of F64, F32/,
+    );
     expectInvalid(writeRaw({ x: { dtype: 'f32', shape: [2], data_offsets: [0, 8] } }, data8), /dtype "f32"/);
     expectInvalid(writeRaw({ x: { shape: [2], data_offsets: [0, 8] } }, data8), /dtype undefined/);
-    expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, data8), /shape \[-2\]; expected an array of non-negative integers/);
+    expectInvalid(
+      writeRaw({ x: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, data8),
+      /shape \[-2\]; expected an array of non-negative integers/,
+    );
     expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, data8), /shape \[1.5\]/);
     expectInvalid(writeRaw({ x: { dtype: 'F32', shape: '2', data_offsets: [0, 8] } }, data8), /shape "2"/);
-    expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [2 ** 30, 2 ** 30, 2 ** 30], data_offsets: [0, 8] } }, data8), /too many elements/);
+    expectInvalid(
+      writeRaw({ x: { dtype: 'F32', shape: [2 ** 30, 2 ** 30, 2 ** 30], data_offsets: [0, 8] } }, data8),
+      /too many elements/,
+    );
     expectInvalid(writeRaw({ x: 5 }, data8), /entry "x" is not an object/);
   });
 
   it('malformed or inconsistent data_offsets', () => {
-    expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [2], data_offsets: [0] } }, data8), /data_offsets \[0\]; expected \[begin, end\]/);
+    expectInvalid(
+      writeRaw({ x: { dtype: 'F32', shape: [2], data_offsets: [0] } }, data8),
+      /data_offsets \[0\]; expected \[begin, end\]/,
+    );
     expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, data8), /begin > end/);
     expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, data8), /data_offsets \[-8,0\]/);
-    expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data8), /F32 \[3\]\) needs 12 bytes but data_offsets \[0, 8\] span 8/);
+    expectInvalid(
+      writeRaw({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data8),
+      /F32 \[3\]\) needs 12 bytes but data_offsets \[0, 8\] span 8/,
+    );
     expectInvalid(writeRaw({ x: { dtype: 'F16', shape: [2], data_offsets: [0, 8] } }, data8), /needs 4 bytes/);
-    expectInvalid(writeRaw({ x: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, data8), /beyond the 8-byte data section/);
+    expectInvalid(
+      writeRaw({ x: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, data8),
+      /beyond the 8-byte data section/,
+    );
   });
 
   it('overlapping tensors', () => {
@@ -263,7 +287,10 @@ describe('hostile files', () => {
   });
 
   it('non-string metadata', () => {
-    expectInvalid(writeRaw({ ...ok, __metadata__: { format: 1 } }, data8), /__metadata__.format is number; expected a string/);
+    expectInvalid(
+      writeRaw({ ...ok, __metadata__: { format: 1 } }, data8),
+      /__metadata__.format is number; expected a string/,
+    );
     expectInvalid(writeRaw({ ...ok, __metadata__: [] }, data8), /__metadata__ is not an object/);
   });
 

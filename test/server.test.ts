@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../lib/model';
 import type { Model } from '../lib/model';
-import { createServer } from '../lib/server/server';
+import { loadModel } from '../lib/model';
 import type { FffServer } from '../lib/server/server';
+import { createServer } from '../lib/server/server';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const MLM = path.join(fixtures, 'bert-tiny-mlm');
@@ -18,8 +18,19 @@ async function listen(server: FffServer): Promise<string> {
   return server.listen({ host: '127.0.0.1', port: 0 });
 }
 
-async function post(base: string, route: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(`${base}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body), signal });
+async function post(
+  base: string,
+  route: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<{ status: number; json: any; headers: Headers }> {
+  const res = await fetch(`${base}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
+  });
   return { status: res.status, json: await res.json(), headers: res.headers };
 }
 
@@ -66,7 +77,11 @@ describe('createServer on fixture models', () => {
       post(base, '/embed', { texts: ['x y z'] }),
     ]);
     for (const r of replies) expect(r.status).toBe(200);
-    const want = [await direct.embed(texts), await direct.embed('one text', { pooling: 'cls', normalize: false }), await direct.embed(['x y z'])];
+    const want = [
+      await direct.embed(texts),
+      await direct.embed('one text', { pooling: 'cls', normalize: false }),
+      await direct.embed(['x y z']),
+    ];
     replies.forEach((r, i) => expect(r.json.embeddings).toEqual(want[i].map((v) => Array.from(v))));
   });
 
@@ -88,7 +103,12 @@ describe('createServer on fixture models', () => {
       ['/embed', { texts: [] }, 'ERR_FFF_INVALID_ARGUMENT', /texts/],
       ['/embed', { texts: ['a', 'b', 'c', 'd', 'e'] }, 'ERR_FFF_INVALID_ARGUMENT', /must NOT have more than 4 items/],
       ['/embed', { texts: 'a', extra: 1 }, 'ERR_FFF_INVALID_ARGUMENT', /must NOT have additional properties/],
-      ['/embed', { texts: 'a', pooling: 'max' }, 'ERR_FFF_INVALID_ARGUMENT', /pooling must be equal to one of the allowed values/],
+      [
+        '/embed',
+        { texts: 'a', pooling: 'max' },
+        'ERR_FFF_INVALID_ARGUMENT',
+        /pooling must be equal to one of the allowed values/,
+      ],
       ['/embed', { texts: 'a', normalize: 'yes' }, 'ERR_FFF_INVALID_ARGUMENT', /normalize must be boolean/],
       ['/embed', {}, 'ERR_FFF_INVALID_ARGUMENT', /must have required property 'texts'/],
       ['/embed', '{bad json', 'ERR_FFF_INVALID_ARGUMENT', /not valid JSON/],
@@ -103,7 +123,11 @@ describe('createServer on fixture models', () => {
       expect([route, r.status, r.json.error.code]).toEqual([route, 400, code]);
       expect(r.json.error.message).toMatch(message);
     }
-    const media = await fetch(`${base}/embed`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<texts/>' });
+    const media = await fetch(`${base}/embed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml' },
+      body: '<texts/>',
+    });
     expect(media.status).toBe(415);
     expect(((await media.json()) as { error: { code: string } }).error.code).toBe('ERR_FFF_INVALID_ARGUMENT');
   });
@@ -125,7 +149,7 @@ describe('createServer on fixture models', () => {
     expect(lat.p50).toBeGreaterThan(0);
     expect(lat.p50).toBeLessThanOrEqual(lat.p99);
     expect(lat.p99).toBeLessThanOrEqual(lat.max);
-    expect(m.batching.requests).toBeGreaterThan(m.batching.batches);  // some requests shared a forward
+    expect(m.batching.requests).toBeGreaterThan(m.batching.batches); // some requests shared a forward
     expect(m.batching.batchRows.reduce((a: number, b: number) => a + b, 0)).toBe(m.batching.batches);
     expect(m.eventLoopDelayMs.p99).toBeGreaterThanOrEqual(0);
     expect(m.rssBytes).toBeGreaterThan(0);
@@ -185,7 +209,7 @@ describe('overload, readiness, aborts and shutdown', () => {
       expect(await gone).toBe('AbortError');
       for (let i = 0; i < 50 && model.batcher!.stats().aborted === 0; i++) await sleep(10);
       expect(model.batcher!.stats()).toMatchObject({ aborted: 1, waiting: 0, batches: 0 });
-      expect((await get(base, '/metrics')).json.inFlight).toBe(1);  // only this /metrics request
+      expect((await get(base, '/metrics')).json.inFlight).toBe(1); // only this /metrics request
     } finally {
       await server.close();
       model.dispose();
@@ -205,7 +229,7 @@ describe('overload, readiness, aborts and shutdown', () => {
       const drained = server.fffbert.drain();
       expect(server.fffbert.ready).toBe(false);
       const late = await post(base, '/embed', { texts: 'late' }).catch((e: Error) => e);
-      if (!(late instanceof Error)) expect(late.status).toBe(503);  // else: the connection was refused
+      if (!(late instanceof Error)) expect(late.status).toBe(503); // else: the connection was refused
       const r = await inFlight;
       expect(r.status).toBe(200);
       expect(r.json.embeddings).toEqual((await direct.embed('in flight')).map((v) => Array.from(v)));
@@ -224,7 +248,11 @@ describe('fffbert serve (a child process)', () => {
 
   it('listens, serves, and on SIGTERM finishes the request in flight, then exits 0', async () => {
     expect(fs.existsSync(cli), `${cli} is built by npm run build`).toBe(true);
-    const child = spawn(process.execPath, [cli, 'serve', MLM, '--port', '0', '--max-wait-ms', '400', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [cli, 'serve', MLM, '--port', '0', '--max-wait-ms', '400', '--threads', '1'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

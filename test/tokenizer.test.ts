@@ -11,11 +11,15 @@ interface Case {
   pair_ids: number[];
   pair_type_ids?: number[];
 }
-const cases = JSON.parse(fs.readFileSync(path.join(fixtures, 'tokenizer-cases.json'), 'utf8')) as Record<'bert-uncased' | 'crammed-style', Case[]>;
+const cases = JSON.parse(fs.readFileSync(path.join(fixtures, 'tokenizer-cases.json'), 'utf8')) as Record<
+  'bert-uncased' | 'crammed-style',
+  Case[]
+>;
 /** The second segment of every pair in tokenizer-cases.json (its ids decode to "second segment here"). */
 const PAIR = 'Second segment here';
 
-const bert = (truncation = true): BertTokenizer => BertTokenizer.fromDir(path.join(fixtures, 'bert-tiny-mlm'), { maxLength: 64, truncation });
+const bert = (truncation = true): BertTokenizer =>
+  BertTokenizer.fromDir(path.join(fixtures, 'bert-tiny-mlm'), { maxLength: 64, truncation });
 const crammed = (): BertTokenizer => BertTokenizer.fromDir(path.join(fixtures, 'crammed-tokenizer'));
 
 describe('tokenizer-cases.json: BERT uncased (truncated to 64)', () => {
@@ -54,7 +58,14 @@ describe('tokenizer-cases.json: crammed-style (not truncated)', () => {
 describe('special tokens', () => {
   it('BERT: [MASK] 103, [PAD] 0, [CLS] 101, [SEP] 102, [UNK] 100; 2 special tokens per text, 3 per pair', () => {
     const tok = bert();
-    expect([tok.maskToken, tok.maskId, tok.padId, tok.clsId, tok.sepId, tok.unkId]).toEqual(['[MASK]', 103, 0, 101, 102, 100]);
+    expect([tok.maskToken, tok.maskId, tok.padId, tok.clsId, tok.sepId, tok.unkId]).toEqual([
+      '[MASK]',
+      103,
+      0,
+      101,
+      102,
+      100,
+    ]);
     expect([tok.specialTokensSingle, tok.specialTokensPair]).toEqual([2, 3]);
     expect(tok.vocabSize).toBe(30522);
   });
@@ -84,7 +95,12 @@ describe('truncation and refusal', () => {
 
   it('refuses a too-long text when truncation is off, naming lengths', () => {
     const tok = bert(false);
-    expect(() => tok.encode(long)).toThrow(expect.objectContaining({ code: 'ERR_FFF_SEQUENCE_TOO_LONG', message: expect.stringMatching(/102 tokens long but the model accepts at most 64.*truncation: true/) }));
+    expect(() => tok.encode(long)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_FFF_SEQUENCE_TOO_LONG',
+        message: expect.stringMatching(/102 tokens long but the model accepts at most 64.*truncation: true/),
+      }),
+    );
     expect(() => tok.encodeBatch(['short', long])).toThrow(/texts\[1\]: The input is 102 tokens/);
     expect(tok.encode(long, undefined, { truncation: true }).ids.length).toBe(64);
   });
@@ -126,7 +142,10 @@ describe('batches', () => {
       const ids = tok.encode(texts[r]).ids;
       const row = Array.from(b.inputIds.subarray(r * 9, r * 9 + 9));
       expect(row).toEqual([...ids, ...new Array(9 - ids.length).fill(0)]);
-      expect(Array.from(b.attentionMask.subarray(r * 9, r * 9 + 9))).toEqual([...ids.map(() => 1), ...new Array(9 - ids.length).fill(0)]);
+      expect(Array.from(b.attentionMask.subarray(r * 9, r * 9 + 9))).toEqual([
+        ...ids.map(() => 1),
+        ...new Array(9 - ids.length).fill(0),
+      ]);
     }
     expect(b.tokenTypeIds.every((t) => t === 0)).toBe(true);
   });
@@ -141,12 +160,22 @@ describe('batches', () => {
   it('rejects bad inputs with the argument named', () => {
     const tok = bert();
     expect(() => tok.encodeBatch([])).toThrow(/Expected texts to be a non-empty array/);
-    expect(() => tok.encodeBatch(['a', 5 as unknown as string])).toThrow(/Expected texts\[1\] to be a string or a \[text, pair\] array of two strings but received number 5/);
-    expect(() => tok.encode(undefined as unknown as string)).toThrow(/Expected text to be a string but received undefined/);
+    expect(() => tok.encodeBatch(['a', 5 as unknown as string])).toThrow(
+      /Expected texts\[1\] to be a string or a \[text, pair\] array of two strings but received number 5/,
+    );
+    expect(() => tok.encode(undefined as unknown as string)).toThrow(
+      /Expected text to be a string but received undefined/,
+    );
   });
 
   it('padBatch on hand-made encodings', () => {
-    const b = padBatch([{ ids: [5, 6, 7], typeIds: [0, 0, 1], tokens: [] }, { ids: [8], typeIds: [0], tokens: [] }], 9);
+    const b = padBatch(
+      [
+        { ids: [5, 6, 7], typeIds: [0, 0, 1], tokens: [] },
+        { ids: [8], typeIds: [0], tokens: [] },
+      ],
+      9,
+    );
     expect(Array.from(b.inputIds)).toEqual([5, 6, 7, 8, 9, 9]);
     expect(Array.from(b.attentionMask)).toEqual([1, 1, 1, 1, 0, 0]);
     expect(Array.from(b.tokenTypeIds)).toEqual([0, 0, 1, 0, 0, 0]);

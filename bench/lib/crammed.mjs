@@ -5,7 +5,17 @@
 import { fillRandom, randomF32 } from './rng.mjs';
 
 /** UltraFastBERT-1x11-long's shapes; `ffn` decides FFF (depth 11, 1 tree) or a dense FF of width `width`. */
-export function crammedConfig({ ffn = 'fff', width = 4095, hidden = 768, layers = 16, heads = 12, vocab = 32768, maxPositions = 128, depth = 11, trees = 1 } = {}) {
+export function crammedConfig({
+  ffn = 'fff',
+  width = 4095,
+  hidden = 768,
+  layers = 16,
+  heads = 12,
+  vocab = 32768,
+  maxPositions = 128,
+  depth = 11,
+  trees = 1,
+} = {}) {
   return {
     family: 'crammed',
     hiddenSize: hidden,
@@ -88,7 +98,8 @@ export function randomTensorSource(cfg, seed = 1) {
 export function crammedInputs(cfg, batch, seq, { padding = 0 } = {}) {
   const u = randomF32(batch * seq, `ids.${batch}x${seq}`, 1);
   const inputIds = new Int32Array(batch * seq);
-  for (let i = 0; i < inputIds.length; i++) inputIds[i] = Math.min(cfg.vocabSize - 1, Math.floor(((u[i] + 2.45) / 4.9) * cfg.vocabSize));
+  for (let i = 0; i < inputIds.length; i++)
+    inputIds[i] = Math.min(cfg.vocabSize - 1, Math.floor(((u[i] + 2.45) / 4.9) * cfg.vocabSize));
   const attentionMask = new Int32Array(batch * seq).fill(1);
   for (let b = 1; b < batch; b += 2) for (let s = seq - padding; s < seq; s++) attentionMask[b * seq + s] = 0;
   return { batch, seq, inputIds, attentionMask };

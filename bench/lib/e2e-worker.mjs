@@ -41,7 +41,12 @@ async function ortEncoder(cfg, threads, batch, seq, { int8 = null, sessionOption
   const ort = loadOrt();
   const src = randomTensorSource(cfg).readF32;
   const t0 = performance.now();
-  const session = await ortSession(ort, crammedEncoderModel(cfg, src, batch, seq, DENSE_NAMES, { int8 }), threads, sessionOptions);
+  const session = await ortSession(
+    ort,
+    crammedEncoderModel(cfg, src, batch, seq, DENSE_NAMES, { int8 }),
+    threads,
+    sessionOptions,
+  );
   return { ort, session, buildMs: performance.now() - t0 };
 }
 
@@ -54,7 +59,9 @@ function ortFeeds(ort, inputs) {
 }
 
 const modelConfig = ({ ffn, width, tiny }) =>
-  tiny ? crammedConfig({ ffn, width, hidden: 64, layers: 2, heads: 4, vocab: 500, depth: 3 }) : crammedConfig({ ffn, width });
+  tiny
+    ? crammedConfig({ ffn, width, hidden: 64, layers: 2, heads: 4, vocab: 500, depth: 3 })
+    : crammedConfig({ ffn, width });
 
 export const jobs = {
   /** Our engine: { ffn: 'fff' | 'dense', width, dtype: 'fp32' | 'int8' | 'bf16', batch, seq, profile }. */
@@ -69,7 +76,19 @@ export const jobs = {
     enc.resetProfile();
     const r = await measure(() => enc.forwardSync(inputs), timing);
     if (job.profile) profile = enc.profile();
-    return { ...r, info: { isa: f.isa().active, isaReport: f.isa(), dtype: enc.dtype, threads: f.threads(), buildMs, weightBytes: enc.weightBytes, finite }, profile };
+    return {
+      ...r,
+      info: {
+        isa: f.isa().active,
+        isaReport: f.isa(),
+        dtype: enc.dtype,
+        threads: f.threads(),
+        buildMs,
+        weightBytes: enc.weightBytes,
+        finite,
+      },
+      profile,
+    };
   },
   /** onnxruntime-node on the dense model: { width, int8: null | 'per-tensor' | 'per-channel', batch, seq }. */
   async 'e2e-ort'(job) {
@@ -108,7 +127,15 @@ export const jobs = {
       let d = 0;
       for (let i = 0; i < ours.length; i++) d = Math.max(d, Math.abs(ours[i] - theirs[i]));
       res.maxAbsDiff = d;
-      res.config = { hidden: cfg.hiddenSize, layers: cfg.numLayers, heads: cfg.numHeads, ff: cfg.ffn.intermediateSize, batch: inputs.batch, seq: inputs.seq, padding: 5 };
+      res.config = {
+        hidden: cfg.hiddenSize,
+        layers: cfg.numLayers,
+        heads: cfg.numHeads,
+        ff: cfg.ffn.intermediateSize,
+        batch: inputs.batch,
+        seq: inputs.seq,
+        padding: 5,
+      };
     }
     if (theirs && job.int8) Object.assign(res, await checkOrtInt8(cfg, inputs, theirs, job));
     return res;
@@ -147,13 +174,15 @@ async function checkOrtInt8(cfg, inputs, fp32, job) {
     res.int8Cosine = cosine(q, fp32);
     res.int8MinTokenCosine = Infinity;
     for (let t = 0; t < inputs.batch * inputs.seq; t++) {
-      if (inputs.attentionMask[t] === 1) res.int8MinTokenCosine = Math.min(res.int8MinTokenCosine, cosine(q, fp32, t * H, H));
+      if (inputs.attentionMask[t] === 1)
+        res.int8MinTokenCosine = Math.min(res.int8MinTokenCosine, cosine(q, fp32, t * H, H));
     }
     // endProfiling() returns the file name (relative or absolute depending on the version): take the folder's only file.
     const file = path.join(path.dirname(prefix), fs.readdirSync(path.dirname(prefix))[0] ?? String(profileFile));
     const ops = {};
     for (const e of JSON.parse(fs.readFileSync(file, 'utf8'))) {
-      if (e.cat === 'Node' && e.args?.op_name && e.name.endsWith('_kernel_time')) ops[e.args.op_name] = (ops[e.args.op_name] ?? 0) + 1;
+      if (e.cat === 'Node' && e.args?.op_name && e.name.endsWith('_kernel_time'))
+        ops[e.args.op_name] = (ops[e.args.op_name] ?? 0) + 1;
     }
     res.int8Ops = ops;
   } catch (e) {

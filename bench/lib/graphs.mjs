@@ -35,7 +35,14 @@ function layerNorm(g, x, name, src, H, eps) {
  * output, FF in and out) in quantize_dynamic's int8 form (onnx.mjs linearInt8); attention's activation-by-
  * activation MatMuls, the embedding Gather, norms and softmax stay fp32.
  */
-export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linear_in', ffOut: 'linear_out' }, { int8 = null } = {}) {
+export function crammedEncoderModel(
+  cfg,
+  src,
+  batch,
+  seq,
+  names = { ffIn: 'linear_in', ffOut: 'linear_out' },
+  { int8 = null } = {},
+) {
   const dense = int8 ? (gr, x, name, w, inF, outF, bias) => linearInt8(gr, x, name, w, inF, outF, bias, int8) : linear;
   const { hiddenSize: H, numLayers: L, numHeads: nh, headDim: hd, vocabSize: V, normEps: eps } = cfg;
   const F = cfg.ffn.intermediateSize;
@@ -44,7 +51,10 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
   const mask = g.input('attention_mask', DType.INT64, [batch, seq]);
 
   // Embeddings: word[ids] + scale * PE[:S], then the embedding norm.
-  const word = g.init('encoder.embedding.word_embedding.weight', src('encoder.embedding.word_embedding.weight'), [V, H]);
+  const word = g.init('encoder.embedding.word_embedding.weight', src('encoder.embedding.word_embedding.weight'), [
+    V,
+    H,
+  ]);
   const scale = src('encoder.embedding.pos_embedding.scale_factor')[0];
   const pe = new Float32Array(seq * H);
   for (let p = 0; p < seq; p++) {
@@ -62,7 +72,10 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
 
   // Additive mask term (1 - m) * -10000 on the key axis: [B, 1, 1, S].
   const m = g.node('Cast', [mask], { attrs: { to: DType.FLOAT } });
-  const maskTerm = g.node('Reshape', [g.node('Mul', [g.node('Sub', [g.scalar(1), m]), g.scalar(-10000)]), g.ints([batch, 1, 1, seq])]);
+  const maskTerm = g.node('Reshape', [
+    g.node('Mul', [g.node('Sub', [g.scalar(1), m]), g.scalar(-10000)]),
+    g.ints([batch, 1, 1, seq]),
+  ]);
 
   for (let l = 0; l < L; l++) {
     const p = `encoder.layers.${l}`;
@@ -70,7 +83,9 @@ export function crammedEncoderModel(cfg, src, batch, seq, names = { ffIn: 'linea
     const qkvName = `${p}.attn.self_attention.query_key_value`;
     const qkv = dense(g, a, qkvName, transpose(src(`${qkvName}.weight`), 3 * H, H), H, 3 * H, null);
     // [B,S,3H] -> [B,S,heads,3hd] -> [B,heads,S,3hd] -> Q | K | V along the last axis.
-    const heads = g.node('Transpose', [g.node('Reshape', [qkv, g.ints([batch, seq, nh, 3 * hd])])], { attrs: { perm: [0, 2, 1, 3] } });
+    const heads = g.node('Transpose', [g.node('Reshape', [qkv, g.ints([batch, seq, nh, 3 * hd])])], {
+      attrs: { perm: [0, 2, 1, 3] },
+    });
     const [q, k, v] = g.node('Split', [heads], { attrs: { axis: -1 }, outputs: 3 });
     const normFactor = src(`${p}.attn.self_attention.norm_factor`)[0];
     let scores = g.node('MatMul', [q, g.node('Transpose', [k], { attrs: { perm: [0, 1, 3, 2] } })]);

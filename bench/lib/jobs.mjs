@@ -30,7 +30,10 @@ function parseLast(stdout) {
 
 function run(cmd, args, env, timeoutMs) {
   const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 2 ** 20 });
-  if (r.error) return { error: `${/** @type {NodeJS.ErrnoException} */ (r.error).code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000} s` : r.error.message}` };
+  if (r.error)
+    return {
+      error: `${/** @type {NodeJS.ErrnoException} */ (r.error).code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000} s` : r.error.message}`,
+    };
   try {
     const res = parseLast(r.stdout);
     if (r.status !== 0 && !res.error) res.error = `exit code ${r.status}`;
@@ -44,7 +47,12 @@ function run(cmd, args, env, timeoutMs) {
 /** Runs a Node worker job ({ kind, ... }) in a fresh process. */
 export function runWorker(job, { threads, timeoutMs = 20 * 60e3, env = {}, nodeArgs = [] }) {
   const worker = path.join(benchDir, 'lib', 'worker.mjs');
-  return run(process.execPath, [...nodeArgs, worker, JSON.stringify({ ...job, threads })], childEnv(threads, env), timeoutMs);
+  return run(
+    process.execPath,
+    [...nodeArgs, worker, JSON.stringify({ ...job, threads })],
+    childEnv(threads, env),
+    timeoutMs,
+  );
 }
 
 /** Runs the OpenBLAS program with its positional arguments. */

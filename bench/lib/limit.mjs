@@ -45,7 +45,8 @@ export function layerBytes(dtype, width = 768, depth = 11) {
  * peak; other work on the machine only lowers a rate). Rates are over all the pool's threads.
  */
 export function measureProbes(native, { dtypes, l2Bytes, threads, ms = 30, tries = 5 }) {
-  const best = (kind, dtype, bytes) => Math.max(...Array.from({ length: tries }, () => native.fffProbe(kind, dtype, bytes, ms)));
+  const best = (kind, dtype, bytes) =>
+    Math.max(...Array.from({ length: tries }, () => native.fffProbe(kind, dtype, bytes, ms)));
   const probes = { threads, l2Bytes, dtypes: {} };
   // Per thread: half the L2 (the rows that stay there), and the layer's weights split over the threads.
   probes.readL2 = best('read', 'f32', Math.floor(l2Bytes / 2));

@@ -94,7 +94,9 @@ function tensorProto(name, data, dims) {
   else throw new Error(`tensor ${name}: unsupported array type`);
   const n = dims.reduce((a, b) => a * b, 1);
   if (n !== data.length) throw new Error(`tensor ${name}: ${data.length} values for dims [${dims}]`);
-  t.int(2, type).string(8, name).bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  t.int(2, type)
+    .string(8, name)
+    .bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return t;
 }
 
@@ -221,7 +223,7 @@ export function quantizeWeightInt8(weightT, inF, outF, perChannel) {
   const q = new Int8Array(inF * outF);
   for (let k = 0; k < inF; k++) {
     for (let n = 0; n < outF; n++) {
-      const v = Math.round(weightT[k * outF + n] / scale[perChannel ? n : 0]);  // |v| <= 127 by construction
+      const v = Math.round(weightT[k * outF + n] / scale[perChannel ? n : 0]); // |v| <= 127 by construction
       q[k * outF + n] = Math.max(-127, Math.min(127, v));
     }
   }

@@ -53,14 +53,20 @@ export function parseArgs(argv, spec) {
     const neg = key.startsWith('no') && spec[key[2]?.toLowerCase() + key.slice(3)]?.type === 'bool';
     const k = neg ? key[2].toLowerCase() + key.slice(3) : key;
     const s = spec[k];
-    if (!s) throw new Error(`unknown option --${a} (options: ${Object.keys(spec).map((x) => '--' + x.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(' ')})`);
+    if (!s)
+      throw new Error(
+        `unknown option --${a} (options: ${Object.keys(spec)
+          .map((x) => '--' + x.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))
+          .join(' ')})`,
+      );
     if (s.type === 'bool') {
       out[k] = !neg;
       continue;
     }
     if (value === undefined) value = argv[++i];
     if (value === undefined) throw new Error(`--${a} needs a value`);
-    out[k] = s.type === 'int' ? Number.parseInt(value, 10) : s.type === 'list' ? value.split(',').filter(Boolean) : value;
+    out[k] =
+      s.type === 'int' ? Number.parseInt(value, 10) : s.type === 'list' ? value.split(',').filter(Boolean) : value;
     if (s.type === 'int' && !Number.isFinite(out[k])) throw new Error(`--${a} expects an integer`);
   }
   return out;

@@ -31,7 +31,8 @@ function log(msg) {
 /** The fffbert package as built in this checkout (dist/ + build/ or prebuilds/). */
 export function loadFffbert() {
   const entry = path.join(repoRoot, 'dist', 'index.js');
-  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm install\` (or \`npm run build\`) in ${repoRoot} first`);
+  if (!existsSync(entry))
+    throw new Error(`${entry} is missing: run \`npm install\` (or \`npm run build\`) in ${repoRoot} first`);
   return createRequire(entry)(entry);
 }
 
@@ -75,12 +76,19 @@ export function ensureOrt({ install = true } = {}) {
 
 function openblasCflags() {
   try {
-    return execFileSync('pkg-config', ['--cflags', '--libs', 'openblas'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return execFileSync('pkg-config', ['--cflags', '--libs', 'openblas'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .trim()
       .split(/\s+/)
       .filter(Boolean);
   } catch {
-    for (const dir of ['/usr/include/x86_64-linux-gnu/openblas-pthread', '/usr/include/aarch64-linux-gnu/openblas-pthread', '/usr/include/openblas']) {
+    for (const dir of [
+      '/usr/include/x86_64-linux-gnu/openblas-pthread',
+      '/usr/include/aarch64-linux-gnu/openblas-pthread',
+      '/usr/include/openblas',
+    ]) {
       if (existsSync(path.join(dir, 'cblas.h'))) return [`-I${dir}`, '-lopenblas'];
     }
     return null;
@@ -92,7 +100,11 @@ function tryAptInstall() {
   if (!isRoot || !existsSync('/usr/bin/apt-get')) return false;
   log('libopenblas-dev is missing: apt-get install -y libopenblas-dev ...');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'libopenblas-dev', 'pkg-config'], { env, stdio: 'ignore' }).status === 0;
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'libopenblas-dev', 'pkg-config'], {
+      env,
+      stdio: 'ignore',
+    }).status === 0;
   if (install()) return true;
   spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
   return install();
@@ -104,11 +116,15 @@ function tryAptInstall() {
  */
 export function ensureOpenblas({ install = true } = {}) {
   const source = path.join(benchDir, 'native', 'openblas_ff.c');
-  if (existsSync(openblasBinary) && statSync(openblasBinary).mtimeMs >= statSync(source).mtimeMs) return { ok: true, binary: openblasBinary };
+  if (existsSync(openblasBinary) && statSync(openblasBinary).mtimeMs >= statSync(source).mtimeMs)
+    return { ok: true, binary: openblasBinary };
   let flags = openblasCflags();
   if (!flags && install && sourceTree && tryAptInstall()) flags = openblasCflags();
   if (!flags) {
-    return { ok: false, note: 'OpenBLAS (cblas.h / libopenblas) not found and not installable here (needs root + apt-get): OpenBLAS peer skipped' };
+    return {
+      ok: false,
+      note: 'OpenBLAS (cblas.h / libopenblas) not found and not installable here (needs root + apt-get): OpenBLAS peer skipped',
+    };
   }
   mkdirSync(path.dirname(openblasBinary), { recursive: true });
   const cc = process.env.CC || 'cc';
@@ -116,7 +132,10 @@ export function ensureOpenblas({ install = true } = {}) {
   const args = ['-O2', '-ffp-contract=off', '-fopenmp', source, '-o', openblasBinary, ...flags, '-lm'];
   const r = spawnSync(cc, args, { encoding: 'utf8' });
   if (r.status !== 0) {
-    return { ok: false, note: `building the OpenBLAS peer failed (${cc} ${args.join(' ')}): ${(r.stderr || String(r.error)).trim().split('\n')[0]}` };
+    return {
+      ok: false,
+      note: `building the OpenBLAS peer failed (${cc} ${args.join(' ')}): ${(r.stderr || String(r.error)).trim().split('\n')[0]}`,
+    };
   }
   log(`built ${path.relative(repoRoot, openblasBinary)}`);
   return { ok: true, binary: openblasBinary };

@@ -1,9 +1,10 @@
 // One benchmark configuration in a fresh process: node bench/lib/worker.mjs '<job JSON>'.
 // Prints one JSON line: { timesMs, inner, info } or { error }.
-import { denseWeights, fffWeights, gemmOperands, tokensInput, WIDTH } from './layer-data.mjs';
+
 import { denseFeedforwardModel } from './graphs.mjs';
-import { loadOrt, ortSession } from './ort.mjs';
+import { denseWeights, fffWeights, gemmOperands, tokensInput, WIDTH } from './layer-data.mjs';
 import { cacheSizes, measureProbes } from './limit.mjs';
+import { loadOrt, ortSession } from './ort.mjs';
 import { loadFffbert, loadNative } from './setup.mjs';
 import { measure } from './timing.mjs';
 
@@ -36,7 +37,11 @@ const jobs = {
   },
   async 'dense-ort'({ threads, width, tokens }) {
     const ort = loadOrt();
-    const session = await ortSession(ort, denseFeedforwardModel(denseWeights(WIDTH, width, WIDTH), WIDTH, width, WIDTH, tokens), threads);
+    const session = await ortSession(
+      ort,
+      denseFeedforwardModel(denseWeights(WIDTH, width, WIDTH), WIDTH, width, WIDTH, tokens),
+      threads,
+    );
     const feeds = { x: new ort.Tensor('float32', tokensInput(tokens), [tokens, WIDTH]) };
     const r = await measure(() => session.run(feeds), timing);
     return { ...r, info: { threads, version: ort.env.versions?.node } };
@@ -53,18 +58,29 @@ const jobs = {
   async probe({ threads, dtypes }) {
     const f = fffbert(threads);
     const l2Bytes = cacheSizes().l2 ?? 2 ** 20;
-    return { probes: measureProbes(loadNative(), { dtypes, l2Bytes, threads: f.threads() }), info: { isa: f.isa().active, threads: f.threads() } };
+    return {
+      probes: measureProbes(loadNative(), { dtypes, l2Bytes, threads: f.threads() }),
+      info: { isa: f.isa().active, threads: f.threads() },
+    };
   },
   /** Our dense FF's output on a few tokens, for the sanity check against a float64 reference. */
   async 'check-dense-ours'({ threads, width, tokens }) {
-    const y = fffbert(threads).DenseFeedforward.fromTorch(denseWeights(WIDTH, width, WIDTH)).forwardSync(tokensInput(tokens), tokens);
+    const y = fffbert(threads)
+      .DenseFeedforward.fromTorch(denseWeights(WIDTH, width, WIDTH))
+      .forwardSync(tokensInput(tokens), tokens);
     return { y: Array.from(y) };
   },
   /** ORT's output of the dense FF graph on a few tokens (same check). */
   async 'check-dense-ort'({ threads, width, tokens }) {
     const ort = loadOrt();
-    const s = await ortSession(ort, denseFeedforwardModel(denseWeights(WIDTH, width, WIDTH), WIDTH, width, WIDTH, tokens), threads);
-    return { y: Array.from((await s.run({ x: new ort.Tensor('float32', tokensInput(tokens), [tokens, WIDTH]) })).y.data) };
+    const s = await ortSession(
+      ort,
+      denseFeedforwardModel(denseWeights(WIDTH, width, WIDTH), WIDTH, width, WIDTH, tokens),
+      threads,
+    );
+    return {
+      y: Array.from((await s.run({ x: new ort.Tensor('float32', tokensInput(tokens), [tokens, WIDTH]) })).y.data),
+    };
   },
 };
 
@@ -81,7 +97,14 @@ main().then(
     process.exit(0);
   },
   (e) => {
-    process.stdout.write(`\n${JSON.stringify({ error: String(e?.message ?? e).split('\n')[0].slice(0, 400), code: e?.code })}\n`);
+    process.stdout.write(
+      `\n${JSON.stringify({
+        error: String(e?.message ?? e)
+          .split('\n')[0]
+          .slice(0, 400),
+        code: e?.code,
+      })}\n`,
+    );
     process.exit(1);
   },
 );

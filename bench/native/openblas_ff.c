@@ -15,12 +15,12 @@
 // Prints one JSON line: {"timesMs": [...per call...], "inner": n, "config": "..."}.
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <omp.h>
 
 extern void openblas_set_num_threads(int);
 extern char* openblas_get_config(void);

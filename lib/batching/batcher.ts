@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from '../bert/types';
-import { ErrorCode, FffError, expectInteger, invalidArgument } from '../errors';
+import { ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
 import { expectOptions } from '../layers/common';
 import { mergeInputs, splitOutputs } from './merge';
 
@@ -73,7 +73,11 @@ export function checkBatchingOptions(options: unknown): Required<BatchingOptions
   const o = expectOptions('options.batching', options);
   for (const key of Object.keys(o)) {
     if (!['maxBatchSize', 'maxWaitMs', 'maxQueue'].includes(key)) {
-      throw invalidArgument(`options.batching.${key}`, 'absent (known options: maxBatchSize, maxWaitMs, maxQueue)', o[key]);
+      throw invalidArgument(
+        `options.batching.${key}`,
+        'absent (known options: maxBatchSize, maxWaitMs, maxQueue)',
+        o[key],
+      );
     }
   }
   const maxWaitMs = o.maxWaitMs ?? 5;
@@ -81,7 +85,8 @@ export function checkBatchingOptions(options: unknown): Required<BatchingOptions
     throw invalidArgument('options.batching.maxWaitMs', 'a number of milliseconds in [0, 60000]', maxWaitMs);
   }
   return {
-    maxBatchSize: o.maxBatchSize === undefined ? 32 : expectInteger('options.batching.maxBatchSize', o.maxBatchSize, 1, 65536),
+    maxBatchSize:
+      o.maxBatchSize === undefined ? 32 : expectInteger('options.batching.maxBatchSize', o.maxBatchSize, 1, 65536),
     maxWaitMs,
     maxQueue: o.maxQueue === undefined ? 1024 : expectInteger('options.batching.maxQueue', o.maxQueue, 1, 2 ** 24),
   };
@@ -102,7 +107,15 @@ export class Batcher {
   #company = 1;
   /** Moving average of a merged forward's duration (ms; undefined before the first). */
   #forwardMs: number | undefined;
-  readonly #stats = { batches: 0, requests: 0, rows: 0, paddedTokens: 0, rejected: 0, aborted: 0, batchRows: BATCH_ROW_BOUNDS.map(() => 0) };
+  readonly #stats = {
+    batches: 0,
+    requests: 0,
+    rows: 0,
+    paddedTokens: 0,
+    rejected: 0,
+    aborted: 0,
+    batchRows: BATCH_ROW_BOUNDS.map(() => 0),
+  };
 
   constructor(config: BertConfig, run: EncoderRun, options?: BatchingOptions) {
     this.options = Object.freeze(checkBatchingOptions(options));
@@ -121,7 +134,12 @@ export class Batcher {
     }
     if (this.#waiting.length >= this.options.maxQueue) {
       this.#stats.rejected++;
-      return Promise.reject(new FffError(ErrorCode.QUEUE_FULL, `The batching queue is full (${this.options.maxQueue} requests waiting); retry later`));
+      return Promise.reject(
+        new FffError(
+          ErrorCode.QUEUE_FULL,
+          `The batching queue is full (${this.options.maxQueue} requests waiting); retry later`,
+        ),
+      );
     }
     const now = performance.now();
     this.#company = 0.75 * this.#company + 0.25 * (this.#waiting.length + this.#running > 0 ? 1 : 0);
@@ -130,7 +148,7 @@ export class Batcher {
       if (signal) {
         request.onAbort = () => {
           const i = this.#waiting.indexOf(request);
-          if (i < 0) return;  // already running: its result is delivered
+          if (i < 0) return; // already running: its result is delivered
           this.#waiting.splice(i, 1);
           this.#stats.aborted++;
           reject(abortError(signal));
@@ -225,7 +243,10 @@ export class Batcher {
         r.resolve(await this.#timed(this.#run(r.inputs, { logits: r.logits })));
         return;
       }
-      const { inputs, slots } = mergeInputs(batch.map((r) => r.inputs), this.#padId);
+      const { inputs, slots } = mergeInputs(
+        batch.map((r) => r.inputs),
+        this.#padId,
+      );
       this.#count(inputs, batch.length);
       const out = await this.#timed(this.#run(inputs, { logits: batch[0].logits }));
       batch.forEach((r, i) => r.resolve(splitOutputs(out, inputs, slots[i], this.#config)));

@@ -54,13 +54,21 @@ function cutRows(data: Float32Array, B: number, S: number, offset: number, rows:
 }
 
 /** The outputs a caller would have got from its own forward. */
-export function splitOutputs(out: EncoderOutputs, merged: EncoderInputs, slot: Slot, config: BertConfig): EncoderOutputs {
+export function splitOutputs(
+  out: EncoderOutputs,
+  merged: EncoderInputs,
+  slot: Slot,
+  config: BertConfig,
+): EncoderOutputs {
   const { batch: B, seq: S } = merged;
   const { batch: rows, seq } = slot.inputs;
   const mine: EncoderOutputs = { lastHiddenState: cutRows(out.lastHiddenState, B, S, slot.offset, rows, seq) };
   if (out.logits !== undefined) {
     // MLM: [B, S, vocab], per position; classification: [B, labels], per row
-    mine.logits = config.head === 'mlm' ? cutRows(out.logits, B, S, slot.offset, rows, seq) : cutRows(out.logits, B, 1, slot.offset, rows, 1);
+    mine.logits =
+      config.head === 'mlm'
+        ? cutRows(out.logits, B, S, slot.offset, rows, seq)
+        : cutRows(out.logits, B, 1, slot.offset, rows, 1);
   }
   if (out.poolerOutput !== undefined) mine.poolerOutput = cutRows(out.poolerOutput, B, 1, slot.offset, rows, 1);
   return mine;

@@ -21,7 +21,8 @@ export function parseConfig(dir: string, tensors?: TensorSource): BertConfig {
   const archPath = path.join(dir, 'model_config.json');
   let config: BertConfig;
   if (pathExists(configPath, 'model config')) config = parseConfigJson(readJson(configPath), configPath);
-  else if (pathExists(archPath, 'model config')) config = parseCrammedArch(readJson(archPath), archPath, 'model_config.json', null, null);
+  else if (pathExists(archPath, 'model config'))
+    config = parseCrammedArch(readJson(archPath), archPath, 'model_config.json', null, null);
   else throw new FffError(ErrorCode.FILE_NOT_FOUND, `No config.json or model_config.json in ${dir}`);
   if (tensors) checkLayerCount(config, tensors);
   return tensors ? resolveWithCheckpoint(config, tensors) : config;
@@ -54,21 +55,29 @@ function show(value: unknown): string {
 }
 
 function unsupported(source: string, field: string, value: unknown, expected: string): FffError {
-  return new FffError(ErrorCode.UNSUPPORTED_MODEL, `Unsupported model (${source}): ${field} is ${show(value)}; this library supports ${expected}`);
+  return new FffError(
+    ErrorCode.UNSUPPORTED_MODEL,
+    `Unsupported model (${source}): ${field} is ${show(value)}; this library supports ${expected}`,
+  );
 }
 
 function invalid(source: string, field: string, value: unknown, expected: string): FffError {
-  return new FffError(ErrorCode.INVALID_MODEL, `Invalid model config (${source}): expected ${field} to be ${expected} but it is ${show(value)}`);
+  return new FffError(
+    ErrorCode.INVALID_MODEL,
+    `Invalid model config (${source}): expected ${field} to be ${expected} but it is ${show(value)}`,
+  );
 }
 
 function expectObject(value: unknown, source: string, field: string): Json {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(source, field, value, 'an object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw invalid(source, field, value, 'an object');
   return value as Json;
 }
 
 function posInt(json: Json, key: string, source: string, field: string, fallback?: number): number {
   const v = json[key] === undefined || json[key] === null ? fallback : json[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw invalid(source, field, json[key], 'a positive integer');
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+    throw invalid(source, field, json[key], 'a positive integer');
   return v;
 }
 
@@ -82,7 +91,14 @@ function positiveNumber(json: Json, key: string, source: string, field: string, 
 }
 
 /** Refuses a field whose value differs from the one this library implements (`allowMissing`: absent is fine). */
-function requireValue(json: Json, key: string, expected: unknown, source: string, field: string, allowMissing = true): void {
+function requireValue(
+  json: Json,
+  key: string,
+  expected: unknown,
+  source: string,
+  field: string,
+  allowMissing = true,
+): void {
   const v = json[key];
   if (v === undefined && allowMissing) return;
   if (v !== expected) throw unsupported(source, field, v, JSON.stringify(expected));
@@ -97,7 +113,8 @@ export const MAX_LABELS = 65536;
 export const MAX_CRAMMED_POSITIONS = 16384;
 
 function labelsFrom(id2label: unknown, numLabels: number | undefined, source: string, field: string): string[] {
-  if (numLabels !== undefined && numLabels > MAX_LABELS) throw invalid(source, 'num_labels', numLabels, `at most ${MAX_LABELS}`);
+  if (numLabels !== undefined && numLabels > MAX_LABELS)
+    throw invalid(source, 'num_labels', numLabels, `at most ${MAX_LABELS}`);
   if (id2label === undefined || id2label === null) {
     return Array.from({ length: numLabels ?? 2 }, (_, i) => `LABEL_${i}`);
   }
@@ -131,7 +148,8 @@ function parseHfBert(json: Json, source: string): BertConfig {
   requireValue(json, 'add_cross_attention', false, source, 'add_cross_attention');
   const hiddenSize = posInt(json, 'hidden_size', source, 'hidden_size');
   const numHeads = posInt(json, 'num_attention_heads', source, 'num_attention_heads');
-  if (hiddenSize % numHeads !== 0) throw invalid(source, 'hidden_size', hiddenSize, `a multiple of num_attention_heads (${numHeads})`);
+  if (hiddenSize % numHeads !== 0)
+    throw invalid(source, 'hidden_size', hiddenSize, `a multiple of num_attention_heads (${numHeads})`);
   const head = hfHead(json.architectures, source);
   const numLabelsField = json.num_labels === undefined ? undefined : posInt(json, 'num_labels', source, 'num_labels');
   const labels = head === 'classification' ? labelsFrom(json.id2label, numLabelsField, source, 'id2label') : [];
@@ -151,7 +169,8 @@ function parseHfBert(json: Json, source: string): BertConfig {
     numLabels: labels.length,
     labels,
     hasPooler: head === 'classification',
-    padTokenId: typeof padTokenId === 'number' && Number.isSafeInteger(padTokenId) && padTokenId >= 0 ? padTokenId : undefined,
+    padTokenId:
+      typeof padTokenId === 'number' && Number.isSafeInteger(padTokenId) && padTokenId >= 0 ? padTokenId : undefined,
     raw: json,
   };
 }
@@ -159,10 +178,14 @@ function parseHfBert(json: Json, source: string): BertConfig {
 /** The head named by `architectures`; undefined when the config has none (the checkpoint decides). */
 function hfHead(architectures: unknown, source: string): BertConfig['head'] | undefined {
   if (architectures === undefined || architectures === null) return undefined;
-  if (!Array.isArray(architectures) || architectures.length === 0 || !architectures.every((a) => typeof a === 'string')) {
+  if (
+    !Array.isArray(architectures) ||
+    architectures.length === 0 ||
+    !architectures.every((a) => typeof a === 'string')
+  ) {
     throw invalid(source, 'architectures', architectures, 'a non-empty array of class names');
   }
-  const known = (architectures as string[]).find((a) => Object.prototype.hasOwnProperty.call(HF_HEADS, a));
+  const known = (architectures as string[]).find((a) => Object.hasOwn(HF_HEADS, a));
   if (known === undefined) throw unsupported(source, 'architectures', architectures, Object.keys(HF_HEADS).join(', '));
   return HF_HEADS[known];
 }
@@ -178,7 +201,13 @@ const CRAMMED_HEADS: Record<string, BertConfig['head']> = {
  * `arch` is the architecture object; `prefix` its dotted name in errors ('arch.' or ''); `outer` the whole
  * config.json when there is one; `architectures` its top-level class list (decides the head).
  */
-function parseCrammedArch(arch: Json, source: string, prefix: string, outer: Json | null, architectures: unknown): BertConfig {
+function parseCrammedArch(
+  arch: Json,
+  source: string,
+  prefix: string,
+  outer: Json | null,
+  architectures: unknown,
+): BertConfig {
   const f = (key: string): string => prefix + key;
   const embedding = expectObject(arch.embedding, source, f('embedding'));
   const attention = expectObject(arch.attention, source, f('attention'));
@@ -203,9 +232,11 @@ function parseCrammedArch(arch: Json, source: string, prefix: string, outer: Jso
 
   const hiddenSize = posInt(arch, 'hidden_size', source, f('hidden_size'));
   const embeddingDim = posInt(embedding, 'embedding_dim', source, e('embedding_dim'), hiddenSize);
-  if (embeddingDim !== hiddenSize) throw unsupported(source, e('embedding_dim'), embeddingDim, `embedding_dim equal to hidden_size (${hiddenSize})`);
+  if (embeddingDim !== hiddenSize)
+    throw unsupported(source, e('embedding_dim'), embeddingDim, `embedding_dim equal to hidden_size (${hiddenSize})`);
   const numHeads = posInt(attention, 'num_attention_heads', source, a('num_attention_heads'));
-  if (hiddenSize % numHeads !== 0) throw invalid(source, f('hidden_size'), hiddenSize, `a multiple of num_attention_heads (${numHeads})`);
+  if (hiddenSize % numHeads !== 0)
+    throw invalid(source, f('hidden_size'), hiddenSize, `a multiple of num_attention_heads (${numHeads})`);
 
   let ffn: BertConfig['ffn'];
   if (arch.intermed_type === 'fff') {
@@ -225,7 +256,10 @@ function parseCrammedArch(arch: Json, source: string, prefix: string, outer: Jso
   let labels: string[] = [];
   let crammedPooler: BertConfig['crammedPooler'];
   if (head === 'classification') {
-    const n = arch.num_labels === null || arch.num_labels === undefined ? undefined : posInt(arch, 'num_labels', source, f('num_labels'));
+    const n =
+      arch.num_labels === null || arch.num_labels === undefined
+        ? undefined
+        : posInt(arch, 'num_labels', source, f('num_labels'));
     labels = labelsFrom(outer?.id2label, n, source, 'id2label');
     numLabels = labels.length;
     crammedPooler = crammedPoolerOf(arch, source, f);
@@ -247,14 +281,16 @@ function parseCrammedArch(arch: Json, source: string, prefix: string, outer: Jso
     labels,
     crammedPooler,
     hasPooler: false,
-    padTokenId: typeof padTokenId === 'number' && Number.isSafeInteger(padTokenId) && padTokenId >= 0 ? padTokenId : undefined,
+    padTokenId:
+      typeof padTokenId === 'number' && Number.isSafeInteger(padTokenId) && padTokenId >= 0 ? padTokenId : undefined,
     raw: outer ?? arch,
   };
 }
 
 function crammedPositions(embedding: Json, source: string, field: string): number {
   const n = posInt(embedding, 'max_seq_length', source, field);
-  if (n > MAX_CRAMMED_POSITIONS) throw invalid(source, field, n, `at most ${MAX_CRAMMED_POSITIONS} (the sinusoidal table is computed at load)`);
+  if (n > MAX_CRAMMED_POSITIONS)
+    throw invalid(source, field, n, `at most ${MAX_CRAMMED_POSITIONS} (the sinusoidal table is computed at load)`);
   return n;
 }
 
@@ -263,12 +299,17 @@ function crammedHead(architectures: unknown, source: string): BertConfig['head']
   if (!Array.isArray(architectures) || !architectures.every((x) => typeof x === 'string')) {
     throw invalid(source, 'architectures', architectures, 'an array of class names');
   }
-  const known = (architectures as string[]).find((x) => Object.prototype.hasOwnProperty.call(CRAMMED_HEADS, x));
-  if (known === undefined) throw unsupported(source, 'architectures', architectures, Object.keys(CRAMMED_HEADS).join(', '));
+  const known = (architectures as string[]).find((x) => Object.hasOwn(CRAMMED_HEADS, x));
+  if (known === undefined)
+    throw unsupported(source, 'architectures', architectures, Object.keys(CRAMMED_HEADS).join(', '));
   return CRAMMED_HEADS[known];
 }
 
-function crammedPoolerOf(arch: Json, source: string, f: (key: string) => string): NonNullable<BertConfig['crammedPooler']> {
+function crammedPoolerOf(
+  arch: Json,
+  source: string,
+  f: (key: string) => string,
+): NonNullable<BertConfig['crammedPooler']> {
   const ch = expectObject(arch.classification_head, source, f('classification_head'));
   const c = (key: string): string => f(`classification_head.${key}`);
   const kind = ch.pooler;
@@ -295,7 +336,10 @@ function expectShape(tensors: TensorSource, name: string, expected: number[], wh
   const shape = shapeOf(tensors, name);
   if (shape === undefined) throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint has no tensor ${name} (${why})`);
   if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
-    throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint's ${name} has shape [${shape.join(', ')}] but the config implies [${expected.join(', ')}] (${why})`);
+    throw new FffError(
+      ErrorCode.INVALID_MODEL,
+      `The checkpoint's ${name} has shape [${shape.join(', ')}] but the config implies [${expected.join(', ')}] (${why})`,
+    );
   }
 }
 
@@ -309,15 +353,24 @@ export function checkLayerCount(config: BertConfig, tensors: TensorSource): void
     const key = `${hfPrefix(tensors)}embeddings.token_type_embeddings.weight`;
     const rows = tensors.info(key)?.shape[0];
     if (rows !== undefined && rows !== config.typeVocabSize) {
-      throw new FffError(ErrorCode.INVALID_MODEL, `The config's type_vocab_size is ${config.typeVocabSize} but the checkpoint's ${key} has ${rows} rows`);
+      throw new FffError(
+        ErrorCode.INVALID_MODEL,
+        `The config's type_vocab_size is ${config.typeVocabSize} but the checkpoint's ${key} has ${rows} rows`,
+      );
     }
   }
   if (config.ffn.kind === 'dense') {
-    const key = config.family === 'crammed' ? 'encoder.layers.0.ffn.dense_in.weight' : `${hfPrefix(tensors)}encoder.layer.0.intermediate.dense.weight`;
+    const key =
+      config.family === 'crammed'
+        ? 'encoder.layers.0.ffn.dense_in.weight'
+        : `${hfPrefix(tensors)}encoder.layer.0.intermediate.dense.weight`;
     const rows = tensors.info(key)?.shape[0];
     if (rows !== undefined && rows !== config.ffn.intermediateSize) {
       const field = config.family === 'crammed' ? 'intermed_size' : 'intermediate_size';
-      throw new FffError(ErrorCode.INVALID_MODEL, `The config's ${field} is ${config.ffn.intermediateSize} but the checkpoint's ${key} has ${rows} rows`);
+      throw new FffError(
+        ErrorCode.INVALID_MODEL,
+        `The config's ${field} is ${config.ffn.intermediateSize} but the checkpoint's ${key} has ${rows} rows`,
+      );
     }
   }
   const pattern = config.family === 'crammed' ? /^encoder\.layers\.(\d+)\./ : /^(?:bert\.)?encoder\.layer\.(\d+)\./;
@@ -328,7 +381,10 @@ export function checkLayerCount(config: BertConfig, tensors: TensorSource): void
   }
   if (layers !== config.numLayers) {
     const field = config.family === 'crammed' ? 'num_transformer_layers' : 'num_hidden_layers';
-    throw new FffError(ErrorCode.INVALID_MODEL, `The config's ${field} is ${config.numLayers} but the checkpoint has ${layers} layers`);
+    throw new FffError(
+      ErrorCode.INVALID_MODEL,
+      `The config's ${field} is ${config.numLayers} but the checkpoint has ${layers} layers`,
+    );
   }
 }
 
@@ -349,12 +405,20 @@ export function resolveWithCheckpoint(config: BertConfig, tensors: TensorSource)
   if (config.family === 'hf') {
     const p = hfPrefix(tensors);
     expectShape(tensors, `${p}embeddings.word_embeddings.weight`, [config.vocabSize, H], 'vocab_size x hidden_size');
-    expectShape(tensors, `${p}embeddings.position_embeddings.weight`, [config.maxPositions, H], 'max_position_embeddings x hidden_size');
+    expectShape(
+      tensors,
+      `${p}embeddings.position_embeddings.weight`,
+      [config.maxPositions, H],
+      'max_position_embeddings x hidden_size',
+    );
     out.hasPooler = has(`${p}pooler.dense.weight`);
     const mlmBias = has('cls.predictions.bias') || has('cls.predictions.decoder.bias');
     if (undecided) out.head = has('classifier.weight') ? 'classification' : mlmBias ? 'mlm' : 'none';
     if (out.head === 'mlm') {
-      const bias = !has('cls.predictions.bias') && has('cls.predictions.decoder.bias') ? 'cls.predictions.decoder.bias' : 'cls.predictions.bias';
+      const bias =
+        !has('cls.predictions.bias') && has('cls.predictions.decoder.bias')
+          ? 'cls.predictions.decoder.bias'
+          : 'cls.predictions.bias';
       expectShape(tensors, bias, [config.vocabSize], 'the MLM head of BertForMaskedLM');
     }
     if (out.head === 'classification') {
@@ -363,15 +427,26 @@ export function resolveWithCheckpoint(config: BertConfig, tensors: TensorSource)
         out.labels = labelsFrom(config.raw.id2label, n, 'config.json', 'id2label');
         out.numLabels = n;
       }
-      if (!out.hasPooler) throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint has a classifier but no ${p}pooler.dense.weight`);
+      if (!out.hasPooler)
+        throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint has a classifier but no ${p}pooler.dense.weight`);
       expectShape(tensors, 'classifier.weight', [out.numLabels, H], 'num_labels x hidden_size');
     }
     return out;
   }
-  expectShape(tensors, 'encoder.embedding.word_embedding.weight', [config.vocabSize, H], 'embedding.vocab_size x hidden_size');
+  expectShape(
+    tensors,
+    'encoder.embedding.word_embedding.weight',
+    [config.vocabSize, H],
+    'embedding.vocab_size x hidden_size',
+  );
   if (config.ffn.kind === 'fff') {
     const nodes = config.ffn.trees * (2 ** (config.ffn.depth + 1) - 1);
-    expectShape(tensors, 'encoder.layers.0.ffn.linear_in.weight', [nodes, H], `intermed_size x (2^(intermed_depth+1) - 1) nodes x hidden_size`);
+    expectShape(
+      tensors,
+      'encoder.layers.0.ffn.linear_in.weight',
+      [nodes, H],
+      `intermed_size x (2^(intermed_depth+1) - 1) nodes x hidden_size`,
+    );
   }
   if (undecided) {
     if (has('head.weight')) {
@@ -379,14 +454,28 @@ export function resolveWithCheckpoint(config: BertConfig, tensors: TensorSource)
       out.head = 'classification';
       out.labels = labelsFrom(undefined, n, 'config', 'id2label');
       out.numLabels = n;
-      out.crammedPooler = crammedPoolerOf(config.raw.arch !== undefined ? (config.raw.arch as Json) : config.raw, 'config', (k) => k);
+      out.crammedPooler = crammedPoolerOf(
+        config.raw.arch !== undefined ? (config.raw.arch as Json) : config.raw,
+        'config',
+        (k) => k,
+      );
     } else {
       out.head = has('decoder.weight') ? 'mlm' : 'none';
     }
   }
   if (out.head === 'classification' && out.crammedPooler) {
-    expectShape(tensors, 'pooler.dense.weight', [out.crammedPooler.headDim, H], 'classification_head.head_dim x hidden_size');
-    expectShape(tensors, 'head.weight', [out.numLabels, out.crammedPooler.headDim], 'num_labels x classification_head.head_dim');
+    expectShape(
+      tensors,
+      'pooler.dense.weight',
+      [out.crammedPooler.headDim, H],
+      'classification_head.head_dim x hidden_size',
+    );
+    expectShape(
+      tensors,
+      'head.weight',
+      [out.numLabels, out.crammedPooler.headDim],
+      'num_labels x classification_head.head_dim',
+    );
   }
   return out;
 }

@@ -7,7 +7,7 @@
  * `cls.predictions.decoder.weight` is tied to it, a present one is compared natively and kept separately only
  * when it differs.
  */
-import { ErrorCode, FffError, describe, expectInteger, invalidArgument } from '../errors';
+import { describe, ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
 import { Disposable, expectOptions } from '../layers/common';
 import { allocFloat32, checkBatchTokens } from '../limits';
 import { callSite, native, nativeResult } from '../native';
@@ -65,7 +65,7 @@ function crammedKeys(name: string): string[] {
   const simple: Record<string, string[]> = {
     'embeddings.word.weight': ['encoder.embedding.word_embedding.weight'],
     'embeddings.scale_factor': ['encoder.embedding.pos_embedding.scale_factor'],
-    'mlm.decoder.weight': ['decoder.weight'],  // optional natively: absent = tied
+    'mlm.decoder.weight': ['decoder.weight'], // optional natively: absent = tied
   };
   if (simple[name]) return simple[name];
   let m: RegExpMatchArray | null;
@@ -84,7 +84,7 @@ function crammedKeys(name: string): string[] {
     'ffn.out.weight': 'ffn.dense_out.weight',
     'ffn.out.bias': 'ffn.dense_out.bias',
   };
-  return [p + (layer[rest] ?? rest)];  // norm1/norm2/ffn.linear_in/ffn.linear_out keep their names
+  return [p + (layer[rest] ?? rest)]; // norm1/norm2/ffn.linear_in/ffn.linear_out keep their names
 }
 
 function hfKeys(name: string, p: string): string[] {
@@ -94,14 +94,15 @@ function hfKeys(name: string, p: string): string[] {
     'embeddings.word.weight': [`${p}embeddings.word_embeddings.weight`],
     'embeddings.position.weight': [`${p}embeddings.position_embeddings.weight`],
     'embeddings.token_type.weight': [`${p}embeddings.token_type_embeddings.weight`],
-    'mlm.decoder.weight': ['cls.predictions.decoder.weight'],  // optional natively: absent = tied
+    'mlm.decoder.weight': ['cls.predictions.decoder.weight'], // optional natively: absent = tied
     'mlm.decoder.bias': ['cls.predictions.bias', 'cls.predictions.decoder.bias'],
   };
   if (simple[name]) return simple[name];
   let m: RegExpMatchArray | null;
   if ((m = name.match(/^embeddings\.norm\.(weight|bias)$/))) return norm(`${p}embeddings.LayerNorm`, m[1]);
   if ((m = name.match(/^mlm\.transform\.(weight|bias)$/))) return [`cls.predictions.transform.dense.${m[1]}`];
-  if ((m = name.match(/^mlm\.transform_norm\.(weight|bias)$/))) return norm('cls.predictions.transform.LayerNorm', m[1]);
+  if ((m = name.match(/^mlm\.transform_norm\.(weight|bias)$/)))
+    return norm('cls.predictions.transform.LayerNorm', m[1]);
   if ((m = name.match(/^pooler\.(weight|bias)$/))) return [`${p}pooler.dense.${m[1]}`];
   if ((m = name.match(/^classifier\.(weight|bias)$/))) return [`classifier.${m[1]}`];
   if (!(m = name.match(/^layers\.(\d+)\.(.+)\.(weight|bias)$/))) return [];
@@ -130,14 +131,21 @@ function nativeConfig(config: BertConfig, dtype: DenseDtype): NativeBertConfig {
   const ffn = expectOptions('config.ffn', c.ffn) as BertConfig['ffn'];
   const kind: unknown = ffn.kind;
   if (kind !== 'fff' && kind !== 'dense') throw unsupported('ffn.kind', kind, "expected 'fff' or 'dense'");
-  if (c.family === 'hf' && ffn.kind === 'fff') throw unsupported('ffn.kind', ffn.kind, 'hf models have a dense feedforward');
-  if (!['none', 'mlm', 'classification'].includes(c.head)) throw unsupported('head', c.head, "expected 'none', 'mlm' or 'classification'");
+  if (c.family === 'hf' && ffn.kind === 'fff')
+    throw unsupported('ffn.kind', ffn.kind, 'hf models have a dense feedforward');
+  if (!['none', 'mlm', 'classification'].includes(c.head))
+    throw unsupported('head', c.head, "expected 'none', 'mlm' or 'classification'");
   if (c.head === 'classification') {
     expectInteger('config.numLabels', c.numLabels, 1);
     if (c.family === 'crammed' && c.crammedPooler === undefined) {
-      throw unsupported('crammedPooler', c.crammedPooler, 'a crammed classification head needs its pooler (kind, headDim)');
+      throw unsupported(
+        'crammedPooler',
+        c.crammedPooler,
+        'a crammed classification head needs its pooler (kind, headDim)',
+      );
     }
-    if (c.family === 'hf' && !c.hasPooler) throw unsupported('hasPooler', c.hasPooler, 'an hf classification head needs the pooler');
+    if (c.family === 'hf' && !c.hasPooler)
+      throw unsupported('hasPooler', c.hasPooler, 'an hf classification head needs the pooler');
   }
   return {
     family: c.family,
@@ -165,7 +173,12 @@ function sameShape(a: number[], b: number[]): boolean {
   return sa.length === sb.length && sa.every((d, i) => d === sb[i]);
 }
 
-function loadTensors(model: NativeBertModel, config: BertConfig, tensors: TensorSource, onProgress?: CreateEncoderOptions['onProgress']): void {
+function loadTensors(
+  model: NativeBertModel,
+  config: BertConfig,
+  tensors: TensorSource,
+  onProgress?: CreateEncoderOptions['onProgress'],
+): void {
   const names = new Set(tensors.names());
   const prefix = hfPrefix(tensors);
   const keys = (name: string) => (config.family === 'crammed' ? crammedKeys(name) : hfKeys(name, prefix));
@@ -184,14 +197,22 @@ function loadTensors(model: NativeBertModel, config: BertConfig, tensors: Tensor
   }
   if (missing.length > 0) {
     const list = missing.slice(0, 10).join(', ') + (missing.length > 10 ? `, ... (${missing.length} in all)` : '');
-    throw new FffError(ErrorCode.INVALID_CHECKPOINT, `The checkpoint lacks tensors this ${config.family} model needs: ${list}`);
+    throw new FffError(
+      ErrorCode.INVALID_CHECKPOINT,
+      `The checkpoint lacks tensors this ${config.family} model needs: ${list}`,
+    );
   }
   // Weights of the encoder body that nothing reads would mean an architecture we do not implement (biases where
   // crammedBERT has none, a head transform, ...): refuse rather than compute something else.
   const body = config.family === 'crammed' ? ['encoder.'] : [`${prefix}embeddings.`, `${prefix}encoder.`];
-  const unused = [...names].filter((n) => body.some((b) => n.startsWith(b)) && !used.has(n) && !IGNORED.some((r) => r.test(n)));
+  const unused = [...names].filter(
+    (n) => body.some((b) => n.startsWith(b)) && !used.has(n) && !IGNORED.some((r) => r.test(n)),
+  );
   if (unused.length > 0) {
-    throw new FffError(ErrorCode.UNSUPPORTED_MODEL, `The checkpoint has encoder tensors this implementation does not use: ${unused.slice(0, 10).join(', ')}`);
+    throw new FffError(
+      ErrorCode.UNSUPPORTED_MODEL,
+      `The checkpoint has encoder tensors this implementation does not use: ${unused.slice(0, 10).join(', ')}`,
+    );
   }
   const bytes = (shape: number[]) => 4 * shape.reduce((n, d) => n * d, 1);
   const total = plan.reduce((n, p) => n + bytes(p.shape), 0);
@@ -218,7 +239,10 @@ function checkNormFactors(config: BertConfig, tensors: TensorSource, names: Set<
     if (!n.endsWith('.self_attention.norm_factor')) continue;
     const v = tensors.readF32(n)[0];
     if (!(Math.abs(v - expected) <= 1e-6 * expected)) {
-      throw new FffError(ErrorCode.UNSUPPORTED_MODEL, `Unsupported ${n} = ${v}: expected 1/sqrt(headDim) = ${expected}`);
+      throw new FffError(
+        ErrorCode.UNSUPPORTED_MODEL,
+        `Unsupported ${n} = ${v}: expected 1/sqrt(headDim) = ${expected}`,
+      );
     }
   }
 }
@@ -229,25 +253,42 @@ function checkInputs(config: BertConfig, inputs: EncoderInputs): { batch: number
   const batch = expectInteger('inputs.batch', o.batch, 1, 2 ** 31);
   const seq = expectInteger('inputs.seq', o.seq, 1, 2 ** 31);
   if (seq > config.maxPositions) {
-    throw new FffError(ErrorCode.SEQUENCE_TOO_LONG, `The sequence length ${seq} exceeds the model's maximum of ${config.maxPositions}`);
+    throw new FffError(
+      ErrorCode.SEQUENCE_TOO_LONG,
+      `The sequence length ${seq} exceeds the model's maximum of ${config.maxPositions}`,
+    );
   }
   checkBatchTokens('inputs', batch, seq);
   const n = batch * seq;
   const ints = (field: string, value: unknown, limit: number, code: ErrorCode, what: string): void => {
-    if (!(value instanceof Int32Array)) throw invalidArgument(`inputs.${field}`, 'an Int32Array', value, ErrorCode.INVALID_TYPE);
+    if (!(value instanceof Int32Array))
+      throw invalidArgument(`inputs.${field}`, 'an Int32Array', value, ErrorCode.INVALID_TYPE);
     if (value.length !== n) {
-      throw new FffError(ErrorCode.INVALID_LENGTH, `Expected inputs.${field} to have length ${n} (batch ${batch} x seq ${seq}) but received length ${value.length}`);
+      throw new FffError(
+        ErrorCode.INVALID_LENGTH,
+        `Expected inputs.${field} to have length ${n} (batch ${batch} x seq ${seq}) but received length ${value.length}`,
+      );
     }
     for (let t = 0; t < n; t++) {
       if (value[t] < 0 || value[t] >= limit) {
         const b = Math.floor(t / seq);
-        throw new FffError(code, `inputs.${field}[${b}, ${t % seq}] (batch ${b}, position ${t % seq}) = ${value[t]} is outside ${what} [0, ${limit})`);
+        throw new FffError(
+          code,
+          `inputs.${field}[${b}, ${t % seq}] (batch ${b}, position ${t % seq}) = ${value[t]} is outside ${what} [0, ${limit})`,
+        );
       }
     }
   };
   ints('inputIds', o.inputIds, config.vocabSize, ErrorCode.TOKEN_OUT_OF_RANGE, 'the vocabulary');
   ints('attentionMask', o.attentionMask, 2, ErrorCode.INVALID_ARGUMENT, 'the mask values');
-  if (o.tokenTypeIds !== undefined) ints('tokenTypeIds', o.tokenTypeIds, Math.max(1, config.typeVocabSize), ErrorCode.INVALID_ARGUMENT, 'the token types');
+  if (o.tokenTypeIds !== undefined)
+    ints(
+      'tokenTypeIds',
+      o.tokenTypeIds,
+      Math.max(1, config.typeVocabSize),
+      ErrorCode.INVALID_ARGUMENT,
+      'the token types',
+    );
   return { batch, seq };
 }
 
@@ -261,7 +302,8 @@ class Encoder implements NativeEncoder {
     this.config = config;
     this.dtype = dtype;
     const c = config;
-    this.poolerWidth = c.family === 'hf' ? (c.hasPooler ? c.hiddenSize : 0) : c.head === 'classification' ? c.crammedPooler!.headDim : 0;
+    this.poolerWidth =
+      c.family === 'hf' ? (c.hasPooler ? c.hiddenSize : 0) : c.head === 'classification' ? c.crammedPooler!.headDim : 0;
     this.#native = new Disposable(model, 'encoder');
   }
 
@@ -309,11 +351,17 @@ class Encoder implements NativeEncoder {
   #prepare(inputs: EncoderInputs, options: EncoderForwardOptions | undefined) {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
-    if (o.logits !== undefined && typeof o.logits !== 'boolean') throw invalidArgument('options.logits', 'a boolean', o.logits);
+    if (o.logits !== undefined && typeof o.logits !== 'boolean')
+      throw invalidArgument('options.logits', 'a boolean', o.logits);
     const c = this.config;
     const { batch, seq } = checkInputs(c, inputs);
     const wantLogits = o.logits !== false;
-    const logits = c.head === 'mlm' && wantLogits ? batch * seq * c.vocabSize : c.head === 'classification' && wantLogits ? batch * c.numLabels : 0;
+    const logits =
+      c.head === 'mlm' && wantLogits
+        ? batch * seq * c.vocabSize
+        : c.head === 'classification' && wantLogits
+          ? batch * c.numLabels
+          : 0;
     const args = [inputs.inputIds, inputs.attentionMask, inputs.tokenTypeIds ?? null, batch, seq] as const;
     return { handle, args, hidden: batch * seq * c.hiddenSize, logits, pooler: batch * this.poolerWidth };
   }
@@ -324,12 +372,17 @@ class Encoder implements NativeEncoder {
  * (one at a time), and finalizes it; options.dtype picks the dense layers' arithmetic. Throws ERR_FFF_UNSUPPORTED_MODEL / ERR_FFF_INVALID_MODEL for
  * configurations it cannot run, ERR_FFF_INVALID_CHECKPOINT for missing or misshapen tensors.
  */
-export function createEncoder(config: BertConfig, tensors: TensorSource, options?: CreateEncoderOptions): NativeEncoder {
+export function createEncoder(
+  config: BertConfig,
+  tensors: TensorSource,
+  options?: CreateEncoderOptions,
+): NativeEncoder {
   const o = expectOptions('options', options);
   const dtype = expectDenseDtype('options.dtype', o.dtype);
   const model = new native.NativeBertModel(nativeConfig(config, dtype));
   try {
-    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', o.onProgress);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
+      throw invalidArgument('options.onProgress', 'a function', o.onProgress);
     loadTensors(model, config, tensors, o.onProgress as CreateEncoderOptions['onProgress']);
     model.finalize();
   } catch (err) {

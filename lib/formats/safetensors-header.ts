@@ -5,8 +5,9 @@
  * `{ dtype, shape, data_offsets: [begin, end] }` (byte offsets relative to the start of the data section) and
  * may hold `__metadata__`: `{ [key]: string }`.
  */
-import { ErrorCode, FffError } from '../errors';
+
 import type { TensorDtype, TensorInfo } from '../bert/types';
+import { ErrorCode, FffError } from '../errors';
 
 /** Bytes per element of every dtype this reader knows. */
 export const DTYPE_BYTES: Readonly<Record<TensorDtype, number>> = {
@@ -49,7 +50,7 @@ function invalid(source: string, what: string): FffError {
 }
 
 function isDtype(value: unknown): value is TensorDtype {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, value);
+  return typeof value === 'string' && Object.hasOwn(DTYPE_BYTES, value);
 }
 
 function isCount(value: unknown): value is number {
@@ -66,7 +67,8 @@ export function parseHeaderLength(prefix: Buffer, fileSize: number, source: stri
   }
   const n = prefix.readBigUInt64LE(0);
   if (n < 2n) throw invalid(source, `header length ${n} is too small for a JSON object`);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw invalid(source, `header length ${n} exceeds the maximum of ${MAX_HEADER_BYTES} bytes`);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    throw invalid(source, `header length ${n} exceeds the maximum of ${MAX_HEADER_BYTES} bytes`);
   if (n > BigInt(fileSize - 8)) {
     throw invalid(source, `header length ${n} exceeds the ${fileSize - 8} bytes that follow it (file truncated?)`);
   }
@@ -79,23 +81,36 @@ function parseEntry(source: string, name: string, raw: unknown, dataBytes: numbe
   }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   if (!isDtype(dtype)) {
-    throw invalid(source, `tensor "${name}" has dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
+    throw invalid(
+      source,
+      `tensor "${name}" has dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw invalid(source, `tensor "${name}" has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
+    throw invalid(
+      source,
+      `tensor "${name}" has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`,
+    );
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    throw invalid(source, `tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [begin, end], non-negative integers`);
+    throw invalid(
+      source,
+      `tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [begin, end], non-negative integers`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw invalid(source, `tensor "${name}" has data_offsets [${begin}, ${end}] with begin > end`);
   if (end > dataBytes) {
-    throw invalid(source, `tensor "${name}" has data_offsets [${begin}, ${end}] beyond the ${dataBytes}-byte data section (file truncated?)`);
+    throw invalid(
+      source,
+      `tensor "${name}" has data_offsets [${begin}, ${end}] beyond the ${dataBytes}-byte data section (file truncated?)`,
+    );
   }
   let numel = 1;
   for (const d of shape as number[]) {
     numel *= d;
-    if (!Number.isSafeInteger(numel)) throw invalid(source, `tensor "${name}" has shape ${JSON.stringify(shape)} with too many elements`);
+    if (!Number.isSafeInteger(numel))
+      throw invalid(source, `tensor "${name}" has shape ${JSON.stringify(shape)} with too many elements`);
   }
   const bytes = numel * DTYPE_BYTES[dtype];
   if (end - begin !== bytes) {
@@ -108,7 +123,8 @@ function parseEntry(source: string, name: string, raw: unknown, dataBytes: numbe
 }
 
 function parseMetadata(source: string, raw: unknown): Record<string, string> {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(source, '__metadata__ is not an object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw invalid(source, '__metadata__ is not an object');
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (typeof value !== 'string') throw invalid(source, `__metadata__.${key} is ${typeof value}; expected a string`);
@@ -145,12 +161,17 @@ export function parseHeader(json: Buffer, fileSize: number, source: string): Saf
   }
   // Sorted by begin (then end), each tensor must start at or after the end of the previous one. Empty tensors
   // (begin == end) occupy no bytes and cannot overlap.
-  const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const sorted = [...tensors.values()]
+    .filter((t) => t.end > t.begin)
+    .sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1];
     const cur = sorted[i];
     if (cur.begin < prev.end) {
-      throw invalid(source, `tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${cur.name}" [${cur.begin}, ${cur.end}] overlap`);
+      throw invalid(
+        source,
+        `tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${cur.name}" [${cur.begin}, ${cur.end}] overlap`,
+      );
     }
   }
   return { headerBytes, dataStart, dataBytes, tensors, metadata };

@@ -5,15 +5,23 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { ErrorCode, FffError } from '../errors';
 import type { TensorDtype, TensorInfo, TensorSource } from '../bert/types';
+import { ErrorCode, FffError } from '../errors';
 import { fsError, openRegularFile } from './files';
-import { ScratchBuffer } from './scratch-buffer';
-import { parseHeader, parseHeaderLength } from './safetensors-header';
 import type { SafetensorsHeader, TensorEntry } from './safetensors-header';
+import { parseHeader, parseHeaderLength } from './safetensors-header';
+import { ScratchBuffer } from './scratch-buffer';
 
 /** A tensor in its own dtype. F16 and BF16 come as their raw bits (Uint16Array); BOOL as Uint8Array of 0/1. */
-export type TensorData = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+export type TensorData =
+  | Float64Array
+  | Float32Array
+  | Uint16Array
+  | BigInt64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array;
 
 export interface TensorWithData extends TensorInfo {
   data: TensorData;
@@ -87,14 +95,18 @@ export class SafetensorsFile implements TensorSource {
   /** Opens and validates the header; throws ERR_FFF_FILE_NOT_FOUND or ERR_FFF_INVALID_CHECKPOINT. */
   static open(path: string): SafetensorsFile {
     if (os.endianness() !== 'LE') {
-      throw new FffError(ErrorCode.UNSUPPORTED_MODEL, 'safetensors data is little-endian; big-endian hosts are not supported');
+      throw new FffError(
+        ErrorCode.UNSUPPORTED_MODEL,
+        'safetensors data is little-endian; big-endian hosts are not supported',
+      );
     }
     let fd: number;
     let size: number;
     try {
       ({ fd, size } = openRegularFile(path, 'checkpoint'));
     } catch (err) {
-      if (err instanceof FffError && err.code === ErrorCode.INVALID_MODEL) throw new FffError(ErrorCode.INVALID_CHECKPOINT, err.message);
+      if (err instanceof FffError && err.code === ErrorCode.INVALID_MODEL)
+        throw new FffError(ErrorCode.INVALID_CHECKPOINT, err.message);
       throw err;
     }
     try {
@@ -130,7 +142,10 @@ export class SafetensorsFile implements TensorSource {
   readF32(name: string): Float32Array {
     const e = this.#entry(name);
     if (!isFloat(e.dtype)) {
-      throw new FffError(ErrorCode.INVALID_CHECKPOINT, `Tensor "${name}" in ${this.path} has dtype ${e.dtype}; expected a float dtype (F32, F16, BF16, F64)`);
+      throw new FffError(
+        ErrorCode.INVALID_CHECKPOINT,
+        `Tensor "${name}" in ${this.path} has dtype ${e.dtype}; expected a float dtype (F32, F16, BF16, F64)`,
+      );
     }
     const raw = this.#readRaw(e);
     if (e.dtype === 'F32') return new Float32Array(raw, 0, e.numel);
@@ -182,9 +197,11 @@ export class SafetensorsFile implements TensorSource {
   }
 
   #entry(name: string): TensorEntry {
-    if (typeof name !== 'string') throw new FffError(ErrorCode.INVALID_ARGUMENT, `Expected name to be a string but received ${typeof name}`);
+    if (typeof name !== 'string')
+      throw new FffError(ErrorCode.INVALID_ARGUMENT, `Expected name to be a string but received ${typeof name}`);
     const e = this.header.tensors.get(name);
-    if (e === undefined) throw new FffError(ErrorCode.INVALID_CHECKPOINT, `Tensor "${name}" is missing from ${this.path}`);
+    if (e === undefined)
+      throw new FffError(ErrorCode.INVALID_CHECKPOINT, `Tensor "${name}" is missing from ${this.path}`);
     return e;
   }
 
@@ -219,7 +236,10 @@ function readFully(fd: number, into: Uint8Array, position: number, length: numbe
       throw fsError(err, path, 'checkpoint');
     }
     if (n === 0) {
-      throw new FffError(ErrorCode.INVALID_CHECKPOINT, `Invalid safetensors file ${path}: unexpected end of file at byte ${position + done} (file truncated?)`);
+      throw new FffError(
+        ErrorCode.INVALID_CHECKPOINT,
+        `Invalid safetensors file ${path}: unexpected end of file at byte ${position + done} (file truncated?)`,
+      );
     }
     done += n;
   }

@@ -26,7 +26,8 @@ export class ScratchBuffer {
 
   /** An ArrayBuffer of at least `bytes`; views of earlier calls may be invalidated. */
   get(bytes: number): ArrayBuffer {
-    if (bytes > this.#max) throw new RangeError(`scratch request of ${bytes} bytes exceeds its maximum of ${this.#max}`);
+    if (bytes > this.#max)
+      throw new RangeError(`scratch request of ${bytes} bytes exceeds its maximum of ${this.#max}`);
     if (resizable) {
       if (this.#buffer === null) {
         const Ctor = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ResizableArrayBuffer;

@@ -14,7 +14,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** The files a model folder is read from (lib/bert/config.ts, lib/model.ts, lib/tokenizer.ts). */
-export const MODEL_FILES = ['config.json', 'model_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
+export const MODEL_FILES = [
+  'config.json',
+  'model_config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
 
 export const COMMIT_RE = /^[0-9a-f]{40}$/;
 
@@ -89,7 +96,8 @@ function writeFileAtomic(target: string, data: string): void {
 
 /** refs/<revision> = commit (as Python: the bare hash, no newline); unchanged refs are not rewritten (a read-only cache). */
 export function writeRef(repoDir: string, revision: string, commit: string): void {
-  if (revision !== commit && readRef(repoDir, revision) !== commit) writeFileAtomic(path.join(repoDir, 'refs', revision), commit);
+  if (revision !== commit && readRef(repoDir, revision) !== commit)
+    writeFileAtomic(path.join(repoDir, 'refs', revision), commit);
 }
 
 export function markAbsent(repoDir: string, commit: string, file: string): void {

@@ -62,7 +62,10 @@ export async function writeVerifiedBlob(
         chunk = await reader.read();
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
-        throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Downloading ${file.path} of ${id} broke off after ${loaded} of ${file.size} bytes (${reason}): nothing was kept; run again`);
+        throw new FffError(
+          ErrorCode.HUB_DOWNLOAD_FAILED,
+          `Downloading ${file.path} of ${id} broke off after ${loaded} of ${file.size} bytes (${reason}): nothing was kept; run again`,
+        );
       }
       if (chunk.done) break;
       loaded += chunk.value.byteLength;
@@ -72,12 +75,18 @@ export async function writeVerifiedBlob(
       onProgress?.({ file: file.path, loaded, total: file.size });
     }
     if (loaded !== file.size) {
-      throw new FffError(ErrorCode.HUB_INTEGRITY, `Downloading ${file.path} of ${id} gave ${loaded > file.size ? 'more than' : loaded} bytes where the hub lists ${file.size}: the file was refused and nothing was kept; run again (or check the mirror HF_ENDPOINT points at)`);
+      throw new FffError(
+        ErrorCode.HUB_INTEGRITY,
+        `Downloading ${file.path} of ${id} gave ${loaded > file.size ? 'more than' : loaded} bytes where the hub lists ${file.size}: the file was refused and nothing was kept; run again (or check the mirror HF_ENDPOINT points at)`,
+      );
     }
     const digest = hash.digest('hex');
     if (digest !== file.etag) {
       const kind = file.lfs ? 'sha256' : 'git sha1';
-      throw new FffError(ErrorCode.HUB_INTEGRITY, `Downloading ${file.path} of ${id} gave contents whose ${kind} is ${digest} where the hub lists ${file.etag}: the file was refused and nothing was kept; run again (or check the mirror HF_ENDPOINT points at)`);
+      throw new FffError(
+        ErrorCode.HUB_INTEGRITY,
+        `Downloading ${file.path} of ${id} gave contents whose ${kind} is ${digest} where the hub lists ${file.etag}: the file was refused and nothing was kept; run again (or check the mirror HF_ENDPOINT points at)`,
+      );
     }
     await out.sync();
     await out.close();

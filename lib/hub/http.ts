@@ -73,7 +73,11 @@ export function isNetworkFailure(err: unknown): boolean {
   if (typeof status === 'number') return status >= 500 || status === 429;
   const name = (err as { name?: unknown }).name;
   // undici's fetch rejects with TypeError('fetch failed', { cause }) when it cannot connect
-  return (err instanceof TypeError && (err as { cause?: unknown }).cause !== undefined) || name === 'AbortError' || name === 'TimeoutError';
+  return (
+    (err instanceof TypeError && (err as { cause?: unknown }).cause !== undefined) ||
+    name === 'AbortError' ||
+    name === 'TimeoutError'
+  );
 }
 
 /** The reason of a network failure, as short as it can be said. */
@@ -97,19 +101,35 @@ const tokenHint = 'pass a token with access (options.token, HF_TOKEN, or `huggin
 export function hubFailure(err: unknown, c: FailureContext): FffError {
   if (err instanceof FffError) return err;
   const status = (err as { statusCode?: unknown }).statusCode;
-  if (typeof status !== 'number') return new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Downloading ${c.id} from ${c.settings.endpoint} failed: ${(err as Error).message ?? String(err)}`);
+  if (typeof status !== 'number')
+    return new FffError(
+      ErrorCode.HUB_DOWNLOAD_FAILED,
+      `Downloading ${c.id} from ${c.settings.endpoint} failed: ${(err as Error).message ?? String(err)}`,
+    );
   const code = c.http.lastFailure?.status === status ? c.http.lastFailure.errorCode : null;
   const where = `${c.settings.endpoint}/${c.id}`;
   if (code === 'RevisionNotFound') {
-    return new FffError(ErrorCode.HUB_REVISION_NOT_FOUND, `Revision "${c.revision}" of ${c.id} not found on ${c.settings.endpoint}: give an existing branch, tag or commit hash (see ${where}/tree/main)`);
+    return new FffError(
+      ErrorCode.HUB_REVISION_NOT_FOUND,
+      `Revision "${c.revision}" of ${c.id} not found on ${c.settings.endpoint}: give an existing branch, tag or commit hash (see ${where}/tree/main)`,
+    );
   }
   if (code === 'GatedRepo' || status === 403 || (status === 401 && code !== 'RepoNotFound')) {
     const has = c.settings.token === undefined ? 'no token was given' : 'the token given has no access to it';
-    return new FffError(ErrorCode.HUB_ACCESS_DENIED, `${c.id} is gated or private and ${has} (HTTP ${status}): accept its conditions at ${where} and ${tokenHint}`);
+    return new FffError(
+      ErrorCode.HUB_ACCESS_DENIED,
+      `${c.id} is gated or private and ${has} (HTTP ${status}): accept its conditions at ${where} and ${tokenHint}`,
+    );
   }
   if (status === 404 || status === 401) {
     const token = c.settings.token === undefined ? `; if it is private, ${tokenHint}` : '';
-    return new FffError(ErrorCode.HUB_REPO_NOT_FOUND, `Model ${c.id} not found on ${c.settings.endpoint} (and no folder of that name exists): check the id${token}`);
+    return new FffError(
+      ErrorCode.HUB_REPO_NOT_FOUND,
+      `Model ${c.id} not found on ${c.settings.endpoint} (and no folder of that name exists): check the id${token}`,
+    );
   }
-  return new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Downloading ${c.id} from ${c.settings.endpoint} failed with HTTP ${status}: ${(err as Error).message}`);
+  return new FffError(
+    ErrorCode.HUB_DOWNLOAD_FAILED,
+    `Downloading ${c.id} from ${c.settings.endpoint} failed with HTTP ${status}: ${(err as Error).message}`,
+  );
 }

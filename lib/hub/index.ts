@@ -12,13 +12,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, FffError } from '../errors';
-import { COMMIT_RE, MODEL_FILES, existingBlob, isComplete, isUsable, linkBlob, markAbsent, readRef, repoFolder, snapshotFolder, snapshotState, writeRef } from './cache';
-import { writeVerifiedBlob } from './download';
+import {
+  COMMIT_RE,
+  existingBlob,
+  isComplete,
+  isUsable,
+  linkBlob,
+  MODEL_FILES,
+  markAbsent,
+  readRef,
+  repoFolder,
+  snapshotFolder,
+  snapshotState,
+  writeRef,
+} from './cache';
 import type { RemoteFile } from './download';
-import { hubFailure, hubFetch, isNetworkFailure, networkReason } from './http';
+import { writeVerifiedBlob } from './download';
 import type { FailureContext } from './http';
-import { hubSettings, isHubId } from './settings';
+import { hubFailure, hubFetch, isNetworkFailure, networkReason } from './http';
 import type { HubOptions, HubSettings } from './settings';
+import { hubSettings, isHubId } from './settings';
 
 export type { HubOptions, HubProgress } from './settings';
 export { HUB_OPTION_KEYS, isHubId } from './settings';
@@ -37,9 +50,17 @@ async function resolveHubModel(id: string, s: HubSettings): Promise<string> {
   const cached = cachedCommit === undefined ? undefined : snapshotState(repoDir, cachedCommit);
   if (pinned !== undefined && cached !== undefined && isComplete(cached)) return snapshotFolder(repoDir, pinned);
   if (s.offline) {
-    if (cachedCommit !== undefined && cached !== undefined && isUsable(cached)) return snapshotFolder(repoDir, cachedCommit);
-    if (cachedCommit !== undefined && fs.existsSync(path.join(snapshotFolder(repoDir, cachedCommit), 'pytorch_model.bin'))) {
-      throw noSafetensors(id, cachedCommit, 'its cached snapshot has only pytorch_model.bin, which fffbert does not read because unpickling a PyTorch file can run arbitrary code');
+    if (cachedCommit !== undefined && cached !== undefined && isUsable(cached))
+      return snapshotFolder(repoDir, cachedCommit);
+    if (
+      cachedCommit !== undefined &&
+      fs.existsSync(path.join(snapshotFolder(repoDir, cachedCommit), 'pytorch_model.bin'))
+    ) {
+      throw noSafetensors(
+        id,
+        cachedCommit,
+        'its cached snapshot has only pytorch_model.bin, which fffbert does not read because unpickling a PyTorch file can run arbitrary code',
+      );
     }
     throw new FffError(
       ErrorCode.HUB_NOT_CACHED,
@@ -54,24 +75,39 @@ async function resolveHubModel(id: string, s: HubSettings): Promise<string> {
   const hub = await import('@huggingface/hub');
   let commit: string;
   try {
-    const info = await hub.modelInfo({ name: id, revision: s.revision, additionalFields: ['sha'], hubUrl: s.endpoint, fetch: http.fetch });
+    const info = await hub.modelInfo({
+      name: id,
+      revision: s.revision,
+      additionalFields: ['sha'],
+      hubUrl: s.endpoint,
+      fetch: http.fetch,
+    });
     commit = String(info.sha);
   } catch (err) {
     if (!isNetworkFailure(err)) throw hubFailure(err, context);
-    if (cachedCommit !== undefined && cached !== undefined && isUsable(cached)) return snapshotFolder(repoDir, cachedCommit);
+    if (cachedCommit !== undefined && cached !== undefined && isUsable(cached))
+      return snapshotFolder(repoDir, cachedCommit);
     throw new FffError(
       ErrorCode.HUB_UNREACHABLE,
       `Cannot reach ${s.endpoint} to download ${id} (${networkReason(err)}) and the cache ${s.cacheDir} does not hold it: ` +
         'check the connection or proxy, use a mirror (HF_ENDPOINT), or copy the model into the cache of this machine and set HF_HUB_OFFLINE=1',
     );
   }
-  if (!COMMIT_RE.test(commit)) throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `${s.endpoint} answered an invalid commit hash for ${id} (revision ${s.revision})`);
+  if (!COMMIT_RE.test(commit))
+    throw new FffError(
+      ErrorCode.HUB_DOWNLOAD_FAILED,
+      `${s.endpoint} answered an invalid commit hash for ${id} (revision ${s.revision})`,
+    );
 
   if (!isComplete(snapshotState(repoDir, commit))) {
     try {
       await downloadSnapshot(hub, id, commit, repoDir, s, http);
     } catch (err) {
-      if (isNetworkFailure(err)) throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Downloading ${id} from ${s.endpoint} failed (${networkReason(err)}): nothing partial was kept; run again`);
+      if (isNetworkFailure(err))
+        throw new FffError(
+          ErrorCode.HUB_DOWNLOAD_FAILED,
+          `Downloading ${id} from ${s.endpoint} failed (${networkReason(err)}): nothing partial was kept; run again`,
+        );
       throw cacheFailure(err, id, s) ?? hubFailure(err, context);
     }
   }
@@ -90,14 +126,21 @@ function checkEndpoint(endpoint: string): void {
   } catch {
     // not a URL
   }
-  if (!ok) throw new FffError(ErrorCode.INVALID_ARGUMENT, `Expected HF_ENDPOINT to be an http(s) URL such as https://huggingface.co but received "${endpoint}"`);
+  if (!ok)
+    throw new FffError(
+      ErrorCode.INVALID_ARGUMENT,
+      `Expected HF_ENDPOINT to be an http(s) URL such as https://huggingface.co but received "${endpoint}"`,
+    );
 }
 
 /** A file system error writing the cache (not writable, full, a file where a folder should be), or undefined. */
 function cacheFailure(err: unknown, id: string, s: HubSettings): FffError | undefined {
   const e = err as NodeJS.ErrnoException;
   if (typeof e.code !== 'string' || typeof e.syscall !== 'string') return undefined;
-  return new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `Cannot write ${id} into the Hugging Face cache ${s.cacheDir} (${e.code} on ${e.syscall}): give a writable folder (options.cacheDir, HF_HUB_CACHE or HF_HOME)`);
+  return new FffError(
+    ErrorCode.HUB_DOWNLOAD_FAILED,
+    `Cannot write ${id} into the Hugging Face cache ${s.cacheDir} (${e.code} on ${e.syscall}): give a writable folder (options.cacheDir, HF_HUB_CACHE or HF_HOME)`,
+  );
 }
 
 type HubModule = typeof import('@huggingface/hub');
@@ -111,16 +154,36 @@ function noSafetensors(id: string, commit: string, why: string): FffError {
 }
 
 /** What paths-info says about the model files at `commit`, checked before any of it names a file in the cache. */
-async function listModelFiles(hub: HubModule, id: string, commit: string, s: HubSettings, fetchFn: typeof fetch): Promise<Map<string, RemoteFile>> {
+async function listModelFiles(
+  hub: HubModule,
+  id: string,
+  commit: string,
+  s: HubSettings,
+  fetchFn: typeof fetch,
+): Promise<Map<string, RemoteFile>> {
   const asked: string[] = [...MODEL_FILES, 'pytorch_model.bin', 'model.safetensors.index.json'];
-  const infos = await hub.pathsInfo({ repo: { type: 'model', name: id }, paths: asked, revision: commit, hubUrl: s.endpoint, fetch: fetchFn });
+  const infos = await hub.pathsInfo({
+    repo: { type: 'model', name: id },
+    paths: asked,
+    revision: commit,
+    hubUrl: s.endpoint,
+    fetch: fetchFn,
+  });
   const files = new Map<string, RemoteFile>();
   for (const info of infos) {
     if (!asked.includes(info.path) || info.type !== 'file') continue;
     const size = info.lfs?.size ?? info.size;
     const etag = info.lfs?.oid ?? info.oid;
-    const valid = Number.isSafeInteger(size) && size >= 0 && typeof etag === 'string' && (info.lfs ? /^[0-9a-f]{64}$/ : /^[0-9a-f]{40}$/).test(etag);
-    if (!valid) throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `${s.endpoint} described ${info.path} of ${id} without a valid size and hash`);
+    const valid =
+      Number.isSafeInteger(size) &&
+      size >= 0 &&
+      typeof etag === 'string' &&
+      (info.lfs ? /^[0-9a-f]{64}$/ : /^[0-9a-f]{40}$/).test(etag);
+    if (!valid)
+      throw new FffError(
+        ErrorCode.HUB_DOWNLOAD_FAILED,
+        `${s.endpoint} described ${info.path} of ${id} without a valid size and hash`,
+      );
     files.set(info.path, { path: info.path, size, etag: etag as string, lfs: info.lfs !== undefined });
   }
   if (!files.has('model.safetensors')) {
@@ -132,12 +195,22 @@ async function listModelFiles(hub: HubModule, id: string, commit: string, s: Hub
     throw noSafetensors(id, commit, why);
   }
   if (!files.has('config.json') && !files.has('model_config.json')) {
-    throw new FffError(ErrorCode.FILE_NOT_FOUND, `Model ${id} (revision ${commit}) has no config.json or model_config.json: it is not a model folder fffbert can read`);
+    throw new FffError(
+      ErrorCode.FILE_NOT_FOUND,
+      `Model ${id} (revision ${commit}) has no config.json or model_config.json: it is not a model folder fffbert can read`,
+    );
   }
   return files;
 }
 
-async function downloadSnapshot(hub: HubModule, id: string, commit: string, repoDir: string, s: HubSettings, http: ReturnType<typeof hubFetch>): Promise<void> {
+async function downloadSnapshot(
+  hub: HubModule,
+  id: string,
+  commit: string,
+  repoDir: string,
+  s: HubSettings,
+  http: ReturnType<typeof hubFetch>,
+): Promise<void> {
   const files = await listModelFiles(hub, id, commit, s, http.fetch);
   const state = snapshotState(repoDir, commit);
   for (const name of MODEL_FILES) {
@@ -149,8 +222,19 @@ async function downloadSnapshot(hub: HubModule, id: string, commit: string, repo
     if (state.present.has(name)) continue;
     let blob = existingBlob(repoDir, file.etag, file.size);
     if (blob === undefined) {
-      const remote = await hub.downloadFile({ repo: { type: 'model', name: id }, path: name, revision: commit, hubUrl: s.endpoint, fetch: http.fetch, xet: false });
-      if (remote === null) throw new FffError(ErrorCode.HUB_DOWNLOAD_FAILED, `${s.endpoint} listed ${name} of ${id} at ${commit} but does not serve it: run again later`);
+      const remote = await hub.downloadFile({
+        repo: { type: 'model', name: id },
+        path: name,
+        revision: commit,
+        hubUrl: s.endpoint,
+        fetch: http.fetch,
+        xet: false,
+      });
+      if (remote === null)
+        throw new FffError(
+          ErrorCode.HUB_DOWNLOAD_FAILED,
+          `${s.endpoint} listed ${name} of ${id} at ${commit} but does not serve it: run again later`,
+        );
       blob = await writeVerifiedBlob(id, file, () => remote.stream(), repoDir, s.onProgress);
     }
     linkBlob(repoDir, commit, name, blob);

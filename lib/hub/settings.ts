@@ -62,7 +62,9 @@ export function envIsTrue(value: string | undefined): boolean {
 }
 
 export function hfHome(): string {
-  return expandUser(env('HF_HOME') ?? path.join(env('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'huggingface'));
+  return expandUser(
+    env('HF_HOME') ?? path.join(env('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'huggingface'),
+  );
 }
 
 export function defaultCacheDir(): string {
@@ -85,17 +87,30 @@ export function hubSettings(o: HubOptions): HubSettings {
   if (o.revision !== undefined) {
     const r = o.revision;
     // A revision names refs/<revision> in the cache (branches may hold '/'): nothing that leaves that folder.
-    if (typeof r !== 'string' || r === '' || r.length > 256 || r.startsWith('/') || r.includes('\\') || r.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    if (
+      typeof r !== 'string' ||
+      r === '' ||
+      r.length > 256 ||
+      r.startsWith('/') ||
+      r.includes('\\') ||
+      r.split('/').some((s) => s === '' || s === '.' || s === '..')
+    ) {
       throw invalidArgument('options.revision', 'a branch, tag or commit hash', r);
     }
   }
-  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) throw invalidArgument('options.cacheDir', 'a folder path', o.cacheDir);
-  if (o.offline !== undefined && typeof o.offline !== 'boolean') throw invalidArgument('options.offline', 'a boolean', o.offline);
+  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === ''))
+    throw invalidArgument('options.cacheDir', 'a folder path', o.cacheDir);
+  if (o.offline !== undefined && typeof o.offline !== 'boolean')
+    throw invalidArgument('options.offline', 'a boolean', o.offline);
   if (o.token !== undefined && (typeof o.token !== 'string' || o.token.trim() === '' || /[\r\n]/.test(o.token))) {
     // not invalidArgument: the message would quote the token
-    throw new FffError(ErrorCode.INVALID_ARGUMENT, `Expected options.token to be an access token (a non-empty string on one line) but received ${typeof o.token}`);
+    throw new FffError(
+      ErrorCode.INVALID_ARGUMENT,
+      `Expected options.token to be an access token (a non-empty string on one line) but received ${typeof o.token}`,
+    );
   }
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgument('options.onProgress', 'a function', o.onProgress);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
+    throw invalidArgument('options.onProgress', 'a function', o.onProgress);
   const timeout = Number(env('HF_HUB_DOWNLOAD_TIMEOUT') ?? 10);
   return {
     revision: o.revision ?? 'main',
@@ -110,5 +125,7 @@ export function hubSettings(o: HubOptions): HubSettings {
 
 /** A hub model id: `org/name` (Python's validate_repo_id rules: word characters, '-', '.', no '--' or '..'). */
 export function isHubId(s: string): boolean {
-  return /^[\w][\w.-]{0,95}\/[\w][\w.-]{0,95}$/.test(s) && !s.includes('--') && !s.includes('..') && !/[.-]$|[.-]\//.test(s);
+  return (
+    /^[\w][\w.-]{0,95}\/[\w][\w.-]{0,95}$/.test(s) && !s.includes('--') && !s.includes('..') && !/[.-]$|[.-]\//.test(s)
+  );
 }

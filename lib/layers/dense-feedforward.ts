@@ -5,7 +5,7 @@
 import { expectFloat32Array } from '../errors';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeDenseFeedforward } from '../native-types';
-import { Disposable, checkAsyncForwardArgs, checkForwardArgs, expectOptions, matrixShape } from './common';
+import { checkAsyncForwardArgs, checkForwardArgs, Disposable, expectOptions, matrixShape } from './common';
 
 export interface DenseFeedforwardTorchWeights {
   /** `intermediate.dense.weight` [hidden, I]. */
@@ -54,13 +54,25 @@ export class DenseFeedforward {
   async forward(x: Float32Array, rows: number, options?: DenseForwardOptions): Promise<Float32Array> {
     const handle = this.#native.handle;
     const site = callSite();
-    const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inputWidth, this.outputWidth, expectOptions('options', options).out);
+    const { rows: r, out } = checkAsyncForwardArgs(
+      x,
+      rows,
+      this.inputWidth,
+      this.outputWidth,
+      expectOptions('options', options).out,
+    );
     return nativeResult(handle.forward(x, r, out), site);
   }
 
   forwardSync(x: Float32Array, rows: number, options?: DenseForwardOptions): Float32Array {
     const handle = this.#native.handle;
-    const { rows: r, out } = checkForwardArgs(x, rows, this.inputWidth, this.outputWidth, expectOptions('options', options).out);
+    const { rows: r, out } = checkForwardArgs(
+      x,
+      rows,
+      this.inputWidth,
+      this.outputWidth,
+      expectOptions('options', options).out,
+    );
     handle.forwardSync(x, r, out);
     return out;
   }

@@ -4,11 +4,11 @@
  * Each token walks K trees of depth D: at node r it computes l = W_in[r]·x + b_in[r], adds GELU(l)·W_out[:, r]
  * to the output and goes right when l > 0 (l == 0 and NaN go left). Weights are packed once at construction.
  */
-import { ErrorCode, FffError, expectFloat32Array, expectInteger, invalidArgument } from '../errors';
+import { ErrorCode, expectFloat32Array, expectInteger, FffError, invalidArgument } from '../errors';
 import { FFF_MAX_DEPTH } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeFastFeedforward, NativeStrategy, NativeWeightDtype } from '../native-types';
-import { Disposable, checkAsyncForwardArgs, expectOptions } from './common';
+import { checkAsyncForwardArgs, Disposable, expectOptions } from './common';
 
 export interface FastFeedforwardTorchWeights {
   /** I */
@@ -62,7 +62,10 @@ export class FastFeedforward {
   readonly weightDtype: FffWeightDtype;
   readonly #native: Disposable<NativeFastFeedforward>;
 
-  private constructor(shape: { inputWidth: number; outputWidth: number; depth: number; trees: number }, handle: NativeFastFeedforward) {
+  private constructor(
+    shape: { inputWidth: number; outputWidth: number; depth: number; trees: number },
+    handle: NativeFastFeedforward,
+  ) {
     this.inputWidth = shape.inputWidth;
     this.outputWidth = shape.outputWidth;
     this.depth = shape.depth;
@@ -82,7 +85,10 @@ export class FastFeedforward {
     const trees = expectInteger('trees', w.trees, 1, 65536);
     const nodes = trees * (2 ** (depth + 1) - 1);
     if (nodes * Math.max(inputWidth, outputWidth) > 2 ** 40) {
-      throw new FffError(ErrorCode.INVALID_SHAPE, `An FFF layer of ${nodes} nodes x ${Math.max(inputWidth, outputWidth)} is too large`);
+      throw new FffError(
+        ErrorCode.INVALID_SHAPE,
+        `An FFF layer of ${nodes} nodes x ${Math.max(inputWidth, outputWidth)} is too large`,
+      );
     }
     const linearInWeight = expectFloat32Array('linearInWeight', w.linearInWeight, nodes * inputWidth);
     const linearInBias = expectFloat32Array('linearInBias', w.linearInBias, nodes);
@@ -91,7 +97,16 @@ export class FastFeedforward {
     if (dtype !== 'f32' && dtype !== 'bf16' && dtype !== 'bf16-dot') {
       throw invalidArgument('weights', "'f32', 'bf16' or 'bf16-dot'", dtype);
     }
-    const handle = new native.NativeFastFeedforward(inputWidth, outputWidth, depth, trees, linearInWeight, linearInBias, linearOutWeight, dtype);
+    const handle = new native.NativeFastFeedforward(
+      inputWidth,
+      outputWidth,
+      depth,
+      trees,
+      linearInWeight,
+      linearInBias,
+      linearOutWeight,
+      dtype,
+    );
     return new FastFeedforward({ inputWidth, outputWidth, depth, trees }, handle);
   }
 
@@ -140,7 +155,8 @@ export class FastFeedforward {
     const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inputWidth, this.outputWidth, o.out);
     const name = o.strategy ?? 'auto';
     const strategy = STRATEGIES[name as FffStrategy];
-    if (typeof name !== 'string' || strategy === undefined) throw invalidArgument('strategy', "'auto', 'per-token' or 'batched'", name);
+    if (typeof name !== 'string' || strategy === undefined)
+      throw invalidArgument('strategy', "'auto', 'per-token' or 'batched'", name);
     return { handle, out, strategy, r };
   }
 }

@@ -2,7 +2,7 @@
 import { expectFloat32Array, invalidArgument } from '../errors';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeActivation, NativeLinear } from '../native-types';
-import { Disposable, checkAsyncForwardArgs, expectOptions, matrixShape } from './common';
+import { checkAsyncForwardArgs, Disposable, expectOptions, matrixShape } from './common';
 
 export interface LinearTorchWeights {
   /** `weight`, PyTorch layout [outFeatures, inFeatures]. */
@@ -72,7 +72,8 @@ export class Linear {
     const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inFeatures, this.outFeatures, o.out);
     const name = o.activation ?? 'none';
     const act = ACTIVATIONS[name as Activation];
-    if (typeof name !== 'string' || act === undefined) throw invalidArgument('activation', "'none', 'gelu' or 'tanh'", name);
+    if (typeof name !== 'string' || act === undefined)
+      throw invalidArgument('activation', "'none', 'gelu' or 'tanh'", name);
     const residual = o.residual === undefined ? null : expectFloat32Array('residual', o.residual, r * this.outFeatures);
     return { handle, rows: r, out, act, residual };
   }

@@ -1,9 +1,9 @@
 /** Sequence classification: softmax over the classification head's logits, labels from the config's id2label. */
 import { ErrorCode, FffError } from '../errors';
 import type { TokenizerInput } from '../tokenizer';
-import { softmax } from './math';
-import { runBatched, textList } from './host';
 import type { BatchOptions, PipelineHost } from './host';
+import { runBatched, textList } from './host';
+import { softmax } from './math';
 
 export interface ClassifyResult {
   /** The most probable label (first of equals). */
@@ -14,11 +14,18 @@ export interface ClassifyResult {
 }
 
 /** One result per text (or [text, pair]), in input order. */
-export async function classify(host: PipelineHost, texts: string | readonly TokenizerInput[], options: BatchOptions = {}): Promise<ClassifyResult[]> {
+export async function classify(
+  host: PipelineHost,
+  texts: string | readonly TokenizerInput[],
+  options: BatchOptions = {},
+): Promise<ClassifyResult[]> {
   const list = textList('texts', texts);
   const { config } = host;
   if (config.head !== 'classification') {
-    throw new FffError(ErrorCode.UNSUPPORTED_MODEL, `classify needs a sequence-classification head but this model's head is "${config.head}"`);
+    throw new FffError(
+      ErrorCode.UNSUPPORTED_MODEL,
+      `classify needs a sequence-classification head but this model's head is "${config.head}"`,
+    );
   }
   const L = config.numLabels;
   const results = new Array<ClassifyResult>(list.length);

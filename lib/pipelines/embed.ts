@@ -4,9 +4,9 @@
  */
 import { invalidArgument } from '../errors';
 import type { TokenizerInput } from '../tokenizer';
-import { l2Normalize } from './math';
-import { runBatched, textList } from './host';
 import type { BatchOptions, PipelineHost } from './host';
+import { runBatched, textList } from './host';
+import { l2Normalize } from './math';
 
 export type Pooling = 'mean' | 'cls';
 
@@ -18,7 +18,11 @@ export interface EmbedOptions extends BatchOptions {
 }
 
 /** One Float32Array of hiddenSize per text, in input order. */
-export async function embed(host: PipelineHost, texts: string | readonly TokenizerInput[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+export async function embed(
+  host: PipelineHost,
+  texts: string | readonly TokenizerInput[],
+  options: EmbedOptions = {},
+): Promise<Float32Array[]> {
   const list = textList('texts', texts);
   const pooling = options.pooling ?? 'mean';
   if (pooling !== 'mean' && pooling !== 'cls') throw invalidArgument('pooling', '"mean" or "cls"', pooling);

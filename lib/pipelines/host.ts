@@ -2,11 +2,12 @@
  * What the pipelines need from a model: its config, its tokenizer, and a forward over a tokenized batch.
  * Model implements it; tests can give a stand-in.
  */
+
+import { expectSignal } from '../batching/batcher';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from '../bert/types';
+import { ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
 import type { BertTokenizer, Encoding, TokenizerInput } from '../tokenizer';
 import { padBatch } from '../tokenizer';
-import { ErrorCode, FffError, expectInteger, invalidArgument } from '../errors';
-import { expectSignal } from '../batching/batcher';
 
 export interface PipelineHost {
   readonly config: BertConfig;
@@ -29,7 +30,8 @@ export interface BatchOptions {
 /** A non-empty list of texts (or pairs) from a single text or an array. */
 export function textList(name: string, texts: unknown): TokenizerInput[] {
   const list = typeof texts === 'string' ? [texts] : texts;
-  if (!Array.isArray(list) || list.length === 0) throw invalidArgument(name, 'a string or a non-empty array of strings', texts);
+  if (!Array.isArray(list) || list.length === 0)
+    throw invalidArgument(name, 'a string or a non-empty array of strings', texts);
   return list as TokenizerInput[];
 }
 
@@ -70,19 +72,35 @@ export async function runBatched(
   const batchSize = batchSizeOf(options);
   expectSignal('signal', options.signal);
   const encodings = texts.map((t, i) => {
-    if (typeof t !== 'string' && !(Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && typeof t[1] === 'string')) {
+    if (
+      typeof t !== 'string' &&
+      !(Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && typeof t[1] === 'string')
+    ) {
       throw invalidArgument(`texts[${i}]`, 'a string or a [text, pair] array of two strings', t);
     }
     try {
       return typeof t === 'string' ? tokenizer.encode(t, undefined, options) : tokenizer.encode(t[0], t[1], options);
     } catch (err) {
-      if (err instanceof FffError && err.code === ErrorCode.SEQUENCE_TOO_LONG) throw new FffError(err.code, `texts[${i}]: ${err.message}`);
+      if (err instanceof FffError && err.code === ErrorCode.SEQUENCE_TOO_LONG)
+        throw new FffError(err.code, `texts[${i}]: ${err.message}`);
       throw err;
     }
   });
-  for (const indices of planBatches(encodings.map((e) => e.ids.length), batchSize, options.sameLength)) {
-    const batch = padBatch(indices.map((i) => encodings[i]), tokenizer.padId);
-    const inputs: EncoderInputs = { batch: batch.batch, seq: batch.seq, inputIds: batch.inputIds, attentionMask: batch.attentionMask };
+  for (const indices of planBatches(
+    encodings.map((e) => e.ids.length),
+    batchSize,
+    options.sameLength,
+  )) {
+    const batch = padBatch(
+      indices.map((i) => encodings[i]),
+      tokenizer.padId,
+    );
+    const inputs: EncoderInputs = {
+      batch: batch.batch,
+      seq: batch.seq,
+      inputIds: batch.inputIds,
+      attentionMask: batch.attentionMask,
+    };
     if (host.config.typeVocabSize > 0) inputs.tokenTypeIds = batch.tokenTypeIds;
     const out = await host.runEncoder(inputs, { logits: options.logits, signal: options.signal });
     indices.forEach((index, row) => take(out, row, index, encodings[index], batch.seq));

@@ -4,8 +4,9 @@
  * /metrics closes (the first window starts when the server is created), so a load test reads once before
  * and once after its run.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+
 import type { IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { BatcherStats } from '../batching/batcher';
 
 export interface Percentiles {
@@ -47,7 +48,13 @@ function percentile(sorted: readonly number[], p: number): number {
 function summarize(values: number[]): Percentiles {
   const sorted = values.slice().sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  return { count: sorted.length, p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? 0) };
+  return {
+    count: sorted.length,
+    p50: round(percentile(sorted, 50)),
+    p90: round(percentile(sorted, 90)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted[sorted.length - 1] ?? 0),
+  };
 }
 
 const RESOLUTION_MS = 10;
@@ -98,13 +105,26 @@ export class MetricsRecorder {
     const now = performance.now();
     const routes: Record<string, RouteMetrics> = {};
     for (const [name, r] of this.#routes) {
-      routes[name] = { requests: r.requests, clientErrors: r.clientErrors, serverErrors: r.serverErrors, latencyMs: summarize(r.samples) };
+      routes[name] = {
+        requests: r.requests,
+        clientErrors: r.clientErrors,
+        serverErrors: r.serverErrors,
+        latencyMs: summarize(r.samples),
+      };
       r.samples = [];
       r.seen = 0;
     }
     // The histogram holds the intervals between 10 ms timer ticks: the delay is what exceeds 10 ms.
-    const ns = (x: number) => Math.max(0, Math.round(x / 1000 - RESOLUTION_MS * 1000) / 1000);  // ns -> ms, 3 decimals
-    const loop = this.#loop.count > 0 ? { p50: ns(this.#loop.percentile(50)), p90: ns(this.#loop.percentile(90)), p99: ns(this.#loop.percentile(99)), max: ns(this.#loop.max) } : { p50: 0, p90: 0, p99: 0, max: 0 };
+    const ns = (x: number) => Math.max(0, Math.round(x / 1000 - RESOLUTION_MS * 1000) / 1000); // ns -> ms, 3 decimals
+    const loop =
+      this.#loop.count > 0
+        ? {
+            p50: ns(this.#loop.percentile(50)),
+            p90: ns(this.#loop.percentile(90)),
+            p99: ns(this.#loop.percentile(99)),
+            max: ns(this.#loop.max),
+          }
+        : { p50: 0, p90: 0, p99: 0, max: 0 };
     this.#loop.reset();
     const metrics: ServerMetrics = {
       uptimeSeconds: Math.round(now - this.#start) / 1000,

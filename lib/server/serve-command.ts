@@ -5,9 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import type { BatchingOptions } from '../batching/batcher';
+import { loadProgress } from '../cli-format';
 import type { LoadModelOptions, Model } from '../model';
 import type { IsaName } from '../runtime';
-import { loadProgress } from '../cli-format';
 import { createServer } from './server';
 
 export const SERVE_USAGE = `Usage: fffbert serve <dir> [options]
@@ -42,7 +42,9 @@ function number(name: string, value: string | undefined, min: number, integer = 
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || (integer && !Number.isSafeInteger(n))) {
-    throw new ServeUsageError(`--${name} expects ${integer ? 'an integer' : 'a number'} >= ${min} but received "${value}"`);
+    throw new ServeUsageError(
+      `--${name} expects ${integer ? 'an integer' : 'a number'} >= ${min} but received "${value}"`,
+    );
   }
   return n;
 }
@@ -87,7 +89,8 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   });
   const [dir, ...extra] = positionals;
   if (dir === undefined) throw new ServeUsageError('serve needs a model folder');
-  if (extra.length > 0) throw new ServeUsageError(`serve takes one model folder but received ${positionals.length} arguments`);
+  if (extra.length > 0)
+    throw new ServeUsageError(`serve takes one model folder but received ${positionals.length} arguments`);
   const log = values.quiet ? () => undefined : (line: string) => io.stderr(`fffbert serve: ${line}\n`);
   const host = values.host ?? '127.0.0.1';
   const port = number('port', values.port, 0) ?? 8080;
@@ -109,8 +112,11 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
 
   const { loadModel } = await import('../model');
   const loading = loadModel(dir, options);
-  loading.catch(() => undefined);  // reported below; the server answers 503 meanwhile
-  const server = createServer(loading, { bodyLimit: number('body-limit', values['body-limit'], 1), maxTexts: number('max-texts', values['max-texts'], 1) });
+  loading.catch(() => undefined); // reported below; the server answers 503 meanwhile
+  const server = createServer(loading, {
+    bodyLimit: number('body-limit', values['body-limit'], 1),
+    maxTexts: number('max-texts', values['max-texts'], 1),
+  });
   const address = await server.listen({ host, port });
   log(`listening on ${address} (loading ${dir})`);
   let model: Model;
@@ -121,7 +127,9 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     throw err;
   }
   const b = model.batcher?.options;
-  log(`ready: ${model.config.family} ${model.config.head}, ${model.loadStats.weightBytes} bytes of weights, loaded in ${model.loadStats.seconds.toFixed(1)} s, ${b ? `batching up to ${b.maxBatchSize} rows, ${b.maxWaitMs} ms wait, queue ${b.maxQueue}` : 'no batching'}`);
+  log(
+    `ready: ${model.config.family} ${model.config.head}, ${model.loadStats.weightBytes} bytes of weights, loaded in ${model.loadStats.seconds.toFixed(1)} s, ${b ? `batching up to ${b.maxBatchSize} rows, ${b.maxWaitMs} ms wait, queue ${b.maxQueue}` : 'no batching'}`,
+  );
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -79,7 +79,13 @@ function statusOf(code: string): number {
 
 const errorBody = {
   type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
 } as const;
 
 const probabilities = { type: 'array', items: { type: 'number' } } as const;
@@ -105,7 +111,10 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
   let draining = false;
   let loadError: unknown;
   if (model instanceof Promise) {
-    model.then((m) => (loaded = m), (err: unknown) => (loadError = err));
+    model.then(
+      (m) => (loaded = m),
+      (err: unknown) => (loadError = err),
+    );
   } else {
     loaded = model;
   }
@@ -139,7 +148,8 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
   const live = (): Model => {
     if (draining) throw new HttpError(503, HttpErrorCode.NOT_READY, 'The server is shutting down');
     if (loaded === undefined) {
-      const why = loadError instanceof Error ? `the model failed to load: ${loadError.message}` : 'the model is still loading';
+      const why =
+        loadError instanceof Error ? `the model failed to load: ${loadError.message}` : 'the model is still loading';
       throw new HttpError(503, HttpErrorCode.NOT_READY, `Not ready: ${why}`);
     }
     return loaded;
@@ -162,20 +172,24 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
     reply.raw.once('close', () => {
       metrics.inFlight--;
       const route = request.routeOptions.url ?? '(no route)';
-      if (reply.raw.writableFinished) metrics.record(`${request.method} ${route}`, performance.now() - start, reply.statusCode);
+      if (reply.raw.writableFinished)
+        metrics.record(`${request.method} ${route}`, performance.now() - start, reply.statusCode);
     });
   });
 
   app.setErrorHandler((err: FastifyError | FffError | HttpError, _request, reply) => {
-    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message } });
+    if (err instanceof HttpError)
+      return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message } });
     if (err instanceof FffError) {
       const status = statusOf(err.code);
       if (err.code === ErrorCode.QUEUE_FULL) void reply.header('retry-after', '1');
       return reply.code(status).send({ error: { code: err.code, message: err.message } });
     }
     const fe = err as FastifyError;
-    if (fe.validation) return reply.code(400).send({ error: { code: ErrorCode.INVALID_ARGUMENT, message: fe.message } });
-    if (fe.statusCode === 413) return reply.code(413).send({ error: { code: HttpErrorCode.PAYLOAD_TOO_LARGE, message: fe.message } });
+    if (fe.validation)
+      return reply.code(400).send({ error: { code: ErrorCode.INVALID_ARGUMENT, message: fe.message } });
+    if (fe.statusCode === 413)
+      return reply.code(413).send({ error: { code: HttpErrorCode.PAYLOAD_TOO_LARGE, message: fe.message } });
     if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send({ error: { code: ErrorCode.INVALID_ARGUMENT, message: fe.message } });
     }
@@ -183,19 +197,42 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
     return reply.code(500).send({ error: { code: ErrorCode.INTERNAL, message: 'Internal error' } });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: HttpErrorCode.NOT_FOUND, message: `No route ${request.method} ${request.url}` } });
+    void reply
+      .code(404)
+      .send({ error: { code: HttpErrorCode.NOT_FOUND, message: `No route ${request.method} ${request.url}` } });
   });
 
   const text = { type: 'string', maxLength: maxTextLength } as const;
   const texts = { anyOf: [text, { type: 'array', items: text, minItems: 1, maxItems: maxTexts }] } as const;
 
-  app.get('/health', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/health',
+    { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    async () => ({ status: 'ok' }),
+  );
 
-  app.get('/ready', { schema: { response: { '2xx': { type: 'object', properties: { ready: { type: 'boolean' } } }, 503: { type: 'object', properties: { ready: { type: 'boolean' }, reason: { type: 'string' } } } } } }, async (_request, reply) => {
-    if (state.ready) return { ready: true };
-    const reason = draining ? 'draining' : loadError !== undefined ? 'failed to load' : loaded?.disposed ? 'disposed' : 'loading';
-    return reply.code(503).send({ ready: false, reason });
-  });
+  app.get(
+    '/ready',
+    {
+      schema: {
+        response: {
+          '2xx': { type: 'object', properties: { ready: { type: 'boolean' } } },
+          503: { type: 'object', properties: { ready: { type: 'boolean' }, reason: { type: 'string' } } },
+        },
+      },
+    },
+    async (_request, reply) => {
+      if (state.ready) return { ready: true };
+      const reason = draining
+        ? 'draining'
+        : loadError !== undefined
+          ? 'failed to load'
+          : loaded?.disposed
+            ? 'disposed'
+            : 'loading';
+      return reply.code(503).send({ ready: false, reason });
+    },
+  );
 
   app.get('/metrics', async () => metrics.read(loaded?.batcher?.stats() ?? null));
 
@@ -203,8 +240,17 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
     '/embed',
     {
       schema: {
-        body: { type: 'object', required: ['texts'], additionalProperties: false, properties: { texts, pooling: { enum: ['mean', 'cls'] }, normalize: { type: 'boolean' } } },
-        response: { 200: { type: 'object', properties: { embeddings: { type: 'array', items: probabilities } } }, '4xx': errorBody, '5xx': errorBody },
+        body: {
+          type: 'object',
+          required: ['texts'],
+          additionalProperties: false,
+          properties: { texts, pooling: { enum: ['mean', 'cls'] }, normalize: { type: 'boolean' } },
+        },
+        response: {
+          200: { type: 'object', properties: { embeddings: { type: 'array', items: probabilities } } },
+          '4xx': errorBody,
+          '5xx': errorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -220,7 +266,18 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
       schema: {
         body: { type: 'object', required: ['texts'], additionalProperties: false, properties: { texts } },
         response: {
-          200: { type: 'object', properties: { results: { type: 'array', items: { type: 'object', properties: { label: { type: 'string' }, score: { type: 'number' }, scores: probabilities } } } } },
+          200: {
+            type: 'object',
+            properties: {
+              results: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { label: { type: 'string' }, score: { type: 'number' }, scores: probabilities },
+                },
+              },
+            },
+          },
           '4xx': errorBody,
           '5xx': errorBody,
         },
@@ -233,14 +290,30 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
     '/fill-mask',
     {
       schema: {
-        body: { type: 'object', required: ['text'], additionalProperties: false, properties: { text, topK: { type: 'integer', minimum: 1, maximum: 1000 } } },
+        body: {
+          type: 'object',
+          required: ['text'],
+          additionalProperties: false,
+          properties: { text, topK: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
         response: {
           200: {
             type: 'object',
             properties: {
               masks: {
                 type: 'array',
-                items: { type: 'array', items: { type: 'object', properties: { token: { type: 'string' }, tokenId: { type: 'integer' }, score: { type: 'number' }, sequence: { type: 'string' } } } },
+                items: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      token: { type: 'string' },
+                      tokenId: { type: 'integer' },
+                      score: { type: 'number' },
+                      sequence: { type: 'string' },
+                    },
+                  },
+                },
               },
             },
           },
@@ -249,7 +322,9 @@ export function createServer(model: Model | Promise<Model>, options: ServerOptio
         },
       },
     },
-    async (request, reply) => ({ masks: await live().fillMask(request.body.text, { topK: request.body.topK, signal: signalOf(reply) }) }),
+    async (request, reply) => ({
+      masks: await live().fillMask(request.body.text, { topK: request.body.topK, signal: signalOf(reply) }),
+    }),
   );
 
   return app as unknown as FffServer;

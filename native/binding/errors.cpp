@@ -20,9 +20,7 @@ Napi::Error make_error(Napi::Env env, const char* code, const std::string& messa
   return e;
 }
 
-void throw_error(Napi::Env env, const char* code, const std::string& message) {
-  throw make_error(env, code, message);
-}
+void throw_error(Napi::Env env, const char* code, const std::string& message) { throw make_error(env, code, message); }
 
 namespace {
 std::string type_name(const Napi::Value& v) {
@@ -110,9 +108,9 @@ void expect_length(Napi::Env env, size_t actual, int64_t expected, const char* w
 
 void expect_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
   if (info.Length() < n) {
-    throw_error(info.Env(), code::kInvalidArgument,
-                std::string(fn) + " expects " + std::to_string(n) + " arguments but received " +
-                    std::to_string(info.Length()));
+    throw_error(
+        info.Env(), code::kInvalidArgument,
+        std::string(fn) + " expects " + std::to_string(n) + " arguments but received " + std::to_string(info.Length()));
   }
 }
 

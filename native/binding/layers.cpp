@@ -72,8 +72,7 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
                                std::vector<typename Base::PropertyDescriptor> extra = {}) {
     std::vector<typename Base::PropertyDescriptor> methods = {
         Base::InstanceMethod("forwardSync", &LayerWrap::ForwardSync),
-        Base::InstanceMethod("forward", &LayerWrap::Forward),
-        Base::InstanceMethod("dispose", &LayerWrap::Dispose),
+        Base::InstanceMethod("forward", &LayerWrap::Forward), Base::InstanceMethod("dispose", &LayerWrap::Dispose),
         Base::InstanceMethod("weightBytes", &LayerWrap::WeightBytes)};
     methods.insert(methods.end(), extra.begin(), extra.end());
     return Base::DefineClass(env, name, methods);
@@ -110,9 +109,7 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
     a = static_cast<Derived*>(this)->parse(info, true);
     try {
       job->buf.x.copy(a.x, size_t(a.x_n));
-    } catch (const std::bad_alloc&) {
-      throw_error(env, code::kOutOfMemory, "Out of memory copying x");
-    }
+    } catch (const std::bad_alloc&) { throw_error(env, code::kOutOfMemory, "Out of memory copying x"); }
     job->buf.y.init(env, info[2], size_t(a.y_n), "out");
     Derived::own(*job, a.y);
     a.x = job->buf.x.data();
@@ -196,9 +193,7 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     fffbert::FffLayerPtr p;
     try {
       p = fffbert::fff_create(s, w_in.Data(), b_in.Data(), w_out.Data(), weights);
-    } catch (const std::bad_alloc&) {
-      throw_error(env, code::kOutOfMemory, "Out of memory packing the FFF weights");
-    }
+    } catch (const std::bad_alloc&) { throw_error(env, code::kOutOfMemory, "Out of memory packing the FFF weights"); }
     if (!p) throw_error(env, code::kInvalidShape, "Invalid FFF shape");
     const int64_t bytes = fffbert::fff_weight_bytes(*p);
     adopt(env, std::shared_ptr<FffLayer>(p.release(), fffbert::FffLayerDeleter()), bytes);
@@ -220,7 +215,8 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     a.y = output_arg(info, 2, a.y_n, async);
     Napi::Int32Array paths;
     if (optional_i32(info[3], "paths", &paths)) {
-      if (async) throw_error(env, code::kInvalidArgument, "Expected paths to be null in forward(): paths come from forwardSync");
+      if (async)
+        throw_error(env, code::kInvalidArgument, "Expected paths to be null in forward(): paths come from forwardSync");
       const int64_t per_row = s.trees * (s.depth + 1);
       expect_length(env, paths.ElementLength(), checked_mul(env, a.rows, per_row, "paths"), "paths");
       a.paths = paths.Data();
@@ -245,8 +241,8 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
 // ---------------------------------------------------------------------------------------------------------
 // Linear and DenseFeedforward share the packed-linear machinery.
 
-std::shared_ptr<PackedLinear> make_linear(Napi::Env env, const Napi::Value& weight, const Napi::Value& bias,
-                                          int64_t n, int64_t k, const char* wname, const char* bname) {
+std::shared_ptr<PackedLinear> make_linear(Napi::Env env, const Napi::Value& weight, const Napi::Value& bias, int64_t n,
+                                          int64_t k, const char* wname, const char* bname) {
   Napi::Float32Array w = expect_f32(weight, wname);
   expect_length(env, w.ElementLength(), checked_mul(env, n, k, wname), wname);
   Napi::Float32Array b;
@@ -258,9 +254,7 @@ std::shared_ptr<PackedLinear> make_linear(Napi::Env env, const Napi::Value& weig
   fffbert::PackedLinearPtr p;
   try {
     p = fffbert::linear_create(w.Data(), bptr, n, k);
-  } catch (const std::bad_alloc&) {
-    throw_error(env, code::kOutOfMemory, "Out of memory packing a linear weight");
-  }
+  } catch (const std::bad_alloc&) { throw_error(env, code::kOutOfMemory, "Out of memory packing a linear weight"); }
   if (!p) throw_error(env, code::kInvalidShape, "Invalid linear shape");
   return std::shared_ptr<PackedLinear>(p.release(), fffbert::PackedLinearDeleter());
 }
@@ -423,8 +417,8 @@ Napi::Value FffProbe(const Napi::CallbackInfo& info) {
   const FffWeights weights = parse_weights(info[1]);
   const int64_t bytes = expect_int(info[2], "bytes", 0, int64_t(1) << 32);
   const int64_t ms = expect_int(info[3], "milliseconds", 1, 1000);
-  const double rate = fffbert::fff_probe(k, weights, bytes, double(ms) / 1000.0, fffbert::isa_active(),
-                                         fffbert::default_pool());
+  const double rate =
+      fffbert::fff_probe(k, weights, bytes, double(ms) / 1000.0, fffbert::isa_active(), fffbert::default_pool());
   if (!(rate > 0.0)) throw_error(env, code::kOutOfMemory, "fffProbe could not allocate its buffers");
   return Napi::Number::New(env, rate);
 }

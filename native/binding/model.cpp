@@ -49,7 +49,8 @@ int64_t int_field(const Napi::Object& o, const char* name, int64_t min, int64_t 
   const std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
   if (!v.IsNumber()) bad_field(o.Env(), full, expected, v);
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::floor(d) != d || d < double(min) || d > double(max)) bad_field(o.Env(), full, expected, v);
+  if (!std::isfinite(d) || std::floor(d) != d || d < double(min) || d > double(max))
+    bad_field(o.Env(), full, expected, v);
   return int64_t(d);
 }
 
@@ -79,7 +80,8 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
   }
   const Napi::Object o = value.As<Napi::Object>();
   fffbert::BertConfig c;
-  c.family = string_field(o, "family", {"crammed", "hf"}) == "hf" ? fffbert::BertFamily::hf : fffbert::BertFamily::crammed;
+  c.family =
+      string_field(o, "family", {"crammed", "hf"}) == "hf" ? fffbert::BertFamily::hf : fffbert::BertFamily::crammed;
   c.hidden = int_field(o, "hiddenSize", 1, 1 << 24);
   c.layers = int_field(o, "numLayers", 1, 4096);
   c.heads = int_field(o, "numHeads", 1, 1 << 24);
@@ -88,7 +90,8 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
   c.max_positions = int_field(o, "maxPositions", 1, 1 << 24);
   c.type_vocab = int_field(o, "typeVocabSize", 0, 1 << 24);
   const Napi::Value eps = field(o, "normEps");
-  if (!eps.IsNumber() || !(eps.As<Napi::Number>().DoubleValue() > 0) || !std::isfinite(eps.As<Napi::Number>().DoubleValue())) {
+  if (!eps.IsNumber() || !(eps.As<Napi::Number>().DoubleValue() > 0) ||
+      !std::isfinite(eps.As<Napi::Number>().DoubleValue())) {
     bad_field(env, "normEps", "a positive finite number", eps);
   }
   c.norm_eps = float(eps.As<Napi::Number>().DoubleValue());
@@ -102,7 +105,7 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
     c.intermediate = int_field(ffn, "intermediateSize", 1, 1 << 24, "ffn.");
   }
   const std::string head = string_field(o, "head", {"none", "mlm", "classification"});
-  c.head = head == "mlm" ? fffbert::BertHead::mlm
+  c.head = head == "mlm"              ? fffbert::BertHead::mlm
            : head == "classification" ? fffbert::BertHead::classification
                                       : fffbert::BertHead::none;
   if (c.head == fffbert::BertHead::classification) c.num_labels = int_field(o, "numLabels", 1, 1 << 24);
@@ -118,7 +121,7 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
   c.hf_pooler = c.family == fffbert::BertFamily::hf && hp.As<Napi::Boolean>().Value();
   if (!field(o, "denseDtype").IsUndefined()) {  // optional: 'fp32' when absent
     const std::string dt = string_field(o, "denseDtype", {"fp32", "int8", "bf16"});
-    c.dense_dtype = dt == "int8" ? fffbert::LinearDtype::int8
+    c.dense_dtype = dt == "int8"   ? fffbert::LinearDtype::int8
                     : dt == "bf16" ? fffbert::LinearDtype::bf16
                                    : fffbert::LinearDtype::f32;
   }
@@ -148,9 +151,7 @@ class ForwardJob final : public AsyncJob {
   void run() override {
     try {
       args.run();
-    } catch (const std::bad_alloc&) {
-      fail(code::kOutOfMemory, "Out of memory for the encoder's activations");
-    }
+    } catch (const std::bad_alloc&) { fail(code::kOutOfMemory, "Out of memory for the encoder's activations"); }
   }
   Napi::Value result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -169,17 +170,15 @@ class ForwardJob final : public AsyncJob {
 class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeBertModel",
-                       {InstanceMethod<&BertModelWrap::TensorNames>("tensorNames"),
-                        InstanceMethod<&BertModelWrap::SetTensor>("setTensor"),
-                        InstanceMethod<&BertModelWrap::Finalize>("finalize"),
-                        InstanceMethod<&BertModelWrap::Forward>("forward"),
-                        InstanceMethod<&BertModelWrap::ForwardSync>("forwardSync"),
-                        InstanceMethod<&BertModelWrap::Profile>("profile"),
-                        InstanceMethod<&BertModelWrap::ResetProfile>("resetProfile"),
-                        InstanceMethod<&BertModelWrap::Dispose>("dispose"),
-                        InstanceMethod<&BertModelWrap::WeightBytes>("weightBytes"),
-                        InstanceMethod<&BertModelWrap::WorkspaceBytes>("workspaceBytes")});
+    return DefineClass(
+        env, "NativeBertModel",
+        {InstanceMethod<&BertModelWrap::TensorNames>("tensorNames"),
+         InstanceMethod<&BertModelWrap::SetTensor>("setTensor"), InstanceMethod<&BertModelWrap::Finalize>("finalize"),
+         InstanceMethod<&BertModelWrap::Forward>("forward"), InstanceMethod<&BertModelWrap::ForwardSync>("forwardSync"),
+         InstanceMethod<&BertModelWrap::Profile>("profile"),
+         InstanceMethod<&BertModelWrap::ResetProfile>("resetProfile"),
+         InstanceMethod<&BertModelWrap::Dispose>("dispose"), InstanceMethod<&BertModelWrap::WeightBytes>("weightBytes"),
+         InstanceMethod<&BertModelWrap::WorkspaceBytes>("workspaceBytes")});
   }
 
   // new NativeBertModel(config)
@@ -229,7 +228,8 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     Napi::Float32Array data = expect_f32(info[1], "data");
     if (!info[2].IsArray()) throw_error(env, code::kInvalidArgument, "Expected shape to be an array of integers");
     Napi::Array arr = info[2].As<Napi::Array>();
-    if (arr.Length() > 8) throw_error(env, code::kInvalidShape, "Expected shape of " + name + " to have at most 8 dimensions");
+    if (arr.Length() > 8)
+      throw_error(env, code::kInvalidShape, "Expected shape of " + name + " to have at most 8 dimensions");
     std::vector<int64_t> shape;
     int64_t n = 1;
     for (uint32_t d = 0; d < arr.Length(); ++d) {
@@ -237,7 +237,8 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
       n = shape.back() == 0 || n <= (int64_t(1) << 40) / shape.back() ? n * shape.back() : int64_t(1) << 41;
     }
     std::vector<int64_t> expected;
-    if (!m->tensor_shape(name, &expected)) throw_error(env, code::kInvalidModel, "This model has no tensor named " + name);
+    if (!m->tensor_shape(name, &expected))
+      throw_error(env, code::kInvalidModel, "This model has no tensor named " + name);
     if (shape != expected) {
       throw_error(env, code::kInvalidShape,
                   "Expected " + name + " to have shape " + shape_str(expected) + " but received " + shape_str(shape));
@@ -287,9 +288,7 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
       a.ids.copy(ids.Data(), size_t(tokens));
       a.mask.copy(mask.Data(), size_t(tokens));
       if (has_types) a.types.copy(types.Data(), size_t(tokens));
-    } catch (const std::bad_alloc&) {
-      throw_error(env, code::kOutOfMemory, "Out of memory copying the inputs");
-    }
+    } catch (const std::bad_alloc&) { throw_error(env, code::kOutOfMemory, "Out of memory copying the inputs"); }
     a.in.input_ids = a.ids.data();
     a.in.attention_mask = a.mask.data();
     a.in.token_type_ids = has_types ? a.types.data() : nullptr;
@@ -316,9 +315,7 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     ForwardArgs a;
     parse(info, a);
     Napi::Value given;
-    if (!output(info[5], "outHidden", a.hidden_n, "", false, &given)) {
-      expect_f32(info[5], "outHidden");
-    }
+    if (!output(info[5], "outHidden", a.hidden_n, "", false, &given)) { expect_f32(info[5], "outHidden"); }
     a.out.hidden = given.As<Napi::Float32Array>().Data();
     if (output(info[6], "outLogits", a.logits_n, "This model has no head that produces logits", false, &given)) {
       a.out.logits = given.As<Napi::Float32Array>().Data();
@@ -363,7 +360,8 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     const fffbert::BertProfile p = live(env)->profile();
     auto stages = [&](const std::array<double, fffbert::kBertStages>& s) {
       Napi::Object o = Napi::Object::New(env);
-      for (int i = 0; i < fffbert::kBertStages; ++i) o.Set(fffbert::bert_stage_name(fffbert::BertStage(i)), s[size_t(i)]);
+      for (int i = 0; i < fffbert::kBertStages; ++i)
+        o.Set(fffbert::bert_stage_name(fffbert::BertStage(i)), s[size_t(i)]);
       return o;
     };
     Napi::Object out = Napi::Object::New(env);

@@ -13,8 +13,8 @@ namespace {
 
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
-void attention_head(const DenseKernels& kern, const float* q, const float* k, const float* v, int64_t ld,
-                    int64_t S, int64_t D, const float* mask_add, float scale, float* out, int64_t ld_out) {
+void attention_head(const DenseKernels& kern, const float* q, const float* k, const float* v, int64_t ld, int64_t S,
+                    int64_t D, const float* mask_add, float scale, float* out, int64_t ld_out) {
   const int64_t s_pad = gemm::panel_count(S) * kPanelWidth;  // row stride of the scores
   const int64_t kt_size = round16(s_pad * D), sc_size = round16(S * s_pad);
   const int64_t vp_size = round16(gemm::panel_count(D) * kPanelWidth * S);
@@ -35,8 +35,8 @@ void attention_head(const DenseKernels& kern, const float* q, const float* k, co
 }  // namespace
 
 void attention(const float* q, const float* k, const float* v, int64_t ld, int64_t head_stride,
-               const AttentionShape& shape, const float* key_mask_add, float scale, float* out, int64_t ld_out,
-               Isa isa, ThreadPool& pool) {
+               const AttentionShape& shape, const float* key_mask_add, float scale, float* out, int64_t ld_out, Isa isa,
+               ThreadPool& pool) {
   const int64_t B = shape.batch, S = shape.seq, H = shape.heads, D = shape.head_dim;
   if (B <= 0 || S <= 0 || H <= 0 || D <= 0) return;
   const DenseKernels& kern = dense_kernels_for(isa);

@@ -124,7 +124,7 @@ BertStatus pack_word(BertModel::Impl& m) {
 
 BertStatus pack_decoder(BertModel::Impl& m) {
   const float* d = m.data("mlm.decoder.weight");
-  if (!d) return {};                                         // absent: tied to the word embedding
+  if (!d) return {};                                             // absent: tied to the word embedding
   if (m.word_packed && same_rows(*m.word_packed, d)) return {};  // tied: held once
   return make_linear(m, "mlm.decoder.weight", "", m.cfg.vocab, m.cfg.hidden, &m.mlm_decoder, LinearDtype::f32);
 }
@@ -155,8 +155,12 @@ void declare(BertModel::Impl& m) {
     if (hf) {
       const std::string q = p + "attn.query.", k = p + "attn.key.", v = p + "attn.value.";
       // Q|K|V blocks: rows [0,H) Q, [H,2H) K, [2H,3H) V of one [3H, H] weight and [3H] bias.
-      d.group({{q + "weight", {H, H}}, {q + "bias", {H}}, {k + "weight", {H, H}}, {k + "bias", {H}},
-               {v + "weight", {H, H}}, {v + "bias", {H}}},
+      d.group({{q + "weight", {H, H}},
+               {q + "bias", {H}},
+               {k + "weight", {H, H}},
+               {k + "bias", {H}},
+               {v + "weight", {H, H}},
+               {v + "bias", {H}}},
               [&m, L, q, k, v, H] {
                 std::vector<float> w(size_t(3 * H * H)), b(size_t(3 * H));
                 const std::string parts[3] = {q, k, v};
@@ -167,36 +171,44 @@ void declare(BertModel::Impl& m) {
                 L->qkv = linear_create(w.data(), b.data(), 3 * H, H, m.cfg.dense_dtype);
                 return L->qkv ? BertStatus{} : status(BertErrc::out_of_memory, "could not pack " + q + "weight");
               });
-      d.group({{p + "attn.out.weight", {H, H}}, {p + "attn.out.bias", {H}}},
-              [&m, L, p, H] {
-                return make_linear(m, p + "attn.out.weight", p + "attn.out.bias", H, H, &L->attn_out, m.cfg.dense_dtype);
-              });
+      d.group({{p + "attn.out.weight", {H, H}}, {p + "attn.out.bias", {H}}}, [&m, L, p, H] {
+        return make_linear(m, p + "attn.out.weight", p + "attn.out.bias", H, H, &L->attn_out, m.cfg.dense_dtype);
+      });
     } else {
-      d.group({{p + "attn.qkv.weight", {3 * H, H}}},
-              [&m, L, p, H] { return make_linear(m, p + "attn.qkv.weight", "", 3 * H, H, &L->qkv, m.cfg.dense_dtype); });
-      d.group({{p + "attn.out.weight", {H, H}}},
-              [&m, L, p, H] { return make_linear(m, p + "attn.out.weight", "", H, H, &L->attn_out, m.cfg.dense_dtype); });
+      d.group({{p + "attn.qkv.weight", {3 * H, H}}}, [&m, L, p, H] {
+        return make_linear(m, p + "attn.qkv.weight", "", 3 * H, H, &L->qkv, m.cfg.dense_dtype);
+      });
+      d.group({{p + "attn.out.weight", {H, H}}}, [&m, L, p, H] {
+        return make_linear(m, p + "attn.out.weight", "", H, H, &L->attn_out, m.cfg.dense_dtype);
+      });
     }
     if (c.ffn == BertFfn::fff) {
       const FffShape s{H, H, c.fff_depth, c.fff_trees};
       const int64_t nodes = s.trees * s.nodes_per_tree();
       const std::string f = p + "ffn.";
-      d.group({{f + "linear_in.weight", {nodes, H}}, {f + "linear_in.bias", {nodes}}, {f + "linear_out.weight", {H, nodes}}},
+      d.group({{f + "linear_in.weight", {nodes, H}},
+               {f + "linear_in.bias", {nodes}},
+               {f + "linear_out.weight", {H, nodes}}},
               [&m, L, f, s] {
                 L->fff = fff_create(s, m.data(f + "linear_in.weight"), m.data(f + "linear_in.bias"),
                                     m.data(f + "linear_out.weight"),
                                     m.cfg.dense_dtype == LinearDtype::bf16 ? FffWeights::bf16 : FffWeights::f32);
-                return L->fff ? BertStatus{} : status(BertErrc::out_of_memory, "could not pack " + f + "linear_in.weight");
+                return L->fff ? BertStatus{}
+                              : status(BertErrc::out_of_memory, "could not pack " + f + "linear_in.weight");
               });
     } else {
       const int64_t I = c.intermediate;  // biases required for hf; crammed use_bias may be false
       const std::string f = p + "ffn.";
-      d.group({{f + "in.weight", {I, H}}, {f + "in.bias", {I}}}, [&m, L, f, H, I] {
-        return make_linear(m, f + "in.weight", f + "in.bias", I, H, &L->ffn_in, m.cfg.dense_dtype);
-      }, {true, hf});
-      d.group({{f + "out.weight", {H, I}}, {f + "out.bias", {H}}}, [&m, L, f, H, I] {
-        return make_linear(m, f + "out.weight", f + "out.bias", H, I, &L->ffn_out, m.cfg.dense_dtype);
-      }, {true, hf});
+      d.group({{f + "in.weight", {I, H}}, {f + "in.bias", {I}}},
+              [&m, L, f, H, I] {
+                return make_linear(m, f + "in.weight", f + "in.bias", I, H, &L->ffn_in, m.cfg.dense_dtype);
+              },
+              {true, hf});
+      d.group({{f + "out.weight", {H, I}}, {f + "out.bias", {H}}},
+              [&m, L, f, H, I] {
+                return make_linear(m, f + "out.weight", f + "out.bias", H, I, &L->ffn_out, m.cfg.dense_dtype);
+              },
+              {true, hf});
     }
   }
   if (!hf) {
@@ -205,11 +217,9 @@ void declare(BertModel::Impl& m) {
   }
   if (c.head == BertHead::mlm) {
     if (hf) {
-      d.group({{"mlm.transform.weight", {H, H}}, {"mlm.transform.bias", {H}}},
-              [&m, H] {
-                return make_linear(m, "mlm.transform.weight", "mlm.transform.bias", H, H, &m.mlm_transform,
-                                   m.cfg.dense_dtype);
-              });
+      d.group({{"mlm.transform.weight", {H, H}}, {"mlm.transform.bias", {H}}}, [&m, H] {
+        return make_linear(m, "mlm.transform.weight", "mlm.transform.bias", H, H, &m.mlm_transform, m.cfg.dense_dtype);
+      });
       d.plain("mlm.transform_norm.weight", {H});
       d.plain("mlm.transform_norm.bias", {H});
       d.plain("mlm.decoder.bias", {c.vocab});  // set on the decoder by finalize
@@ -224,10 +234,9 @@ void declare(BertModel::Impl& m) {
   }
   if (c.head == BertHead::classification) {
     const int64_t L = c.num_labels;
-    d.group({{"classifier.weight", {L, W}}, {"classifier.bias", {L}}},
-            [&m, L, W] {
-              return make_linear(m, "classifier.weight", "classifier.bias", L, W, &m.classifier, m.cfg.dense_dtype);
-            });
+    d.group({{"classifier.weight", {L, W}}, {"classifier.bias", {L}}}, [&m, L, W] {
+      return make_linear(m, "classifier.weight", "classifier.bias", L, W, &m.classifier, m.cfg.dense_dtype);
+    });
   }
 }
 
@@ -326,9 +335,7 @@ BertStatus BertModel::set_tensor(const std::string& name, const float* data, con
   if (!completes) {
     try {
       s.data.assign(data, data + n);
-    } catch (const std::bad_alloc&) {
-      return status(BertErrc::out_of_memory, "Out of memory copying " + name);
-    }
+    } catch (const std::bad_alloc&) { return status(BertErrc::out_of_memory, "Out of memory copying " + name); }
     s.present = true;
     return {};
   }
@@ -402,13 +409,12 @@ BertStatus BertModel::finalize() {
       PackedLinearPtr dec = linear_create(rows.data(), nullptr, m.cfg.vocab, m.cfg.hidden, m.cfg.dense_dtype);
       if (!dec) return status(BertErrc::out_of_memory, "could not pack mlm.decoder.weight");
       m.mlm_decoder = std::move(dec);
-    } catch (const std::bad_alloc&) {
-      return status(BertErrc::out_of_memory, "could not pack mlm.decoder.weight");
-    }
+    } catch (const std::bad_alloc&) { return status(BertErrc::out_of_memory, "could not pack mlm.decoder.weight"); }
   }
   if (hf && m.cfg.head == BertHead::mlm) {  // the decoder's bias, on whichever Linear is the decoder
     PackedLinear& dec = m.mlm_decoder ? *m.mlm_decoder : *m.word_packed;
-    if (!linear_set_bias(dec, m.data("mlm.decoder.bias"))) return status(BertErrc::out_of_memory, "could not pack mlm.decoder.bias");
+    if (!linear_set_bias(dec, m.data("mlm.decoder.bias")))
+      return status(BertErrc::out_of_memory, "could not pack mlm.decoder.bias");
     std::vector<float>().swap(m.slots["mlm.decoder.bias"].data);
   }
   m.finalized = true;
@@ -433,9 +439,11 @@ BertStatus BertModel::check_inputs(const BertInputs& in) const {
   if (in.batch < 1 || in.seq < 1) return status(BertErrc::invalid_argument, "batch and seq must be >= 1");
   if (in.seq > c.max_positions) {
     return status(BertErrc::sequence_too_long, "The sequence length " + std::to_string(in.seq) +
-                                                   " exceeds the model's maximum of " + std::to_string(c.max_positions));
+                                                   " exceeds the model's maximum of " +
+                                                   std::to_string(c.max_positions));
   }
-  if (!in.input_ids || !in.attention_mask) return status(BertErrc::invalid_argument, "inputIds and attentionMask are required");
+  if (!in.input_ids || !in.attention_mask)
+    return status(BertErrc::invalid_argument, "inputIds and attentionMask are required");
   const int64_t types = c.type_vocab > 0 ? c.type_vocab : 1;
   auto where = [&](int64_t t) {
     return "[" + std::to_string(t / in.seq) + ", " + std::to_string(t % in.seq) + "] (batch " +
@@ -445,15 +453,18 @@ BertStatus BertModel::check_inputs(const BertInputs& in) const {
     const int32_t id = in.input_ids[t];
     if (id < 0 || id >= c.vocab) {
       return status(BertErrc::token_out_of_range, "inputIds" + where(t) + " = " + std::to_string(id) +
-                                                      " is outside the vocabulary [0, " + std::to_string(c.vocab) + ")");
+                                                      " is outside the vocabulary [0, " + std::to_string(c.vocab) +
+                                                      ")");
     }
     const int32_t mk = in.attention_mask[t];
     if (mk != 0 && mk != 1) {
-      return status(BertErrc::invalid_argument, "attentionMask" + where(t) + " = " + std::to_string(mk) + " must be 0 or 1");
+      return status(BertErrc::invalid_argument,
+                    "attentionMask" + where(t) + " = " + std::to_string(mk) + " must be 0 or 1");
     }
     if (in.token_type_ids && (in.token_type_ids[t] < 0 || in.token_type_ids[t] >= types)) {
-      return status(BertErrc::invalid_argument, "tokenTypeIds" + where(t) + " = " + std::to_string(in.token_type_ids[t]) +
-                                                    " is outside [0, " + std::to_string(types) + ")");
+      return status(BertErrc::invalid_argument, "tokenTypeIds" + where(t) + " = " +
+                                                    std::to_string(in.token_type_ids[t]) + " is outside [0, " +
+                                                    std::to_string(types) + ")");
     }
   }
   return {};

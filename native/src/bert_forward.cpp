@@ -30,8 +30,8 @@ void reserve(BertWorkspace& ws, const BertConfig& c, int64_t pooler_w, int64_t t
   batch = std::max(batch, ws.batch);
   const int64_t H = c.hidden;
   const int64_t ffn_w = c.ffn == BertFfn::dense ? std::max(H, c.intermediate) : H;
-  const int64_t sizes[] = {tokens * H, tokens * H, tokens * 3 * H, tokens * H, tokens * ffn_w, tokens,
-                           batch * H, batch * std::max<int64_t>(pooler_w, 1)};
+  const int64_t sizes[] = {tokens * H,     tokens * H, tokens * 3 * H, tokens * H,
+                           tokens * ffn_w, tokens,     batch * H,      batch * std::max<int64_t>(pooler_w, 1)};
   int64_t total = kAlignFloats;
   for (int64_t s : sizes) total += round_up(s);
   std::vector<float> storage(static_cast<size_t>(total));
@@ -117,8 +117,10 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
       const int64_t s = t % S;
       float* e = ws.h + t * H;
       const float* w = e;  // MLM models: the row gathered from the packed decoder into e, then used in place
-      if (m.word) w = m.word + int64_t(in.input_ids[t]) * H;
-      else linear_copy_rows(*m.word_packed, int64_t(in.input_ids[t]), 1, e);
+      if (m.word)
+        w = m.word + int64_t(in.input_ids[t]) * H;
+      else
+        linear_copy_rows(*m.word_packed, int64_t(in.input_ids[t]), 1, e);
       if (hf) {
         const float* pos = m.position + s * H;
         const float* typ = m.token_type + (in.token_type_ids ? int64_t(in.token_type_ids[t]) : 0) * H;
@@ -146,8 +148,10 @@ void BertModel::forward(const BertInputs& in, const BertOutputs& out, Isa isa, T
   // crammed FFF: its output [M, H] in ws.ffn, added to h by the next norm (LN1 of the next layer, or final_norm).
   const float* pending = nullptr;
   auto pre_norm = [&](const float* gamma, const float* beta, float* y) {
-    if (pending) add_layernorm(h, pending, M, H, gamma, beta, c.norm_eps, y, isa, pool);
-    else layernorm(h, M, H, H, gamma, beta, c.norm_eps, y, H, isa, pool);
+    if (pending)
+      add_layernorm(h, pending, M, H, gamma, beta, c.norm_eps, y, isa, pool);
+    else
+      layernorm(h, M, H, H, gamma, beta, c.norm_eps, y, H, isa, pool);
     pending = nullptr;
   };
 

@@ -45,17 +45,17 @@ struct BertLayer {
 // Kept between forwards for the typical size, freed after an unusually large one (bert.h: workspace bound).
 struct BertWorkspace {
   std::vector<float> storage;
-  int64_t tokens = 0, batch = 0;  // capacity
+  int64_t tokens = 0, batch = 0;     // capacity
   std::array<int64_t, 16> recent{};  // batch*seq of the last forwards (a ring)
   int64_t forwards = 0;
-  float* h = nullptr;       // [M, H] residual stream
-  float* x = nullptr;       // [M, H] normalised input of a sublayer (hf: the post-attention stream)
-  float* qkv = nullptr;     // [M, 3H]
-  float* ctx = nullptr;     // [M, H] attention output, heads concatenated
-  float* ffn = nullptr;     // [M, max(H, I)] FFF output or dense intermediate
-  float* mask = nullptr;    // [M] additive key mask
-  float* pool_in = nullptr; // [B, H] pooled hidden states (crammed avg)
-  float* pooled = nullptr;  // [B, W] pooler output when the caller did not ask for it
+  float* h = nullptr;        // [M, H] residual stream
+  float* x = nullptr;        // [M, H] normalised input of a sublayer (hf: the post-attention stream)
+  float* qkv = nullptr;      // [M, 3H]
+  float* ctx = nullptr;      // [M, H] attention output, heads concatenated
+  float* ffn = nullptr;      // [M, max(H, I)] FFF output or dense intermediate
+  float* mask = nullptr;     // [M] additive key mask
+  float* pool_in = nullptr;  // [B, H] pooled hidden states (crammed avg)
+  float* pooled = nullptr;   // [B, W] pooler output when the caller did not ask for it
 };
 
 struct BertModel::Impl {
@@ -86,7 +86,7 @@ struct BertModel::Impl {
   BertWorkspace ws;
   BertProfile prof;
 
-  const float* data(const std::string& name) const;  // null when absent
+  const float* data(const std::string& name) const;                                          // null when absent
   const PackedLinear& decoder() const { return mlm_decoder ? *mlm_decoder : *word_packed; }  // head == mlm
 };
 

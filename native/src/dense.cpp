@@ -22,8 +22,8 @@ const DenseKernels& dense_kernels_for(Isa isa) {
   }
 }
 
-void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float* gamma, const float* beta,
-               float eps, float* y, int64_t ldy, Isa isa, ThreadPool& pool) {
+void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float* gamma, const float* beta, float eps,
+               float* y, int64_t ldy, Isa isa, ThreadPool& pool) {
   if (rows <= 0 || n <= 0) return;
   const DenseKernels& kern = dense_kernels_for(isa);
   // Rows of at least ~16K elements per chunk: a 768-wide row takes ~0.3 us, a pool hand-off more.

@@ -78,8 +78,8 @@ namespace {
 // linear_in.weight [rows, I] -> dst [rows, ld_in]; linear_out.weight [O, rows] -> dst [rows, ld_out], in 64-row
 // tiles so both sides stay in cache. cvt: float -> T.
 template <typename T, typename Cvt>
-void pack_weights(const FffLayer& L, const float* linear_in_weight, const float* linear_out_weight, T* w_in,
-                  T* w_out, Cvt cvt) {
+void pack_weights(const FffLayer& L, const float* linear_in_weight, const float* linear_out_weight, T* w_in, T* w_out,
+                  Cvt cvt) {
   const int64_t I = L.shape.input_width, O = L.shape.output_width, rows = L.rows;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t i = 0; i < I; ++i) w_in[r * L.ld_in + i] = cvt(linear_in_weight[r * I + i]);
@@ -117,9 +117,7 @@ FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const f
   if (!L) return nullptr;
   try {
     L->b_in.assign(linear_in_bias, linear_in_bias + rows);
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
+  } catch (const std::bad_alloc&) { return nullptr; }
   if (bf16) {
     L->w_in_bf16 = alloc_zeroed<uint16_t>(rows * ld_in);
     L->w_out_bf16 = alloc_zeroed<uint16_t>(rows * ld_out);
@@ -221,8 +219,8 @@ template <typename W, typename X = float>
 struct Ctx {
   const FffLayer& L;
   RowKernels<W, X> kern;
-  const W* w_in;   // [rows, ld_in]
-  const W* w_out;  // [rows, ld_out]
+  const W* w_in;     // [rows, ld_in]
+  const W* w_out;    // [rows, ld_out]
   const float* src;  // the caller's x [rows, ld_src]
   int64_t ld_src;
   const X* x;  // what the dots read: src, or (round_x) the walk's rounded copy in scratch
@@ -230,23 +228,23 @@ struct Ctx {
   float* y;
   int64_t ldy;
   int32_t* paths;
-  int64_t t0;  // global index of local token 0
-  int64_t nn;  // nodes per tree
-  int64_t P;   // K*(D+1) visited nodes per token
+  int64_t t0;                                                 // global index of local token 0
+  int64_t nn;                                                 // nodes per tree
+  int64_t P;                                                  // K*(D+1) visited nodes per token
   void (*round_x)(const float* x, int64_t n, uint16_t* out);  // bf16_dot layers: kernel round_bf16; else null
   int64_t x_t0;  // global index of the token in row 0 of x (t0 for the caller's x, the first local token for a copy)
 };
 
 // Per-thread scratch, grown on demand and reused across calls.
 struct Scratch {
-  std::vector<float> l;                  // [tokens, P] logits, then GELU values
-  std::vector<const float*> out_rows;    // [tokens, P] W_out^T rows, in visiting order (fp32 layers)
+  std::vector<float> l;                        // [tokens, P] logits, then GELU values
+  std::vector<const float*> out_rows;          // [tokens, P] W_out^T rows, in visiting order (fp32 layers)
   std::vector<const uint16_t*> out_rows_bf16;  // the same for bf16 layers
-  std::vector<int32_t> perm, tmp;        // local token order, grouped by subtree (batched)
-  std::vector<int32_t> node;             // [tokens] node reached after the top levels (two-phase batched walk)
-  std::vector<int32_t> group_end;        // [2^top + 1] tokens per top-level subtree, then where each group ends
-  std::vector<uint16_t> xb;              // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
-  std::vector<float> xw;                 // bf16_dot without a bf16 dot unit: the same widened back to fp32
+  std::vector<int32_t> perm, tmp;              // local token order, grouped by subtree (batched)
+  std::vector<int32_t> node;                   // [tokens] node reached after the top levels (two-phase batched walk)
+  std::vector<int32_t> group_end;              // [2^top + 1] tokens per top-level subtree, then where each group ends
+  std::vector<uint16_t> xb;                    // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
+  std::vector<float> xw;                       // bf16_dot without a bf16 dot unit: the same widened back to fp32
   std::vector<const float*>& rows(const float*) { return out_rows; }
   std::vector<const uint16_t*>& rows(const uint16_t*) { return out_rows_bf16; }
   template <typename W>
@@ -290,7 +288,9 @@ void round_tokens(Ctx<W, X>& c, Scratch& s, int64_t t, int64_t count) {
 }
 
 template <typename W, typename X>
-const W* in_row(const Ctx<W, X>& c, int64_t k, int32_t n) { return c.w_in + (k * c.nn + n) * c.L.ld_in; }
+const W* in_row(const Ctx<W, X>& c, int64_t k, int32_t n) {
+  return c.w_in + (k * c.nn + n) * c.L.ld_in;
+}
 
 // Records node n of tree k at `level` for local token b; returns the child (l == 0 and NaN go left).
 template <typename W, typename X>
@@ -481,21 +481,37 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   const uint16_t* bx = nullptr;
   if (layer.weights == FffWeights::f32) {
     const float* w_in = layer.w_in.get();
-    const Ctx<float> c{layer, row_kernels(*kern, w_in, fx), w_in, layer.w_out.get(), x, ldx, x, ldx, y, ldy, paths,
-                       0, nn, P, nullptr, 0};
+    const Ctx<float> c{
+        layer, row_kernels(*kern, w_in, fx), w_in, layer.w_out.get(), x, ldx, x, ldx, y, ldy, paths, 0, nn, P, nullptr,
+        0};
     forward(c, rows, strategy, pool);
     return;
   }
   const uint16_t* w_in = layer.w_in_bf16.get();
   const uint16_t* w_out = layer.w_out_bf16.get();
   if (layer.weights == FffWeights::bf16_dot && kern->dot_bf16x) {
-    const Ctx<uint16_t, uint16_t> c{layer, row_kernels(*kern, w_in, bx), w_in, w_out, x, ldx, nullptr, 0, y, ldy,
-                                    paths, 0, nn, P, kern->round_bf16, 0};
+    const Ctx<uint16_t, uint16_t> c{
+        layer, row_kernels(*kern, w_in, bx), w_in, w_out, x, ldx, nullptr, 0, y, ldy, paths, 0, nn, P, kern->round_bf16,
+        0};
     forward(c, rows, strategy, pool);
     return;
   }
-  const Ctx<uint16_t> c{layer, row_kernels(*kern, w_in, fx), w_in, w_out, x, ldx, x, ldx, y, ldy, paths, 0, nn, P,
-                        layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr, 0};
+  const Ctx<uint16_t> c{layer,
+                        row_kernels(*kern, w_in, fx),
+                        w_in,
+                        w_out,
+                        x,
+                        ldx,
+                        x,
+                        ldx,
+                        y,
+                        ldy,
+                        paths,
+                        0,
+                        nn,
+                        P,
+                        layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr,
+                        0};
   forward(c, rows, strategy, pool);
 }
 
@@ -560,8 +576,7 @@ double probe_all(const RowKernels<W, X>& k, FffProbe kind, int64_t bytes, double
     for (int64_t t = begin; t < end; ++t) {
       const double r = probe_thread(k, kind, bytes, seconds);
       double cur = total.load();
-      while (!total.compare_exchange_weak(cur, cur + r)) {
-      }
+      while (!total.compare_exchange_weak(cur, cur + r)) {}
     }
   });
   return total.load();

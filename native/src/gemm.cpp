@@ -10,7 +10,6 @@
 
 #include "prefetch.h"
 
-
 namespace fffbert {
 namespace gemm {
 
@@ -65,8 +64,8 @@ void pack_a(const float* src, int64_t rs, int64_t cs, int64_t rows, int64_t kc, 
   }
 }
 
-void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, const float* a, int64_t lda,
-                const float* b, int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep) {
+void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, const float* a, int64_t lda, const float* b,
+                int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep) {
   const int mr = kern.mr, nr = kern.nr;
   const int64_t panels_per_tile = nr / kPanelWidth;
   const int64_t n_tiles = (M + mr - 1) / mr;
@@ -101,8 +100,8 @@ namespace {
 // Rows [m0, m1) x panels [p0, p1) of C, all k blocks. k blocks depend only on K and the ISA (never on the
 // split), and every C element is the same FMA sequence in any tile shape: results do not depend on threads.
 // a_in_place: the micro-kernel reads row-major A directly (alpha == 1, so the values are those packing makes).
-void gemm_task(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t m0, int64_t m1, int64_t p0,
-               int64_t p1, bool a_in_place) {
+void gemm_task(const DenseKernels& kern, const GemmArgs& g, int64_t kc, int64_t m0, int64_t m1, int64_t p0, int64_t p1,
+               bool a_in_place) {
   thread_local FloatBuffer a_buf;
   float* a = a_in_place ? nullptr : a_buf.reserve(size_t(kern.mc) * size_t(kc));
   const int64_t n0 = p0 * kPanelWidth;
@@ -186,8 +185,8 @@ void gemm_parallel(const DenseKernels& kern, const GemmArgs& g, ThreadPool& pool
   // Few rows (one sentence): panel-sequential tasks, contiguous runs of panels, A read in place (packing it
   // would be redone by every task). 2 tasks per thread: a worker descheduled on a loaded machine holds up less.
   if (g.M <= kSmallM && g.a_cs == 1 && g.alpha == 1.0f) {
-    const int64_t tasks = tm * tn == 1 && (threads == 1 || g.M * g.N * g.K < (int64_t(1) << 17))
-                              ? 1 : std::min(groups, 2 * threads);
+    const int64_t tasks =
+        tm * tn == 1 && (threads == 1 || g.M * g.N * g.K < (int64_t(1) << 17)) ? 1 : std::min(groups, 2 * threads);
     pool.parallel_tasks(tasks, [&](int64_t t, int) {
       const int64_t p0 = std::min(panels, (t * groups / tasks) * per_group);
       const int64_t p1 = std::min(panels, ((t + 1) * groups / tasks) * per_group);
@@ -231,13 +230,11 @@ PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t ou
       return w;
     }
     const int64_t stride = in_features * kPanelWidth;
-    gemm::pack_b(weight, 1, in_features, in_features, out_features, w->panels.reserve(size_t(panels * stride)),
-                 stride, 0, panels);
+    gemm::pack_b(weight, 1, in_features, in_features, out_features, w->panels.reserve(size_t(panels * stride)), stride,
+                 0, panels);
     if (bias) w->bias.assign(bias, bias + out_features);
     return w;
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
+  } catch (const std::bad_alloc&) { return nullptr; }
 }
 
 LinearDtype linear_dtype(const PackedLinear& w) { return w.dtype; }
@@ -261,25 +258,26 @@ void linear_copy_rows(const PackedLinear& w, int64_t n0, int64_t rows, float* ou
 
 bool linear_set_bias(PackedLinear& w, const float* bias) {
   try {
-    if (bias) w.bias.assign(bias, bias + w.N);
-    else std::vector<float>().swap(w.bias);
-  } catch (const std::bad_alloc&) {
-    return false;
-  }
+    if (bias)
+      w.bias.assign(bias, bias + w.N);
+    else
+      std::vector<float>().swap(w.bias);
+  } catch (const std::bad_alloc&) { return false; }
   return true;
 }
 
 namespace {
 
-bool overlaps(const float* a, int64_t rows_a, int64_t ld_a, const float* b, int64_t rows_b, int64_t ld_b,
-              int64_t n) {
+bool overlaps(const float* a, int64_t rows_a, int64_t ld_a, const float* b, int64_t rows_b, int64_t ld_b, int64_t n) {
   const auto a0 = reinterpret_cast<uintptr_t>(a), a1 = reinterpret_cast<uintptr_t>(a + (rows_a - 1) * ld_a + n);
   const auto b0 = reinterpret_cast<uintptr_t>(b), b1 = reinterpret_cast<uintptr_t>(b + (rows_b - 1) * ld_b + n);
   return a0 < b1 && b0 < a1;
 }
 
 // Rows per parallel_for chunk for the naive paths: ~64K multiply-adds at least.
-int64_t naive_grain(int64_t N, int64_t K) { return std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, N * K)); }
+int64_t naive_grain(int64_t N, int64_t K) {
+  return std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, N * K));
+}
 
 }  // namespace
 
@@ -299,8 +297,8 @@ void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ld
       for (int64_t i = 0; i < M; ++i) std::memcpy(copy.data() + i * N, res + i * ldr, size_t(N) * sizeof(float));
       e.residual = copy.data(), e.ldr = N;
     }
-    linear_forward_lowp(w, x, M, ldx, y, ldy, e, LowpVariant{&int8_kernels_for(isa, M, N, K), &bf16_kernels_for(isa), true},
-                        pool);
+    linear_forward_lowp(w, x, M, ldx, y, ldy, e,
+                        LowpVariant{&int8_kernels_for(isa, M, N, K), &bf16_kernels_for(isa), true}, pool);
     return;
   }
   const DenseKernels& kern = dense_kernels_for(isa);
@@ -346,8 +344,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   const DenseKernels& kern = dense_kernels_for(isa);
   if (!kern.gemm_tile) {
     pool.parallel_for(M, naive_grain(N, K), [&](int64_t m0, int64_t m1, int) {
-      scalar::sgemm_naive(trans_a, trans_b, m1 - m0, N, K, alpha, trans_a ? A + m0 : A + m0 * lda, lda, B, ldb,
-                          beta, C + m0 * ldc, ldc);
+      scalar::sgemm_naive(trans_a, trans_b, m1 - m0, N, K, alpha, trans_a ? A + m0 : A + m0 * lda, lda, B, ldb, beta,
+                          C + m0 * ldc, ldc);
     });
     return;
   }

@@ -24,7 +24,9 @@ class FloatBuffer {
   size_t capacity() const { return capacity_; }
 
  private:
-  struct Free { void operator()(float* p) const; };
+  struct Free {
+    void operator()(float* p) const;
+  };
   std::unique_ptr<float, Free> data_;
   size_t capacity_ = 0;
 };
@@ -54,8 +56,8 @@ struct TileEpilogue {
 // stride lda > 0), and B the panels starting at b (already offset to this k block; panel p at
 // b + p * panel_stride). Loops panels outside (B micro-panel stays in L1), micro-panels of A inside; applies `ep`
 // to each tile right after it is stored when ep is non-null.
-void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, const float* a, int64_t lda,
-                const float* b, int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep);
+void gemm_block(const DenseKernels& kern, int64_t M, int64_t N, int64_t kc, const float* a, int64_t lda, const float* b,
+                int64_t panel_stride, float* c, int64_t ldc, bool accumulate, const TileEpilogue* ep);
 
 // A whole multiply C = epilogue(alpha * A op(B) (+ C)) with B packed, split over the pool.
 struct GemmArgs {

@@ -66,8 +66,8 @@ CpuFeatures detect() {
   const bool f16c = (r[2] >> 29) & 1;
   if (!osxsave || !avx) return f;
   const uint64_t xcr0 = xgetbv0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;     // SSE + AVX state
-  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;   // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!os_ymm || max_leaf < 7) return f;
   cpuid(7, 0, r);
   const unsigned ebx7 = r[1], ecx7 = r[2], edx7 = r[3];

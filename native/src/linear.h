@@ -16,8 +16,8 @@ struct PackedLinear {
   gemm::FloatBuffer panels;
   // int8: k4 panels (int8), bf16: k2 panels (uint16), layouts in kernels/lowp_kernels.h; raw bytes, 64-aligned.
   gemm::FloatBuffer lowp;
-  int64_t kpad = 0;          // K rounded up to 4 (int8) or 2 (bf16)
-  int64_t panel_bytes = 0;   // bytes from one low-precision panel to the next
+  int64_t kpad = 0;             // K rounded up to 4 (int8) or 2 (bf16)
+  int64_t panel_bytes = 0;      // bytes from one low-precision panel to the next
   std::vector<float> scale;     // int8: s_n per output, zero-padded to a multiple of 32 columns
   std::vector<int32_t> colsum;  // int8: sum_k q[n, k], padded likewise
   std::vector<float> bias;      // empty when the layer has none

@@ -109,14 +109,18 @@ const Int8Kernels& int8_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
 #if defined(FFFBERT_HAVE_AVX512)
     case Isa::avx512:
       if (f.avx512_vnni && amx_permitted() && !(M > 256 && K < 2048 && N >= 2048)) return avx512::int8_kernels_amx();
-      return f.avx512_vnni ? avx512::int8_kernels_vnni() : f.avx_vnni ? avx2::int8_kernels_avxvnni() : avx2::int8_kernels();
+      return f.avx512_vnni ? avx512::int8_kernels_vnni()
+             : f.avx_vnni  ? avx2::int8_kernels_avxvnni()
+                           : avx2::int8_kernels();
 #endif
 #if defined(FFFBERT_HAVE_AVX2)
     case Isa::avx2: return f.avx_vnni ? avx2::int8_kernels_avxvnni() : avx2::int8_kernels();
 #endif
 #if defined(FFFBERT_HAVE_NEON)
     case Isa::neon:
-      return f.neon_i8mm ? neon::int8_kernels_i8mm() : f.neon_dotprod ? neon::int8_kernels_sdot() : scalar::int8_kernels();
+      return f.neon_i8mm      ? neon::int8_kernels_i8mm()
+             : f.neon_dotprod ? neon::int8_kernels_sdot()
+                              : scalar::int8_kernels();
 #endif
     default: return scalar::int8_kernels();
   }
@@ -126,8 +130,7 @@ const Bf16Kernels& bf16_kernels_for(Isa isa) {
   if (!isa_supported(isa)) return scalar::bf16_kernels();
   switch (isa) {
 #if defined(FFFBERT_HAVE_AVX512)
-    case Isa::avx512:
-      return cpu_features().avx512_bf16 ? avx512::bf16_kernels_dot() : avx2::bf16_kernels();
+    case Isa::avx512: return cpu_features().avx512_bf16 ? avx512::bf16_kernels_dot() : avx2::bf16_kernels();
 #endif
 #if defined(FFFBERT_HAVE_AVX2)
     case Isa::avx2: return avx2::bf16_kernels();
@@ -182,8 +185,8 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
       for (int64_t i = m0; i < m1; ++i) {
         const uint8_t* ai = a + i * lda_bytes;
         if (int8) {
-          scalar::linear_int8_naive(reinterpret_cast<const int8_t*>(w.lowp.data()), w.panel_bytes, w.scale.data(),
-                                    N, K, reinterpret_cast<const int8_t*>(ai), lda_bytes, xs + i, 1, row.data(), N);
+          scalar::linear_int8_naive(reinterpret_cast<const int8_t*>(w.lowp.data()), w.panel_bytes, w.scale.data(), N, K,
+                                    reinterpret_cast<const int8_t*>(ai), lda_bytes, xs + i, 1, row.data(), N);
         } else {
           scalar::linear_bf16_naive(reinterpret_cast<const uint16_t*>(w.lowp.data()), w.panel_bytes / 2, N, K,
                                     reinterpret_cast<const uint16_t*>(ai), lda_bytes / 2, 1, row.data(), N);
@@ -226,8 +229,7 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
                    reinterpret_cast<const uint16_t*>(bp), w.panel_bytes / 2, tmp, nr, rows, cols);
         }
         // The epilogue reads the residual before the tile is written: y may be the residual itself.
-        dk.epilogue(tmp, nr, rows, cols, bias ? bias + n0 : nullptr, ep.act, res ? res + i * ldr + n0 : nullptr,
-                    ldr);
+        dk.epilogue(tmp, nr, rows, cols, bias ? bias + n0 : nullptr, ep.act, res ? res + i * ldr + n0 : nullptr, ldr);
         for (int r = 0; r < rows; ++r) std::memcpy(y + (i + r) * ldy + n0, tmp + r * nr, size_t(cols) * sizeof(float));
       }
     }

@@ -153,8 +153,8 @@ class Pool final : public ThreadPool {
   std::mutex mutex_;      // sleeping workers
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};
-  uint64_t job_id_ = 0;                   // under job_mutex_
-  std::atomic<uint64_t> claim_{0};        // job id << 32 | next task index
+  uint64_t job_id_ = 0;             // under job_mutex_
+  std::atomic<uint64_t> claim_{0};  // job id << 32 | next task index
   std::atomic<uint64_t> job_tasks_{0};
   std::atomic<const std::function<void(int64_t, int)>*> job_fn_{nullptr};
   std::atomic<uint64_t> done_{0};

@@ -30,19 +30,19 @@ int& current_failures();
 
 #define FFFBERT_TEST_CAT2(a, b) a##b
 #define FFFBERT_TEST_CAT(a, b) FFFBERT_TEST_CAT2(a, b)
-#define TEST(name)                                                                                        \
-  static void name();                                                                                     \
-  static ::fffbert_test::Registrar FFFBERT_TEST_CAT(registrar_, name)(#name, &name);                      \
+#define TEST(name)                                                                   \
+  static void name();                                                                \
+  static ::fffbert_test::Registrar FFFBERT_TEST_CAT(registrar_, name)(#name, &name); \
   static void name()
 
-#define CHECK_MSG(cond, ...)                                                                              \
-  do {                                                                                                    \
-    if (!(cond)) {                                                                                        \
-      if (++::fffbert_test::current_failures() <= 10) {                                                   \
-        std::fprintf(stderr, "  %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                 \
-        std::fprintf(stderr, __VA_ARGS__);                                                                \
-        std::fprintf(stderr, "\n");                                                                       \
-      }                                                                                                   \
-    }                                                                                                     \
+#define CHECK_MSG(cond, ...)                                                            \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
+      if (++::fffbert_test::current_failures() <= 10) {                                 \
+        std::fprintf(stderr, "  %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+        std::fprintf(stderr, __VA_ARGS__);                                              \
+        std::fprintf(stderr, "\n");                                                     \
+      }                                                                                 \
+    }                                                                                   \
   } while (0)
 #define CHECK(cond) CHECK_MSG(cond, "%s", "")

@@ -88,8 +88,8 @@ void check_model(const char* what, const BertConfig& c, bool with_decoder) {
       f32->forward(in, o0, Isa(i), fffbert_test::pool(2));
       q->forward(in, o1, Isa(i), fffbert_test::pool(2));
       const double ch = min_row_cosine(h0, h1, H), cl = L > 0 ? min_row_cosine(l0, l1, L) : 1.0;
-      std::printf("  %s %s %s: min token cosine vs fp32: hidden %.6f, logits %.6f\n", what, dname, isa_name(Isa(i)),
-                  ch, cl);
+      std::printf("  %s %s %s: min token cosine vs fp32: hidden %.6f, logits %.6f\n", what, dname, isa_name(Isa(i)), ch,
+                  cl);
       CHECK_MSG(ch >= 0.999 && cl >= 0.999, "%s %s %s: cosine hidden %.6f logits %.6f < 0.999", what, dname,
                 isa_name(Isa(i)), ch, cl);
     }

@@ -110,8 +110,7 @@ void check_sgemm(Isa isa, const GemmCase& t, std::mt19937& rng) {
   }
   char what[160];
   std::snprintf(what, sizeof what, "%s sgemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g threads=%d",
-                isa_name(isa), t.ta, t.tb, (long long)t.M, (long long)t.N, (long long)t.K, t.alpha, t.beta,
-                t.threads);
+                isa_name(isa), t.ta, t.tb, (long long)t.M, (long long)t.N, (long long)t.K, t.alpha, t.beta, t.threads);
   compare(what, got.data(), want.data(), tol.data(), got.size());  // padding has tol 0: must be bitwise intact
 }
 
@@ -139,7 +138,7 @@ TEST(dense_sgemm_deep_and_wide) {
   // K over several cache blocks (kc = 256), N over odd panel counts, M over several A blocks (mc = 96).
   std::mt19937 rng(2);
   const GemmCase cases[] = {
-      {false, true, 128, 96, 768, 1.0f, 0.0f, 2}, {false, false, 200, 33, 600, 1.0f, 1.0f, 3},
+      {false, true, 128, 96, 768, 1.0f, 0.0f, 2},  {false, false, 200, 33, 600, 1.0f, 1.0f, 3},
       {true, true, 16, 190, 513, 0.75f, -0.5f, 2}, {true, false, 7, 41, 1031, 1.0f, 0.0f, 1},
       {false, true, 97, 47, 257, 2.0f, 0.0f, 3},
   };
@@ -211,8 +210,8 @@ TEST(dense_gelu_accuracy) {
       }
     }
     CHECK_MSG(bad == 0, "%s: %d GELU values out of bound", isa_name(isa), bad);
-    std::printf("  %s gelu: max rel err (x >= 0) %.2f u, max |err|/|x| (x < 0) %.2f u\n", isa_name(isa),
-                worst_rel / kU, worst_abs_neg / kU);
+    std::printf("  %s gelu: max rel err (x >= 0) %.2f u, max |err|/|x| (x < 0) %.2f u\n", isa_name(isa), worst_rel / kU,
+                worst_abs_neg / kU);
   }
   // In place; NaN stays NaN, +inf stays +inf, -inf gives NaN as the formula does (-inf * 0) in the oracle too.
   for (Isa isa : {Isa::scalar, isa_best()}) {
@@ -281,8 +280,8 @@ void check_linear(Isa isa, int64_t M, int64_t N, int64_t K, Activation act, bool
 
 TEST(dense_linear_epilogues) {
   std::mt19937 rng(4);
-  const int64_t shapes[][3] = {{1, 1, 1},   {1, 67, 33},  {2, 16, 16},   {5, 17, 7},   {6, 32, 64},
-                               {7, 33, 67}, {13, 48, 5},  {17, 67, 300}, {33, 96, 520}, {67, 31, 19}};
+  const int64_t shapes[][3] = {{1, 1, 1},   {1, 67, 33}, {2, 16, 16},   {5, 17, 7},    {6, 32, 64},
+                               {7, 33, 67}, {13, 48, 5}, {17, 67, 300}, {33, 96, 520}, {67, 31, 19}};
   const Activation acts[] = {Activation::none, Activation::gelu_erf, Activation::tanh};
   for (Isa isa : simd_isas()) {
     int v = 0;
@@ -446,8 +445,8 @@ void check_attention(Isa isa, const AttnCase& t, std::mt19937& rng) {
   const AttentionShape shape{t.batch, t.seq, t.heads, t.head_dim};
   attention(q, k, v, ld, head_stride, shape, t.masked ? mask.data() : nullptr, scale, got.data(), ld_out, isa,
             pool(t.threads));
-  attention(q, k, v, ld, head_stride, shape, t.masked ? mask.data() : nullptr, scale, want.data(), ld_out,
-            Isa::scalar, pool(1));
+  attention(q, k, v, ld, head_stride, shape, t.masked ? mask.data() : nullptr, scale, want.data(), ld_out, Isa::scalar,
+            pool(1));
   const double score_err = 2.0 * (t.head_dim + 2) * kU * scale * t.head_dim * 4.0;  // |q|, |k| <= 2
   const double vmax = 2.0;
   const double bound = (2 * score_err + 2 * (t.seq + 8) * kU) * vmax + 2 * (t.seq + 2) * kU * vmax;
@@ -494,8 +493,8 @@ TEST(dense_attention_mask_hides_keys) {
     for (int64_t s = 12; s < S; ++s) mask[size_t(s)] = -10000.0f;
     const AttentionShape shape{1, S, heads, hd};
     std::vector<float> a(size_t(S * H)), b(size_t(S * H));
-    attention(qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, ld, 3 * hd, shape, mask.data(), 1.0f, a.data(), H,
-              isa, pool(2));
+    attention(qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, ld, 3 * hd, shape, mask.data(), 1.0f, a.data(), H, isa,
+              pool(2));
     std::uniform_real_distribution<float> other(-10.0f, 10.0f);
     for (int64_t s = 12; s < S; ++s) {
       for (int64_t j = 0; j < ld; ++j) {  // every head's K (new values, |score| stays < 10000) and V (huge)
@@ -506,8 +505,8 @@ TEST(dense_attention_mask_hides_keys) {
         }
       }
     }
-    attention(qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, ld, 3 * hd, shape, mask.data(), 1.0f, b.data(), H,
-              isa, pool(2));
+    attention(qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, ld, 3 * hd, shape, mask.data(), 1.0f, b.data(), H, isa,
+              pool(2));
     double worst = 0.0;
     bool finite = true;
     for (size_t i = 0; i < a.size(); ++i) {

@@ -1,7 +1,7 @@
 // FFF layer tests: the scalar driver against a double-precision reference written straight from
-// docs/FFF-SPEC.md section 1 (PyTorch layouts, no packing), every runnable ISA against scalar on a sampled grid of awkward
-// shapes, and the invariants of fff.h (zero logit goes left, bitwise agreement of strategies and thread
-// counts, strides, NaN, invalid shapes).
+// docs/FFF-SPEC.md section 1 (PyTorch layouts, no packing), every runnable ISA against scalar on a sampled grid of
+// awkward shapes, and the invariants of fff.h (zero logit goes left, bitwise agreement of strategies and thread counts,
+// strides, NaN, invalid shapes).
 //
 // Routing is discontinuous: paths are compared first. A path that differs must be explained by a logit within
 // rounding of 0 at the first node where they part (checked against the double reference); outputs are compared
@@ -159,10 +159,10 @@ std::vector<double> out_tols(const Weights& w, const float* x, const int32_t* pa
 }
 
 struct Compare {
-  int64_t flips = 0;      // tokens whose paths differ (each explained by a near-zero logit)
-  int64_t compared = 0;   // tokens whose outputs were compared
-  double max_rel = 0.0;   // max |a - b| / tol over compared outputs
-  double max_abs = 0.0;   // max |a - b| over compared outputs
+  int64_t flips = 0;          // tokens whose paths differ (each explained by a near-zero logit)
+  int64_t compared = 0;       // tokens whose outputs were compared
+  double max_rel = 0.0;       // max |a - b| / tol over compared outputs
+  double max_abs = 0.0;       // max |a - b| over compared outputs
   double max_norm_rel = 0.0;  // max over compared tokens of ||a - b||_2 / ||b||_2
   double sum_norm_rel = 0.0;  // its sum (mean = sum / compared)
 };
@@ -186,9 +186,10 @@ void compare_runs(const Weights& w, const float* x, int64_t rows, int64_t ldx, c
       if (level == 0) continue;
       const int64_t r = k * nn + pb[t * P + j - 1];
       const double l = ref_logit(w, r, xt), scale = ref_logit_scale(w, r, xt);
-      CHECK_MSG(std::fabs(l) <= eps * scale, "%s: token %lld: path differs at tree %lld level %lld, logit %g "
-                "(scale %g) is not within rounding of 0", what, (long long)t, (long long)k, (long long)level, l,
-                scale);
+      CHECK_MSG(std::fabs(l) <= eps * scale,
+                "%s: token %lld: path differs at tree %lld level %lld, logit %g "
+                "(scale %g) is not within rounding of 0",
+                what, (long long)t, (long long)k, (long long)level, l, scale);
       ++c->flips;
       continue;
     }
@@ -204,8 +205,8 @@ void compare_runs(const Weights& w, const float* x, int64_t rows, int64_t ldx, c
       if (std::fabs(a - b) > c->max_abs) c->max_abs = std::fabs(a - b);
       d2 += (a - b) * (a - b);
       b2 += b * b;
-      CHECK_MSG(rel <= 1.0, "%s: token %lld output %lld: %.9g vs %.9g (tol %.3g)", what, (long long)t,
-                (long long)o, a, b, tol);
+      CHECK_MSG(rel <= 1.0, "%s: token %lld output %lld: %.9g vs %.9g (tol %.3g)", what, (long long)t, (long long)o, a,
+                b, tol);
     }
     const double nr = b2 > 0.0 ? std::sqrt(d2 / b2) : 0.0;
     c->sum_norm_rel += nr;
@@ -240,15 +241,13 @@ ThreadPool& pool(int threads) {
 // and levels so the whole file stays well under a minute under qemu.
 std::vector<Case> grid_cases() {
   std::vector<Case> v = {
-      {1, 1, 0, 1, 1},    {1, 67, 3, 2, 5},   {67, 1, 2, 3, 17},  {16, 16, 4, 1, 16}, {17, 15, 5, 2, 9},
-      {31, 33, 11, 1, 7}, {8, 8, 0, 3, 13},   {7, 9, 1, 1, 1000}, {64, 65, 6, 2, 3},  {768, 768, 11, 1, 17},
+      {1, 1, 0, 1, 1},    {1, 67, 3, 2, 5},   {67, 1, 2, 3, 17},    {16, 16, 4, 1, 16}, {17, 15, 5, 2, 9},
+      {31, 33, 11, 1, 7}, {8, 8, 0, 3, 13},   {7, 9, 1, 1, 1000},   {64, 65, 6, 2, 3},  {768, 768, 11, 1, 17},
       {768, 67, 3, 2, 5}, {5, 768, 2, 1, 11}, {40, 24, 7, 3, 1000},
   };
   std::mt19937 rng(12345);
   auto pick = [&](int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint32_t(hi - lo + 1)); };
-  for (int i = 0; i < 12; ++i) {
-    v.push_back({pick(1, 67), pick(1, 67), pick(0, 11), pick(1, 3), pick(1, 17)});
-  }
+  for (int i = 0; i < 12; ++i) { v.push_back({pick(1, 67), pick(1, 67), pick(0, 11), pick(1, 3), pick(1, 17)}); }
   return v;
 }
 
@@ -286,8 +285,8 @@ TEST(fff_scalar_matches_reference) {
     std::vector<double> yref;
     std::vector<int32_t> pref;
     ref_rows(w, x.data(), cs.rows, &yref, &pref);
-    compare_runs(w, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O,
-                 pref.data(), "scalar vs reference", &total);
+    compare_runs(w, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O, pref.data(),
+                 "scalar vs reference", &total);
   }
   std::printf("     scalar vs reference: %lld tokens compared, %lld path flips, max err %.3f of tol\n",
               (long long)total.compared, (long long)total.flips, total.max_rel);
@@ -320,7 +319,7 @@ TEST(fff_isa_matches_scalar) {
 // the two-phase batched walk (activations of a thread's range > 512 KB): top levels per block, then regrouped.
 static void check_strategies_and_threads_bitwise(FffWeights type, uint32_t seed) {
   const Case cases[] = {
-      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40},   {19, 21, 0, 2, 3},
+      {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40},     {19, 21, 0, 2, 3},
       {3, 5, 6, 1, 5000},   {768, 96, 8, 1, 700}, {200, 50, 7, 2, 2000},
   };
   for (Isa isa : runnable_isas(false)) {
@@ -449,8 +448,7 @@ static void nan_input_goes_left_and_stays_in_its_row(FffWeights type) {
       for (int64_t t = 0; t < cs.rows; ++t) {
         if (t == 4) continue;
         CHECK_MSG(std::memcmp(&r.y[size_t(t * cs.O)], &c.y[size_t(t * cs.O)], cs.O * sizeof(float)) == 0,
-                  "%s %s: token %lld changed by another token's NaN", isa_name(isa), type_name(type),
-                  (long long)t);
+                  "%s %s: token %lld changed by another token's NaN", isa_name(isa), type_name(type), (long long)t);
       }
     }
   }
@@ -480,8 +478,8 @@ TEST(fff_depth_20_does_not_overflow) {
     std::vector<int32_t> pref;
     ref_token(w, &x, &yref, &pref);
     CHECK(r.paths == pref);
-    CHECK_MSG(std::fabs(r.y[0] - yref[0]) <= 1e-5 * (1.0 + std::fabs(yref[0])), "%s: %g vs %g", isa_name(isa),
-              r.y[0], yref[0]);
+    CHECK_MSG(std::fabs(r.y[0] - yref[0]) <= 1e-5 * (1.0 + std::fabs(yref[0])), "%s: %g vs %g", isa_name(isa), r.y[0],
+              yref[0]);
   }
 }
 
@@ -579,11 +577,13 @@ TEST(fff_bf16_scalar_matches_reference) {
     std::vector<double> yref;
     std::vector<int32_t> pref;
     ref_rows(wr, x.data(), cs.rows, &yref, &pref);
-    compare_runs(wr, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O,
-                 pref.data(), "bf16 scalar vs reference of the rounded weights", &total);
+    compare_runs(wr, x.data(), cs.rows, cs.I, r.y.data(), cs.O, r.paths.data(), yref.data(), nullptr, cs.O, pref.data(),
+                 "bf16 scalar vs reference of the rounded weights", &total);
   }
-  std::printf("     bf16 scalar vs reference (rounded weights): %lld tokens compared, %lld path flips, max err %.3f "
-              "of tol\n", (long long)total.compared, (long long)total.flips, total.max_rel);
+  std::printf(
+      "     bf16 scalar vs reference (rounded weights): %lld tokens compared, %lld path flips, max err %.3f "
+      "of tol\n",
+      (long long)total.compared, (long long)total.flips, total.max_rel);
   CHECK(total.compared > 2000);
 }
 
@@ -632,12 +632,13 @@ TEST(fff_bf16_accuracy_vs_f32) {
                    rf.paths.data(), "bf16 vs f32", &c, kBf16U + 2e-6);
       double ymax = 0.0;
       for (float v : rf.y) ymax = std::max(ymax, double(std::fabs(v)));
-      std::printf("     bf16 vs f32, %s, I=O=%lld D=%lld K=%lld, %lld tokens: %lld paths flipped (%.2f%%); on the "
-                  "others max abs err %.2e (max |y| %.2f), max err %.3f of the worst-case bound, ||dy||/||y|| "
-                  "mean %.2e max %.2e\n",
-                  isa_name(isa), (long long)cs.I, (long long)cs.D, (long long)cs.K, (long long)cs.rows,
-                  (long long)c.flips, 100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
-                  c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
+      std::printf(
+          "     bf16 vs f32, %s, I=O=%lld D=%lld K=%lld, %lld tokens: %lld paths flipped (%.2f%%); on the "
+          "others max abs err %.2e (max |y| %.2f), max err %.3f of the worst-case bound, ||dy||/||y|| "
+          "mean %.2e max %.2e\n",
+          isa_name(isa), (long long)cs.I, (long long)cs.D, (long long)cs.K, (long long)cs.rows, (long long)c.flips,
+          100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
+          c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
       // Each parted path was excused above (logit within rounding of 0); the outputs compared must still be
       // most tokens, and they must differ from f32 somewhere, or the layer did not round its weights at all.
       CHECK_MSG(c.compared * 10 >= cs.rows * 9, "%lld of %lld tokens compared", (long long)c.compared,
@@ -692,7 +693,7 @@ TEST(fff_bf16_daz_rounding) {
   CHECK(fff_f32_to_bf16_daz(from_bits(0x00000001u)) == 0x0000);  // subnormals flush to signed zero
   CHECK(fff_f32_to_bf16_daz(from_bits(0x807fffffu)) == 0x8000);
   CHECK(fff_f32_to_bf16_daz(from_bits(0x00800000u)) == 0x0080);  // the smallest normal stays
-  CHECK(fff_f32_to_bf16_daz(1.00390625f) == 0x3f80);              // tie to even
+  CHECK(fff_f32_to_bf16_daz(1.00390625f) == 0x3f80);             // tie to even
   CHECK(fff_f32_to_bf16_daz(std::numeric_limits<float>::infinity()) == 0x7f80);
   CHECK(std::isnan(fff_bf16_to_f32(fff_f32_to_bf16_daz(std::numeric_limits<float>::quiet_NaN()))));
 }
@@ -785,10 +786,11 @@ TEST(fff_bf16_dot_isa_matches_scalar) {
       CHECK(bitwise > 4000);
       continue;
     }
-    std::printf("     bf16_dot %s (%s) vs scalar: %lld token walks compared, %lld path flips, max err %.3f of tol; "
-                "%lld bitwise bf16 of rounded x\n",
-                isa_name(isa), dot_kind(isa), (long long)total.compared, (long long)total.flips, total.max_rel,
-                (long long)bitwise);
+    std::printf(
+        "     bf16_dot %s (%s) vs scalar: %lld token walks compared, %lld path flips, max err %.3f of tol; "
+        "%lld bitwise bf16 of rounded x\n",
+        isa_name(isa), dot_kind(isa), (long long)total.compared, (long long)total.flips, total.max_rel,
+        (long long)bitwise);
     CHECK(total.compared > 4000);
   }
 }
@@ -817,11 +819,12 @@ TEST(fff_bf16_dot_accuracy_vs_f32) {
                      rf.paths.data(), type_name(type), &c, 2 * kBf16U + kBf16U * kBf16U + 2e-6);
         double ymax = 0.0;
         for (float v : rf.y) ymax = std::max(ymax, double(std::fabs(v)));
-        std::printf("     %s vs f32, %s, D=%lld K=%lld, %lld tokens: %lld paths flipped (%.2f%%); max abs err %.2e "
-                    "(max |y| %.2f), %.3f of the bound, ||dy||/||y|| mean %.2e max %.2e\n",
-                    type_name(type), isa_name(isa), (long long)cs.D, (long long)cs.K, (long long)cs.rows,
-                    (long long)c.flips, 100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
-                    c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
+        std::printf(
+            "     %s vs f32, %s, D=%lld K=%lld, %lld tokens: %lld paths flipped (%.2f%%); max abs err %.2e "
+            "(max |y| %.2f), %.3f of the bound, ||dy||/||y|| mean %.2e max %.2e\n",
+            type_name(type), isa_name(isa), (long long)cs.D, (long long)cs.K, (long long)cs.rows, (long long)c.flips,
+            100.0 * double(c.flips) / double(cs.rows), c.max_abs, ymax, c.max_rel,
+            c.compared ? c.sum_norm_rel / double(c.compared) : 0.0, c.max_norm_rel);
         CHECK_MSG(c.compared * 10 >= cs.rows * 9, "%lld of %lld tokens compared", (long long)c.compared,
                   (long long)cs.rows);
         CHECK_MSG(c.max_abs > 0.0, "%s outputs are bitwise the f32 ones: weights not rounded", type_name(type));

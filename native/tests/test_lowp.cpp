@@ -82,7 +82,8 @@ void check_case(const LowpVariant& v, LinearDtype dtype, int64_t M, int64_t N, i
   }
   linear_forward_lowp(*w, x.data(), M, ldx, got.data(), ldy, eg, v, pool(threads));
   linear_forward_lowp(*w, x.data(), M, ldx, want.data(), ldy, ew, scalar_variant(), pool(1));
-  if (act != Activation::none) linear_forward_lowp(*w, x.data(), M, ldx, raw.data(), ldy, Epilogue{}, scalar_variant(), pool(1));
+  if (act != Activation::none)
+    linear_forward_lowp(*w, x.data(), M, ldx, raw.data(), ldy, Epilogue{}, scalar_variant(), pool(1));
   int bad = 0;
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < ldy; ++j) {
@@ -96,9 +97,11 @@ void check_case(const LowpVariant& v, LinearDtype dtype, int64_t M, int64_t N, i
       const double err = std::fabs(double(got[at]) - double(want[at]));
       const bool same = tol == 0.0 ? std::memcmp(&got[at], &want[at], 4) == 0 : err <= tol;
       if (!same && ++bad <= 3) {
-        CHECK_MSG(false, "%s %s M=%lld N=%lld K=%lld act=%d bias=%d res=%d threads=%d: [%lld, %lld] got %.9g want %.9g tol %.3g",
-                  variant_name(v, dtype), dtype == LinearDtype::int8 ? "int8" : "bf16", (long long)M, (long long)N,
-                  (long long)K, int(act), with_bias, int(res), threads, (long long)i, (long long)j, got[at], want[at], tol);
+        CHECK_MSG(
+            false,
+            "%s %s M=%lld N=%lld K=%lld act=%d bias=%d res=%d threads=%d: [%lld, %lld] got %.9g want %.9g tol %.3g",
+            variant_name(v, dtype), dtype == LinearDtype::int8 ? "int8" : "bf16", (long long)M, (long long)N,
+            (long long)K, int(act), with_bias, int(res), threads, (long long)i, (long long)j, got[at], want[at], tol);
       }
     }
   }
@@ -182,8 +185,8 @@ TEST(lowp_quantize_row) {
   CHECK(std::isnan(scalar::quantize_row_int8(inf, 2, 4, false, q)));
   // bf16 rounding: nearest even, subnormals to signed zero, NaN quiet, overflow to infinity.
   CHECK(scalar::bf16_round(1.0f) == 0x3f80);
-  CHECK(scalar::bf16_round(1.0f + 1.0f / 256) == 0x3f80);        // tie -> even
-  CHECK(scalar::bf16_round(1.0f + 3.0f / 256) == 0x3f82);        // tie -> even (up)
+  CHECK(scalar::bf16_round(1.0f + 1.0f / 256) == 0x3f80);  // tie -> even
+  CHECK(scalar::bf16_round(1.0f + 3.0f / 256) == 0x3f82);  // tie -> even (up)
   CHECK(scalar::bf16_round(1.0f + 1.0f / 256 + 1.0f / 65536) == 0x3f81);
   CHECK(scalar::bf16_round(-1e-40f) == 0x8000 && scalar::bf16_round(1e-40f) == 0);
   CHECK((scalar::bf16_round(NAN) & 0x7fc0) == 0x7fc0);
@@ -231,7 +234,8 @@ TEST(lowp_oracles_vs_float64) {
       double worst = 0.0;
       for (int64_t i = 0; i < M; ++i) {
         double ax = 0.0, mx = 0.0;
-        for (int64_t k = 0; k < K; ++k) ax += std::fabs(x[size_t(i * K + k)]), mx = std::fmax(mx, std::fabs(x[size_t(i * K + k)]));
+        for (int64_t k = 0; k < K; ++k)
+          ax += std::fabs(x[size_t(i * K + k)]), mx = std::fmax(mx, std::fabs(x[size_t(i * K + k)]));
         const double sx = mx / 127.0;
         for (int64_t n = 0; n < N; ++n) {
           double exact = 0.0, aw = 0.0, axw = 0.0, mw = 0.0;
@@ -245,7 +249,8 @@ TEST(lowp_oracles_vs_float64) {
                                  ? sn / 2 * ax + sx / 2 * (aw + K * sn / 2) + 4 * kU * std::fabs(got) + 1e-30
                                  : (1.0 / 128 + 1.0 / (1 << 16) + (K + 2) * kU) * axw + 1e-30;
           worst = std::fmax(worst, std::fabs(got - exact) / tol);
-          CHECK_MSG(std::fabs(got - exact) <= tol, "%s oracle M=%lld N=%lld K=%lld [%lld,%lld]: %.9g vs %.9g (tol %.3g)",
+          CHECK_MSG(std::fabs(got - exact) <= tol,
+                    "%s oracle M=%lld N=%lld K=%lld [%lld,%lld]: %.9g vs %.9g (tol %.3g)",
                     dtype == LinearDtype::int8 ? "int8" : "bf16", (long long)M, (long long)N, (long long)K,
                     (long long)i, (long long)n, got, exact, tol);
         }

@@ -9,9 +9,9 @@
 //   sum_j p_j |v_j| (2 D + (2 S + 8) u).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -65,7 +65,8 @@ double check_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
       if (!(err <= bound)) ++bad;
     }
   }
-  CHECK_MSG(bad == 0, "sgemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g: %d elements beyond the bound (worst %.2f)",
+  CHECK_MSG(bad == 0,
+            "sgemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g: %d elements beyond the bound (worst %.2f)",
             int(ta), int(tb), (long long)M, (long long)N, (long long)K, alpha, beta, bad, worst);
   return worst;
 }

@@ -21,7 +21,8 @@ TEST(pool_covers_each_index_once) {
           for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
           if (t > max_thread) max_thread = t;
         });
-        for (int64_t i = 0; i < n; ++i) CHECK_MSG(hits[size_t(i)] == 1, "threads=%d n=%lld i=%lld", threads, (long long)n, (long long)i);
+        for (int64_t i = 0; i < n; ++i)
+          CHECK_MSG(hits[size_t(i)] == 1, "threads=%d n=%lld i=%lld", threads, (long long)n, (long long)i);
         CHECK(max_thread < threads);
       }
     }
@@ -70,7 +71,8 @@ TEST(pool_many_small_jobs_each_task_once) {
       const int64_t n = 2 + job % 7;
       std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
       pool->parallel_tasks(n, [&](int64_t t, int) { hits[size_t(t)]++; });
-      for (int64_t t = 0; t < n; ++t) CHECK_MSG(hits[size_t(t)] == 1, "threads=%d job=%d task=%lld", threads, job, (long long)t);
+      for (int64_t t = 0; t < n; ++t)
+        CHECK_MSG(hits[size_t(t)] == 1, "threads=%d job=%d task=%lld", threads, job, (long long)t);
     }
   }
 }

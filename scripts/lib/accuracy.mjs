@@ -25,7 +25,7 @@ const FFF_WEIGHTS = { fp32: 'f32', int8: 'f32', bf16: 'bf16' };
 /** Deterministic uniform draws in [0, 1): the benchmarks' seeded triangular variates through their CDF. */
 function rng(seed) {
   const uniform = (x) => {
-    const t = (x / Math.sqrt(6) + 1) / 2;  // triangular on (0, 1), peak 1/2
+    const t = (x / Math.sqrt(6) + 1) / 2; // triangular on (0, 1), peak 1/2
     return Math.min(1 - 2 ** -20, t < 0.5 ? 2 * t * t : 1 - 2 * (1 - t) * (1 - t));
   };
   let block = [];
@@ -49,7 +49,10 @@ function buildInputs(api, dir, config, { sequences, seq, seed, maskId }) {
       const types = f.names().includes('token_type_ids') ? f.readTensor('token_type_ids').data : null;
       for (let b = 0; b < B; b++) {
         const n = Array.from(mask.subarray(b * S, (b + 1) * S)).filter((m) => m === 1n).length;
-        rows.push({ ids: Array.from(ids.subarray(b * S, b * S + n), Number), types: types && Array.from(types.subarray(b * S, b * S + n), Number) });
+        rows.push({
+          ids: Array.from(ids.subarray(b * S, b * S + n), Number),
+          types: types && Array.from(types.subarray(b * S, b * S + n), Number),
+        });
       }
     } finally {
       f.close();
@@ -137,7 +140,8 @@ function truncatedSource(tensors, l) {
     const m = n.match(/^encoder\.layers\.(\d+)\./);
     return m ? Number(m[1]) <= l : n.startsWith('encoder.');
   };
-  const alias = (n) => (n.startsWith('encoder.final_norm.') ? n.replace('encoder.final_norm.', `encoder.layers.${l}.norm2.`) : n);
+  const alias = (n) =>
+    n.startsWith('encoder.final_norm.') ? n.replace('encoder.final_norm.', `encoder.layers.${l}.norm2.`) : n;
   const zeroed = `encoder.layers.${l}.ffn.linear_out.weight`;
   return {
     names: () => tensors.names().filter(keep),
@@ -204,7 +208,12 @@ async function routing(api, dir, config, inputs, dtype, layers) {
         }
         if (same) tokens++;
       }
-      out.push({ layer: l, tokens: attended.length, pathAgreement: tokens / attended.length, decisionAgreement: D === 0 ? 1 : decisions / (attended.length * K * D) });
+      out.push({
+        layer: l,
+        tokens: attended.length,
+        pathAgreement: tokens / attended.length,
+        decisionAgreement: D === 0 ? 1 : decisions / (attended.length * K * D),
+      });
     }
   } finally {
     tensors.close();
@@ -227,29 +236,54 @@ export async function measureAccuracy(api, dir, dtype, options = {}) {
     const mlm = config.head === 'mlm';
     const maskId = mlm ? (fp32.tokenizer?.maskId ?? options.maskId ?? 4) : undefined;
     const inputs = buildInputs(api, dir, config, { sequences, seq, seed, maskId });
-    const encIn = { inputIds: { data: inputs.inputIds, shape: [inputs.batch, inputs.seq] }, attentionMask: { data: inputs.attentionMask, shape: [inputs.batch, inputs.seq] } };
+    const encIn = {
+      inputIds: { data: inputs.inputIds, shape: [inputs.batch, inputs.seq] },
+      attentionMask: { data: inputs.attentionMask, shape: [inputs.batch, inputs.seq] },
+    };
     if (inputs.tokenTypeIds) encIn.tokenTypeIds = { data: inputs.tokenTypeIds, shape: [inputs.batch, inputs.seq] };
     const a = await fp32.forward(encIn);
     const b = await low.forward(encIn);
     /** @type {Record<string, any>} */
-    const result = { dir, dtype, model: { family: config.family, ffn: config.ffn.kind, hidden: H, layers: config.numLayers, head: config.head }, rows: inputs.batch, tokens: inputs.attentionMask.reduce((s, m) => s + m, 0) };
+    const result = {
+      dir,
+      dtype,
+      model: { family: config.family, ffn: config.ffn.kind, hidden: H, layers: config.numLayers, head: config.head },
+      rows: inputs.batch,
+      tokens: inputs.attentionMask.reduce((s, m) => s + m, 0),
+    };
     result.hidden = hiddenError(a.lastHiddenState, b.lastHiddenState, inputs.attentionMask, H);
 
     const cos = [];
-    for (let r = 0; r < inputs.batch; r++) cos.push(cosine(meanPool(a.lastHiddenState, inputs.attentionMask, r, inputs.seq, H), meanPool(b.lastHiddenState, inputs.attentionMask, r, inputs.seq, H)));
+    for (let r = 0; r < inputs.batch; r++)
+      cos.push(
+        cosine(
+          meanPool(a.lastHiddenState, inputs.attentionMask, r, inputs.seq, H),
+          meanPool(b.lastHiddenState, inputs.attentionMask, r, inputs.seq, H),
+        ),
+      );
     if (fp32.tokenizer) {
       const ea = await fp32.embed(texts);
       const eb = await low.embed(texts);
       ea.forEach((v, i) => cos.push(cosine(v, eb[i])));
     }
-    result.embedding = { vectors: cos.length, minCosine: Math.min(...cos), meanCosine: cos.reduce((s, c) => s + c, 0) / cos.length };
+    result.embedding = {
+      vectors: cos.length,
+      minCosine: Math.min(...cos),
+      meanCosine: cos.reduce((s, c) => s + c, 0) / cos.length,
+    };
 
     if (mlm) {
       const V = config.vocabSize;
       const agree = (sites) => sites.filter((t) => argmax(a.logits, t * V, V) === argmax(b.logits, t * V, V)).length;
       const all = [];
       for (let t = 0; t < inputs.attentionMask.length; t++) if (inputs.attentionMask[t] === 1) all.push(t);
-      result.fillMask = { maskId, sites: inputs.maskSites.length, top1Agreement: agree(inputs.maskSites) / inputs.maskSites.length, allPositions: all.length, top1AgreementAll: agree(all) / all.length };
+      result.fillMask = {
+        maskId,
+        sites: inputs.maskSites.length,
+        top1Agreement: agree(inputs.maskSites) / inputs.maskSites.length,
+        allPositions: all.length,
+        top1AgreementAll: agree(all) / all.length,
+      };
     }
     if (config.head === 'classification') {
       const L = config.numLabels;

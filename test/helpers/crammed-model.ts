@@ -18,7 +18,8 @@ export function writeCrammedModel(dir: string, head: 'mlm' | 'classification'): 
     seed = (seed * 1103515245 + 12345) % 2147483648;
     return seed / 2147483648;
   };
-  const uniform = (n: number, std: number, mean = 0): Float32Array => Float32Array.from({ length: n }, () => mean + (2 * rand() - 1) * std * Math.sqrt(3));
+  const uniform = (n: number, std: number, mean = 0): Float32Array =>
+    Float32Array.from({ length: n }, () => mean + (2 * rand() - 1) * std * Math.sqrt(3));
   const tensors: Array<[string, number[], Float32Array]> = [];
   const add = (name: string, shape: number[], data: Float32Array): void => void tensors.push([name, shape, data]);
   const emb = uniform(V * H, 1);
@@ -59,9 +60,20 @@ export function writeCrammedModel(dir: string, head: 'mlm' | 'classification'): 
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(json.length));
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.concat([prefix, json, ...tensors.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]));
-  const config = JSON.parse(fs.readFileSync(path.join(fixtures, 'ufb-tiny-k2/config.json'), 'utf8')) as Record<string, any>;
-  Object.assign(config.arch, { hidden_size: H, intermed_size: 2, intermed_depth: 2, num_labels: head === 'mlm' ? null : 3 });
+  fs.writeFileSync(
+    path.join(dir, 'model.safetensors'),
+    Buffer.concat([prefix, json, ...tensors.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]),
+  );
+  const config = JSON.parse(fs.readFileSync(path.join(fixtures, 'ufb-tiny-k2/config.json'), 'utf8')) as Record<
+    string,
+    any
+  >;
+  Object.assign(config.arch, {
+    hidden_size: H,
+    intermed_size: 2,
+    intermed_depth: 2,
+    num_labels: head === 'mlm' ? null : 3,
+  });
   Object.assign(config.arch.embedding, { vocab_size: V, embedding_dim: H, max_seq_length: 24 });
   config.arch.attention.num_attention_heads = 2;
   config.arch.classification_head.head_dim = headDim;

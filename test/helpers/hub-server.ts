@@ -47,7 +47,8 @@ export interface StandInHub {
 }
 
 export const sha256 = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
-export const gitOid = (b: Buffer): string => crypto.createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+export const gitOid = (b: Buffer): string =>
+  crypto.createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 /** A made-up commit hash. */
 export const commitOf = (label: string): string => crypto.createHash('sha1').update(label).digest('hex');
 export const isLfs = (name: string): boolean => /\.(safetensors|bin)$/.test(name);
@@ -71,12 +72,23 @@ function fail(res: http.ServerResponse, status: number, code: string, message: s
 }
 
 /** Serves `data` honouring a Range header, with `fault` applied to a full GET. */
-function serveBytes(req: http.IncomingMessage, res: http.ServerResponse, data: Buffer, headers: Record<string, string>, fault: Fault | undefined): void {
+function serveBytes(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  data: Buffer,
+  headers: Record<string, string>,
+  fault: Fault | undefined,
+): void {
   const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
   if (range !== null) {
     const start = Number(range[1]);
     const end = Math.min(range[2] === '' ? data.length - 1 : Number(range[2]), data.length - 1);
-    res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${data.length}`, 'Content-Length': String(end - start + 1), 'Accept-Ranges': 'bytes' });
+    res.writeHead(206, {
+      ...headers,
+      'Content-Range': `bytes ${start}-${end}/${data.length}`,
+      'Content-Length': String(end - start + 1),
+      'Accept-Ranges': 'bytes',
+    });
     res.end(req.method === 'HEAD' ? undefined : data.subarray(start, end + 1));
     return;
   }
@@ -113,7 +125,8 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
   const token = 'hf_standin_token';
   const blobs = new Map<string, { data: Buffer; name: string }>();
   for (const repo of Object.values(repos)) {
-    for (const files of Object.values(repo.commits)) for (const [name, data] of Object.entries(files)) blobs.set(sha256(data), { data, name });
+    for (const files of Object.values(repo.commits))
+      for (const [name, data] of Object.entries(files)) blobs.set(sha256(data), { data, name });
   }
 
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -140,7 +153,19 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
       const files = repo.commits[commit];
       if (api && verb === 'revision' && req.method === 'GET') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
-        return void res.end(JSON.stringify({ _id: commitOf(id).slice(0, 24), id, sha: commit, private: false, gated: repo.gated ? 'auto' : false, downloads: 0, likes: 0, lastModified: '2024-01-01T00:00:00.000Z', pipeline_tag: 'fill-mask' }));
+        return void res.end(
+          JSON.stringify({
+            _id: commitOf(id).slice(0, 24),
+            id,
+            sha: commit,
+            private: false,
+            gated: repo.gated ? 'auto' : false,
+            downloads: 0,
+            likes: 0,
+            lastModified: '2024-01-01T00:00:00.000Z',
+            pipeline_tag: 'fill-mask',
+          }),
+        );
       }
       if (api && verb === 'paths-info' && req.method === 'POST') {
         const asked = (JSON.parse(body) as { paths: string[] }).paths;
@@ -150,18 +175,32 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
             const data = files[p];
             if (!isLfs(p)) return { type: 'file', path: p, size: data.length, oid: gitOid(data) };
             const pointer = lfsPointer(data);
-            return { type: 'file', path: p, size: data.length, oid: gitOid(pointer), lfs: { oid: sha256(data), size: data.length, pointerSize: pointer.length } };
+            return {
+              type: 'file',
+              path: p,
+              size: data.length,
+              oid: gitOid(pointer),
+              lfs: { oid: sha256(data), size: data.length, pointerSize: pointer.length },
+            };
           });
         res.writeHead(200, { 'Content-Type': 'application/json' });
         return void res.end(JSON.stringify(infos));
       }
       if (!api && verb === 'resolve' && (req.method === 'GET' || req.method === 'HEAD')) {
         const file = rest.join('/');
-        if (repo.gated && req.headers.authorization !== `Bearer ${token}`) return fail(res, 401, 'GatedRepo', `Access to model ${id} is restricted.`);
+        if (repo.gated && req.headers.authorization !== `Bearer ${token}`)
+          return fail(res, 401, 'GatedRepo', `Access to model ${id} is restricted.`);
         const data = files[file];
-        if (data === undefined || faults.get(file) === 'missing') return fail(res, 404, 'EntryNotFound', `${file} does not exist on "${rev}"`);
-        if (!isLfs(file)) return serveBytes(req, res, data, { 'X-Repo-Commit': commit, ETag: `"${gitOid(data)}"` }, faults.get(file));
-        const lfs = { 'X-Repo-Commit': commit, 'X-Linked-Etag': `"${sha256(data)}"`, 'X-Linked-Size': String(data.length), ETag: `"${gitOid(lfsPointer(data))}"` };
+        if (data === undefined || faults.get(file) === 'missing')
+          return fail(res, 404, 'EntryNotFound', `${file} does not exist on "${rev}"`);
+        if (!isLfs(file))
+          return serveBytes(req, res, data, { 'X-Repo-Commit': commit, ETag: `"${gitOid(data)}"` }, faults.get(file));
+        const lfs = {
+          'X-Repo-Commit': commit,
+          'X-Linked-Etag': `"${sha256(data)}"`,
+          'X-Linked-Size': String(data.length),
+          ETag: `"${gitOid(lfsPointer(data))}"`,
+        };
         res.writeHead(302, { ...lfs, Location: `${cdnUrl}/cdn/${sha256(data)}` });
         return void res.end();
       }

@@ -20,14 +20,26 @@ export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16' | 'bf16-dot'): 
  * Every strategy at 1, 2 and 3 threads, sync and async, gives bitwise the single-threaded per-token result (at
  * the active ISA). Leaves the thread count at `restoreThreads`.
  */
-export async function expectStrategiesAndThreadsBitwise(layer: FastFeedforward, x: Float32Array, rows: number, restoreThreads: number, label = ''): Promise<void> {
+export async function expectStrategiesAndThreadsBitwise(
+  layer: FastFeedforward,
+  x: Float32Array,
+  rows: number,
+  restoreThreads: number,
+  label = '',
+): Promise<void> {
   setThreads(1);
   const base = layer.forwardSync(x, rows, { strategy: 'per-token' });
   for (const n of [1, 2, 3]) {
     setThreads(n);
     for (const strategy of ['per-token', 'batched', 'auto'] as const) {
-      expect(firstBitDifference(layer.forwardSync(x, rows, { strategy }), base), `${label}sync ${strategy} threads=${n}`).toBe(-1);
-      expect(firstBitDifference(await layer.forward(x, rows, { strategy }), base), `${label}async ${strategy} threads=${n}`).toBe(-1);
+      expect(
+        firstBitDifference(layer.forwardSync(x, rows, { strategy }), base),
+        `${label}sync ${strategy} threads=${n}`,
+      ).toBe(-1);
+      expect(
+        firstBitDifference(await layer.forward(x, rows, { strategy }), base),
+        `${label}async ${strategy} threads=${n}`,
+      ).toBe(-1);
     }
   }
   setThreads(restoreThreads);

@@ -77,7 +77,11 @@ export interface FffWeights {
  * docs/FFF-SPEC.md section 1 in float64, for one token. Returns the output and the path, and the smallest |logit| met
  * (the decision margin: a path is only comparable across implementations when it is well above rounding).
  */
-export function fffReference(w: FffWeights, x: Float32Array, row: number): { y: Float64Array; path: number[]; margin: number } {
+export function fffReference(
+  w: FffWeights,
+  x: Float32Array,
+  row: number,
+): { y: Float64Array; path: number[]; margin: number } {
   const nodes = 2 ** (w.D + 1) - 1;
   const y = new Float64Array(w.O);
   const path: number[] = [];

@@ -24,7 +24,9 @@ struct Epilogue {
 // A Linear layer's weight in PyTorch layout [N (out), K (in)] plus optional bias [N], packed once into the
 // GEMM's B panels (16 output columns x all K, zero-padded to a multiple of 16 columns). Copies its inputs.
 struct PackedLinear;
-struct PackedLinearDeleter { void operator()(PackedLinear* p) const; };
+struct PackedLinearDeleter {
+  void operator()(PackedLinear* p) const;
+};
 using PackedLinearPtr = std::unique_ptr<PackedLinear, PackedLinearDeleter>;
 
 // Null when N < 1 or K < 1, weight is null, or memory runs out. The packing serves every ISA: 16 columns are one
@@ -70,13 +72,13 @@ void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ld
 // General SGEMM (BLAS semantics, row-major): C = alpha * op(A) @ op(B) + beta * C, op(A) [M, K], op(B) [K, N].
 // trans_a: A is stored [K, M]; trans_b: B is stored [N, K]. Packs B per call (for tests and the benchmark).
 // beta == 0: C is not read (NaN in C does not propagate); alpha == 0 or K == 0: A and B are not read.
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, Isa isa, ThreadPool& pool);
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, Isa isa, ThreadPool& pool);
 
 // y[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta over rows of length n (biased variance, as PyTorch).
 // y may alias x (same stride).
-void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float* gamma, const float* beta,
-               float eps, float* y, int64_t ldy, Isa isa, ThreadPool& pool);
+void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float* gamma, const float* beta, float eps,
+               float* y, int64_t ldy, Isa isa, ThreadPool& pool);
 
 // y = GELU_erf(x) = x/2 (1 + erf(x / sqrt 2)), elementwise, in place allowed. The SIMD sets use a rational erf:
 // within 4 ulp for x >= 0 and 3 u |x| + 4 ulp absolute for x < 0 (u = 2^-24; native/tests/test_dense.cpp).
@@ -94,7 +96,7 @@ struct AttentionShape {
   int64_t batch, seq, heads, head_dim;
 };
 void attention(const float* q, const float* k, const float* v, int64_t ld, int64_t head_stride,
-               const AttentionShape& shape, const float* key_mask_add, float scale, float* out, int64_t ld_out,
-               Isa isa, ThreadPool& pool);
+               const AttentionShape& shape, const float* key_mask_add, float scale, float* out, int64_t ld_out, Isa isa,
+               ThreadPool& pool);
 
 }  // namespace fffbert

@@ -20,10 +20,10 @@ namespace fffbert {
 constexpr int64_t kFffMaxDepth = 24;
 
 struct FffShape {
-  int64_t input_width;   // I >= 1
-  int64_t output_width;  // O >= 1
-  int64_t depth;         // D >= 0
-  int64_t trees;         // K >= 1
+  int64_t input_width;                                                  // I >= 1
+  int64_t output_width;                                                 // O >= 1
+  int64_t depth;                                                        // D >= 0
+  int64_t trees;                                                        // K >= 1
   int64_t nodes_per_tree() const { return (int64_t(2) << depth) - 1; }  // 2^(D+1) - 1
 };
 
@@ -32,7 +32,9 @@ struct FffShape {
 // Opaque: only fff.cpp and the kernels know the layout.
 struct FffLayer;
 
-struct FffLayerDeleter { void operator()(FffLayer* p) const; };
+struct FffLayerDeleter {
+  void operator()(FffLayer* p) const;
+};
 using FffLayerPtr = std::unique_ptr<FffLayer, FffLayerDeleter>;
 
 // How the packed W_in and W_out^T are stored. The bias, the activations, the arithmetic (after widening a

@@ -38,8 +38,8 @@ struct DenseKernels {
   void (*gemm_tile_stream)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c,
                            int64_t ldc, int rows, int cols, bool accumulate) = nullptr;
   // c[r, j] = act(c[r, j] + bias[j]) + res[r, j] for r < rows, j < cols; bias and res may be null.
-  void (*epilogue)(float* c, int64_t ldc, int rows, int cols, const float* bias, Activation act,
-                   const float* res, int64_t ldr) = nullptr;
+  void (*epilogue)(float* c, int64_t ldc, int rows, int cols, const float* bias, Activation act, const float* res,
+                   int64_t ldr) = nullptr;
   // y = GELU_erf(x) over n elements (in place allowed).
   void (*gelu)(const float* x, float* y, int64_t n) = nullptr;
   // One LayerNorm row of n: y = (x - mean) / sqrt(var + eps) * gamma + beta (biased variance; y may be x).
@@ -52,20 +52,26 @@ struct DenseKernels {
 namespace scalar {
 const DenseKernels& dense_kernels();
 // The oracles. C = alpha * op(A) op(B) + beta * C (beta == 0: C is not read), plain triple loop.
-void sgemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void sgemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 // Rows [m0, m1) of y = epilogue(x W^T + bias), W read from its panels (layout above, panel_stride = K * 16).
-void linear_naive(const float* panels, const float* bias, int64_t N, int64_t K, const float* x, int64_t ldx,
-                  int64_t m0, int64_t m1, float* y, int64_t ldy, Activation act, const float* res, int64_t ldr);
+void linear_naive(const float* panels, const float* bias, int64_t N, int64_t K, const float* x, int64_t ldx, int64_t m0,
+                  int64_t m1, float* y, int64_t ldy, Activation act, const float* res, int64_t ldr);
 // One (batch, head): out[s, d] = sum_j softmax_j(scale * q_s . k_j + mask[j]) v_j[d]; rows of q/k/v at stride ld.
 void attention_naive(const float* q, const float* k, const float* v, int64_t ld, int64_t seq, int64_t head_dim,
                      const float* mask_add, float scale, float* out, int64_t ld_out);
 }  // namespace scalar
 // Defined only where that kernel file is compiled (x86: avx2, avx512; aarch64: neon); dense.cpp calls them under
 // the FFFBERT_HAVE_* definitions CMake sets.
-namespace avx2 { const DenseKernels& dense_kernels(); }
-namespace avx512 { const DenseKernels& dense_kernels(); }
-namespace neon { const DenseKernels& dense_kernels(); }
+namespace avx2 {
+const DenseKernels& dense_kernels();
+}
+namespace avx512 {
+const DenseKernels& dense_kernels();
+}
+namespace neon {
+const DenseKernels& dense_kernels();
+}
 
 // The table for `isa` (the scalar one for sets not compiled in). Defined in dense.cpp.
 const DenseKernels& dense_kernels_for(Isa isa);

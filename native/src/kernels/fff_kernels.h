@@ -83,9 +83,17 @@ inline void fff_round_bf16_rows(const float* x, int64_t n, uint16_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = fff_f32_to_bf16_daz(x[i]);
 }
 
-namespace scalar { const FffKernels& fff_kernels(); }
-namespace avx2 { const FffKernels& fff_kernels(); }
-namespace avx512 { const FffKernels& fff_kernels(); }
-namespace neon { const FffKernels& fff_kernels(); }
+namespace scalar {
+const FffKernels& fff_kernels();
+}
+namespace avx2 {
+const FffKernels& fff_kernels();
+}
+namespace avx512 {
+const FffKernels& fff_kernels();
+}
+namespace neon {
+const FffKernels& fff_kernels();
+}
 
 }  // namespace fffbert

@@ -29,9 +29,8 @@ struct Int8Kernels {
   // c is the driver's tile buffer, with room for nr columns per row: kernels may store whole vectors.
   // b: the first panel of the tile, the next at b + panel_stride bytes; colsum, ws: from the tile's column 0.
   // Null in the scalar table: the driver runs the naive oracle (scalar::linear_int8_naive) instead.
-  void (*tile)(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64_t panel_stride,
-               const int32_t* colsum, const float* xs, const float* ws, float* c, int64_t ldc, int rows,
-               int cols) = nullptr;
+  void (*tile)(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64_t panel_stride, const int32_t* colsum,
+               const float* xs, const float* ws, float* c, int64_t ldc, int rows, int cols) = nullptr;
 };
 
 struct Bf16Kernels {
@@ -56,8 +55,8 @@ void linear_bf16_naive(const uint16_t* panels, int64_t panel_stride, int64_t N, 
                        int64_t lda, int64_t rows, float* y, int64_t ldy);
 }  // namespace scalar
 namespace avx2 {
-const Int8Kernels& int8_kernels();  // vpsignb + vpmaddubsw + vpmaddwd (|a| <= 127: no int16 saturation)
-const Bf16Kernels& bf16_kernels();  // widening: bf16 << 16, FMA
+const Int8Kernels& int8_kernels();          // vpsignb + vpmaddubsw + vpmaddwd (|a| <= 127: no int16 saturation)
+const Bf16Kernels& bf16_kernels();          // widening: bf16 << 16, FMA
 const Int8Kernels& int8_kernels_avxvnni();  // VEX vpdpbusd (AVX-VNNI)
 }  // namespace avx2
 namespace avx512 {

@@ -70,8 +70,7 @@ inline void fma_row(__m256& lo, __m256& hi, const float* a, __m256 b0, __m256 b1
 // B panel b[k * 16 + j]. Named accumulators (not arrays): GCC 12 keeps an array of vectors in registers but also
 // stores it to the stack every k. kStream: prefetch into L2 the B line kc rows ahead, one per k (gemm_tile_stream).
 template <int R, bool kRowMajor, bool kStream = false>
-void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int cols,
-          bool accumulate) {
+void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int cols, bool accumulate) {
   const int64_t rs = kRowMajor ? lda : 1;
   const int64_t ahead = kc * kNr;
   constexpr int64_t step = kRowMajor ? 1 : kMr;
@@ -130,8 +129,8 @@ void gemm_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t,
 // Few rows, B streamed panel after panel from L3/DRAM: 16 x 2304 x 768 and 16 x 768 x 768 over 16 cold weight
 // matrices, 2 threads, +16-20% against the same walk without it (prefetching into L1 instead: about the same at 1
 // thread, less consistent; bursts of prefetches issued by the driver between tiles lost 5-15%).
-void gemm_tile_stream(int64_t kc, const float* a, int64_t lda, const float* b, int64_t, float* c, int64_t ldc,
-                      int rows, int cols, bool accumulate) {
+void gemm_tile_stream(int64_t kc, const float* a, int64_t lda, const float* b, int64_t, float* c, int64_t ldc, int rows,
+                      int cols, bool accumulate) {
   tile_rows<true, true>(kc, a, lda, b, c, ldc, rows, cols, accumulate);
 }
 
@@ -146,8 +145,8 @@ __m256 clamp(__m256 x, float lo, float hi) {
 // Max relative error ~2 ulp; inputs clamped to [-87.3, 88.7] (no infinities, no denormals).
 __m256 exp_ps(__m256 x) {
   x = clamp(x, vmath::kExpMin, vmath::kExpMax);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(vmath::kLog2e)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(vmath::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(vmath::kLn2Hi), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(vmath::kLn2Lo), r);
   __m256 p = _mm256_set1_ps(vmath::kExpP[0]);
@@ -177,8 +176,8 @@ __m256 tanh_ps(__m256 x) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const __m256 ax = _mm256_andnot_ps(sign, x);
   const __m256 e = exp_ps(_mm256_add_ps(ax, ax));
-  const __m256 t = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                                 _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  const __m256 t =
+      _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
   return _mm256_or_ps(t, _mm256_and_ps(sign, x));
 }
 
@@ -247,8 +246,8 @@ void layernorm_row(const float* x, int64_t n, const float* gamma, const float* b
     const __m256 d = _mm256_and_ps(_mm256_sub_ps(load_n(x + i, n - i), vm), _mm256_castsi256_ps(m));
     q0 = _mm256_fmadd_ps(d, d, q0);
   }
-  const __m256 rstd = _mm256_div_ps(_mm256_set1_ps(1.0f),
-                                    _mm256_sqrt_ps(_mm256_set1_ps(hsum(_mm256_add_ps(q0, q1)) / float(n) + eps)));
+  const __m256 rstd =
+      _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_sqrt_ps(_mm256_set1_ps(hsum(_mm256_add_ps(q0, q1)) / float(n) + eps)));
   for (i = 0; i < n; i += 8) {
     const __m256 d = _mm256_mul_ps(_mm256_sub_ps(load_n(x + i, n - i), vm), rstd);
     store_n(y + i, n - i, _mm256_fmadd_ps(d, load_n(gamma + i, n - i), load_n(beta + i, n - i)));

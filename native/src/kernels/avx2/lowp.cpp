@@ -16,7 +16,7 @@ namespace fffbert {
 namespace avx2 {
 namespace {
 
-constexpr int kMr = 4;   // 4 rows x 16 columns: 8 accumulators + 2 B vectors + the broadcasts
+constexpr int kMr = 4;  // 4 rows x 16 columns: 8 accumulators + 2 B vectors + the broadcasts
 constexpr int kNr = 16;
 
 inline int32_t load_i32(const void* p) {
@@ -40,8 +40,10 @@ void int8_tile(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64
     for (int r = 0; r < R; ++r) {
       const __m256i av = _mm256_set1_epi32(load_i32(a + r * lda + g * 4));
       const __m256i aa = _mm256_abs_epi8(av);
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(b0, av)), ones));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(b1, av)), ones));
+      acc[r][0] =
+          _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(b0, av)), ones));
+      acc[r][1] =
+          _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(b1, av)), ones));
     }
   }
   const __m256 w0 = _mm256_loadu_ps(ws), w1 = _mm256_loadu_ps(ws + 8);
@@ -72,8 +74,10 @@ void bf16_tile(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, in
   for (int64_t p = 0; p < kp; ++p) {
     const __m256i v0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + p * 32));
     const __m256i v1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + p * 32 + 16));
-    const __m256 o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, hi)), e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16));
-    const __m256 o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, hi)), e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16));
+    const __m256 o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, hi)),
+                 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16));
+    const __m256 o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, hi)),
+                 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16));
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint32_t pair = uint32_t(load_i32(a + r * lda + p * 2));

@@ -49,7 +49,8 @@ void tile(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, const int3
   const __m256 w0 = _mm256_loadu_ps(ws), w1 = _mm256_loadu_ps(ws + 8);
   for (int r = 0; r < R; ++r) {
     const __m256 x = _mm256_set1_ps(xs[r]);
-    _mm256_storeu_ps(c + r * ldc, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][0], corr0)), _mm256_mul_ps(x, w0)));
+    _mm256_storeu_ps(c + r * ldc,
+                     _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][0], corr0)), _mm256_mul_ps(x, w0)));
     _mm256_storeu_ps(c + r * ldc + 8,
                      _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][1], corr1)), _mm256_mul_ps(x, w1)));
   }

@@ -74,9 +74,9 @@ void tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16 * P - 1), _MM_HINT_T0);
   }
   const __m512 z = _mm512_setzero_ps();
-  __m512 c00a = z, c00b = z, c01a = z, c01b = z, c02a = z, c02b = z, c03a = z, c03b = z, c04a = z, c04b = z,
-         c05a = z, c05b = z, c06a = z, c06b = z, c07a = z, c07b = z, c08a = z, c08b = z, c09a = z, c09b = z,
-         c10a = z, c10b = z, c11a = z, c11b = z;
+  __m512 c00a = z, c00b = z, c01a = z, c01b = z, c02a = z, c02b = z, c03a = z, c03b = z, c04a = z, c04b = z, c05a = z,
+         c05b = z, c06a = z, c06b = z, c07a = z, c07b = z, c08a = z, c08b = z, c09a = z, c09b = z, c10a = z, c10b = z,
+         c11a = z, c11b = z;
   const float* b_hi = b + (P > 1 ? panel_stride : 0);
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b + k * 16);
@@ -121,10 +121,10 @@ void tile_cols(int64_t kc, const float* a, int64_t lda, const float* b, int64_t 
 
 using TileFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int, bool);
 template <bool kRowMajor>
-constexpr TileFn kByRows[kMr] = {
-    tile_cols<1, kRowMajor>, tile_cols<2, kRowMajor>, tile_cols<3, kRowMajor>,  tile_cols<4, kRowMajor>,
-    tile_cols<5, kRowMajor>, tile_cols<6, kRowMajor>, tile_cols<7, kRowMajor>,  tile_cols<8, kRowMajor>,
-    tile_cols<9, kRowMajor>, tile_cols<10, kRowMajor>, tile_cols<11, kRowMajor>, tile_cols<12, kRowMajor>};
+constexpr TileFn kByRows[kMr] = {tile_cols<1, kRowMajor>,  tile_cols<2, kRowMajor>,  tile_cols<3, kRowMajor>,
+                                 tile_cols<4, kRowMajor>,  tile_cols<5, kRowMajor>,  tile_cols<6, kRowMajor>,
+                                 tile_cols<7, kRowMajor>,  tile_cols<8, kRowMajor>,  tile_cols<9, kRowMajor>,
+                                 tile_cols<10, kRowMajor>, tile_cols<11, kRowMajor>, tile_cols<12, kRowMajor>};
 
 void gemm_tile(int64_t kc, const float* a, int64_t lda, const float* b, int64_t panel_stride, float* c, int64_t ldc,
                int rows, int cols, bool accumulate) {
@@ -169,8 +169,8 @@ __m512 gelu_ps(__m512 x) {
 __m512 tanh_ps(__m512 x) {
   const __m512 ax = _mm512_abs_ps(x);
   const __m512 e = exp_ps(_mm512_add_ps(ax, ax));
-  const __m512 t = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                                 _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  const __m512 t =
+      _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
   const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(int32_t(0x80000000u)));
   return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), sign));
 }
@@ -219,8 +219,8 @@ void layernorm_row(const float* x, int64_t n, const float* gamma, const float* b
     const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), vm);
     q = _mm512_fmadd_ps(d, d, q);
   }
-  const __m512 rstd = _mm512_div_ps(_mm512_set1_ps(1.0f),
-                                    _mm512_sqrt_ps(_mm512_set1_ps(_mm512_reduce_add_ps(q) / float(n) + eps)));
+  const __m512 rstd =
+      _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(_mm512_set1_ps(_mm512_reduce_add_ps(q) / float(n) + eps)));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), rstd);

@@ -249,8 +249,12 @@ void fff_dot_shared_bf16x(const uint16_t* w, const uint16_t* const* x, int count
 
 const FffKernels& fff_kernels() {
   static const bool bf16_dot = cpu_features().avx512_bf16;
-  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
-                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather_bf16,
+  static const FffKernels k{fff_dot<float>,
+                            fff_dot_shared<float>,
+                            fff_gather<float>,
+                            fff_dot<uint16_t>,
+                            fff_dot_shared<uint16_t>,
+                            fff_gather_bf16,
                             bf16_dot ? fff_round_bf16 : fff_round_bf16_rows,
                             bf16_dot ? fff_dot_bf16x : nullptr,
                             bf16_dot ? fff_dot_shared_bf16x : nullptr};

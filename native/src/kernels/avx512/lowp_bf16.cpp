@@ -14,7 +14,8 @@ struct Dpbf16 {
   // acc += b . broadcast(pair at a) over bf16 pairs (the products commute; the odd-then-even order is by lane
   // position, the same for both operands). The A pair is the instruction's {1to16} memory operand, as the fp32
   // tile's broadcasts (a load, no shuffle; no faster on Zen 4, and on a Sapphire Rapids-class Xeon vdpbf16ps
-  // stays at 0.5-0.8x of our fp32 either way). GCC 12 moves the intrinsic's accumulator through other registers and the stack every k; the asm ties it.
+  // stays at 0.5-0.8x of our fp32 either way). GCC 12 moves the intrinsic's accumulator through other registers and the
+  // stack every k; the asm ties it.
   static Acc dot(Acc acc, const uint8_t* a, __m512i b) {
 #if defined(__GNUC__)
     __asm__("vdpbf16ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(b), "m"(*reinterpret_cast<const int32_t*>(a)));

@@ -40,17 +40,16 @@ struct Int8Tile {
     const __m512i corr0 = _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7);
     const __m512i corr1 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7);
     const __m512 w0 = _mm512_loadu_ps(ws), w1 = _mm512_loadu_ps(ws + 16);
-    lowp::tile<Dpbusd, R, P>(kg, a, lda, reinterpret_cast<const uint8_t*>(b), panel_stride,
-                             [&](int r, __m512i lo, __m512i hi) {
-                               const __m512 x = _mm512_set1_ps(xs[r]);
-                               float* cr = c + r * ldc;
-                               _mm512_storeu_ps(cr, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, corr0)),
-                                                                  _mm512_mul_ps(x, w0)));
-                               if (P > 1) {
-                                 _mm512_storeu_ps(cr + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, corr1)),
-                                                                         _mm512_mul_ps(x, w1)));
-                               }
-                             });
+    lowp::tile<Dpbusd, R, P>(
+        kg, a, lda, reinterpret_cast<const uint8_t*>(b), panel_stride, [&](int r, __m512i lo, __m512i hi) {
+          const __m512 x = _mm512_set1_ps(xs[r]);
+          float* cr = c + r * ldc;
+          _mm512_storeu_ps(cr, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, corr0)), _mm512_mul_ps(x, w0)));
+          if (P > 1) {
+            _mm512_storeu_ps(cr + 16,
+                             _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, corr1)), _mm512_mul_ps(x, w1)));
+          }
+        });
   }
 };
 

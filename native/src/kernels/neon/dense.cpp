@@ -20,8 +20,8 @@ constexpr int kMr = 6;
 constexpr int kNr = 16;
 
 // One row of the rank-1 update: c[0..3] += a * (b0, b1, b2, b3).
-inline void fma_row(float32x4_t& c0, float32x4_t& c1, float32x4_t& c2, float32x4_t& c3, const float* a,
-                    float32x4_t b0, float32x4_t b1, float32x4_t b2, float32x4_t b3) {
+inline void fma_row(float32x4_t& c0, float32x4_t& c1, float32x4_t& c2, float32x4_t& c3, const float* a, float32x4_t b0,
+                    float32x4_t b1, float32x4_t b2, float32x4_t b3) {
   const float32x4_t ar = vld1q_dup_f32(a);
   c0 = vfmaq_f32(c0, ar, b0);
   c1 = vfmaq_f32(c1, ar, b1);
@@ -52,8 +52,7 @@ inline void store_row(float* cr, float32x4_t c0, float32x4_t c1, float32x4_t c2,
 // C[R, cols] (= or +=) A B over kc; A a packed micro-panel a[k * 6 + r] (kRowMajor false) or rows a[r * lda + k];
 // B panel b[k * 16 + j]. Named accumulators, as in the AVX2 file.
 template <int R, bool kRowMajor>
-void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int cols,
-          bool accumulate) {
+void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int cols, bool accumulate) {
   const int64_t rs = kRowMajor ? lda : 1;
   constexpr int64_t step = kRowMajor ? 1 : kMr;
 #if defined(__GNUC__) || defined(__clang__)

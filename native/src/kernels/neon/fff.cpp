@@ -39,8 +39,8 @@ float32x4_t load_w(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16
 
 float hsum(float32x4_t a0, float32x4_t a1, float32x4_t a2, float32x4_t a3, float32x4_t a4, float32x4_t a5,
            float32x4_t a6, float32x4_t a7) {
-  const float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)),
-                                  vaddq_f32(vaddq_f32(a4, a5), vaddq_f32(a6, a7)));
+  const float32x4_t s =
+      vaddq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)), vaddq_f32(vaddq_f32(a4, a5), vaddq_f32(a6, a7)));
   const float32x2_t h = vadd_f32(vget_low_f32(s), vget_high_f32(s));
   return vget_lane_f32(vpadd_f32(h, h), 0);
 }
@@ -162,14 +162,25 @@ void fff_dot_shared_bf16x(const uint16_t* w, const uint16_t* const* x, int count
 const FffKernels& fff_kernels() {
 #if defined(FFFBERT_NEON_BF16)
   static const bool bf16_dot = cpu_features().neon_bf16;
-  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
-                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>,
-                            fff_round_bf16_rows, bf16_dot ? fff_dot_bf16x : nullptr,
+  static const FffKernels k{fff_dot<float>,
+                            fff_dot_shared<float>,
+                            fff_gather<float>,
+                            fff_dot<uint16_t>,
+                            fff_dot_shared<uint16_t>,
+                            fff_gather<uint16_t>,
+                            fff_round_bf16_rows,
+                            bf16_dot ? fff_dot_bf16x : nullptr,
                             bf16_dot ? fff_dot_shared_bf16x : nullptr};
 #else
-  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
-                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>,
-                            fff_round_bf16_rows, nullptr, nullptr};
+  static const FffKernels k{fff_dot<float>,
+                            fff_dot_shared<float>,
+                            fff_gather<float>,
+                            fff_dot<uint16_t>,
+                            fff_dot_shared<uint16_t>,
+                            fff_gather<uint16_t>,
+                            fff_round_bf16_rows,
+                            nullptr,
+                            nullptr};
 #endif
   return k;
 }

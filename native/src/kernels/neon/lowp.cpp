@@ -14,7 +14,7 @@ namespace fffbert {
 namespace neon {
 namespace {
 
-constexpr int kMr = 4;   // 4 rows x 16 columns: 16 accumulators + 4 B registers
+constexpr int kMr = 4;  // 4 rows x 16 columns: 16 accumulators + 4 B registers
 constexpr int kNr = 16;
 
 inline int32_t load_i32(const void* p) {
@@ -27,7 +27,8 @@ inline int32_t load_i32(const void* p) {
 // for 16 columns per row.
 inline void store_row(float* c, const int32x4_t q[4], float x, const float* ws) {
   const float32x4_t xv = vdupq_n_f32(x);
-  for (int j = 0; j < 4; ++j) vst1q_f32(c + 4 * j, vmulq_f32(vcvtq_f32_s32(q[j]), vmulq_f32(xv, vld1q_f32(ws + 4 * j))));
+  for (int j = 0; j < 4; ++j)
+    vst1q_f32(c + 4 * j, vmulq_f32(vcvtq_f32_s32(q[j]), vmulq_f32(xv, vld1q_f32(ws + 4 * j))));
 }
 
 // A holds signed q (sdot is s8 x s8).
@@ -56,8 +57,8 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void int8_tile(int64_t kg, con
 // an odd last group pairs with zeros (A's padding up to lda is written, so its 8-byte loads stay in the row).
 template <int R>
 __attribute__((target("arch=armv8.2-a+i8mm"))) void int8_tile_mmla(int64_t kg, const uint8_t* a, int64_t lda,
-                                                                   const int8_t* b, const float* xs,
-                                                                   const float* ws, float* c, int64_t ldc) {
+                                                                   const int8_t* b, const float* xs, const float* ws,
+                                                                   float* c, int64_t ldc) {
   constexpr int kPairs = (R + 1) / 2;
   const int8_t* rows[4];
   for (int r = 0; r < 4; ++r) rows[r] = reinterpret_cast<const int8_t*>(a + (r < R ? r : R - 1) * lda);

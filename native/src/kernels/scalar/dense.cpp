@@ -59,8 +59,8 @@ void softmax_row(float* s, int64_t n, float scale, const float* mask_add) {
 
 }  // namespace
 
-void sgemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       float sum = 0.0f;
@@ -74,8 +74,8 @@ void sgemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
   }
 }
 
-void linear_naive(const float* panels, const float* bias, int64_t N, int64_t K, const float* x, int64_t ldx,
-                  int64_t m0, int64_t m1, float* y, int64_t ldy, Activation act, const float* res, int64_t ldr) {
+void linear_naive(const float* panels, const float* bias, int64_t N, int64_t K, const float* x, int64_t ldx, int64_t m0,
+                  int64_t m1, float* y, int64_t ldy, Activation act, const float* res, int64_t ldr) {
   for (int64_t i = m0; i < m1; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       const float* w = panels + (j / kPanelWidth) * K * kPanelWidth + j % kPanelWidth;  // W[j, k] at w[k * 16]

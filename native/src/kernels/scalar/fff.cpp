@@ -40,9 +40,15 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
 }  // namespace
 
 const FffKernels& fff_kernels() {
-  static const FffKernels k{fff_dot<float>, fff_dot_shared<float>, fff_gather<float>,
-                            fff_dot<uint16_t>, fff_dot_shared<uint16_t>, fff_gather<uint16_t>,
-                            fff_round_bf16_rows, nullptr, nullptr};
+  static const FffKernels k{fff_dot<float>,
+                            fff_dot_shared<float>,
+                            fff_gather<float>,
+                            fff_dot<uint16_t>,
+                            fff_dot_shared<uint16_t>,
+                            fff_gather<uint16_t>,
+                            fff_round_bf16_rows,
+                            nullptr,
+                            nullptr};
   return k;
 }
 

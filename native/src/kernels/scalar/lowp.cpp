@@ -40,7 +40,7 @@ uint16_t bf16_round(float x) {
   uint32_t b;
   std::memcpy(&b, &x, 4);
   if ((b & 0x7fffffffu) > 0x7f800000u) return uint16_t((b >> 16) | 0x40);  // NaN: quiet, sign kept
-  if ((b & 0x7f800000u) == 0) return uint16_t((b >> 16) & 0x8000);        // zero or subnormal: signed zero
+  if ((b & 0x7f800000u) == 0) return uint16_t((b >> 16) & 0x8000);         // zero or subnormal: signed zero
   b += 0x7fffu + ((b >> 16) & 1u);  // a normal value never rounds to a subnormal; overflow gives infinity
   return uint16_t(b >> 16);
 }

@@ -390,7 +390,7 @@ for (const threads of threadList) {
       rows.push([`best FFF ${dtype} measured`, ...best.map((b) => (b ? fmtTime(b.perTokenUs.median) : 'n/a'))]);
       rows.push([
         `% of the limit`,
-        ...tokensList.map((t, i) =>
+        ...tokensList.map((_t, i) =>
           best[i] ? `${((100 * lim[i].us) / best[i].perTokenUs.median).toFixed(0)}%` : 'n/a',
         ),
       ]);

@@ -80,5 +80,5 @@ export const nativeOrigin: 'prebuilt' | 'source' = (() => {
   ).resolve;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const found = resolve(root, require(path.join(root, 'binding-options.js')) as object, false, false);
-  return found && found.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuilt' : 'source';
+  return found?.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuilt' : 'source';
 })();

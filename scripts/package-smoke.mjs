@@ -20,7 +20,7 @@ function check(name, fn) {
     console.log(`ok - ${name}${detail ? `: ${detail}` : ''}`);
   } catch (err) {
     failed++;
-    console.log(`not ok - ${name}: ${(err && err.stack) || err}`.split('\n').slice(0, 8).join('\n    '));
+    console.log(`not ok - ${name}: ${err?.stack || err}`.split('\n').slice(0, 8).join('\n    '));
   }
 }
 async function checkAsync(name, fn) {
@@ -30,7 +30,7 @@ async function checkAsync(name, fn) {
     console.log(`ok - ${name}${detail ? `: ${detail}` : ''}`);
   } catch (err) {
     failed++;
-    console.log(`not ok - ${name}: ${(err && err.stack) || err}`.split('\n').slice(0, 8).join('\n    '));
+    console.log(`not ok - ${name}: ${err?.stack || err}`.split('\n').slice(0, 8).join('\n    '));
   }
 }
 function assert(cond, message) {
@@ -125,7 +125,7 @@ function makeCase() {
 function tokenRelativeError(y, c) {
   assert(
     y instanceof Float32Array && y.length === c.rows * c.w.O,
-    `output length ${y && y.length}, expected ${c.rows * c.w.O}`,
+    `output length ${y?.length}, expected ${c.rows * c.w.O}`,
   );
   let worst = 0;
   for (let t = 0; t < c.rows; t++) {

@@ -56,7 +56,12 @@ describe('fffbert CLI', () => {
   it('info reports ISA, threads, version and the binary origin as JSON', async () => {
     const r = await run(['info']);
     expect(r.code).toBe(0);
-    const info = JSON.parse(r.stdout) as Record<string, any>;
+    const info = JSON.parse(r.stdout) as {
+      isa: { supported: string[]; active: string };
+      threads: number;
+      binary: string;
+      version: string;
+    };
     expect(info.isa.supported).toContain('scalar');
     expect(info.isa.supported).toContain(info.isa.active);
     expect(info.threads).toBeGreaterThanOrEqual(1);

@@ -147,7 +147,12 @@ describe('crammedBERT configs', () => {
     expect(parseConfigJson(json).ffn).toEqual({ kind: 'dense', intermediateSize: 256 });
   });
 
-  const refusals: Array<[string, (arch: Record<string, any>) => void, RegExp]> = [
+  /** The parts of config.json's arch that the refusals below edit. */
+  type Arch = Record<string, unknown> & {
+    embedding: Record<string, unknown>;
+    attention: Record<string, unknown>;
+  };
+  const refusals: Array<[string, (arch: Arch) => void, RegExp]> = [
     [
       'intermed_type',
       (a) => (a.intermed_type = 'moe'),
@@ -169,7 +174,7 @@ describe('crammedBERT configs', () => {
   for (const [what, edit, message] of refusals) {
     it(`refuses an unsupported ${what}`, () => {
       const json = clone(readJson('ufb-tiny/config.json'));
-      edit(json.arch as Record<string, any>);
+      edit(json.arch as Arch);
       expectError(() => parseConfigJson(json), 'ERR_FFF_UNSUPPORTED_MODEL', message);
     });
   }

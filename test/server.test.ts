@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Model } from '../lib/model';
 import { loadModel } from '../lib/model';
+import type { ServerMetrics } from '../lib/server/metrics';
 import type { FffServer } from '../lib/server/server';
 import { createServer } from '../lib/server/server';
 
@@ -18,25 +19,37 @@ async function listen(server: FffServer): Promise<string> {
   return server.listen({ host: '127.0.0.1', port: 0 });
 }
 
+/**
+ * A reply body as these tests read it: the field present depends on the route (embeddings, masks, results) or on
+ * the status (error); each test reads only the one its route and status give.
+ */
+interface Reply {
+  embeddings: number[][];
+  masks: unknown;
+  results: unknown;
+  error: { code: string; message: string };
+}
+
 async function post(
   base: string,
   route: string,
   body: unknown,
   headers: Record<string, string> = {},
   signal?: AbortSignal,
-): Promise<{ status: number; json: any; headers: Headers }> {
+): Promise<{ status: number; json: Reply; headers: Headers }> {
   const res = await fetch(`${base}${route}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal,
   });
-  return { status: res.status, json: await res.json(), headers: res.headers };
+  return { status: res.status, json: (await res.json()) as Reply, headers: res.headers };
 }
 
-async function get(base: string, route: string): Promise<{ status: number; json: any }> {
+/** A GET: `T` is the body's type (ServerMetrics for /metrics); the default leaves it for toEqual to check. */
+async function get<T = unknown>(base: string, route: string): Promise<{ status: number; json: T }> {
   const res = await fetch(`${base}${route}`);
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as T };
 }
 
 describe('createServer on fixture models', () => {
@@ -141,7 +154,7 @@ describe('createServer on fixture models', () => {
 
   it('GET /metrics: counts per route, latency percentiles, batch sizes, event-loop delay', async () => {
     await Promise.all(Array.from({ length: 6 }, (_, i) => post(base, '/embed', { texts: `text number ${i}` })));
-    const m = (await get(base, '/metrics')).json;
+    const m = (await get<ServerMetrics>(base, '/metrics')).json;
     expect(m.routes['POST /embed'].requests).toBeGreaterThanOrEqual(6);
     expect(m.routes['POST /embed'].clientErrors).toBeGreaterThan(0);
     const lat = m.routes['POST /embed'].latencyMs;
@@ -149,12 +162,13 @@ describe('createServer on fixture models', () => {
     expect(lat.p50).toBeGreaterThan(0);
     expect(lat.p50).toBeLessThanOrEqual(lat.p99);
     expect(lat.p99).toBeLessThanOrEqual(lat.max);
-    expect(m.batching.requests).toBeGreaterThan(m.batching.batches); // some requests shared a forward
-    expect(m.batching.batchRows.reduce((a: number, b: number) => a + b, 0)).toBe(m.batching.batches);
+    const b = m.batching!;
+    expect(b.requests).toBeGreaterThan(b.batches); // some requests shared a forward
+    expect(b.batchRows.reduce((a, n) => a + n, 0)).toBe(b.batches);
     expect(m.eventLoopDelayMs.p99).toBeGreaterThanOrEqual(0);
     expect(m.rssBytes).toBeGreaterThan(0);
     // the window closed: the next read starts afresh
-    expect((await get(base, '/metrics')).json.routes['POST /embed'].latencyMs.count).toBe(0);
+    expect((await get<ServerMetrics>(base, '/metrics')).json.routes['POST /embed'].latencyMs.count).toBe(0);
   });
 });
 
@@ -209,7 +223,7 @@ describe('overload, readiness, aborts and shutdown', () => {
       expect(await gone).toBe('AbortError');
       for (let i = 0; i < 50 && model.batcher!.stats().aborted === 0; i++) await sleep(10);
       expect(model.batcher!.stats()).toMatchObject({ aborted: 1, waiting: 0, batches: 0 });
-      expect((await get(base, '/metrics')).json.inFlight).toBe(1); // only this /metrics request
+      expect((await get<ServerMetrics>(base, '/metrics')).json.inFlight).toBe(1); // only this /metrics request
     } finally {
       await server.close();
       model.dispose();

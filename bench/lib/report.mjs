@@ -56,7 +56,7 @@ export function parseArgs(argv, spec) {
     if (!s)
       throw new Error(
         `unknown option --${a} (options: ${Object.keys(spec)
-          .map((x) => '--' + x.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))
+          .map((x) => `--${x.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
           .join(' ')})`,
       );
     if (s.type === 'bool') {

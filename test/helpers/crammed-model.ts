@@ -64,10 +64,14 @@ export function writeCrammedModel(dir: string, head: 'mlm' | 'classification'): 
     path.join(dir, 'model.safetensors'),
     Buffer.concat([prefix, json, ...tensors.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]),
   );
-  const config = JSON.parse(fs.readFileSync(path.join(fixtures, 'ufb-tiny-k2/config.json'), 'utf8')) as Record<
-    string,
-    any
-  >;
+  const config = JSON.parse(fs.readFileSync(path.join(fixtures, 'ufb-tiny-k2/config.json'), 'utf8')) as {
+    architectures: string[];
+    arch: Record<string, unknown> & {
+      embedding: Record<string, unknown>;
+      attention: { num_attention_heads: number };
+      classification_head: { head_dim: number };
+    };
+  };
   Object.assign(config.arch, {
     hidden_size: H,
     intermed_size: 2,

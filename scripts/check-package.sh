@@ -138,13 +138,13 @@ const problems = [];
 const forbidden = [
   [/^test\//, 'tests'], [/fixtures\//, 'fixtures'], [/(^|\/)build\//, 'a build folder'], [/^native\/tests\//, 'native tests'],
   [/\.ts$/, 'a TypeScript source', (p) => !p.endsWith('.d.ts')], [/\.map$/, 'a source map'], [/^(scripts|cmake|\.github|\.ci|\.cache|lib)\//, 'a development folder'],
-  [/^bench\//, 'a bench file other than its runners, libs and README', (p) => !/^bench\/(\w+\.mjs|lib\/[\w-]+\.mjs|native\/\w+\.c|README\.md)$/.test(p)],
+  [/^bench\//, 'a bench file other than its runners, libs and README', (p) => !/^bench\/((layer|e2e)\.mjs|lib\/[\w-]+\.mjs|native\/\w+\.c|README\.md)$/.test(p)],
   [/node_modules\//, 'node_modules'], [/\.tgz$/, 'a tarball'], [/\.node$/, 'a binary outside prebuilds/', (p) => !p.startsWith('prebuilds/')],
 ];
 for (const p of files) for (const [re, what, extra] of forbidden) if (re.test(p) && (!extra || extra(p))) problems.push(`${p}: ${what} is packed`);
 const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8'));
 const required = ['package.json', 'README.md', 'binding-options.js', 'CMakeLists.txt', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js',
-  'bench/layer.mjs', 'bench/lib/worker.mjs', 'bench/lib/limit.mjs',
+  'bench/layer.mjs', 'bench/e2e.mjs', 'bench/lib/worker.mjs', 'bench/lib/limit.mjs',
   'prebuilds/fffbert-linux-x64/node-napi-v8.node', 'prebuilds/fffbert-linux-arm64/node-napi-v8.node',
   pkg.main, pkg.types, ...Object.values(pkg.bin || {})].map((p) => p.replace(/^\.\//, ''));
 // The source fallback: every non-test source CMakeLists.txt names, and every header next to them.

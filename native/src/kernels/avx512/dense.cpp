@@ -4,17 +4,7 @@
 // from memory ({1to16} operands), so per k 2 loads of B and 12 broadcasts feed 24 FMAs. The last odd panel of a
 // row uses the 12x16 instance. Tails of elementwise kernels use masked loads/stores: every element goes through
 // the same vector code whatever its position.
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12.2's AVX-512 headers self-initialise their "undefined" vectors (GCC PR 105593, fixed in 12.3): that
-// false -Wuninitialized would drown real warnings.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
+#include "kernels/avx512/intrinsics.h"
 
 #include <cmath>
 #include <cstdint>

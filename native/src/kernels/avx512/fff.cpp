@@ -12,17 +12,7 @@
 // takes 32 products per instruction (one order fixed by n: 4 accumulators over consecutive 32-element chunks of
 // 128-element blocks, the chunks left over to accumulators 0, 1, ...; rows and x zero-padded to 32). Those
 // functions carry a target attribute and are called only when cpu_features().avx512_bf16.
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12.2's AVX-512 headers self-initialise their "undefined" vectors (GCC PR 105593, fixed in 12.3): a false
-// -Wmaybe-uninitialized wherever VPMOVZXWD / VPSLLD are inlined (the bf16 widening).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
+#include "kernels/avx512/intrinsics.h"
 
 #include "fffbert/isa.h"
 #include "kernels/fff_kernels.h"

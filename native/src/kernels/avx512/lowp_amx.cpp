@@ -8,15 +8,7 @@
 // 128 * colsum correction and fp32 rescale as the VNNI tile. A last partial step (K not a multiple of 64) adds
 // its k groups with vpdpbusd to the stored sums (integer sums: any order is exact). The tile configuration
 // (rows of A and C = the call's rows) is loaded per call: other code on the thread may have changed it.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
+#include "kernels/avx512/intrinsics.h"
 
 #include <cstdint>
 #include <cstring>

@@ -4,16 +4,7 @@
 // Two 16-wide panels, 24 named zmm accumulators (GCC 12 copies arrays of vectors through the stack every k), per
 // k step 2 loads of B, 12 broadcasts of a 32-bit group of A (4 int8 or 2 bf16 k) and 24 dot-product instructions.
 #pragma once
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12.2's AVX-512 headers self-initialise their "undefined" vectors (GCC PR 105593, fixed in 12.3).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
+#include "kernels/avx512/intrinsics.h"
 
 #include <cstdint>
 #include <cstring>

@@ -419,8 +419,10 @@ describe('runtime controls', () => {
   });
 
   it('forward() does not block the event loop', async () => {
-    const layer = buildFff(randomFff(768, 768, 11, 1, 13));
-    const x = randomArray(2048 * 768, 1, rng(9));
+    // Many shallow trees: much work per input byte. One thread: the async forward then takes at least the time
+    // of the same work on one thread, which the control below measures.
+    setThreads(1);
+    const layer = buildFff(randomFff(768, 768, 5, 16, 13));
     // Event-loop turns (setImmediate ticks) that run while `work` is in flight.
     const ticksDuring = async (work: () => Promise<unknown>): Promise<number> => {
       let ticks = 0;
@@ -435,9 +437,25 @@ describe('runtime controls', () => {
       done = true;
       return ticks;
     };
-    // The control shows the probe can fail: the same work done on the JavaScript thread lets no tick run.
-    expect(await ticksDuring(async () => layer.forwardSync(x, 2048))).toBe(0);
-    expect(await ticksDuring(() => layer.forward(x, 2048))).toBeGreaterThan(0);
-    layer.dispose();
+    try {
+      // The control shows the probe can fail: the same work done on the JavaScript thread lets no tick run. It
+      // also sizes the work: rows double until it takes 100 ms (at most 16384 rows, 48 MiB), so the async
+      // forward is provably long: a loaded machine would have to keep this thread off every core for all of it
+      // for no tick to run (the earlier 2048 rows at depth 11 took a few ms, and once finished first).
+      let rows = 1024;
+      let x: Float32Array;
+      let syncMs: number;
+      do {
+        rows *= 2;
+        x = randomArray(rows * 768, 1, rng(9));
+        const start = performance.now();
+        expect(await ticksDuring(async () => layer.forwardSync(x, rows))).toBe(0);
+        syncMs = performance.now() - start;
+      } while (syncMs < 100 && rows < 16384);
+      expect(await ticksDuring(() => layer.forward(x, rows))).toBeGreaterThan(0);
+    } finally {
+      setThreads(initialThreads);
+      layer.dispose();
+    }
   });
 });

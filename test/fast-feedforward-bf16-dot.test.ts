@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FastFeedforward, isa, setIsa } from '../lib/index';
-import { buildFff, expectStrategiesAndThreadsBitwise, restoreRuntimeAfterAll } from './helpers/layers';
+import { buildFff, expectStrategiesAndThreadsBitwise, fffOptions, restoreRuntimeAfterAll } from './helpers/layers';
 import { firstBitDifference, randomArray, randomFff, rng } from './helpers/reference';
 
 const info = isa();
@@ -98,17 +98,7 @@ describe("weights: 'bf16-dot'", () => {
 
   it('rejects a misspelt mode', () => {
     const w = randomFff(4, 3, 2, 1, 8);
-    const fn = () =>
-      FastFeedforward.fromTorch({
-        inputWidth: 4,
-        outputWidth: 3,
-        depth: 2,
-        trees: 1,
-        linearInWeight: w.wIn,
-        linearInBias: w.bIn,
-        linearOutWeight: w.wOut,
-        weights: 'bf16dot' as never,
-      });
+    const fn = () => FastFeedforward.fromTorch({ ...fffOptions(w), weights: 'bf16dot' as never });
     expect(fn).toThrow(/Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received string "bf16dot"/);
   });
 });

@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../lib/formats/safetensors';
 import { ErrorCode, FastFeedforward, isa, setIsa } from '../lib/index';
 import { native } from '../lib/native';
-import { buildFff, expectStrategiesAndThreadsBitwise, restoreRuntimeAfterAll } from './helpers/layers';
+import { buildFff, expectStrategiesAndThreadsBitwise, fffOptions, restoreRuntimeAfterAll } from './helpers/layers';
 import { type FffWeights, firstBitDifference, gelu, randomArray, randomFff, rng } from './helpers/reference';
 
 const U = 2 ** -8;
@@ -36,15 +36,7 @@ function roundBf16(a: Float32Array): Float32Array {
 
 describe('the weights option', () => {
   const w = randomFff(4, 3, 2, 1, 8);
-  const ok = {
-    inputWidth: 4,
-    outputWidth: 3,
-    depth: 2,
-    trees: 1,
-    linearInWeight: w.wIn,
-    linearInBias: w.bIn,
-    linearOutWeight: w.wOut,
-  };
+  const ok = fffOptions(w);
 
   it("defaults to 'f32'; 'bf16' halves the packed weights", () => {
     const f = FastFeedforward.fromTorch(ok);

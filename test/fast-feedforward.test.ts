@@ -18,7 +18,7 @@ import {
   threads,
 } from '../lib/index';
 import { native } from '../lib/native';
-import { buildFff, restoreRuntimeAfterAll } from './helpers/layers';
+import { buildFff, fffOptions, restoreRuntimeAfterAll } from './helpers/layers';
 import {
   type FffWeights,
   fffReference,
@@ -277,15 +277,7 @@ describe('routing rule', () => {
 
 describe('bad input gives documented errors', () => {
   const w = randomFff(4, 3, 2, 1, 8);
-  const ok = {
-    inputWidth: 4,
-    outputWidth: 3,
-    depth: 2,
-    trees: 1,
-    linearInWeight: w.wIn,
-    linearInBias: w.bIn,
-    linearOutWeight: w.wOut,
-  };
+  const ok = fffOptions(w);
 
   it.each([
     [

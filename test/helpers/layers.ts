@@ -3,8 +3,9 @@ import { afterAll, expect } from 'vitest';
 import { FastFeedforward, isa, setIsa, setThreads, threads } from '../../lib/index';
 import { type FffWeights, firstBitDifference } from './reference';
 
-export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16' | 'bf16-dot'): FastFeedforward {
-  return FastFeedforward.fromTorch({
+/** FastFeedforward.fromTorch's options for reference weights (PyTorch layout), as a plain object to spread. */
+export function fffOptions(w: FffWeights) {
+  return {
     inputWidth: w.I,
     outputWidth: w.O,
     depth: w.D,
@@ -12,8 +13,11 @@ export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16' | 'bf16-dot'): 
     linearInWeight: w.wIn,
     linearInBias: w.bIn,
     linearOutWeight: w.wOut,
-    ...(weights === undefined ? {} : { weights }),
-  });
+  };
+}
+
+export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16' | 'bf16-dot'): FastFeedforward {
+  return FastFeedforward.fromTorch({ ...fffOptions(w), ...(weights === undefined ? {} : { weights }) });
 }
 
 /**

@@ -7,7 +7,6 @@
 //
 //   node bench/dtype-ab.mjs [--rounds 9] [--threads <cores>] [--shapes 1x16,8x128] [--dtypes fp32,int8,bf16]
 //                           [--ffn fff|dense] [--width 4095]
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { crammedConfig, crammedInputs, randomTensorSource } from './lib/crammed.mjs';
@@ -28,8 +27,6 @@ const args = parseArgs(process.argv.slice(2), {
 });
 const fff = loadFffbert();
 fff.setThreads(args.threads);
-const entry = path.join(repoRoot, 'dist', 'bert', 'encoder.js');
-const { createEncoder } = createRequire(entry)(entry);
 const cfg = crammedConfig({ ffn: args.ffn, width: args.width });
 const machine = machineInfo({ isa: fff.isa(), nativeOrigin: fff.nativeOrigin, threads: args.threads });
 const log = (m) => process.stderr.write(`${m}\n`);
@@ -37,7 +34,10 @@ log(
   `dtype A/B: ${machine.cpu}, ISA ${machine.isa.active} (int8 ${machine.isa.int8 ?? '-'}, bf16 ${machine.isa.bf16 ?? '-'}), ${args.threads} threads, ${args.ffn} model`,
 );
 
-const encoders = args.dtypes.map((dtype) => ({ dtype, enc: createEncoder(cfg, randomTensorSource(cfg), { dtype }) }));
+const encoders = args.dtypes.map((dtype) => ({
+  dtype,
+  enc: fff.createEncoder(cfg, randomTensorSource(cfg), { dtype }),
+}));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const results = [];
 for (const label of args.shapes) {

@@ -5,8 +5,17 @@
 export type { BatcherStats, BatchingOptions } from './batching/batcher';
 export { Batcher } from './batching/batcher';
 export { parseConfig } from './bert/config';
-export type { DenseDtype } from './bert/encoder';
-export type { BertConfig, EncoderOutputs, TensorDtype, TensorInfo, TensorSource } from './bert/types';
+export type { CreateEncoderOptions, DenseDtype, EncoderProfile, NativeEncoder } from './bert/encoder';
+export { createEncoder } from './bert/encoder';
+export type {
+  BertConfig,
+  EncoderForwardOptions,
+  EncoderInputs,
+  EncoderOutputs,
+  TensorDtype,
+  TensorInfo,
+  TensorSource,
+} from './bert/types';
 export { ErrorCode, FffError } from './errors';
 export type { TensorData, TensorWithData } from './formats/safetensors';
 export { SafetensorsFile } from './formats/safetensors';

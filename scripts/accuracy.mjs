@@ -25,14 +25,13 @@ if (!fs.existsSync(entry)) {
   console.error(`${entry} is missing: run npm run build first`);
   process.exit(1);
 }
-const req = createRequire(entry);
-const fffbert = req(entry);
+const fffbert = createRequire(entry)(entry);
 const api = {
   fs,
   loadModel: fffbert.loadModel,
   FastFeedforward: fffbert.FastFeedforward,
   SafetensorsFile: fffbert.SafetensorsFile,
-  createEncoder: req('./bert/encoder.js').createEncoder,
+  createEncoder: fffbert.createEncoder,
 };
 
 const fixtures = ['ufb-tiny', 'ufb-tiny-k2', 'bert-tiny-mlm', 'bert-tiny-cls'].map((f) => ({

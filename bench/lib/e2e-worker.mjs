@@ -1,32 +1,21 @@
 // End-to-end jobs (loaded by worker.mjs): our engine (createEncoder over random weights) and onnxruntime-node
 // (the same architecture as an ONNX graph, dense feedforward), one configuration per process.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { crammedConfig, crammedInputs, randomTensorSource } from './crammed.mjs';
 import { crammedEncoderModel } from './graphs.mjs';
 import { loadOrt, ortSession } from './ort.mjs';
-import { repoRoot } from './paths.mjs';
 import { loadFffbert } from './setup.mjs';
 import { measure } from './timing.mjs';
 
 const DENSE_NAMES = { ffIn: 'dense_in', ffOut: 'dense_out' };
 
-function createEncoder() {
-  const entry = path.join(repoRoot, 'dist', 'bert', 'encoder.js');
-  try {
-    return createRequire(entry)(entry).createEncoder;
-  } catch (e) {
-    throw new Error(`our encoder is not available (${entry}): ${e.message.split('\n')[0]}`);
-  }
-}
-
 function ourEncoder(cfg, threads, dtype = 'fp32') {
   const f = loadFffbert();
   f.setThreads(threads);
   const t0 = performance.now();
-  const enc = createEncoder()(cfg, randomTensorSource(cfg), { dtype });
+  const enc = f.createEncoder(cfg, randomTensorSource(cfg), { dtype });
   return { f, enc, buildMs: performance.now() - t0 };
 }
 

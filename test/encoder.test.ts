@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkpointKey } from '../lib/bert/checkpoint-keys';
 import { parseConfig } from '../lib/bert/config';
 import type { NativeEncoder } from '../lib/bert/encoder';
 import { createEncoder } from '../lib/bert/encoder';
@@ -245,23 +246,7 @@ describe('tied and untied MLM decoders (the word embedding is held once)', () =>
     const V = config.vocabSize;
     const H = config.hiddenSize;
     const inputs = inputsOf(ref);
-    const key = (name: string): string => {
-      const fixed: Record<string, string> = {
-        'embeddings.word.weight': 'encoder.embedding.word_embedding.weight',
-        'embeddings.scale_factor': 'encoder.embedding.pos_embedding.scale_factor',
-        'mlm.decoder.weight': 'decoder.weight',
-      };
-      if (fixed[name]) return fixed[name];
-      let m: RegExpMatchArray | null;
-      if ((m = name.match(/^embeddings\.norm\.(.+)$/))) return `encoder.embedding.norm.${m[1]}`;
-      if ((m = name.match(/^final_norm\.(.+)$/))) return `encoder.final_norm.${m[1]}`;
-      m = name.match(/^layers\.(\d+)\.(.+)$/)!;
-      const rest: Record<string, string> = {
-        'attn.qkv.weight': 'attn.self_attention.query_key_value.weight',
-        'attn.out.weight': 'attn.dense.weight',
-      };
-      return `encoder.layers.${m[1]}.${rest[m[2]] ?? m[2]}`;
-    };
+    const key = (name: string): string => checkpointKey('crammed', name);
     const reference = createEncoder(config, model);
     const want = reference.forwardSync(inputs);
     reference.dispose();

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { ErrorCode, FffError } from '../errors';
 import { MAX_CONFIG_BYTES, pathExists, readJsonObject } from '../formats/files';
 import { FFF_MAX_DEPTH } from '../limits';
+import { checkpointKey, hfPrefix, layerKeyPattern, presentKey } from './checkpoint-keys';
 import type { BertConfig, TensorSource } from './types';
 
 type Json = Record<string, unknown>;
@@ -350,7 +351,7 @@ function expectShape(tensors: TensorSource, name: string, expected: number[], wh
  */
 export function checkLayerCount(config: BertConfig, tensors: TensorSource): void {
   if (config.family === 'hf') {
-    const key = `${hfPrefix(tensors)}embeddings.token_type_embeddings.weight`;
+    const key = checkpointKey('hf', 'embeddings.token_type.weight', hfPrefix(tensors));
     const rows = tensors.info(key)?.shape[0];
     if (rows !== undefined && rows !== config.typeVocabSize) {
       throw new FffError(
@@ -360,10 +361,7 @@ export function checkLayerCount(config: BertConfig, tensors: TensorSource): void
     }
   }
   if (config.ffn.kind === 'dense') {
-    const key =
-      config.family === 'crammed'
-        ? 'encoder.layers.0.ffn.dense_in.weight'
-        : `${hfPrefix(tensors)}encoder.layer.0.intermediate.dense.weight`;
+    const key = checkpointKey(config.family, 'layers.0.ffn.in.weight', hfPrefix(tensors));
     const rows = tensors.info(key)?.shape[0];
     if (rows !== undefined && rows !== config.ffn.intermediateSize) {
       const field = config.family === 'crammed' ? 'intermed_size' : 'intermediate_size';
@@ -373,7 +371,7 @@ export function checkLayerCount(config: BertConfig, tensors: TensorSource): void
       );
     }
   }
-  const pattern = config.family === 'crammed' ? /^encoder\.layers\.(\d+)\./ : /^(?:bert\.)?encoder\.layer\.(\d+)\./;
+  const pattern = layerKeyPattern(config.family, config.family === 'hf' ? hfPrefix(tensors) : '');
   let layers = 0;
   for (const name of tensors.names()) {
     const m = pattern.exec(name);
@@ -388,11 +386,6 @@ export function checkLayerCount(config: BertConfig, tensors: TensorSource): void
   }
 }
 
-/** The prefix of a HF checkpoint's encoder keys: 'bert.' (task models) or '' (some plain BertModel files). */
-export function hfPrefix(tensors: TensorSource): string {
-  return tensors.info('bert.embeddings.word_embeddings.weight') !== undefined ? 'bert.' : '';
-}
-
 /**
  * Checks the config against the checkpoint's tensor names and shapes (embeddings, FFF tree sizes, heads) and
  * settles what the config leaves open: the head when no `architectures` names it, and the HF pooler.
@@ -401,56 +394,48 @@ export function resolveWithCheckpoint(config: BertConfig, tensors: TensorSource)
   const undecided = !configNamesHead(config);
   const out: BertConfig = { ...config };
   const H = config.hiddenSize;
-  const has = (name: string): boolean => tensors.info(name) !== undefined;
+  const p = config.family === 'hf' ? hfPrefix(tensors) : '';
+  const key = (core: string): string => checkpointKey(config.family, core, p);
+  const has = (core: string): boolean => presentKey(tensors, config.family, core, p) !== undefined;
   if (config.family === 'hf') {
-    const p = hfPrefix(tensors);
-    expectShape(tensors, `${p}embeddings.word_embeddings.weight`, [config.vocabSize, H], 'vocab_size x hidden_size');
+    expectShape(tensors, key('embeddings.word.weight'), [config.vocabSize, H], 'vocab_size x hidden_size');
     expectShape(
       tensors,
-      `${p}embeddings.position_embeddings.weight`,
+      key('embeddings.position.weight'),
       [config.maxPositions, H],
       'max_position_embeddings x hidden_size',
     );
-    out.hasPooler = has(`${p}pooler.dense.weight`);
-    const mlmBias = has('cls.predictions.bias') || has('cls.predictions.decoder.bias');
-    if (undecided) out.head = has('classifier.weight') ? 'classification' : mlmBias ? 'mlm' : 'none';
+    out.hasPooler = has('pooler.weight');
+    if (undecided) out.head = has('classifier.weight') ? 'classification' : has('mlm.decoder.bias') ? 'mlm' : 'none';
     if (out.head === 'mlm') {
-      const bias =
-        !has('cls.predictions.bias') && has('cls.predictions.decoder.bias')
-          ? 'cls.predictions.decoder.bias'
-          : 'cls.predictions.bias';
+      const bias = presentKey(tensors, 'hf', 'mlm.decoder.bias', p) ?? key('mlm.decoder.bias');
       expectShape(tensors, bias, [config.vocabSize], 'the MLM head of BertForMaskedLM');
     }
     if (out.head === 'classification') {
       if (undecided) {
-        const n = shapeOf(tensors, 'classifier.weight')?.[0] ?? 0;
+        const n = shapeOf(tensors, key('classifier.weight'))?.[0] ?? 0;
         out.labels = labelsFrom(config.raw.id2label, n, 'config.json', 'id2label');
         out.numLabels = n;
       }
       if (!out.hasPooler)
-        throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint has a classifier but no ${p}pooler.dense.weight`);
-      expectShape(tensors, 'classifier.weight', [out.numLabels, H], 'num_labels x hidden_size');
+        throw new FffError(ErrorCode.INVALID_MODEL, `The checkpoint has a classifier but no ${key('pooler.weight')}`);
+      expectShape(tensors, key('classifier.weight'), [out.numLabels, H], 'num_labels x hidden_size');
     }
     return out;
   }
-  expectShape(
-    tensors,
-    'encoder.embedding.word_embedding.weight',
-    [config.vocabSize, H],
-    'embedding.vocab_size x hidden_size',
-  );
+  expectShape(tensors, key('embeddings.word.weight'), [config.vocabSize, H], 'embedding.vocab_size x hidden_size');
   if (config.ffn.kind === 'fff') {
     const nodes = config.ffn.trees * (2 ** (config.ffn.depth + 1) - 1);
     expectShape(
       tensors,
-      'encoder.layers.0.ffn.linear_in.weight',
+      key('layers.0.ffn.linear_in.weight'),
       [nodes, H],
       `intermed_size x (2^(intermed_depth+1) - 1) nodes x hidden_size`,
     );
   }
   if (undecided) {
-    if (has('head.weight')) {
-      const n = shapeOf(tensors, 'head.weight')?.[0] ?? 0;
+    if (has('classifier.weight')) {
+      const n = shapeOf(tensors, key('classifier.weight'))?.[0] ?? 0;
       out.head = 'classification';
       out.labels = labelsFrom(undefined, n, 'config', 'id2label');
       out.numLabels = n;
@@ -460,19 +445,19 @@ export function resolveWithCheckpoint(config: BertConfig, tensors: TensorSource)
         (k) => k,
       );
     } else {
-      out.head = has('decoder.weight') ? 'mlm' : 'none';
+      out.head = has('mlm.decoder.weight') ? 'mlm' : 'none';
     }
   }
   if (out.head === 'classification' && out.crammedPooler) {
     expectShape(
       tensors,
-      'pooler.dense.weight',
+      key('pooler.weight'),
       [out.crammedPooler.headDim, H],
       'classification_head.head_dim x hidden_size',
     );
     expectShape(
       tensors,
-      'head.weight',
+      key('classifier.weight'),
       [out.numLabels, out.crammedPooler.headDim],
       'num_labels x classification_head.head_dim',
     );

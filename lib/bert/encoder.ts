@@ -12,7 +12,7 @@ import { Disposable, expectOptions } from '../layers/common';
 import { allocFloat32, checkBatchTokens } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
-import { hfPrefix } from './config';
+import { checkpointKeys, hfPrefix } from './checkpoint-keys';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
 
 export type EncoderProfile = NativeBertProfile;
@@ -59,67 +59,6 @@ export interface NativeEncoder {
 
 /** Checkpoint buffers that are not weights, recomputed natively (norm_factor = 1/sqrt(head dim)). */
 const IGNORED = [/\.norm_factor$/, /(^|\.)position_ids$/];
-
-/** Candidate checkpoint keys, first present wins, for one native tensor name. */
-function crammedKeys(name: string): string[] {
-  const simple: Record<string, string[]> = {
-    'embeddings.word.weight': ['encoder.embedding.word_embedding.weight'],
-    'embeddings.scale_factor': ['encoder.embedding.pos_embedding.scale_factor'],
-    'mlm.decoder.weight': ['decoder.weight'], // optional natively: absent = tied
-  };
-  if (simple[name]) return simple[name];
-  let m: RegExpMatchArray | null;
-  if ((m = name.match(/^embeddings\.norm\.(weight|bias)$/))) return [`encoder.embedding.norm.${m[1]}`];
-  if ((m = name.match(/^final_norm\.(weight|bias)$/))) return [`encoder.final_norm.${m[1]}`];
-  if ((m = name.match(/^pooler\.(weight|bias)$/))) return [`pooler.dense.${m[1]}`];
-  if ((m = name.match(/^classifier\.(weight|bias)$/))) return [`head.${m[1]}`];
-  if (!(m = name.match(/^layers\.(\d+)\.(.+)$/))) return [];
-  const p = `encoder.layers.${m[1]}.`;
-  const rest = m[2];
-  const layer: Record<string, string> = {
-    'attn.qkv.weight': 'attn.self_attention.query_key_value.weight',
-    'attn.out.weight': 'attn.dense.weight',
-    'ffn.in.weight': 'ffn.dense_in.weight',
-    'ffn.in.bias': 'ffn.dense_in.bias',
-    'ffn.out.weight': 'ffn.dense_out.weight',
-    'ffn.out.bias': 'ffn.dense_out.bias',
-  };
-  return [p + (layer[rest] ?? rest)]; // norm1/norm2/ffn.linear_in/ffn.linear_out keep their names
-}
-
-function hfKeys(name: string, p: string): string[] {
-  // Old checkpoints name LayerNorm parameters gamma/beta.
-  const norm = (base: string, wb: string) => [`${base}.${wb}`, `${base}.${wb === 'weight' ? 'gamma' : 'beta'}`];
-  const simple: Record<string, string[]> = {
-    'embeddings.word.weight': [`${p}embeddings.word_embeddings.weight`],
-    'embeddings.position.weight': [`${p}embeddings.position_embeddings.weight`],
-    'embeddings.token_type.weight': [`${p}embeddings.token_type_embeddings.weight`],
-    'mlm.decoder.weight': ['cls.predictions.decoder.weight'], // optional natively: absent = tied
-    'mlm.decoder.bias': ['cls.predictions.bias', 'cls.predictions.decoder.bias'],
-  };
-  if (simple[name]) return simple[name];
-  let m: RegExpMatchArray | null;
-  if ((m = name.match(/^embeddings\.norm\.(weight|bias)$/))) return norm(`${p}embeddings.LayerNorm`, m[1]);
-  if ((m = name.match(/^mlm\.transform\.(weight|bias)$/))) return [`cls.predictions.transform.dense.${m[1]}`];
-  if ((m = name.match(/^mlm\.transform_norm\.(weight|bias)$/)))
-    return norm('cls.predictions.transform.LayerNorm', m[1]);
-  if ((m = name.match(/^pooler\.(weight|bias)$/))) return [`${p}pooler.dense.${m[1]}`];
-  if ((m = name.match(/^classifier\.(weight|bias)$/))) return [`classifier.${m[1]}`];
-  if (!(m = name.match(/^layers\.(\d+)\.(.+)\.(weight|bias)$/))) return [];
-  const base = `${p}encoder.layer.${m[1]}.`;
-  const wb = m[3];
-  const part: Record<string, string> = {
-    'attn.query': 'attention.self.query',
-    'attn.key': 'attention.self.key',
-    'attn.value': 'attention.self.value',
-    'attn.out': 'attention.output.dense',
-    'ffn.in': 'intermediate.dense',
-    'ffn.out': 'output.dense',
-  };
-  if (m[2] === 'norm1') return norm(`${base}attention.output.LayerNorm`, wb);
-  if (m[2] === 'norm2') return norm(`${base}output.LayerNorm`, wb);
-  return part[m[2]] ? [`${base}${part[m[2]]}.${wb}`] : [];
-}
 
 /** Checks what the native model cannot tell apart (family/head combinations) with errors naming field and value. */
 function nativeConfig(config: BertConfig, dtype: DenseDtype): NativeBertConfig {
@@ -181,12 +120,11 @@ function loadTensors(
 ): void {
   const names = new Set(tensors.names());
   const prefix = hfPrefix(tensors);
-  const keys = (name: string) => (config.family === 'crammed' ? crammedKeys(name) : hfKeys(name, prefix));
   const used = new Set<string>();
   const plan: Array<{ name: string; key: string; shape: number[] }> = [];
   const missing: string[] = [];
   for (const t of model.tensorNames()) {
-    const candidates = keys(t.name);
+    const candidates = checkpointKeys(config.family, t.name, prefix);
     const key = candidates.find((k) => names.has(k));
     if (key === undefined) {
       if (t.required) missing.push(candidates.join(' or ') || t.name);

@@ -129,6 +129,7 @@ BertStatus pack_decoder(BertModel::Impl& m) {
   return make_linear(m, "mlm.decoder.weight", "", m.cfg.vocab, m.cfg.hidden, &m.mlm_decoder, LinearDtype::f32);
 }
 
+// The one list of the core's tensor names and shapes for a configuration (bert.h); packing groups with them.
 void declare(BertModel::Impl& m) {
   const BertConfig& c = m.cfg;
   const int64_t H = c.hidden;

@@ -6,25 +6,14 @@
 // layer is packed straight from `data`, not copied) -> finalize() -> forward(), which may then run from several
 // threads (calls on one model run one after the other).
 //
-// Tensor names are this core's own (the TypeScript loader maps checkpoint keys onto them); shapes are PyTorch's:
-//   embeddings.word.weight [V, H]   embeddings.norm.{weight,bias} [H]
-//   crammed: embeddings.scale_factor [1]; hf: embeddings.position.weight [P, H], embeddings.token_type.weight [T, H]
-//   layers.{i}.norm1.{weight,bias} [H], layers.{i}.norm2.{weight,bias} [H]
-//     crammed: norm1 before attention, norm2 before the FFN; hf: norm1 after attention, norm2 after the FFN
-//   crammed: layers.{i}.attn.qkv.weight [3H, H] (per head h, rows h*3hd + [0,hd) Q, [hd,2hd) K, [2hd,3hd) V)
-//            layers.{i}.attn.out.weight [H, H]
-//   hf:      layers.{i}.attn.{query,key,value}.{weight [H, H], bias [H]}, layers.{i}.attn.out.{weight, bias}
-//   fff:     layers.{i}.ffn.linear_in.weight [K*n, H], .linear_in.bias [K*n], .linear_out.weight [H, K*n]
-//   dense:   layers.{i}.ffn.in.weight [I, H], .in.bias [I], .out.weight [H, I], .out.bias [H]
-//            (biases optional for crammed, whose use_bias may be false)
-//   crammed: final_norm.{weight,bias} [H]
-//   mlm:     mlm.decoder.weight [V, H], optional: absent = tied to embeddings.word.weight; hf also
-//            mlm.transform.{weight [H, H], bias [H]}, mlm.transform_norm.{weight,bias} [H], mlm.decoder.bias [V].
-//            The word embedding is held once, packed as the decoder weight; a decoder weight that is set is compared
-//            with it bitwise and kept as a second table only when it differs (untied).
-//   pooler:  pooler.{weight [W, H], bias [W]} (hf: W = H, with has_pooler or a classification head;
-//            crammed classification: W = crammed_head_dim)
-//   classification: classifier.{weight [L, W], bias [L]}
+// Tensor names and shapes are this core's own and are written once: declare() in bert.cpp lists them for a
+// configuration (PyTorch shapes; tensor_names() and tensor_shape() hand the list out). lib/bert/checkpoint-keys.ts
+// maps checkpoint keys onto them; test/checkpoint-keys.test.ts checks that every declared name has a mapping.
+// What the names do not say: crammed layers.{i}.attn.qkv.weight holds, per head h, rows h*3hd + [0,hd) Q,
+// [hd,2hd) K, [2hd,3hd) V; crammed norm1/norm2 come before attention/the FFN, hf's after. mlm.decoder.weight is
+// optional (absent = tied to embeddings.word.weight): the word embedding is held once, packed as the decoder
+// weight; a decoder weight that is set is compared with it bitwise and kept as a second table only when it
+// differs (untied). The pooler is pooler_width() wide.
 #pragma once
 #include <array>
 #include <cstdint>

@@ -1,0 +1,98 @@
+/**
+ * The core's tensor names (native/src/bert.cpp declare(), listed by NativeBertModel.tensorNames()) against the
+ * checkpoint-key table of lib/bert/checkpoint-keys.ts, for every architecture the core builds: every declared
+ * name has checkpoint keys, and every table entry is declared by some architecture (no stale entry).
+ */
+import { describe, expect, it } from 'vitest';
+import { checkpointKeys, checkpointTable, hfPrefix, layerKeyPattern } from '../lib/bert/checkpoint-keys';
+import type { BertConfig, TensorSource } from '../lib/bert/types';
+import { native } from '../lib/native';
+import type { NativeBertConfig } from '../lib/native-types';
+
+type Family = BertConfig['family'];
+
+/** Every architecture the core declares tensors for: family x feedforward x head (x hf pooler). */
+function architectures(family: Family): NativeBertConfig[] {
+  const base = {
+    family,
+    hiddenSize: 8,
+    numLayers: 2,
+    numHeads: 2,
+    headDim: 4,
+    vocabSize: 11,
+    maxPositions: 16,
+    typeVocabSize: family === 'hf' ? 2 : 0,
+    normEps: 1e-12,
+    numLabels: 0,
+    hasPooler: false,
+  } as const;
+  const ffns: NativeBertConfig['ffn'][] = [{ kind: 'dense', intermediateSize: 12 }];
+  if (family === 'crammed') ffns.push({ kind: 'fff', depth: 1, trees: 2 });
+  const out: NativeBertConfig[] = [];
+  for (const ffn of ffns) {
+    for (const head of ['none', 'mlm', 'classification'] as const) {
+      const cls = head === 'classification' ? { numLabels: 3 } : {};
+      if (family === 'hf') {
+        for (const hasPooler of head === 'classification' ? [true] : [false, true])
+          out.push({ ...base, ffn, head, ...cls, hasPooler });
+      } else {
+        const pooler = head === 'classification' ? { crammedPooler: { kind: 'avg', headDim: 6 } as const } : {};
+        out.push({ ...base, ffn, head, ...cls, ...pooler });
+      }
+    }
+  }
+  return out;
+}
+
+function declared(config: NativeBertConfig): string[] {
+  const m = new native.NativeBertModel(config);
+  const names = m.tensorNames().map((t) => t.name);
+  m.dispose();
+  return names;
+}
+
+describe('checkpoint keys: one table, checked against the names the core declares', () => {
+  for (const family of ['crammed', 'hf'] as const) {
+    it(`${family}: every declared tensor has checkpoint keys, every table entry is declared`, () => {
+      const used = new Set<string>();
+      const configs = architectures(family);
+      expect(configs.length).toBeGreaterThanOrEqual(family === 'hf' ? 5 : 6);
+      for (const config of configs) {
+        const names = declared(config);
+        expect(names.length).toBeGreaterThan(0);
+        for (const name of names) {
+          const keys = checkpointKeys(family, name, 'bert.');
+          expect(keys, `${family} ${name}`).not.toEqual([]);
+          for (const k of keys) expect(k).not.toMatch(/[{}]/);
+          used.add(name.replace(/^layers\.\d+\./, 'layers.{i}.'));
+        }
+      }
+      expect([...used].sort()).toEqual(Object.keys(checkpointTable(family)).sort());
+    });
+  }
+
+  it('substitutes the layer index and the HF prefix', () => {
+    expect(checkpointKeys('crammed', 'layers.7.attn.qkv.weight')).toEqual([
+      'encoder.layers.7.attn.self_attention.query_key_value.weight',
+    ]);
+    expect(checkpointKeys('hf', 'layers.12.norm2.bias', 'bert.')).toEqual([
+      'bert.encoder.layer.12.output.LayerNorm.bias',
+      'bert.encoder.layer.12.output.LayerNorm.beta',
+    ]);
+    expect(checkpointKeys('hf', 'classifier.weight', 'bert.')).toEqual(['classifier.weight']);
+    expect(checkpointKeys('crammed', 'no.such.tensor')).toEqual([]);
+  });
+
+  it('finds the HF prefix and the layer keys with it', () => {
+    const source = (names: string[]): TensorSource => ({
+      names: () => names,
+      info: (n) => (names.includes(n) ? { name: n, dtype: 'F32', shape: [1] } : undefined),
+      readF32: () => new Float32Array(1),
+    });
+    expect(hfPrefix(source(['bert.embeddings.word_embeddings.weight']))).toBe('bert.');
+    expect(hfPrefix(source(['embeddings.word_embeddings.weight']))).toBe('');
+    expect(layerKeyPattern('hf', 'bert.').exec('bert.encoder.layer.3.output.dense.weight')?.[1]).toBe('3');
+    expect(layerKeyPattern('hf', 'bert.').exec('encoder.layer.3.output.dense.weight')).toBeNull();
+    expect(layerKeyPattern('crammed').exec('encoder.layers.11.norm1.weight')?.[1]).toBe('11');
+  });
+});

@@ -12,13 +12,12 @@
 #include <vector>
 
 #include "fffbert/dense.h"
+#include "linear_case.h"
 #include "test.h"
 
 using namespace fffbert;
 
 namespace {
-
-constexpr double kU = 1.0 / (1 << 24);
 
 // SIMD sets this architecture carries; those not runnable here are reported as skipped.
 std::vector<Isa> simd_isas() {
@@ -42,13 +41,7 @@ std::vector<Isa> simd_isas() {
 }
 
 using fffbert_test::pool;
-
-std::vector<float> random_vec(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using namespace fffbert_test;
 
 // Counts elements outside tolerance; prints the first few.
 int compare(const char* what, const float* got, const float* want, const double* tol, size_t n) {
@@ -179,12 +172,6 @@ TEST(dense_sgemm_thread_independent) {
 
 // --- GELU ----------------------------------------------------------------------------------------------------
 
-namespace {
-
-double gelu_exact(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-
-}  // namespace
-
 TEST(dense_gelu_accuracy) {
   // Dense sweep of [-10, 10] (every 2^-14, ~330K points) plus the fp32 neighbours of 0 and large magnitudes,
   // against erf in double. Bound: the rational erf is accurate to 1.8e-9 relative in exact arithmetic; its fp32
@@ -226,8 +213,6 @@ TEST(dense_gelu_accuracy) {
 
 namespace {
 
-enum class Res { none, separate, aliased };
-
 void check_linear(Isa isa, int64_t M, int64_t N, int64_t K, Activation act, bool with_bias, Res res, int threads,
                   std::mt19937& rng) {
   const std::vector<float> W = random_vec(rng, size_t(N * K)), bias = random_vec(rng, size_t(N));
@@ -239,16 +224,10 @@ void check_linear(Isa isa, int64_t M, int64_t N, int64_t K, Activation act, bool
                 linear_weight_bytes(*w) >= N * K * int64_t(sizeof(float)),
             "linear_create N=%lld K=%lld", (long long)N, (long long)K);
   if (!w) return;
-  std::vector<float> got = res == Res::aliased ? r : std::vector<float>(size_t(M * ldy), 7.0f), want = got;
-  Epilogue ep_got, ep_want;
-  ep_got.act = ep_want.act = act;
-  if (res != Res::none) {
-    ep_got.residual = res == Res::aliased ? got.data() : r.data();
-    ep_want.residual = res == Res::aliased ? want.data() : r.data();
-    ep_got.ldr = ep_want.ldr = ldy;
-  }
-  linear_forward(*w, x.data(), M, ldx, got.data(), ldy, ep_got, isa, pool(threads));
-  linear_forward(*w, x.data(), M, ldx, want.data(), ldy, ep_want, Isa::scalar, pool(1));
+  LinearOutputs out(res, act, r, M, ldy);
+  std::vector<float>&got = out.got, &want = out.want;
+  linear_forward(*w, x.data(), M, ldx, got.data(), ldy, out.eg, isa, pool(threads));
+  linear_forward(*w, x.data(), M, ldx, want.data(), ldy, out.ew, Isa::scalar, pool(1));
   // Pre-activation bound as for sgemm (+ the bias add); GELU is 1.13-Lipschitz and its approximation adds
   // 3 u |v| + 4 u |GELU| (dense_gelu_accuracy), tanh is 1-Lipschitz with 4 u absolute approximation error; the
   // residual add rounds once more on each side. A residual that is y itself (no activation) starts the

@@ -12,22 +12,15 @@
 #include "fffbert/dense.h"
 #include "kernels/lowp_kernels.h"
 #include "linear.h"
+#include "linear_case.h"
 #include "test.h"
 
 using namespace fffbert;
 
 namespace {
 
-constexpr double kU = 1.0 / (1 << 24);
-
 using fffbert_test::pool;
-
-std::vector<float> random_vec(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using namespace fffbert_test;
 
 // The SIMD kernels of one dtype this binary carries; those the CPU cannot run are reported as skipped.
 std::vector<LowpVariant> simd_variants(LinearDtype dtype) {
@@ -54,10 +47,6 @@ const char* variant_name(const LowpVariant& v, LinearDtype dtype) {
 
 LowpVariant scalar_variant() { return LowpVariant{&scalar::int8_kernels(), &scalar::bf16_kernels(), true}; }
 
-enum class Res { none, separate, aliased };
-
-double gelu_exact(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-
 // One case: the variant against the scalar oracle on strided views (y's padding must stay intact). Bitwise
 // without an activation; with one, the products are bitwise equal and only the activation's approximation
 // differs (dense.h's bounds: GELU 3 u |v| + 4 ulp (<= 8 u |GELU(v)|) against std::erf's ~1 ulp, tanh 4 u, plus
@@ -71,17 +60,11 @@ void check_case(const LowpVariant& v, LinearDtype dtype, int64_t M, int64_t N, i
   PackedLinearPtr w = linear_create(W.data(), with_bias ? bias.data() : nullptr, N, K, dtype);
   CHECK_MSG(w && linear_dtype(*w) == dtype, "linear_create N=%lld K=%lld", (long long)N, (long long)K);
   if (!w) return;
-  std::vector<float> got = res == Res::aliased ? r : std::vector<float>(size_t(M * ldy), 7.0f), want = got;
+  LinearOutputs out(res, act, r, M, ldy);
+  std::vector<float>&got = out.got, &want = out.want;
   std::vector<float> raw(size_t(M * ldy), 7.0f);
-  Epilogue eg, ew;
-  eg.act = ew.act = act;
-  if (res != Res::none) {
-    eg.residual = res == Res::aliased ? got.data() : r.data();
-    ew.residual = res == Res::aliased ? want.data() : r.data();
-    eg.ldr = ew.ldr = ldy;
-  }
-  linear_forward_lowp(*w, x.data(), M, ldx, got.data(), ldy, eg, v, pool(threads));
-  linear_forward_lowp(*w, x.data(), M, ldx, want.data(), ldy, ew, scalar_variant(), pool(1));
+  linear_forward_lowp(*w, x.data(), M, ldx, got.data(), ldy, out.eg, v, pool(threads));
+  linear_forward_lowp(*w, x.data(), M, ldx, want.data(), ldy, out.ew, scalar_variant(), pool(1));
   if (act != Activation::none)
     linear_forward_lowp(*w, x.data(), M, ldx, raw.data(), ldy, Epilogue{}, scalar_variant(), pool(1));
   int bad = 0;

@@ -17,26 +17,15 @@
 
 #include "fffbert/dense.h"
 #include "fffbert/isa.h"
+#include "linear_case.h"
 #include "test.h"
 
 using namespace fffbert;
+using namespace fffbert_test;
 
 namespace {
 
-constexpr double kU = 1.0 / (1 << 24);
 constexpr double kTiny = 1e-30;  // keeps a zero bound from failing on an exact zero difference
-
-std::vector<float> random_vec(std::mt19937& rng, size_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-ThreadPool& one_thread() {
-  static std::unique_ptr<ThreadPool> p = make_pool(1);
-  return *p;
-}
 
 // Returns the worst error as a fraction of the bound.
 double check_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, std::mt19937& rng) {
@@ -45,7 +34,7 @@ double check_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
   const auto B = random_vec(rng, size_t((tb ? N : K) * ldb), -1.0f, 1.0f);
   const auto C0 = random_vec(rng, size_t(M * ldc), -1.0f, 1.0f);
   std::vector<float> C = C0;
-  sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc, Isa::scalar, one_thread());
+  sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc, Isa::scalar, pool(1));
   int bad = 0;
   double worst = 0;
   for (int64_t i = 0; i < M; ++i) {
@@ -107,7 +96,7 @@ TEST(oracle_scalar_attention_vs_float64) {
     std::vector<float> out(size_t(T * H));
     // Interleaved per head as crammedBERT's QKV: q at h*3hd, k at +hd, v at +2hd.
     attention(qkv.data(), qkv.data() + c.hd, qkv.data() + 2 * c.hd, ld, 3 * c.hd, {c.batch, c.seq, c.heads, c.hd},
-              mask.data(), scale, out.data(), H, Isa::scalar, one_thread());
+              mask.data(), scale, out.data(), H, Isa::scalar, pool(1));
     int bad = 0;
     double worst = 0;
     std::vector<double> score(size_t(c.seq)), p(size_t(c.seq));

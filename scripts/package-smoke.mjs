@@ -13,17 +13,8 @@ const require = createRequire(path.join(process.cwd(), 'package.json'));
 let passed = 0;
 let failed = 0;
 
-function check(name, fn) {
-  try {
-    const detail = fn();
-    passed++;
-    console.log(`ok - ${name}${detail ? `: ${detail}` : ''}`);
-  } catch (err) {
-    failed++;
-    console.log(`not ok - ${name}: ${err?.stack || err}`.split('\n').slice(0, 8).join('\n    '));
-  }
-}
-async function checkAsync(name, fn) {
+/** Runs one check (sync or async) and prints its line. */
+async function check(name, fn) {
   try {
     const detail = await fn();
     passed++;
@@ -142,6 +133,19 @@ function tokenRelativeError(y, c) {
   return worst;
 }
 
+/** The case's layer, built through the installed package. */
+function makeLayer(c) {
+  return cjs.FastFeedforward.fromTorch({
+    inputWidth: c.w.I,
+    outputWidth: c.w.O,
+    depth: c.w.D,
+    trees: c.w.K,
+    linearInWeight: c.w.wIn,
+    linearInBias: c.w.bIn,
+    linearOutWeight: c.w.wOut,
+  });
+}
+
 function compareToReference(layer, c, strategy) {
   return tokenRelativeError(layer.forwardSync(c.x, c.rows, { strategy }), c);
 }
@@ -149,12 +153,12 @@ function compareToReference(layer, c, strategy) {
 // --- the checks ------------------------------------------------------------------------------------------------
 /** @type {any} */
 let cjs;
-check('require("fffbert") loads', () => {
+await check('require("fffbert") loads', () => {
   cjs = require('fffbert');
   assert(typeof cjs.FastFeedforward === 'function', 'FastFeedforward is not exported');
   return `from ${path.dirname(require.resolve('fffbert'))}`;
 });
-check(`require("fffbert") loaded the ${expected} binary`, () => {
+await check(`require("fffbert") loaded the ${expected} binary`, () => {
   assert(cjs, 'not loaded');
   const pkgRoot = path.dirname(require.resolve('fffbert/package.json'));
   const found = require('pkg-prebuilds').resolve(
@@ -166,7 +170,7 @@ check(`require("fffbert") loaded the ${expected} binary`, () => {
   assert(cjs.nativeOrigin === expected, `nativeOrigin is ${cjs.nativeOrigin}, binary ${found}`);
   return path.relative(pkgRoot, found);
 });
-await checkAsync(`import("fffbert") loads the ${expected} binary`, async () => {
+await check(`import("fffbert") loads the ${expected} binary`, async () => {
   const esm = await import('fffbert');
   assert(typeof esm.FastFeedforward === 'function', 'FastFeedforward is not exported to ESM');
   assert(esm.nativeOrigin === expected, `nativeOrigin is ${esm.nativeOrigin}`);
@@ -177,19 +181,11 @@ const c = makeCase();
 const isas = cjs ? cjs.isa().supported : [];
 for (const isa of isas) {
   for (const strategy of ['per-token', 'batched']) {
-    check(
+    await check(
       `FastFeedforward (I=37 O=19 D=3 K=2, 9 rows) matches docs/FFF-SPEC.md section 1 on ${isa}, ${strategy}`,
       () => {
         cjs.setIsa(isa);
-        const layer = cjs.FastFeedforward.fromTorch({
-          inputWidth: c.w.I,
-          outputWidth: c.w.O,
-          depth: c.w.D,
-          trees: c.w.K,
-          linearInWeight: c.w.wIn,
-          linearInBias: c.w.bIn,
-          linearOutWeight: c.w.wOut,
-        });
+        const layer = makeLayer(c);
         try {
           return `error ${compareToReference(layer, c, strategy).toExponential(2)} of each token's scale`;
         } finally {
@@ -199,18 +195,10 @@ for (const isa of isas) {
     );
   }
 }
-await checkAsync('FastFeedforward.forward (async, thread pool) matches docs/FFF-SPEC.md section 1', async () => {
+await check('FastFeedforward.forward (async, thread pool) matches docs/FFF-SPEC.md section 1', async () => {
   assert(cjs, 'not loaded');
   cjs.setIsa(cjs.isa().best);
-  const layer = cjs.FastFeedforward.fromTorch({
-    inputWidth: c.w.I,
-    outputWidth: c.w.O,
-    depth: c.w.D,
-    trees: c.w.K,
-    linearInWeight: c.w.wIn,
-    linearInBias: c.w.bIn,
-    linearOutWeight: c.w.wOut,
-  });
+  const layer = makeLayer(c);
   const y = await layer.forward(c.x, c.rows);
   layer.dispose();
   return `error ${tokenRelativeError(y, c).toExponential(2)} of each token's scale`;

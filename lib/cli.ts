@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DenseDtype } from './bert/encoder';
+import { isUsageError, MODEL_ARGS, modelOptions, numberArg, UsageError } from './cli-args';
 import { classifyTable, fillMaskTable, loadProgress } from './cli-format';
 import { ErrorCode, FffError } from './errors';
 import type { LoadModelOptions, Model } from './model';
-import type { IsaName } from './runtime';
 
 const USAGE = `Usage: fffbert <command> [options]
 
@@ -64,8 +64,6 @@ const defaultIo: CliIo = {
   stdoutIsTTY: process.stdout.isTTY,
 };
 
-class UsageError extends Error {}
-
 function packageRoot(io: CliIo): string {
   return io.packageRoot ?? path.resolve(__dirname, '..');
 }
@@ -73,14 +71,6 @@ function packageRoot(io: CliIo): string {
 function version(io: CliIo): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(io), 'package.json'), 'utf8')) as { version?: string };
   return pkg.version ?? 'unknown';
-}
-
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new UsageError(`--${name} expects a positive integer but received "${value}"`);
-  return n;
 }
 
 async function info(io: CliIo): Promise<number> {
@@ -133,9 +123,7 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
     allowPositionals: true,
     strict: true,
     options: {
-      threads: { type: 'string' },
-      isa: { type: 'string' },
-      truncation: { type: 'boolean' },
+      ...MODEL_ARGS,
       dtype: { type: 'string' },
       pooling: { type: 'string' },
       'no-normalize': { type: 'boolean' },
@@ -144,18 +132,14 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
       revision: { type: 'string' },
       offline: { type: 'boolean' },
       json: { type: 'boolean' },
-      quiet: { type: 'boolean' },
     },
   });
   const [dir, ...texts] = positionals;
   if (dir === undefined) throw new UsageError(`${command} needs a model folder or hub id`);
   if (texts.length === 0) throw new UsageError(`${command} needs at least one text`);
   if (command === 'fill-mask' && texts.length > 1) throw new UsageError('fill-mask takes one text (quote it)');
-  const options: LoadModelOptions = { threads: positiveInt('threads', values.threads), truncation: values.truncation };
-  if (values.isa !== undefined) options.isa = values.isa as IsaName;
+  const options = modelOptions(values);
   if (values.dtype !== undefined) options.dtype = values.dtype as DenseDtype;
-  if (options.threads === undefined) delete options.threads;
-  if (options.truncation === undefined) delete options.truncation;
   if (values.revision !== undefined) options.revision = values.revision;
   if (values.offline) options.offline = true;
   if (io.stderrIsTTY && !values.quiet) {
@@ -163,7 +147,7 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
     options.onLoadProgress = loadProgress(io.stderr, 'weights');
   }
   const asTable = io.stdoutIsTTY === true && !values.json;
-  const batchSize = positiveInt('batch-size', values['batch-size']);
+  const batchSize = numberArg('batch-size', values['batch-size'], 1);
 
   const { loadModel } = await import('./model');
   const model: Model = await loadModel(dir, options);
@@ -177,7 +161,7 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
       const vectors = await model.embed(texts, { pooling, normalize: !values['no-normalize'], batchSize });
       result = texts.map((text, i) => ({ text, embedding: Array.from(vectors[i]) }));
     } else if (command === 'fill-mask') {
-      const masks = await model.fillMask(texts[0], { topK: positiveInt('top-k', values['top-k']) });
+      const masks = await model.fillMask(texts[0], { topK: numberArg('top-k', values['top-k'], 1) });
       result = masks;
       if (asTable) text = fillMaskTable(texts[0], masks);
     } else {
@@ -215,7 +199,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       return await runPipeline(command, rest, io);
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isUsageError(err)) {
       const code = (err as { code?: string }).code ?? ErrorCode.INVALID_ARGUMENT;
       io.stderr(`fffbert: ${(err as Error).message.split('\n')[0]}; see fffbert --help (${code})\n`);
       return 2;

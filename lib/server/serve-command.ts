@@ -5,9 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import type { BatchingOptions } from '../batching/batcher';
+import { isUsageError, MODEL_ARGS, modelOptions, numberArg, UsageError } from '../cli-args';
 import { loadProgress } from '../cli-format';
-import type { LoadModelOptions, Model } from '../model';
-import type { IsaName } from '../runtime';
+import type { Model } from '../model';
 import { createServer } from './server';
 
 export const SERVE_USAGE = `Usage: fffbert serve <dir> [options]
@@ -36,19 +36,6 @@ export interface ServeIo {
   stderrIsTTY?: boolean;
 }
 
-export class ServeUsageError extends Error {}
-
-function number(name: string, value: string | undefined, min: number, integer = true): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isSafeInteger(n))) {
-    throw new ServeUsageError(
-      `--${name} expects ${integer ? 'an integer' : 'a number'} >= ${min} but received "${value}"`,
-    );
-  }
-  return n;
-}
-
 /** `fffbert serve ...`: --help, usage errors (exit 2), else the service until SIGTERM/SIGINT. */
 export async function serveCommand(args: string[], io: ServeIo): Promise<number> {
   if (args.includes('-h') || args.includes('--help')) {
@@ -58,7 +45,7 @@ export async function serveCommand(args: string[], io: ServeIo): Promise<number>
   try {
     return await serve(args, io);
   } catch (err) {
-    if (err instanceof ServeUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isUsageError(err)) {
       io.stderr(`fffbert serve: ${(err as Error).message}\n\n${SERVE_USAGE}`);
       return 2;
     }
@@ -73,40 +60,33 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
+      ...MODEL_ARGS,
       host: { type: 'string' },
       port: { type: 'string' },
-      threads: { type: 'string' },
-      isa: { type: 'string' },
-      truncation: { type: 'boolean' },
       'no-batching': { type: 'boolean' },
       'max-batch-size': { type: 'string' },
       'max-wait-ms': { type: 'string' },
       'max-queue': { type: 'string' },
       'body-limit': { type: 'string' },
       'max-texts': { type: 'string' },
-      quiet: { type: 'boolean' },
     },
   });
   const [dir, ...extra] = positionals;
-  if (dir === undefined) throw new ServeUsageError('serve needs a model folder');
+  if (dir === undefined) throw new UsageError('serve needs a model folder');
   if (extra.length > 0)
-    throw new ServeUsageError(`serve takes one model folder but received ${positionals.length} arguments`);
+    throw new UsageError(`serve takes one model folder but received ${positionals.length} arguments`);
   const log = values.quiet ? () => undefined : (line: string) => io.stderr(`fffbert serve: ${line}\n`);
   const host = values.host ?? '127.0.0.1';
-  const port = number('port', values.port, 0) ?? 8080;
-  if (port > 65535) throw new ServeUsageError(`--port expects a port in [0, 65535] but received "${values.port}"`);
+  const port = numberArg('port', values.port, 0) ?? 8080;
+  if (port > 65535) throw new UsageError(`--port expects a port in [0, 65535] but received "${values.port}"`);
   const batching: BatchingOptions = {};
-  const maxBatchSize = number('max-batch-size', values['max-batch-size'], 1);
-  const maxWaitMs = number('max-wait-ms', values['max-wait-ms'], 0, false);
-  const maxQueue = number('max-queue', values['max-queue'], 1);
+  const maxBatchSize = numberArg('max-batch-size', values['max-batch-size'], 1);
+  const maxWaitMs = numberArg('max-wait-ms', values['max-wait-ms'], 0, false);
+  const maxQueue = numberArg('max-queue', values['max-queue'], 1);
   if (maxBatchSize !== undefined) batching.maxBatchSize = maxBatchSize;
   if (maxWaitMs !== undefined) batching.maxWaitMs = maxWaitMs;
   if (maxQueue !== undefined) batching.maxQueue = maxQueue;
-  const options: LoadModelOptions = {};
-  const threads = number('threads', values.threads, 1);
-  if (threads !== undefined) options.threads = threads;
-  if (values.isa !== undefined) options.isa = values.isa as IsaName;
-  if (values.truncation) options.truncation = true;
+  const options = modelOptions(values);
   if (!values['no-batching']) options.batching = batching;
   if (io.stderrIsTTY && !values.quiet) options.onLoadProgress = loadProgress(io.stderr, 'weights');
 
@@ -114,8 +94,8 @@ export async function serve(args: string[], io: ServeIo): Promise<number> {
   const loading = loadModel(dir, options);
   loading.catch(() => undefined); // reported below; the server answers 503 meanwhile
   const server = createServer(loading, {
-    bodyLimit: number('body-limit', values['body-limit'], 1),
-    maxTexts: number('max-texts', values['max-texts'], 1),
+    bodyLimit: numberArg('body-limit', values['body-limit'], 1),
+    maxTexts: numberArg('max-texts', values['max-texts'], 1),
   });
   const address = await server.listen({ host, port });
   log(`listening on ${address} (loading ${dir})`);

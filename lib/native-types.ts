@@ -3,7 +3,7 @@
  * TypeScript wrappers first; the addon checks them again and throws Errors with the codes of errors.ts.
  */
 
-import type { BertConfig } from './bert/types';
+import type { BertConfig, BertSizes } from './bert/types';
 
 export type IsaName = 'scalar' | 'avx2' | 'avx512' | 'neon';
 
@@ -76,27 +76,24 @@ export interface NativeDenseFeedforward {
   weightBytes(): number;
 }
 
-/** The configuration NativeBertModel takes: the fields of BertConfig (lib/bert/types.ts) it reads. */
-export type NativeBertConfig = Pick<
-  BertConfig,
-  | 'family'
-  | 'hiddenSize'
-  | 'numLayers'
-  | 'numHeads'
-  | 'headDim'
-  | 'vocabSize'
-  | 'maxPositions'
-  | 'typeVocabSize'
-  | 'normEps'
-  | 'ffn'
-  | 'head'
-  | 'numLabels'
-  | 'crammedPooler'
-  | 'hasPooler'
-> & {
+/**
+ * The configuration NativeBertModel reads (native/binding/model.cpp parse_config). Its keys are the addon's
+ * bertConfigKeys, and NativeBertModel.config() returns it as parsed (normEps as a float32);
+ * test/native-config.test.ts checks both.
+ */
+export interface NativeBertConfig extends BertSizes {
+  family: BertConfig['family'];
+  ffn: BertConfig['ffn'];
+  head: BertConfig['head'];
+  /** Read for a classification head only (config() gives 0 otherwise). */
+  numLabels: number;
+  /** Read for a crammed classification head only. */
+  crammedPooler?: BertConfig['crammedPooler'];
+  /** Read for hf only (config() gives false for crammed). */
+  hasPooler: boolean;
   /** Arithmetic of the dense linear layers (QKV, attention output, pooler, heads, dense FF); absent = 'fp32'. */
   denseDtype?: NativeDenseDtype;
-};
+}
 
 /** fp32 as in the checkpoint; int8 dynamic quantization (weights per output channel, activations per row); bf16. */
 export type NativeDenseDtype = 'fp32' | 'int8' | 'bf16';
@@ -121,6 +118,8 @@ export interface NativeBertResult {
 
 /** The native BERT encoder (native/include/fffbert/bert.h); tensor names are the core's own, listed by tensorNames(). */
 export interface NativeBertModel {
+  /** The configuration as parsed natively, every key present (unused ones 0, false or undefined). */
+  config(): Required<Omit<NativeBertConfig, 'crammedPooler'>> & Pick<NativeBertConfig, 'crammedPooler'>;
   tensorNames(): Array<{ name: string; required: boolean; shape: number[] }>;
   /** Copies (and packs) data, PyTorch layout, before returning: the array can be reused afterwards. */
   setTensor(name: string, data: Float32Array, shape: number[]): void;
@@ -200,4 +199,6 @@ export interface NativeAddon {
     outBias: Float32Array | null,
   ) => NativeDenseFeedforward;
   NativeBertModel: new (config: NativeBertConfig) => NativeBertModel;
+  /** The keys NativeBertModel's configuration has (the fields of NativeBertConfig). */
+  bertConfigKeys: string[];
 }

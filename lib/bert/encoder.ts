@@ -60,8 +60,12 @@ export interface NativeEncoder {
 /** Checkpoint buffers that are not weights, recomputed natively (norm_factor = 1/sqrt(head dim)). */
 const IGNORED = [/\.norm_factor$/, /(^|\.)position_ids$/];
 
-/** Checks what the native model cannot tell apart (family/head combinations) with errors naming field and value. */
-function nativeConfig(config: BertConfig, dtype: DenseDtype): NativeBertConfig {
+/**
+ * The configuration the native model reads, in the form NativeBertModel.config() returns it (fields a head does
+ * not use are 0, false or undefined). Checks what the native model cannot tell apart (family/head combinations)
+ * with errors naming field and value.
+ */
+export function nativeConfig(config: BertConfig, dtype: DenseDtype): NativeBertConfig {
   const c = expectOptions('config', config) as unknown as BertConfig;
   if (config === undefined) throw invalidArgument('config', 'a BertConfig', config);
   const unsupported = (field: string, value: unknown, why: string) =>
@@ -86,6 +90,7 @@ function nativeConfig(config: BertConfig, dtype: DenseDtype): NativeBertConfig {
     if (c.family === 'hf' && !c.hasPooler)
       throw unsupported('hasPooler', c.hasPooler, 'an hf classification head needs the pooler');
   }
+  const classification = c.head === 'classification';
   return {
     family: c.family,
     hiddenSize: c.hiddenSize,
@@ -98,9 +103,9 @@ function nativeConfig(config: BertConfig, dtype: DenseDtype): NativeBertConfig {
     normEps: c.normEps,
     ffn,
     head: c.head,
-    numLabels: c.numLabels,
-    crammedPooler: c.crammedPooler,
-    hasPooler: c.hasPooler,
+    numLabels: classification ? c.numLabels : 0,
+    crammedPooler: classification && c.family === 'crammed' ? c.crammedPooler : undefined,
+    hasPooler: c.family === 'hf' && c.hasPooler,
     denseDtype: dtype,
   };
 }

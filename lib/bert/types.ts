@@ -3,13 +3,8 @@
  * native encoder: a normalised configuration and a source of tensors read one at a time.
  */
 
-/** A model configuration, normalised from crammedBERT's `arch` or Hugging Face's config.json. */
-export interface BertConfig {
-  /**
-   * 'crammed': pre-LN crammedBERT/UltraFastBERT (docs/FFF-SPEC.md section 2); 'hf': post-LN Hugging Face BERT
-   * (docs/FFF-SPEC.md section 3).
-   */
-  family: 'crammed' | 'hf';
+/** The sizes of a BERT encoder: shared by BertConfig and the native configuration (NativeBertConfig). */
+export interface BertSizes {
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -22,6 +17,15 @@ export interface BertConfig {
   typeVocabSize: number;
   /** LayerNorm eps (crammed: norm_eps; HF: layer_norm_eps). */
   normEps: number;
+}
+
+/** A model configuration, normalised from crammedBERT's `arch` or Hugging Face's config.json. */
+export interface BertConfig extends BertSizes {
+  /**
+   * 'crammed': pre-LN crammedBERT/UltraFastBERT (docs/FFF-SPEC.md section 2); 'hf': post-LN Hugging Face BERT
+   * (docs/FFF-SPEC.md section 3).
+   */
+  family: 'crammed' | 'hf';
   ffn: { kind: 'fff'; depth: number; trees: number } | { kind: 'dense'; intermediateSize: number };
   /** What sits on top of the encoder in the checkpoint. */
   head: 'none' | 'mlm' | 'classification';

@@ -54,17 +54,43 @@ int64_t int_field(const Napi::Object& o, const char* name, int64_t min, int64_t 
   return int64_t(d);
 }
 
-std::string string_field(const Napi::Object& o, const char* name, std::initializer_list<const char*> allowed,
-                         const char* prefix = "") {
+// A string field naming one value of an enum: the names crossing the boundary, written once per enum here.
+template <typename E>
+struct Named {
+  const char* name;
+  E value;
+};
+constexpr Named<fffbert::BertFamily> kFamilies[] = {{"crammed", fffbert::BertFamily::crammed},
+                                                    {"hf", fffbert::BertFamily::hf}};
+constexpr Named<fffbert::BertFfn> kFfns[] = {{"fff", fffbert::BertFfn::fff}, {"dense", fffbert::BertFfn::dense}};
+constexpr Named<fffbert::BertHead> kHeads[] = {{"none", fffbert::BertHead::none},
+                                               {"mlm", fffbert::BertHead::mlm},
+                                               {"classification", fffbert::BertHead::classification}};
+constexpr Named<fffbert::CrammedPooler> kPoolers[] = {{"avg", fffbert::CrammedPooler::avg},
+                                                      {"zero_index", fffbert::CrammedPooler::zero_index}};
+constexpr Named<fffbert::LinearDtype> kDtypes[] = {
+    {"fp32", fffbert::LinearDtype::f32}, {"int8", fffbert::LinearDtype::int8}, {"bf16", fffbert::LinearDtype::bf16}};
+
+template <typename E, size_t N>
+E enum_field(const Napi::Object& o, const char* name, const Named<E> (&allowed)[N], const char* prefix = "") {
   const Napi::Value v = field(o, name);
   std::string expected = "one of";
-  for (const char* a : allowed) expected += std::string(" '") + a + "'";
-  if (!v.IsString()) bad_field(o.Env(), std::string(prefix) + name, expected, v);
-  const std::string s = v.As<Napi::String>().Utf8Value();
-  for (const char* a : allowed) {
-    if (s == a) return s;
+  for (const Named<E>& a : allowed) expected += std::string(" '") + a.name + "'";
+  if (v.IsString()) {
+    const std::string s = v.As<Napi::String>().Utf8Value();
+    for (const Named<E>& a : allowed) {
+      if (s == a.name) return a.value;
+    }
   }
   bad_field(o.Env(), std::string(prefix) + name, expected, v);
+}
+
+template <typename E, size_t N>
+const char* name_of(E value, const Named<E> (&names)[N]) {
+  for (const Named<E>& n : names) {
+    if (n.value == value) return n.name;
+  }
+  return "?";
 }
 
 Napi::Object object_field(const Napi::Object& o, const char* name) {
@@ -73,6 +99,12 @@ Napi::Object object_field(const Napi::Object& o, const char* name) {
   return v.As<Napi::Object>();
 }
 
+// The keys parse_config reads and config_object writes, one list: exported as bertConfigKeys and typed by
+// lib/native-types.ts NativeBertConfig (test/native-config.test.ts checks the three agree, and the round trip).
+constexpr const char* kConfigKeys[] = {"family",    "hiddenSize",   "numLayers",     "numHeads",  "headDim",
+                                       "vocabSize", "maxPositions", "typeVocabSize", "normEps",   "ffn",
+                                       "head",      "numLabels",    "crammedPooler", "hasPooler", "denseDtype"};
+
 fffbert::BertConfig parse_config(const Napi::Value& value) {
   Napi::Env env = value.Env();
   if (!value.IsObject() || value.IsArray()) {
@@ -80,8 +112,7 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
   }
   const Napi::Object o = value.As<Napi::Object>();
   fffbert::BertConfig c;
-  c.family =
-      string_field(o, "family", {"crammed", "hf"}) == "hf" ? fffbert::BertFamily::hf : fffbert::BertFamily::crammed;
+  c.family = enum_field(o, "family", kFamilies);
   c.hidden = int_field(o, "hiddenSize", 1, 1 << 24);
   c.layers = int_field(o, "numLayers", 1, 4096);
   c.heads = int_field(o, "numHeads", 1, 1 << 24);
@@ -96,36 +127,62 @@ fffbert::BertConfig parse_config(const Napi::Value& value) {
   }
   c.norm_eps = float(eps.As<Napi::Number>().DoubleValue());
   const Napi::Object ffn = object_field(o, "ffn");
-  if (string_field(ffn, "kind", {"fff", "dense"}, "ffn.") == "fff") {
-    c.ffn = fffbert::BertFfn::fff;
+  c.ffn = enum_field(ffn, "kind", kFfns, "ffn.");
+  if (c.ffn == fffbert::BertFfn::fff) {
     c.fff_depth = int_field(ffn, "depth", 0, fffbert::kFffMaxDepth, "ffn.");
     c.fff_trees = int_field(ffn, "trees", 1, 1 << 16, "ffn.");
   } else {
-    c.ffn = fffbert::BertFfn::dense;
     c.intermediate = int_field(ffn, "intermediateSize", 1, 1 << 24, "ffn.");
   }
-  const std::string head = string_field(o, "head", {"none", "mlm", "classification"});
-  c.head = head == "mlm"              ? fffbert::BertHead::mlm
-           : head == "classification" ? fffbert::BertHead::classification
-                                      : fffbert::BertHead::none;
+  c.head = enum_field(o, "head", kHeads);
   if (c.head == fffbert::BertHead::classification) c.num_labels = int_field(o, "numLabels", 1, 1 << 24);
   if (c.family == fffbert::BertFamily::crammed && c.head == fffbert::BertHead::classification) {
     const Napi::Object p = object_field(o, "crammedPooler");
-    c.crammed_pooler = string_field(p, "kind", {"avg", "zero_index"}, "crammedPooler.") == "avg"
-                           ? fffbert::CrammedPooler::avg
-                           : fffbert::CrammedPooler::zero_index;
+    c.crammed_pooler = enum_field(p, "kind", kPoolers, "crammedPooler.");
     c.crammed_head_dim = int_field(p, "headDim", 1, 1 << 24, "crammedPooler.");
   }
   const Napi::Value hp = field(o, "hasPooler");
   if (!hp.IsBoolean()) bad_field(env, "hasPooler", "a boolean", hp);
   c.hf_pooler = c.family == fffbert::BertFamily::hf && hp.As<Napi::Boolean>().Value();
-  if (!field(o, "denseDtype").IsUndefined()) {  // optional: 'fp32' when absent
-    const std::string dt = string_field(o, "denseDtype", {"fp32", "int8", "bf16"});
-    c.dense_dtype = dt == "int8"   ? fffbert::LinearDtype::int8
-                    : dt == "bf16" ? fffbert::LinearDtype::bf16
-                                   : fffbert::LinearDtype::f32;
-  }
+  if (!field(o, "denseDtype").IsUndefined()) c.dense_dtype = enum_field(o, "denseDtype", kDtypes);  // absent: fp32
   return c;
+}
+
+// The configuration as parse_config understood it, in its input form (every key of kConfigKeys; fields the
+// configuration does not use are 0, false or undefined).
+Napi::Object config_object(Napi::Env env, const fffbert::BertConfig& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", name_of(c.family, kFamilies));
+  o.Set("hiddenSize", double(c.hidden));
+  o.Set("numLayers", double(c.layers));
+  o.Set("numHeads", double(c.heads));
+  o.Set("headDim", double(c.head_dim));
+  o.Set("vocabSize", double(c.vocab));
+  o.Set("maxPositions", double(c.max_positions));
+  o.Set("typeVocabSize", double(c.type_vocab));
+  o.Set("normEps", double(c.norm_eps));
+  Napi::Object ffn = Napi::Object::New(env);
+  ffn.Set("kind", name_of(c.ffn, kFfns));
+  if (c.ffn == fffbert::BertFfn::fff) {
+    ffn.Set("depth", double(c.fff_depth));
+    ffn.Set("trees", double(c.fff_trees));
+  } else {
+    ffn.Set("intermediateSize", double(c.intermediate));
+  }
+  o.Set("ffn", ffn);
+  o.Set("head", name_of(c.head, kHeads));
+  o.Set("numLabels", double(c.num_labels));
+  Napi::Value pooler = env.Undefined();
+  if (c.family == fffbert::BertFamily::crammed && c.head == fffbert::BertHead::classification) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("kind", name_of(c.crammed_pooler, kPoolers));
+    p.Set("headDim", double(c.crammed_head_dim));
+    pooler = p;
+  }
+  o.Set("crammedPooler", pooler);
+  o.Set("hasPooler", c.hf_pooler);
+  o.Set("denseDtype", name_of(c.dense_dtype, kDtypes));
+  return o;
 }
 
 // --- forward ------------------------------------------------------------------------------------------------
@@ -172,7 +229,7 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(
         env, "NativeBertModel",
-        {InstanceMethod<&BertModelWrap::TensorNames>("tensorNames"),
+        {InstanceMethod<&BertModelWrap::Config>("config"), InstanceMethod<&BertModelWrap::TensorNames>("tensorNames"),
          InstanceMethod<&BertModelWrap::SetTensor>("setTensor"), InstanceMethod<&BertModelWrap::Finalize>("finalize"),
          InstanceMethod<&BertModelWrap::Forward>("forward"), InstanceMethod<&BertModelWrap::ForwardSync>("forwardSync"),
          InstanceMethod<&BertModelWrap::Profile>("profile"),
@@ -197,6 +254,9 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     if (!model_) throw_error(env, code::kDisposed, "This BERT model has been disposed");
     return model_;
   }
+
+  // The configuration as parsed (config_object).
+  Napi::Value Config(const Napi::CallbackInfo& info) { return config_object(info.Env(), live(info.Env())->config()); }
 
   // [{ name, required, shape }] of every tensor this configuration takes.
   Napi::Value TensorNames(const Napi::CallbackInfo& info) {
@@ -412,6 +472,11 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
 
 }  // namespace
 
-void init_model(Napi::Env env, Napi::Object exports) { exports.Set("NativeBertModel", BertModelWrap::Define(env)); }
+void init_model(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeBertModel", BertModelWrap::Define(env));
+  Napi::Array keys = Napi::Array::New(env);
+  for (const char* k : kConfigKeys) keys.Set(keys.Length(), k);
+  exports.Set("bertConfigKeys", keys);
+}
 
 }  // namespace fffbert_napi

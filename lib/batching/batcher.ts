@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from '../bert/types';
 import { ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
-import { expectOptions } from '../layers/common';
+import { expectOptions } from '../util/options';
 import { mergeInputs, splitOutputs } from './merge';
 
 export interface BatchingOptions {

@@ -1,4 +1,4 @@
-/** Pieces the layer wrappers share: the input checks of forward() and the disposed state. */
+/** Pieces the layer wrappers share: the input checks of forward() and the shape of a PyTorch weight. */
 import { ErrorCode, expectFloat32Array, expectInteger, FffError } from '../errors';
 
 /** Checks x [rows * width] and an optional caller-provided output [rows * outWidth]; returns the output. */
@@ -27,39 +27,6 @@ export function checkAsyncForwardArgs(
   const r = expectInteger('rows', rows, 1, 2 ** 31);
   expectFloat32Array('x', x, r * width);
   return { rows: r, out: out === undefined ? null : expectFloat32Array('out', out, r * outWidth) };
-}
-
-/** Owner of a native object that can be disposed once; later use throws ERR_FFF_DISPOSED. */
-export class Disposable<T extends { dispose(): void }> {
-  #handle: T | null;
-  readonly #what: string;
-  constructor(handle: T, what: string) {
-    this.#handle = handle;
-    this.#what = what;
-  }
-  get handle(): T {
-    if (this.#handle === null) throw new FffError(ErrorCode.DISPOSED, `This ${this.#what} has been disposed`);
-    return this.#handle;
-  }
-  get disposed(): boolean {
-    return this.#handle === null;
-  }
-  /** Frees the native weights; idempotent. A forward already running keeps them until it completes. */
-  dispose(): void {
-    this.#handle?.dispose();
-    this.#handle = null;
-  }
-}
-
-export function expectOptions(name: string, value: unknown): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new FffError(
-      ErrorCode.INVALID_ARGUMENT,
-      `Expected ${name} to be an object but received ${value === null ? 'null' : typeof value}`,
-    );
-  }
-  return value as Record<string, unknown>;
 }
 
 /**
@@ -93,3 +60,7 @@ export function matrixShape(name: string, weight: Float32Array, rows: unknown, c
   }
   return shape;
 }
+
+// Re-exported until lib/model.ts and lib/bert/encoder.ts import lib/util directly.
+export { Disposable } from '../util/disposable';
+export { expectOptions } from '../util/options';

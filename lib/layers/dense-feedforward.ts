@@ -5,7 +5,9 @@
 import { expectFloat32Array } from '../errors';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeDenseFeedforward } from '../native-types';
-import { checkAsyncForwardArgs, checkForwardArgs, Disposable, expectOptions, matrixShape } from './common';
+import { Disposable } from '../util/disposable';
+import { expectOptions } from '../util/options';
+import { checkAsyncForwardArgs, checkForwardArgs, matrixShape } from './common';
 
 export interface DenseFeedforwardTorchWeights {
   /** `intermediate.dense.weight` [hidden, I]. */

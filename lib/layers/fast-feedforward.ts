@@ -8,7 +8,9 @@ import { ErrorCode, expectFloat32Array, expectInteger, FffError, invalidArgument
 import { FFF_MAX_DEPTH } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeFastFeedforward, NativeStrategy, NativeWeightDtype } from '../native-types';
-import { checkAsyncForwardArgs, Disposable, expectOptions } from './common';
+import { Disposable } from '../util/disposable';
+import { expectOptions } from '../util/options';
+import { checkAsyncForwardArgs } from './common';
 
 export interface FastFeedforwardTorchWeights {
   /** I */

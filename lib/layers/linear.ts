@@ -2,7 +2,9 @@
 import { expectFloat32Array, invalidArgument } from '../errors';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeActivation, NativeLinear } from '../native-types';
-import { checkAsyncForwardArgs, Disposable, expectOptions, matrixShape } from './common';
+import { Disposable } from '../util/disposable';
+import { expectOptions } from '../util/options';
+import { checkAsyncForwardArgs, matrixShape } from './common';
 
 export interface LinearTorchWeights {
   /** `weight`, PyTorch layout [outFeatures, inFeatures]. */

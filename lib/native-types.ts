@@ -3,7 +3,7 @@
  * TypeScript wrappers first; the addon checks them again and throws Errors with the codes of errors.ts.
  */
 
-import type { BertConfig, BertSizes } from './bert/types';
+import type { BertConfig, BertSizes, EncoderInputs } from './bert/types';
 
 export type IsaName = 'scalar' | 'avx2' | 'avx512' | 'neon';
 
@@ -110,6 +110,20 @@ export interface NativeBertProfile {
   layers: Array<Record<NativeBertStage, number>>;
 }
 
+/** The one argument of NativeBertModel.forward: the inputs and where the outputs go. */
+export interface NativeBertForwardArgs extends EncoderInputs {
+  outHidden?: Float32Array | null;
+  outLogits?: Float32Array | boolean | null;
+  outPooler?: Float32Array | boolean | null;
+}
+
+/** The one argument of NativeBertModel.forwardSync. */
+export interface NativeBertForwardSyncArgs extends EncoderInputs {
+  outHidden: Float32Array;
+  outLogits?: Float32Array | null;
+  outPooler?: Float32Array | null;
+}
+
 export interface NativeBertResult {
   hidden: Float32Array;
   logits: Float32Array | null;
@@ -126,31 +140,14 @@ export interface NativeBertModel {
   /** Throws ERR_FFF_INVALID_MODEL listing the missing tensors. */
   finalize(): void;
   /**
-   * ids/mask/types [batch*seq], copied at the call and checked on the copy; outHidden [batch*seq*H] or null (a
-   * new array); outLogits MLM [batch*seq*V] / classification [batch*L], true (a new array) or null (none);
-   * outPooler [batch*poolerWidth] (hf: H, crammed classification: its head dim), true or null. Caller arrays
-   * are filled when the work is done.
+   * One forward: inputIds/attentionMask/tokenTypeIds [batch*seq], copied at the call and checked on the copy;
+   * outHidden [batch*seq*H] or absent (a new array); outLogits MLM [batch*seq*V] / classification [batch*L],
+   * true (a new array) or absent (none); outPooler [batch*poolerWidth], true or absent. Caller arrays are filled
+   * when the work is done.
    */
-  forward(
-    inputIds: Int32Array,
-    attentionMask: Int32Array,
-    tokenTypeIds: Int32Array | null,
-    batch: number,
-    seq: number,
-    outHidden: Float32Array | null,
-    outLogits: Float32Array | boolean | null,
-    outPooler: Float32Array | boolean | null,
-  ): Promise<NativeBertResult>;
-  forwardSync(
-    inputIds: Int32Array,
-    attentionMask: Int32Array,
-    tokenTypeIds: Int32Array | null,
-    batch: number,
-    seq: number,
-    outHidden: Float32Array,
-    outLogits: Float32Array | null,
-    outPooler: Float32Array | null,
-  ): void;
+  forward(args: NativeBertForwardArgs): Promise<NativeBertResult>;
+  /** The same on the calling thread, into the caller's arrays (outHidden required). */
+  forwardSync(args: NativeBertForwardSyncArgs): void;
   profile(): NativeBertProfile;
   resetProfile(): void;
   dispose(): void;

@@ -246,7 +246,7 @@ describe('model.forward owns its ids', () => {
     const mask = new Int32Array(16).fill(1);
     let thrown: unknown;
     try {
-      void handle.forward(ids, mask, null, 1, 16, null, true, null);
+      void handle.forward({ inputIds: ids, attentionMask: mask, batch: 1, seq: 16, outLogits: true });
     } catch (e) {
       thrown = e;
     }

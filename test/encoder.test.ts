@@ -264,7 +264,7 @@ describe('tied and untied MLM decoders (the word embedding is held once)', () =>
       const n = inputs.batch * inputs.seq;
       const hidden = new Float32Array(n * H);
       const logits = new Float32Array(n * V);
-      m.forwardSync(inputs.inputIds, inputs.attentionMask, null, inputs.batch, inputs.seq, hidden, logits, null);
+      m.forwardSync({ ...inputs, tokenTypeIds: undefined, outHidden: hidden, outLogits: logits });
       expect(sameBits(hidden, want.lastHiddenState)).toBe(true);
       expect(
         sameBits(
@@ -481,16 +481,7 @@ describe('encoder errors', () => {
     ids[good.seq + 5] = -1;
     const m = new native.NativeBertModel({ ...config });
     expect(() =>
-      m.forwardSync(
-        ids,
-        good.attentionMask,
-        null,
-        good.batch,
-        good.seq,
-        new Float32Array(good.batch * good.seq * config.hiddenSize),
-        null,
-        null,
-      ),
+      m.forwardSync({ ...good, inputIds: ids, outHidden: new Float32Array(good.batch * good.seq * config.hiddenSize) }),
     ).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_MODEL', message: expect.stringContaining('finalize') }));
     m.dispose();
   });
@@ -542,30 +533,42 @@ describe('encoder errors', () => {
     const ids = good.inputIds.slice();
     ids[3] = 1 << 20;
     const hidden = new Float32Array(n * config.hiddenSize);
-    expect(() => handle.forwardSync(ids, good.attentionMask, null, good.batch, good.seq, hidden, null, null)).toThrow(
+    expect(() => handle.forwardSync({ ...good, inputIds: ids, outHidden: hidden })).toThrow(
       expect.objectContaining({ code: 'ERR_FFF_TOKEN_OUT_OF_RANGE', message: expect.stringContaining('[0, 3]') }),
     );
-    expect(() =>
-      handle.forwardSync(good.inputIds, good.attentionMask, null, good.batch, good.seq, hidden.subarray(1), null, null),
-    ).toThrow(
+    expect(() => handle.forwardSync({ ...good, outHidden: hidden.subarray(1) })).toThrow(
       expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH', message: expect.stringContaining('outHidden') }),
     );
-    expect(() =>
-      handle.forwardSync(good.inputIds, good.attentionMask, null, 1, config.maxPositions + 1, hidden, null, null),
-    ).toThrow(expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }));
+    expect(() => handle.forwardSync({ ...good, batch: 1, seq: config.maxPositions + 1, outHidden: hidden })).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH' }),
+    );
     const long = new Int32Array(config.maxPositions + 1);
     expect(() =>
-      handle.forwardSync(
-        long,
-        long,
-        null,
-        1,
-        long.length,
-        new Float32Array(long.length * config.hiddenSize),
-        null,
-        null,
-      ),
+      handle.forwardSync({
+        inputIds: long,
+        attentionMask: long,
+        batch: 1,
+        seq: long.length,
+        outHidden: new Float32Array(long.length * config.hiddenSize),
+      }),
     ).toThrow(expect.objectContaining({ code: 'ERR_FFF_SEQUENCE_TOO_LONG' }));
+    // One object argument, every field read before any array is held: a getter that detaches outHidden leaves
+    // a zero-length array behind (an error), never a dangling pointer.
+    expect(() => handle.forwardSync(good.inputIds as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT', message: expect.stringContaining('an object') }),
+    );
+    const detached = new Float32Array(n * config.hiddenSize);
+    const args = {
+      ...good,
+      outHidden: detached,
+      get outPooler() {
+        structuredClone(detached.buffer, { transfer: [detached.buffer] });
+        return undefined;
+      },
+    };
+    expect(() => handle.forwardSync(args)).toThrow(
+      expect.objectContaining({ code: 'ERR_FFF_INVALID_LENGTH', message: expect.stringContaining('outHidden') }),
+    );
     handle.dispose();
   });
 

@@ -262,7 +262,7 @@ class Encoder implements NativeEncoder {
   async forward(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs> {
     const site = callSite();
     const { handle, args, logits, pooler } = this.#prepare(inputs, options);
-    const r = await nativeResult(handle.forward(...args, null, logits > 0, pooler > 0), site);
+    const r = await nativeResult(handle.forward({ ...args, outLogits: logits > 0, outPooler: pooler > 0 }), site);
     const outputs: EncoderOutputs = { lastHiddenState: r.hidden };
     if (r.logits) outputs.logits = r.logits;
     if (r.pooler) outputs.poolerOutput = r.pooler;
@@ -274,7 +274,12 @@ class Encoder implements NativeEncoder {
     const outputs: EncoderOutputs = { lastHiddenState: allocFloat32(hidden, 'lastHiddenState') };
     if (logits > 0) outputs.logits = allocFloat32(logits, 'the logits');
     if (pooler > 0) outputs.poolerOutput = allocFloat32(pooler, 'poolerOutput');
-    handle.forwardSync(...args, outputs.lastHiddenState, outputs.logits ?? null, outputs.poolerOutput ?? null);
+    handle.forwardSync({
+      ...args,
+      outHidden: outputs.lastHiddenState,
+      outLogits: outputs.logits,
+      outPooler: outputs.poolerOutput,
+    });
     return outputs;
   }
 
@@ -290,7 +295,7 @@ class Encoder implements NativeEncoder {
     this.#native.dispose();
   }
 
-  /** The native arguments up to the outputs, and the length of each output wanted (0: none). */
+  /** The native inputs, and the length of each output wanted (0: none). */
   #prepare(inputs: EncoderInputs, options: EncoderForwardOptions | undefined) {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
@@ -305,7 +310,8 @@ class Encoder implements NativeEncoder {
         : c.head === 'classification' && wantLogits
           ? batch * c.numLabels
           : 0;
-    const args = [inputs.inputIds, inputs.attentionMask, inputs.tokenTypeIds ?? null, batch, seq] as const;
+    const { inputIds, attentionMask, tokenTypeIds } = inputs;
+    const args: EncoderInputs = { inputIds, attentionMask, tokenTypeIds, batch, seq };
     return { handle, args, hidden: batch * seq * c.hiddenSize, logits, pooler: batch * this.poolerWidth };
   }
 }

@@ -318,20 +318,33 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     return info.Env().Undefined();
   }
 
-  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, ...outputs): the inputs, copied into `a` and
-  // checked there, and the output sizes.
-  void parse(const Napi::CallbackInfo& info, ForwardArgs& a) {
-    Napi::Env env = info.Env();
-    expect_args(info, 8, "forward");
+  // The fields of forward's one argument (lib/native-types.ts NativeBertForwardArgs), each read once and all
+  // before any pointer into an array is taken: a getter cannot detach an array the call already holds.
+  struct Fields {
+    Napi::Value ids, mask, types, batch, seq, hidden, logits, pooler;
+  };
+  static Fields forward_args(const Napi::CallbackInfo& info) {
+    expect_args(info, 1, "forward");
+    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray())
+      throw_error(info.Env(), code::kInvalidArgument, "Expected the forward arguments to be an object");
+    const Napi::Object o = info[0].As<Napi::Object>();
+    return {o.Get("inputIds"), o.Get("attentionMask"), o.Get("tokenTypeIds"), o.Get("batch"),
+            o.Get("seq"),      o.Get("outHidden"),     o.Get("outLogits"),    o.Get("outPooler")};
+  }
+
+  // { inputIds, attentionMask, tokenTypeIds?, batch, seq }: the inputs, copied into `a` and checked there, and
+  // the output sizes.
+  void parse(const Fields& args, ForwardArgs& a) {
+    Napi::Env env = args.ids.Env();
     a.model = live(env);
     const BertModel& m = *a.model;
     if (!m.finalized()) throw_error(env, code::kInvalidModel, "The model is not finalized: call finalize() first");
-    Napi::Int32Array ids = expect_i32(info[0], "inputIds");
-    Napi::Int32Array mask = expect_i32(info[1], "attentionMask");
+    Napi::Int32Array ids = expect_i32(args.ids, "inputIds");
+    Napi::Int32Array mask = expect_i32(args.mask, "attentionMask");
     Napi::Int32Array types;
-    const bool has_types = optional_i32(info[2], "tokenTypeIds", &types);
-    a.in.batch = expect_int(info[3], "batch", 1, kMaxDim);
-    a.in.seq = expect_int(info[4], "seq", 1, kMaxDim);
+    const bool has_types = optional_i32(args.types, "tokenTypeIds", &types);
+    a.in.batch = expect_int(args.batch, "batch", 1, kMaxDim);
+    a.in.seq = expect_int(args.seq, "seq", 1, kMaxDim);
     if (a.in.batch > kMaxDim / a.in.seq) throw_error(env, code::kInvalidShape, "batch x seq is too large");
     const int64_t tokens = a.in.batch * a.in.seq;
     expect_length(env, ids.ElementLength(), tokens, "inputIds");
@@ -369,18 +382,19 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     return true;
   }
 
-  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, outHidden, outLogits|null, outPooler|null)
+  // forwardSync({ ...inputs, outHidden, outLogits?, outPooler? })
   Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    const Fields args = forward_args(info);
     ForwardArgs a;
-    parse(info, a);
+    parse(args, a);
     Napi::Value given;
-    if (!output(info[5], "outHidden", a.hidden_n, "", false, &given)) { expect_f32(info[5], "outHidden"); }
+    if (!output(args.hidden, "outHidden", a.hidden_n, "", false, &given)) { expect_f32(args.hidden, "outHidden"); }
     a.out.hidden = given.As<Napi::Float32Array>().Data();
-    if (output(info[6], "outLogits", a.logits_n, "This model has no head that produces logits", false, &given)) {
+    if (output(args.logits, "outLogits", a.logits_n, "This model has no head that produces logits", false, &given)) {
       a.out.logits = given.As<Napi::Float32Array>().Data();
     }
-    if (output(info[7], "outPooler", a.pooler_n, "This model has no pooler", false, &given)) {
+    if (output(args.pooler, "outPooler", a.pooler_n, "This model has no pooler", false, &given)) {
       a.out.pooler = given.As<Napi::Float32Array>().Data();
     }
     try {
@@ -391,23 +405,24 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     return env.Undefined();
   }
 
-  // (inputIds, attentionMask, tokenTypeIds|null, batch, seq, outHidden|null, outLogits|true|null,
-  //  outPooler|true|null) -> Promise<{ hidden, logits|null, pooler|null }>
+  // forward({ ...inputs, outHidden?, outLogits?: array|true, outPooler?: array|true })
+  //   -> Promise<{ hidden, logits|null, pooler|null }>
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    const Fields args = forward_args(info);
     auto job = std::make_unique<ForwardJob>();
     ForwardArgs& a = job->args;
-    parse(info, a);
+    parse(args, a);
     Napi::Value given;
-    if (!output(info[5], "outHidden", a.hidden_n, "", true, &given)) given = env.Undefined();
+    if (!output(args.hidden, "outHidden", a.hidden_n, "", true, &given)) given = env.Undefined();
     job->hidden.init(env, given, size_t(a.hidden_n), "lastHiddenState");
     a.out.hidden = job->hidden.data();
-    if (output(info[6], "outLogits", a.logits_n, "This model has no head that produces logits", true, &given)) {
+    if (output(args.logits, "outLogits", a.logits_n, "This model has no head that produces logits", true, &given)) {
       const bool mlm = a.model->config().head == fffbert::BertHead::mlm;
       job->logits.init(env, given, size_t(a.logits_n), mlm ? "the MLM logits" : "the logits");
       a.out.logits = job->logits.data();
     }
-    if (output(info[7], "outPooler", a.pooler_n, "This model has no pooler", true, &given)) {
+    if (output(args.pooler, "outPooler", a.pooler_n, "This model has no pooler", true, &given)) {
       job->pooler.init(env, given, size_t(a.pooler_n), "poolerOutput");
       a.out.pooler = job->pooler.data();
     }

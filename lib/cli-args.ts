@@ -2,6 +2,7 @@
  * The command-line pieces that `fffbert` (lib/cli.ts) and `fffbert serve` (lib/server/serve-command.ts) share:
  * the usage error, the options that load a model, and numeric option values.
  */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { LoadModelOptions } from './model';
 import type { IsaName } from './runtime';
 
@@ -21,6 +22,16 @@ export const MODEL_ARGS = {
   truncation: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
+
+type CommandArgs<O> = { args: string[]; allowPositionals: true; strict: true; options: typeof MODEL_ARGS & O };
+
+/** Parses a command's arguments (strict; positionals allowed): MODEL_ARGS and the command's own `options`. */
+export function parseModelArgs<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<CommandArgs<O>>> {
+  return parseArgs({ args, allowPositionals: true, strict: true, options: { ...MODEL_ARGS, ...options } });
+}
 
 /**
  * The value of --`name` as a number >= `min` (an integer unless `integer` is false); undefined when the option

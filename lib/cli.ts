@@ -6,9 +6,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DenseDtype } from './bert/encoder';
-import { isUsageError, MODEL_ARGS, modelOptions, numberArg, UsageError } from './cli-args';
+import { isUsageError, modelOptions, numberArg, parseModelArgs, UsageError } from './cli-args';
 import { classifyTable, fillMaskTable, loadProgress } from './cli-format';
 import { ErrorCode, FffError } from './errors';
 import type { LoadModelOptions, Model } from './model';
@@ -118,21 +117,15 @@ function downloadProgress(io: CliIo): NonNullable<LoadModelOptions['onProgress']
 }
 
 async function runPipeline(command: string, args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...MODEL_ARGS,
-      dtype: { type: 'string' },
-      pooling: { type: 'string' },
-      'no-normalize': { type: 'boolean' },
-      'top-k': { type: 'string' },
-      'batch-size': { type: 'string' },
-      revision: { type: 'string' },
-      offline: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
+  const { values, positionals } = parseModelArgs(args, {
+    dtype: { type: 'string' },
+    pooling: { type: 'string' },
+    'no-normalize': { type: 'boolean' },
+    'top-k': { type: 'string' },
+    'batch-size': { type: 'string' },
+    revision: { type: 'string' },
+    offline: { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const [dir, ...texts] = positionals;
   if (dir === undefined) throw new UsageError(`${command} needs a model folder or hub id`);

@@ -3,9 +3,8 @@
  * the model with batching unless --no-batching, and on SIGTERM or SIGINT drains: /ready turns false, new
  * requests get 503, those in flight finish, then the model is freed and the process exits 0.
  */
-import { parseArgs } from 'node:util';
 import type { BatchingOptions } from '../batching/batcher';
-import { isUsageError, MODEL_ARGS, modelOptions, numberArg, UsageError } from '../cli-args';
+import { isUsageError, modelOptions, numberArg, parseModelArgs, UsageError } from '../cli-args';
 import { loadProgress } from '../cli-format';
 import type { Model } from '../model';
 import { createServer } from './server';
@@ -55,21 +54,15 @@ export async function serveCommand(args: string[], io: ServeIo): Promise<number>
 
 /** Runs the service until SIGTERM/SIGINT; resolves to the exit code. */
 export async function serve(args: string[], io: ServeIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...MODEL_ARGS,
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'no-batching': { type: 'boolean' },
-      'max-batch-size': { type: 'string' },
-      'max-wait-ms': { type: 'string' },
-      'max-queue': { type: 'string' },
-      'body-limit': { type: 'string' },
-      'max-texts': { type: 'string' },
-    },
+  const { values, positionals } = parseModelArgs(args, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'no-batching': { type: 'boolean' },
+    'max-batch-size': { type: 'string' },
+    'max-wait-ms': { type: 'string' },
+    'max-queue': { type: 'string' },
+    'body-limit': { type: 'string' },
+    'max-texts': { type: 'string' },
   });
   const [dir, ...extra] = positionals;
   if (dir === undefined) throw new UsageError('serve needs a model folder');

@@ -93,6 +93,8 @@ int lowp_variants(LowpVariant* out, int capacity) {
   add(nullptr, &avx512::bf16_kernels_dot(), isa_supported(Isa::avx512) && cpu_features().avx512_bf16);
   add(&avx512::int8_kernels_amx(), nullptr,
       isa_supported(Isa::avx512) && cpu_features().avx512_vnni && amx_permitted());
+  add(nullptr, &avx512::bf16_kernels_amx(),
+      isa_supported(Isa::avx512) && cpu_features().avx512_vnni && cpu_features().amx_bf16 && amx_permitted());
 #endif
 #if defined(FFFBERT_HAVE_NEON)
   add(&neon::int8_kernels_sdot(), nullptr, isa_supported(Isa::neon) && cpu_features().neon_dotprod);
@@ -126,11 +128,14 @@ const Int8Kernels& int8_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
   }
 }
 
-const Bf16Kernels& bf16_kernels_for(Isa isa) {
+const Bf16Kernels& bf16_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
   if (!isa_supported(isa)) return scalar::bf16_kernels();
+  const CpuFeatures& f = cpu_features();
   switch (isa) {
 #if defined(FFFBERT_HAVE_AVX512)
-    case Isa::avx512: return cpu_features().avx512_bf16 ? avx512::bf16_kernels_dot() : avx2::bf16_kernels();
+    case Isa::avx512:
+      if (f.avx512_vnni && f.amx_bf16 && amx_permitted()) return avx512::bf16_kernels_amx();
+      return f.avx512_bf16 ? avx512::bf16_kernels_dot() : avx2::bf16_kernels();
 #endif
 #if defined(FFFBERT_HAVE_AVX2)
     case Isa::avx2: return avx2::bf16_kernels();
@@ -162,11 +167,12 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
   const float* bias = w.bias.empty() ? nullptr : w.bias.data();
 
   // A converted once per call: rows of lda bytes, 64-aligned and padded to the end (kernels may read whole
-  // k blocks past kpad), then (int8) the row scales.
-  const int64_t row_bytes = int8 ? kpad : kpad * 2, lda_bytes = round_up(row_bytes, 64);
+  // k blocks past kpad), zero rows up to a multiple of 16 (AMX tiles read 16 rows), then (int8) the row scales.
+  const int64_t row_bytes = int8 ? kpad : kpad * 2, lda_bytes = round_up(row_bytes, 64), m16 = round_up(M, 16);
   thread_local gemm::FloatBuffer scratch;
-  uint8_t* a = reinterpret_cast<uint8_t*>(scratch.reserve(size_t(M * lda_bytes / 4 + M)));
-  float* xs = reinterpret_cast<float*>(a + M * lda_bytes);
+  uint8_t* a = reinterpret_cast<uint8_t*>(scratch.reserve(size_t(m16 * lda_bytes / 4 + M)));
+  float* xs = reinterpret_cast<float*>(a + m16 * lda_bytes);
+  std::memset(a + M * lda_bytes, 0, size_t((m16 - M) * lda_bytes));
   pool.parallel_for(M, std::max<int64_t>(1, 16384 / K), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       if (int8) {
@@ -189,7 +195,7 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
                                     reinterpret_cast<const int8_t*>(ai), lda_bytes, xs + i, 1, row.data(), N);
         } else {
           scalar::linear_bf16_naive(reinterpret_cast<const uint16_t*>(w.lowp.data()), w.panel_bytes / 2, N, K,
-                                    reinterpret_cast<const uint16_t*>(ai), lda_bytes / 2, 1, row.data(), N);
+                                    reinterpret_cast<const uint16_t*>(ai), lda_bytes / 2, 1, row.data(), N, bk->order);
         }
         dk.epilogue(row.data(), N, 1, int(N), bias, ep.act, ep.residual ? ep.residual + i * ep.ldr : nullptr, ep.ldr);
         std::memcpy(y + i * ldy, row.data(), size_t(N) * sizeof(float));
@@ -201,6 +207,7 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
   // Tiles of mr x nr: blocks of mc rows (A block ~256 KB, L2) x runs of column tiles; inside a task, each
   // column tile's B (nr x K) stays in L1/L2 while the block's row tiles pass over it.
   const int mr = int8 ? ik->mr : bk->mr, nr = int8 ? ik->nr : bk->nr;
+  void (*release)() = int8 ? ik->release : bk->release;
   const int64_t mc = std::max<int64_t>(mr, (int64_t(256) << 10) / lda_bytes / mr * mr);
   const int64_t m_blocks = (M + mc - 1) / mc, groups = (N + nr - 1) / nr;
   const int64_t threads = pool.threads();
@@ -233,6 +240,7 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
         for (int r = 0; r < rows; ++r) std::memcpy(y + (i + r) * ldy + n0, tmp + r * nr, size_t(cols) * sizeof(float));
       }
     }
+    if (release) release();
   });
 }
 

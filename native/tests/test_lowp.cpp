@@ -2,8 +2,10 @@
 // (bitwise: the integer sums and the bf16 accumulation order are the same by construction), thread counts
 // bitwise, and the oracles against a float64 reference within the quantization / rounding bounds.
 // u = 2^-24.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -45,7 +47,22 @@ const char* variant_name(const LowpVariant& v, LinearDtype dtype) {
   return dtype == LinearDtype::int8 ? v.int8->name : v.bf16->name;
 }
 
-LowpVariant scalar_variant() { return LowpVariant{&scalar::int8_kernels(), &scalar::bf16_kernels(), true}; }
+const char* order_name(Bf16Order o) {
+  return o == Bf16Order::odd_even ? "odd_even" : o == Bf16Order::even_odd ? "even_odd" : "amx_block16";
+}
+
+// The scalar oracle (no tile: the driver runs scalar::linear_*_naive) summing bf16 products in `order`.
+LowpVariant oracle(Bf16Order order = Bf16Order::odd_even) {
+  static const Bf16Kernels orders[] = {{"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::odd_even},
+                                       {"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::even_odd},
+                                       {"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::amx_block16}};
+  return LowpVariant{&scalar::int8_kernels(), &orders[int(order)], true};
+}
+
+// The oracle a variant must match bitwise: its own bf16 order.
+LowpVariant oracle_of(const LowpVariant& v, LinearDtype dtype) {
+  return oracle(dtype == LinearDtype::bf16 ? v.bf16->order : Bf16Order::odd_even);
+}
 
 // One case: the variant against the scalar oracle on strided views (y's padding must stay intact). Bitwise
 // without an activation; with one, the products are bitwise equal and only the activation's approximation
@@ -64,9 +81,9 @@ void check_case(const LowpVariant& v, LinearDtype dtype, int64_t M, int64_t N, i
   std::vector<float>&got = out.got, &want = out.want;
   std::vector<float> raw(size_t(M * ldy), 7.0f);
   linear_forward_lowp(*w, x.data(), M, ldx, got.data(), ldy, out.eg, v, pool(threads));
-  linear_forward_lowp(*w, x.data(), M, ldx, want.data(), ldy, out.ew, scalar_variant(), pool(1));
+  linear_forward_lowp(*w, x.data(), M, ldx, want.data(), ldy, out.ew, oracle_of(v, dtype), pool(1));
   if (act != Activation::none)
-    linear_forward_lowp(*w, x.data(), M, ldx, raw.data(), ldy, Epilogue{}, scalar_variant(), pool(1));
+    linear_forward_lowp(*w, x.data(), M, ldx, raw.data(), ldy, Epilogue{}, oracle_of(v, dtype), pool(1));
   int bad = 0;
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < ldy; ++j) {
@@ -139,7 +156,8 @@ void check_threads(LinearDtype dtype) {
     if (!isa_supported(Isa(i))) continue;
     std::vector<float> ya(size_t(M * N)), yb(size_t(M * N));
     linear_forward(*w, x.data(), M, K, ya.data(), N, Epilogue{}, Isa(i), pool(2));
-    linear_forward(*w, x.data(), M, K, yb.data(), N, Epilogue{}, Isa::scalar, pool(1));
+    const Bf16Order order = bf16_kernels_for(Isa(i), M, N, K).order;  // the dispatched kernel's oracle
+    linear_forward_lowp(*w, x.data(), M, K, yb.data(), N, Epilogue{}, oracle(order), pool(1));
     CHECK_MSG(std::memcmp(ya.data(), yb.data(), ya.size() * 4) == 0, "linear_forward %s %s differs from scalar",
               isa_name(Isa(i)), dtype == LinearDtype::int8 ? "int8" : "bf16");
   }
@@ -151,6 +169,77 @@ TEST(lowp_int8_kernels_vs_oracle) { check_grid(LinearDtype::int8, 11); }
 TEST(lowp_bf16_kernels_vs_oracle) { check_grid(LinearDtype::bf16, 12); }
 TEST(lowp_int8_threads_and_dispatch_bitwise) { check_threads(LinearDtype::int8); }
 TEST(lowp_bf16_threads_and_dispatch_bitwise) { check_threads(LinearDtype::bf16); }
+
+// Which accumulation order the AMX-BF16 kernel follows: its output against the oracle in every Bf16Order on
+// awkward shapes (K pairs not a multiple of 16, single pairs, K = 768 / 3072), with operands spread over 2^+-8
+// so that the orders round differently. Prints each order's mismatches and largest ulp distance, and requires
+// the kernel's declared order (Bf16Kernels::order; FFFBERT_AMX_BF16_ORDER=odd_even|even_odd|amx_block16
+// overrides it, to try another) to match bitwise. Skipped, with the reason, where AMX-BF16 does not run.
+TEST(lowp_amx_bf16_order) {
+  LowpVariant all[16];
+  const int n = std::min(16, lowp_variants(all, 16));
+  const LowpVariant* amx = nullptr;
+  for (int i = 0; i < n; ++i) {
+    if (all[i].bf16 && std::strcmp(all[i].bf16->name, "amx-bf16") == 0) amx = &all[i];
+  }
+  if (!amx) {
+    std::printf("  skipped: amx-bf16 not compiled in (not x86-64)\n");
+    return;
+  }
+  if (!amx->runnable) {
+    const CpuFeatures& f = cpu_features();
+    std::printf("  skipped: amx-bf16 does not run here (AMX-BF16 %s, AVX512-VNNI %s, tiles granted by Linux %s)\n",
+                f.amx_bf16 ? "yes" : "no", f.avx512_vnni ? "yes" : "no", amx_permitted() ? "yes" : "no");
+    return;
+  }
+  Bf16Order expect = amx->bf16->order;
+  if (const char* env = std::getenv("FFFBERT_AMX_BF16_ORDER")) {
+    for (Bf16Order o : {Bf16Order::odd_even, Bf16Order::even_odd, Bf16Order::amx_block16}) {
+      if (std::strcmp(env, order_name(o)) == 0) expect = o;
+    }
+  }
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> e(-8, 8);
+  const int64_t shapes[][3] = {{1, 1, 2},  {3, 17, 1},  {5, 33, 31},    {16, 32, 32},  {17, 31, 33},
+                               {7, 67, 67}, {33, 48, 64}, {13, 40, 768}, {4, 20, 3072}, {67, 67, 67}};
+  int64_t mismatches[3] = {0, 0, 0}, total = 0;
+  uint32_t max_ulp[3] = {0, 0, 0};
+  for (const auto& sh : shapes) {
+    const int64_t M = sh[0], N = sh[1], K = sh[2];
+    std::vector<float> W(size_t(N * K)), x(size_t(M * K));
+    for (float& v : W) v = std::ldexp(u(rng), e(rng));
+    for (float& v : x) v = std::ldexp(u(rng), e(rng));
+    PackedLinearPtr w = linear_create(W.data(), nullptr, N, K, LinearDtype::bf16);
+    if (!w) {
+      CHECK(false);
+      continue;
+    }
+    std::vector<float> got(size_t(M * N));
+    linear_forward_lowp(*w, x.data(), M, K, got.data(), N, Epilogue{}, *amx, pool(2));
+    total += M * N;
+    for (Bf16Order o : {Bf16Order::odd_even, Bf16Order::even_odd, Bf16Order::amx_block16}) {
+      std::vector<float> want(size_t(M * N));
+      linear_forward_lowp(*w, x.data(), M, K, want.data(), N, Epilogue{}, oracle(o), pool(1));
+      for (size_t j = 0; j < want.size(); ++j) {
+        int32_t a, b;  // ulp distance: the bit patterns as a monotonic integer line
+        std::memcpy(&a, &got[j], 4);
+        std::memcpy(&b, &want[j], 4);
+        a = a < 0 ? int32_t(0x80000000u - uint32_t(a)) : a;
+        b = b < 0 ? int32_t(0x80000000u - uint32_t(b)) : b;
+        const uint32_t d = uint32_t(a > b ? int64_t(a) - b : int64_t(b) - a);
+        if (d != 0) ++mismatches[int(o)];
+        max_ulp[int(o)] = std::max(max_ulp[int(o)], d);
+      }
+    }
+  }
+  for (Bf16Order o : {Bf16Order::odd_even, Bf16Order::even_odd, Bf16Order::amx_block16}) {
+    std::printf("  amx-bf16 vs %-11s oracle: %s (%lld of %lld outputs differ, max %u ulp)%s\n", order_name(o),
+                mismatches[int(o)] == 0 ? "MATCHES bitwise" : "differs", (long long)mismatches[int(o)],
+                (long long)total, max_ulp[int(o)], o == expect ? " <- expected" : "");
+  }
+  CHECK_MSG(mismatches[int(expect)] == 0, "amx-bf16 does not match the %s oracle bitwise", order_name(expect));
+}
 
 TEST(lowp_quantize_row) {
   uint8_t q[8];
@@ -206,14 +295,16 @@ TEST(lowp_oracles_vs_float64) {
   for (const auto& s : shapes) {
     const int64_t M = s[0], N = s[1], K = s[2];
     const std::vector<float> W = random_vec(rng, size_t(N * K)), x = random_vec(rng, size_t(M * K), -3.0f, 3.0f);
-    for (LinearDtype dtype : {LinearDtype::int8, LinearDtype::bf16}) {
+    for (int variant = 0; variant < 4; ++variant) {  // int8, then bf16 in each Bf16Order
+      const LinearDtype dtype = variant == 0 ? LinearDtype::int8 : LinearDtype::bf16;
       PackedLinearPtr w = linear_create(W.data(), nullptr, N, K, dtype);
       if (!w) {
         CHECK(false);
         continue;
       }
       std::vector<float> y(size_t(M * N));
-      linear_forward(*w, x.data(), M, K, y.data(), N, Epilogue{}, Isa::scalar, pool(1));
+      linear_forward_lowp(*w, x.data(), M, K, y.data(), N, Epilogue{}, oracle(Bf16Order(variant > 0 ? variant - 1 : 0)),
+                          pool(1));
       double worst = 0.0;
       for (int64_t i = 0; i < M; ++i) {
         double ax = 0.0, mx = 0.0;
@@ -238,8 +329,8 @@ TEST(lowp_oracles_vs_float64) {
                     (long long)i, (long long)n, got, exact, tol);
         }
       }
-      std::printf("  %s oracle K=%lld: max error %.2f of the bound\n", dtype == LinearDtype::int8 ? "int8" : "bf16",
-                  (long long)K, worst);
+      std::printf("  %s oracle K=%lld: max error %.2f of the bound\n",
+                  variant == 0 ? "int8" : order_name(Bf16Order(variant - 1)), (long long)K, worst);
     }
   }
 }

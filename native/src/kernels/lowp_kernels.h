@@ -20,6 +20,21 @@
 
 namespace fffbert {
 
+// The fp32 accumulation order of a bf16 kernel. Products of two bf16 values are exact in fp32, so only the order
+// and rounding of the adds differ between kernels; each add rounds to nearest even. The scalar oracle computes
+// every order (scalar::linear_bf16_naive), so every kernel is checked bitwise against its own.
+enum class Bf16Order : int {
+  // Per k pair p from 0: c = (c + a[2p+1] w[2p+1]) + a[2p] w[2p] (vdpbf16ps, the widening kernels).
+  odd_even = 0,
+  // Per k pair: the even product first (the order of the SDM's older TDPBF16PS pseudo-code; no kernel uses it).
+  even_odd = 1,
+  // TDPBF16PS as a Sapphire Rapids-class Xeon computes it (bitwise, test_lowp.cpp lowp_amx_bf16_rule) and the
+  // SDM's current pseudo-code says: per block of 16 k pairs (one instruction; the last block the pairs left), e =
+  // the even products and o = the odd ones summed from +0 in k order, one FMA rounding each; then c = c + (e + o).
+  // Every add flushes a result below 2^-126 to zero (FTZ).
+  amx_block16 = 2,
+};
+
 struct Int8Kernels {
   const char* name = nullptr;  // reported by isa(): "avx512-vnni", "avx2", "neon-sdot", "scalar", ...
   Isa isa = Isa::scalar;       // the tier whose dense epilogue (bias, activation, residual) runs after it
@@ -29,18 +44,23 @@ struct Int8Kernels {
   // c is the driver's tile buffer, with room for nr columns per row: kernels may store whole vectors.
   // b: the first panel of the tile, the next at b + panel_stride bytes; colsum, ws: from the tile's column 0.
   // Null in the scalar table: the driver runs the naive oracle (scalar::linear_int8_naive) instead.
+  // A reads 16 rows whatever `rows` (the driver pads A to whole 16-row tiles; AMX keeps one tile shape).
   void (*tile)(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64_t panel_stride, const int32_t* colsum,
                const float* xs, const float* ws, float* c, int64_t ldc, int rows, int cols) = nullptr;
+  // Called by the driver on each thread after its run of tiles (AMX: releases the tile state the tiles keep
+  // configured between calls); null when there is nothing to release.
+  void (*release)() = nullptr;
 };
 
 struct Bf16Kernels {
   const char* name = nullptr;  // "avx512-bf16", "widen-avx512", "widen-avx2", "neon-bfdot", "scalar"
   Isa isa = Isa::scalar;
   int mr = 0, nr = 0;
-  // c[r, j] = sum over k pairs p in order of (c + a[r, 2p+1] w[n, 2p+1]) + a[r, 2p] w[n, 2p], from 0; kp = K / 2.
-  // c as for Int8Kernels.
+  // c[r, j] = sum over k pairs of a[r, k] w[n0 + j, k] from 0, in `order`; kp = K / 2. c and A as for Int8Kernels.
   void (*tile)(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, int64_t panel_stride, float* c,
                int64_t ldc, int rows, int cols) = nullptr;
+  Bf16Order order = Bf16Order::odd_even;
+  void (*release)() = nullptr;  // as Int8Kernels::release
 };
 
 namespace scalar {
@@ -50,9 +70,9 @@ const Bf16Kernels& bf16_kernels();
 // int8: a [rows, lda] signed q (not + 128), xs [rows]; panels k4, panel_stride bytes apart; ws [N].
 void linear_int8_naive(const int8_t* panels, int64_t panel_stride, const float* ws, int64_t N, int64_t K,
                        const int8_t* a, int64_t lda, const float* xs, int64_t rows, float* y, int64_t ldy);
-// bf16: a [rows, lda] bf16 bits; panels k2, panel_stride uint16 elements apart.
+// bf16: a [rows, lda] bf16 bits; panels k2, panel_stride uint16 elements apart; the adds in `order`.
 void linear_bf16_naive(const uint16_t* panels, int64_t panel_stride, int64_t N, int64_t K, const uint16_t* a,
-                       int64_t lda, int64_t rows, float* y, int64_t ldy);
+                       int64_t lda, int64_t rows, float* y, int64_t ldy, Bf16Order order = Bf16Order::odd_even);
 }  // namespace scalar
 namespace avx2 {
 const Int8Kernels& int8_kernels();          // vpsignb + vpmaddubsw + vpmaddwd (|a| <= 127: no int16 saturation)
@@ -63,6 +83,7 @@ namespace avx512 {
 const Int8Kernels& int8_kernels_vnni();  // vpdpbusd (AVX512-VNNI)
 const Bf16Kernels& bf16_kernels_dot();   // vdpbf16ps (AVX512_BF16)
 const Int8Kernels& int8_kernels_amx();   // tdpbusd (AMX-INT8), 16 x 32 tiles
+const Bf16Kernels& bf16_kernels_amx();   // tdpbf16ps (AMX-BF16), 16 x 32 tiles, Bf16Order::amx_block16
 }  // namespace avx512
 namespace neon {
 const Int8Kernels& int8_kernels_sdot();  // sdot (FEAT_DotProd)
@@ -82,6 +103,8 @@ int lowp_variants(LowpVariant* out, int capacity);
 // per-call overhead outweighs it: 1024 x 2304 x 768, 2 threads, 7.5 ms against VNNI's 6.5 on a Sapphire
 // Rapids-class Xeon; 1024 x 768 x 768: AMX 2.0 ms, VNNI 2.5); M = 0: the choice for small M (what isa() reports).
 const Int8Kernels& int8_kernels_for(Isa isa, int64_t M = 0, int64_t N = 0, int64_t K = 0);
-const Bf16Kernels& bf16_kernels_for(Isa isa);
+// bf16 on the avx512 tier: AMX-BF16 when permitted (see bf16_kernels_for in lowp.cpp for the shapes), else
+// vdpbf16ps, else widening.
+const Bf16Kernels& bf16_kernels_for(Isa isa, int64_t M = 0, int64_t N = 0, int64_t K = 0);
 
 }  // namespace fffbert

@@ -2,6 +2,7 @@
 // Compiled with -ffp-contract=off: x * inv and the rounding add must stay two roundings on every compiler.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/dense_kernels.h"
 #include "linear.h"
@@ -71,21 +72,54 @@ void linear_int8_naive(const int8_t* panels, int64_t panel_stride, const float* 
   }
 }
 
+namespace {
+// FTZ: a result below the smallest normal becomes a zero of its sign (TDPBF16PS's adds).
+inline float ftz(float x) { return std::fabs(x) < 1.17549435e-38f ? std::copysign(0.0f, x) : x; }
+
+// Bf16Order::amx_block16 for one row: blocks of 16 k pairs, the even and the odd products summed apart (FMA:
+// exact product, one rounding), then c + (e + o). e, o: scratch of N floats each.
+void bf16_row_amx(const uint16_t* panels, int64_t panel_stride, int64_t N, int64_t kp, const uint16_t* ar, float* yr,
+                  float* e, float* o) {
+  for (int64_t n = 0; n < N; ++n) yr[n] = 0.0f;
+  for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+    for (int64_t n = 0; n < N; ++n) e[n] = o[n] = 0.0f;
+    for (int64_t p = p0; p < kp && p < p0 + 16; ++p) {
+      const float ae = bf16_to_f32(ar[2 * p]), ao = bf16_to_f32(ar[2 * p + 1]);
+      for (int64_t n = 0; n < N; ++n) {
+        const uint16_t* w = panels + (n / 16) * panel_stride + (n % 16) * 2 + p * 32;
+        e[n] = ftz(std::fma(ae, bf16_to_f32(w[0]), e[n]));
+        o[n] = ftz(std::fma(ao, bf16_to_f32(w[1]), o[n]));
+      }
+    }
+    for (int64_t n = 0; n < N; ++n) yr[n] = ftz(yr[n] + ftz(e[n] + o[n]));
+  }
+}
+}  // namespace
+
 void linear_bf16_naive(const uint16_t* panels, int64_t panel_stride, int64_t N, int64_t K, const uint16_t* a,
-                       int64_t lda, int64_t rows, float* y, int64_t ldy) {
+                       int64_t lda, int64_t rows, float* y, int64_t ldy, Bf16Order order) {
   // k pairs outside, outputs inside: each y[i, n] is its own chain of adds in k order. (The transposed loop nest,
   // two dependent adds per k pair inside, is miscompiled by GCC 12.2's loop vectorizer at -O3.)
   const int64_t kp = (K + 1) / 2;
+  std::vector<float> e, o;
+  if (order == Bf16Order::amx_block16) e.resize(size_t(N)), o.resize(size_t(N));
   for (int64_t i = 0; i < rows; ++i) {
     const uint16_t* ar = a + i * lda;
     float* yr = y + i * ldy;
+    if (order == Bf16Order::amx_block16) {
+      bf16_row_amx(panels, panel_stride, N, kp, ar, yr, e.data(), o.data());
+      continue;
+    }
+    const bool odd_first = order == Bf16Order::odd_even;
     for (int64_t n = 0; n < N; ++n) yr[n] = 0.0f;
     for (int64_t p = 0; p < kp; ++p) {  // products of bf16 values are exact in fp32: one rounding per add
       const float ao = bf16_to_f32(ar[2 * p + 1]), ae = bf16_to_f32(ar[2 * p]);
+      const float a1 = odd_first ? ao : ae, a2 = odd_first ? ae : ao;
+      const int j1 = odd_first ? 1 : 0, j2 = 1 - j1;
       for (int64_t n = 0; n < N; ++n) {
         const uint16_t* w = panels + (n / 16) * panel_stride + (n % 16) * 2 + p * 32;  // W[n, 2p], W[n, 2p + 1]
-        yr[n] += ao * bf16_to_f32(w[1]);
-        yr[n] += ae * bf16_to_f32(w[0]);
+        yr[n] += a1 * bf16_to_f32(w[j1]);
+        yr[n] += a2 * bf16_to_f32(w[j2]);
       }
     }
   }

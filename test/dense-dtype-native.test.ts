@@ -64,7 +64,7 @@ describe('isa() reports the int8 / bf16 kernels', () => {
   it('names a kernel of the active set and the dot-product features', () => {
     const info = isa();
     expect(['amx-int8', 'avx512-vnni', 'avx-vnni', 'avx2', 'neon-i8mm', 'neon-sdot', 'scalar']).toContain(info.int8);
-    expect(['avx512-bf16', 'widen-avx2', 'widen-neon', 'scalar']).toContain(info.bf16);
+    expect(['amx-bf16', 'avx512-bf16', 'widen-avx2', 'widen-neon', 'scalar']).toContain(info.bf16);
     for (const f of [
       'avx512vnni',
       'avxvnni',
@@ -82,7 +82,10 @@ describe('isa() reports the int8 / bf16 kernels', () => {
     }
     if (info.active === 'avx2') expect(info.int8).toBe(info.features.avxvnni ? 'avx-vnni' : 'avx2');
     if (!info.features.amxInt8) expect(info.features.amxPermitted).toBe(false);
-    if (info.active === 'avx512') expect(info.bf16).toBe(info.features.avx512bf16 ? 'avx512-bf16' : 'widen-avx2');
+    if (info.active === 'avx512') {
+      const amx = info.features.amxPermitted && info.features.amxBf16 && info.features.avx512vnni;
+      expect(info.bf16).toBe(amx ? 'amx-bf16' : info.features.avx512bf16 ? 'avx512-bf16' : 'widen-avx2');
+    }
     if (info.active === 'scalar') expect([info.int8, info.bf16]).toEqual(['scalar', 'scalar']);
   });
 });

@@ -201,7 +201,7 @@ TEST(lowp_amx_bf16_order) {
   std::mt19937 rng(21);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::uniform_int_distribution<int> e(-8, 8);
-  const int64_t shapes[][3] = {{1, 1, 2},  {3, 17, 1},  {5, 33, 31},    {16, 32, 32},  {17, 31, 33},
+  const int64_t shapes[][3] = {{1, 1, 2},   {3, 17, 1},   {5, 33, 31},   {16, 32, 32},  {17, 31, 33},
                                {7, 67, 67}, {33, 48, 64}, {13, 40, 768}, {4, 20, 3072}, {67, 67, 67}};
   int64_t mismatches[3] = {0, 0, 0}, total = 0;
   uint32_t max_ulp[3] = {0, 0, 0};

@@ -11,6 +11,7 @@
 //   int8: q in [-127, 127] as int8, or q + 128 as uint8 when the kernel sets act_u8 (VNNI's u8 x s8: the kernel
 //         then subtracts 128 * colsum[n], colsum[n] = sum_k q_w[n, k]); padding k hold 0 (q + 128: 128).
 //   bf16: bf16 bit patterns, padding 0.
+//   Rows are padded with zero rows to a multiple of 16: a tile may read 16 rows whatever its `rows` (AMX does).
 // One tile computes the whole K (no k blocks), so an element's arithmetic never depends on the tile shape or
 // the thread split.
 #pragma once
@@ -44,7 +45,6 @@ struct Int8Kernels {
   // c is the driver's tile buffer, with room for nr columns per row: kernels may store whole vectors.
   // b: the first panel of the tile, the next at b + panel_stride bytes; colsum, ws: from the tile's column 0.
   // Null in the scalar table: the driver runs the naive oracle (scalar::linear_int8_naive) instead.
-  // A reads 16 rows whatever `rows` (the driver pads A to whole 16-row tiles; AMX keeps one tile shape).
   void (*tile)(int64_t kg, const uint8_t* a, int64_t lda, const int8_t* b, int64_t panel_stride, const int32_t* colsum,
                const float* xs, const float* ws, float* c, int64_t ldc, int rows, int cols) = nullptr;
   // Called by the driver on each thread after its run of tiles (AMX: releases the tile state the tiles keep

@@ -134,6 +134,8 @@ export interface NativeBertResult {
 export interface NativeBertModel {
   /** The configuration as parsed natively, every key present (unused ones 0, false or undefined). */
   config(): Required<Omit<NativeBertConfig, 'crammedPooler'>> & Pick<NativeBertConfig, 'crammedPooler'>;
+  /** Columns of one poolerOutput row: hidden (hf pooler), the pooler's head dim (crammed classification), 0. */
+  poolerWidth(): number;
   tensorNames(): Array<{ name: string; required: boolean; shape: number[] }>;
   /** Copies (and packs) data, PyTorch layout, before returning: the array can be reused afterwards. */
   setTensor(name: string, data: Float32Array, shape: number[]): void;

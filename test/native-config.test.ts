@@ -69,6 +69,20 @@ describe('native config: one contract between NativeBertConfig and parse_config'
     }
   });
 
+  it('the pooler width has one definition: the declared pooler weight rows, 0 without a pooler', () => {
+    const widths = new Set<number>();
+    for (const family of ['crammed', 'hf'] as const) {
+      for (const config of architectures(family)) {
+        const m = new native.NativeBertModel(config);
+        const pooler = m.tensorNames().find((t) => t.name === 'pooler.weight');
+        expect(m.poolerWidth()).toBe(pooler?.shape[0] ?? 0);
+        widths.add(m.poolerWidth());
+        m.dispose();
+      }
+    }
+    expect([...widths].sort()).toEqual([0, 6, 8]); // none, crammed head dim, hf hidden
+  });
+
   it('a missing (or renamed) field is refused with ERR_FFF_INVALID_MODEL naming it', () => {
     const [cls] = architectures('crammed').filter((c) => c.head === 'classification' && c.ffn.kind === 'fff');
     expect(cls).toBeDefined();

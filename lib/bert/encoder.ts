@@ -244,9 +244,7 @@ class Encoder implements NativeEncoder {
   constructor(config: BertConfig, model: NativeBertModel, dtype: DenseDtype) {
     this.config = config;
     this.dtype = dtype;
-    const c = config;
-    this.poolerWidth =
-      c.family === 'hf' ? (c.hasPooler ? c.hiddenSize : 0) : c.head === 'classification' ? c.crammedPooler!.headDim : 0;
+    this.poolerWidth = model.poolerWidth();
     this.#native = new Disposable(model, 'encoder');
   }
 

@@ -230,6 +230,7 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
     return DefineClass(
         env, "NativeBertModel",
         {InstanceMethod<&BertModelWrap::Config>("config"), InstanceMethod<&BertModelWrap::TensorNames>("tensorNames"),
+         InstanceMethod<&BertModelWrap::PoolerWidth>("poolerWidth"),
          InstanceMethod<&BertModelWrap::SetTensor>("setTensor"), InstanceMethod<&BertModelWrap::Finalize>("finalize"),
          InstanceMethod<&BertModelWrap::Forward>("forward"), InstanceMethod<&BertModelWrap::ForwardSync>("forwardSync"),
          InstanceMethod<&BertModelWrap::Profile>("profile"),
@@ -257,6 +258,11 @@ class BertModelWrap final : public Napi::ObjectWrap<BertModelWrap> {
 
   // The configuration as parsed (config_object).
   Napi::Value Config(const Napi::CallbackInfo& info) { return config_object(info.Env(), live(info.Env())->config()); }
+
+  // Columns of one poolerOutput row (bert.h pooler_width(): the one definition), 0 when there is no pooler.
+  Napi::Value PoolerWidth(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(live(info.Env())->pooler_width()));
+  }
 
   // [{ name, required, shape }] of every tensor this configuration takes.
   Napi::Value TensorNames(const Napi::CallbackInfo& info) {

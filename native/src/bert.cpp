@@ -129,6 +129,13 @@ BertStatus pack_decoder(BertModel::Impl& m) {
   return make_linear(m, "mlm.decoder.weight", "", m.cfg.vocab, m.cfg.hidden, &m.mlm_decoder, LinearDtype::f32);
 }
 
+// Width of the pooler output (its one definition): H (hf with a pooler), crammed_head_dim (crammed
+// classification), 0 when there is none.
+int64_t pooler_width_of(const BertConfig& c) {
+  if (c.family == BertFamily::hf) return c.hf_pooler ? c.hidden : 0;
+  return c.head == BertHead::classification ? c.crammed_head_dim : 0;
+}
+
 // The one list of the core's tensor names and shapes for a configuration (bert.h); packing groups with them.
 void declare(BertModel::Impl& m) {
   const BertConfig& c = m.cfg;
@@ -227,9 +234,8 @@ void declare(BertModel::Impl& m) {
     }
     d.group({{"mlm.decoder.weight", {c.vocab, H}}}, [&m] { return pack_decoder(m); }, {false});
   }
-  const bool crammed_cls = !hf && c.head == BertHead::classification;
-  const int64_t W = crammed_cls ? c.crammed_head_dim : H;
-  if (crammed_cls || (hf && c.hf_pooler)) {
+  const int64_t W = pooler_width_of(c);
+  if (W > 0) {
     d.group({{"pooler.weight", {W, H}}, {"pooler.bias", {W}}},
             [&m, W, H] { return make_linear(m, "pooler.weight", "pooler.bias", W, H, &m.pooler, m.cfg.dense_dtype); });
   }
@@ -290,11 +296,7 @@ std::unique_ptr<BertModel> BertModel::create(const BertConfig& config, BertStatu
 
 const BertConfig& BertModel::config() const { return impl_->cfg; }
 
-int64_t BertModel::pooler_width() const {
-  const BertConfig& c = impl_->cfg;
-  if (c.family == BertFamily::hf) return c.hf_pooler ? c.hidden : 0;
-  return c.head == BertHead::classification ? c.crammed_head_dim : 0;
-}
+int64_t BertModel::pooler_width() const { return pooler_width_of(impl_->cfg); }
 
 int64_t BertModel::logits_width() const {
   const BertConfig& c = impl_->cfg;

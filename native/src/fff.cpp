@@ -13,7 +13,11 @@
 // leaf order, so neighbouring tokens share their upper W_out rows while they are hot. When a range's activations
 // do not fit in L2, the top levels are walked first per block of tokens that does (two-phase walk, see
 // forward_batched), then the tokens are regrouped by subtree.
-// Threads take contiguous token ranges (parallel_for); each range is walked on its own.
+// Threads: per_token takes contiguous token ranges (parallel_for), each walked on its own. batched walks the
+// whole call over the pool (forward_planned): the top levels split by tokens, the subtrees below them handed out
+// to the threads one at a time, so each lower row is read by one thread once per call; for calls of few tokens
+// and trees too shallow to give every thread several subtrees, each thread walks a token range of its own
+// (forward_batched).
 //
 // bf16 weights: the same walks, templated on the row element type W (float or uint16_t bf16); the kernels widen
 // bf16 rows exactly and then do what the fp32 kernels do, so all of the above holds for bf16 layers too.
@@ -195,6 +199,15 @@ constexpr int64_t kChainMax = 4;
 constexpr int64_t kTopLevels = 6;
 constexpr int64_t kTopBlockBytes = 192 << 10;
 constexpr int64_t kTwoPhaseMinBytes = 512 << 10;
+// The planned batched walk (forward_planned) takes at most this many tokens at once (bounds the scratch), and
+// splits them into at least this many subtrees per thread (for balance: subtrees are handed out one at a time);
+// with fewer subtrees than that (shallow trees), each thread walks a token range of its own (forward_batched).
+// Below kPlanMinRows tokens the lower rows are nearly all distinct per token, so reading them once per call
+// saves little, and the plan's two extra synchronisations cost more on a busy machine: each thread walks its
+// token range (2 threads, 128 tokens, same-process A/B under load: planned 1.25-1.33x slower).
+constexpr int64_t kPlanMax = 16384;
+constexpr int64_t kPlanGroupsPerThread = 8;
+constexpr int64_t kPlanMinRows = 256;
 
 // The kernels of one weight row type W (float, or uint16_t for bf16) and activation type X (float, or uint16_t
 // for bf16 activations).
@@ -265,26 +278,43 @@ Scratch& thread_scratch() {
   return s;
 }
 
-// bf16_dot layers: rounds x of global tokens [t, t + count) into scratch and points c.x at it, row 0 = token t.
+// bf16_dot layers: sizes the scratch copy of x for `count` tokens and points c.x at it, row 0 = global token t.
+// round_rows fills it; together they are round_tokens.
 template <typename W, typename X>
-void round_tokens(Ctx<W, X>& c, Scratch& s, int64_t t, int64_t count) {
-  if (!c.round_x) return;
-  const int64_t I = c.L.shape.input_width, ld = round_up(I, kFffRowAlignBf16);
+void prepare_rounded(Ctx<W, X>& c, Scratch& s, int64_t t, int64_t count) {
+  const int64_t ld = round_up(c.L.shape.input_width, kFffRowAlignBf16);
   if (int64_t(s.xb.size()) < count * ld) s.xb.resize(size_t(count * ld));
-  for (int64_t b = 0; b < count; ++b) {
-    uint16_t* row = &s.xb[size_t(b * ld)];
-    c.round_x(c.src + (t + b) * c.ld_src, I, row);
-    std::fill(row + I, row + ld, uint16_t(0));  // the kernels read whole 32-element chunks
-  }
   if constexpr (std::is_same_v<X, uint16_t>) {
     c.x = s.xb.data();
   } else {
     if (int64_t(s.xw.size()) < count * ld) s.xw.resize(size_t(count * ld));
-    for (int64_t i = 0; i < count * ld; ++i) s.xw[size_t(i)] = fff_bf16_to_f32(s.xb[size_t(i)]);
     c.x = s.xw.data();
   }
   c.ldx = ld;
   c.x_t0 = t;
+}
+
+// Rows [b0, b1) of the copy prepare_rounded made: x of global token x_t0 + b rounded to bf16 (and widened back to
+// fp32 where the dots take fp32). Threads may fill disjoint rows at once.
+template <typename W, typename X>
+void round_rows(const Ctx<W, X>& c, Scratch& s, int64_t b0, int64_t b1) {
+  const int64_t I = c.L.shape.input_width, ld = c.ldx;
+  for (int64_t b = b0; b < b1; ++b) {
+    uint16_t* row = &s.xb[size_t(b * ld)];
+    c.round_x(c.src + (c.x_t0 + b) * c.ld_src, I, row);
+    std::fill(row + I, row + ld, uint16_t(0));  // the kernels read whole 32-element chunks
+    if constexpr (!std::is_same_v<X, uint16_t>) {
+      for (int64_t i = 0; i < ld; ++i) s.xw[size_t(b * ld + i)] = fff_bf16_to_f32(row[i]);
+    }
+  }
+}
+
+// bf16_dot layers: rounds x of global tokens [t, t + count) into scratch and points c.x at it, row 0 = token t.
+template <typename W, typename X>
+void round_tokens(Ctx<W, X>& c, Scratch& s, int64_t t, int64_t count) {
+  if (!c.round_x) return;
+  prepare_rounded(c, s, t, count);
+  round_rows(c, s, 0, count);
 }
 
 template <typename W, typename X>
@@ -453,6 +483,62 @@ void forward_batched(Ctx<W, X> c, int64_t begin, int64_t end) {
   }
 }
 
+// Levels every token walks before the tokens are split by subtree (planned walk): 2^top subtrees, at least
+// kPlanGroupsPerThread per thread, fewer levels than the tree has.
+int64_t plan_top_levels(int threads, int64_t depth) {
+  int64_t top = kTopLevels;
+  while ((int64_t(1) << top) < kPlanGroupsPerThread * int64_t(threads) && top < depth) ++top;
+  return std::min(top, depth);
+}
+
+// The batched walk of a whole call over the pool (batched strategy). Per tree: (A) the threads split the tokens
+// and walk the top levels (rows shared by all, few enough to stay in every core's L2), in blocks whose
+// activations fit in L2; (B) the calling thread regroups the tokens by the subtree they reached (a stable
+// counting sort); (C) the subtrees are handed out to the threads one at a time, each walked depth first by one
+// thread, which then gathers its tokens' outputs (after the last tree) while the subtree's W_out rows are hot.
+// So each lower row is read once per call whatever the thread count, where token ranges per thread read every
+// lower row once per thread. Logits, rows and paths live in the calling thread's scratch, indexed by token, so
+// the threads write disjoint parts; every (row, token) dot and every token's gather is the one of the other
+// walks, so results are bitwise the same.
+template <typename W, typename X>
+void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
+  Scratch& s = thread_scratch();
+  const int64_t D = c.L.shape.depth, K = c.L.shape.trees;
+  const int64_t top = plan_top_levels(pool.threads(), D);
+  const int64_t groups = int64_t(1) << top, first = groups - 1;
+  const int64_t row_bytes = c.L.shape.input_width * int64_t(sizeof(X));
+  const int64_t block = std::max<int64_t>(16, kTopBlockBytes / row_bytes);
+  for (int64_t t = 0; t < rows; t += kPlanMax) {
+    const int64_t B = std::min<int64_t>(kPlanMax, rows - t);
+    s.reserve<W>(B, c.P);
+    c.t0 = t;
+    if (c.round_x) prepare_rounded(c, s, t, B);
+    for (int64_t k = 0; k < K; ++k) {
+      pool.parallel_for(B, 16, [&](int64_t b0, int64_t b1, int) {
+        if (k == 0 && c.round_x) round_rows(c, s, b0, b1);
+        for (int64_t q = b0; q < b1; q += block) {
+          const int64_t q1 = std::min(b1, q + block);
+          for (int64_t b = q; b < q1; ++b) s.perm[size_t(b)] = int32_t(b);
+          walk_subtree(c, s, q, q1, k, 0, 0, top);
+        }
+      });
+      s.group_end.assign(size_t(groups + 1), 0);
+      for (int64_t b = 0; b < B; ++b) ++s.group_end[size_t(s.node[size_t(b)] - first + 1)];
+      for (int64_t g = 0; g < groups; ++g) s.group_end[size_t(g + 1)] += s.group_end[size_t(g)];
+      for (int64_t b = 0; b < B; ++b) s.perm[size_t(s.group_end[size_t(s.node[size_t(b)] - first)]++)] = int32_t(b);
+      // group_end[g] is now where group g ends (and g + 1 starts).
+      pool.parallel_tasks(groups, [&](int64_t g, int) {
+        const int64_t q0 = g ? s.group_end[size_t(g - 1)] : 0, q1 = s.group_end[size_t(g)];
+        if (q1 == q0) return;
+        walk_subtree(c, s, q0, q1, k, int32_t(first + g), top, D + 1);
+        if (k + 1 < K) return;
+        // Leaf order: neighbours share their upper output rows while they are hot.
+        for (int64_t q = q0; q < q1; ++q) finish_token(c, s, s.perm[size_t(q)]);
+      });
+    }
+  }
+}
+
 template <typename W, typename X>
 void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
   if (strategy == FffStrategy::automatic) {
@@ -460,6 +546,12 @@ void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool&
     strategy = per_thread < kBatchedMinRowsPerThread ? FffStrategy::per_token : FffStrategy::batched;
   }
   const bool batched = strategy == FffStrategy::batched;
+  const int64_t top = plan_top_levels(pool.threads(), c.L.shape.depth);
+  if (batched && rows >= kPlanMinRows && top > 0 &&
+      (int64_t(1) << top) >= kPlanGroupsPerThread * int64_t(pool.threads())) {
+    forward_planned(c, rows, pool);
+    return;
+  }
   pool.parallel_for(rows, batched ? 16 : 8, [&](int64_t begin, int64_t end, int) {
     if (batched) {
       forward_batched(c, begin, end);

@@ -315,8 +315,7 @@ TEST(fff_isa_matches_scalar) {
 }
 
 // Every strategy and 1..3 threads give the paths and outputs (bitwise) of the single-threaded per-token walk.
-// 5000 rows: more than one batched walk (kBatchMax = 4096 tokens) in a single-thread range. The last two take
-// the two-phase batched walk (activations of a thread's range > 512 KB): top levels per block, then regrouped.
+// batched walks most of these over the whole pool (fff.cpp forward_planned), D = 0 per thread range.
 static void check_strategies_and_threads_bitwise(FffWeights type, uint32_t seed) {
   const Case cases[] = {
       {33, 17, 5, 2, 1000}, {768, 768, 9, 1, 67}, {5, 3, 11, 3, 40},     {19, 21, 0, 2, 3},
@@ -346,6 +345,53 @@ TEST(fff_strategies_and_threads_agree_bitwise) { check_strategies_and_threads_bi
 
 static const char* type_name(FffWeights type) {
   return type == FffWeights::bf16 ? "bf16" : type == FffWeights::bf16_dot ? "bf16_dot" : "f32";
+}
+
+// The batched walk over the whole pool (fff.cpp forward_planned: top levels split by tokens, then subtrees handed
+// out one at a time, each thread gathering its subtrees' tokens) against the single-threaded per-token walk,
+// bitwise, on 1..5 threads: skewed routing (every token to the same leaf), a single token (which walks a thread
+// range instead), the fewest tokens planned (kPlanMinRows = 256), token counts that are no multiple of anything,
+// more tokens than one plan takes (kPlanMax = 16384), K > 1, trees just deep enough for the split (D = 3,
+// 1 thread) and too shallow for it (D = 2). Every weight type and runnable ISA.
+TEST(fff_planned_walk_threads_agree_bitwise) {
+  const Case cases[] = {{48, 40, 11, 1, 1},     {48, 40, 11, 1, 256}, {48, 40, 11, 1, 257},
+                        {21, 13, 9, 2, 999},    {16, 16, 3, 1, 300},  {16, 16, 2, 3, 300},
+                        {768, 768, 11, 1, 300}, {9, 7, 7, 1, 4099},   {3, 2, 4, 1, 16500}};
+  std::unique_ptr<ThreadPool> pools[5] = {make_pool(1), make_pool(2), make_pool(3), make_pool(4), make_pool(5)};
+  uint32_t seed = 9000;
+  for (const Case& cs : cases) {
+    const Weights w0 = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+    const std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+    for (int skew = 0; skew < 3; ++skew) {
+      // skew 1: every bias +1e4, so every token goes right at every node (all in one subtree, one leaf);
+      // skew 2: every bias -1e4, so every token goes left.
+      Weights w = w0;
+      if (skew > 0) {
+        for (float& b : w.b_in) b = skew == 1 ? 1e4f : -1e4f;
+      }
+      for (FffWeights type : {FffWeights::f32, FffWeights::bf16, FffWeights::bf16_dot}) {
+        const FffLayerPtr L = make_layer(w, type);
+        for (Isa isa : runnable_isas(false)) {
+          const Run base = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::per_token, isa, *pools[0]);
+          for (int p = 0; p < 5; ++p) {
+            const Run r = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::batched, isa, *pools[p]);
+            CHECK_MSG(r.paths == base.paths && std::memcmp(r.y.data(), base.y.data(), r.y.size() * 4) == 0,
+                      "%s %s I=%lld D=%lld K=%lld rows=%lld skew %d, %d threads: differs from per-token",
+                      type_name(type), isa_name(isa), (long long)cs.I, (long long)cs.D, (long long)cs.K,
+                      (long long)cs.rows, skew, p + 1);
+          }
+          if (skew == 1 && cs.K == 1) {
+            // Every token on the rightmost path: the last node of each level.
+            bool rightmost = true;
+            for (int64_t t = 0; t < cs.rows; ++t) {
+              for (int64_t l = 0; l <= cs.D; ++l) rightmost &= base.paths[size_t(t * (cs.D + 1) + l)] == (2 << l) - 2;
+            }
+            CHECK_MSG(rightmost, "skewed biases did not send every token right");
+          }
+        }
+      }
+    }
+  }
 }
 
 static void zero_logit_goes_left(FffWeights type) {

@@ -67,7 +67,8 @@ enum class FffStrategy : int {
   automatic = 0,  // the driver picks: per_token below 16 rows per thread of the pool, else batched
   per_token = 1,  // each token walks its trees alone (4 tokens interleaved per thread)
   batched = 2,    // depth first over each tree with the tokens grouped by node: each node's W_in row read once
-                  // for all the tokens of a thread's range that reach it; output rows gathered in leaf order
+                  // for all the tokens of the call that reach it (the top levels by every thread, each subtree
+                  // below them by one); output rows gathered in leaf order
 };
 
 // x: [rows, I] row-major with row stride ldx (>= I); y: [rows, O] with row stride ldy (>= O), overwritten.

@@ -5,7 +5,8 @@
 //   bash scripts/test-native.sh   # builds build/native-tests/libfffbert_core.a
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src bench/native/lowp_gemm.cpp \
 //       build/native-tests/libfffbert_core.a -lpthread -o build/lowp_gemm
-//   flock /tmp/bench.lock build/lowp_gemm [threads=2] [rounds=7] [isa=best: scalar|avx2|avx512|neon]
+//   flock /tmp/bench.lock build/lowp_gemm [threads=2] [rounds=7] [isa=best: scalar|avx2|avx512|neon] [Ms=16,128,1024]
+//       [columns: comma-separated name parts, e.g. fp32,vnni,amx; default all]
 // With 1 thread the time is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID): on a shared, loaded machine
 // it leaves out the time the thread waits descheduled.
 #include <algorithm>
@@ -54,6 +55,28 @@ int main(int argc, char** argv) {
   }
   auto pool = make_pool(threads);
   // fp32 on `isa`, then every runnable int8 / bf16 kernel of that tier or below (not the scalar oracles).
+  std::vector<int64_t> ms = {16, 128, 1024};
+  if (argc > 4) {
+    ms.clear();
+    for (const char* p = argv[4]; *p;) {
+      char* end;
+      const long long m = std::strtoll(p, &end, 10);
+      if (end == p || m <= 0) {
+        std::fprintf(stderr, "Ms: a comma-separated list of row counts, not %s\n", argv[4]);
+        return 1;
+      }
+      ms.push_back(m);
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
+  auto wanted = [&](const std::string& name) {
+    if (argc <= 5) return true;
+    const std::string list = std::string(argv[5]) + ",";
+    for (size_t at = 0, comma; (comma = list.find(',', at)) != std::string::npos; at = comma + 1) {
+      if (comma > at && name.find(list.substr(at, comma - at)) != std::string::npos) return true;
+    }
+    return false;
+  };
   std::vector<Column> cols = {{std::string("fp32-") + isa_name(isa), LinearDtype::f32, {}}};
   LowpVariant all[16];
   const int n = std::min(16, lowp_variants(all, 16));
@@ -63,14 +86,14 @@ int main(int argc, char** argv) {
       const char* name = is8 ? (all[i].int8 ? all[i].int8->name : nullptr) : (all[i].bf16 ? all[i].bf16->name : nullptr);
       const Isa tier = is8 ? (all[i].int8 ? all[i].int8->isa : Isa::scalar) : (all[i].bf16 ? all[i].bf16->isa : Isa::scalar);
       if (!name || !all[i].runnable || std::strcmp(name, "scalar") == 0 || int(tier) > int(isa)) continue;
-      cols.push_back({std::string(is8 ? "i8:" : "bf:") + name, dtype, all[i]});
+      const std::string col = std::string(is8 ? "i8:" : "bf:") + name;
+      if (wanted(col)) cols.push_back({col, dtype, all[i]});
     }
   }
   std::printf("isa %s, %d threads, %d rounds, median ms per call (speed-up over fp32)\n", isa_name(isa), threads, rounds);
   std::printf("%5s %5s %5s", "M", "N", "K");
   for (const Column& c : cols) std::printf(" | %18s", c.name.c_str());
   std::printf("\n");
-  const int64_t ms[] = {16, 128, 1024};
   const int64_t nk[][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}, {4095, 768}, {768, 4095}};
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);

@@ -7,12 +7,17 @@ import type { FillMaskCandidate } from './pipelines/fill-mask';
 
 /** Columns padded to their widest cell; the first row is the header. Numbers right-aligned. */
 export function table(rows: string[][], rightAligned: readonly number[] = []): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
+  const widths: number[] = [];
+  for (const r of rows) {
+    r.forEach((cell, c) => {
+      widths[c] = Math.max(widths[c] ?? 0, [...cell].length);
+    });
+  }
   return rows
     .map((r) =>
       r
         .map((cell, c) => {
-          const pad = ' '.repeat(widths[c] - [...cell].length);
+          const pad = ' '.repeat((widths[c] ?? 0) - [...cell].length);
           return rightAligned.includes(c) ? pad + cell : c === r.length - 1 ? cell : cell + pad;
         })
         .join('  '),
@@ -43,7 +48,7 @@ export function fillMaskTable(text: string, masks: FillMaskCandidate[][]): strin
 export function classifyTable(texts: readonly string[], results: readonly ClassifyResult[]): string {
   const rows = [
     ['text', 'label', 'score'],
-    ...results.map((r, i) => [clip(texts[i], 50), r.label, r.score.toFixed(4)]),
+    ...results.map((r, i) => [clip(texts[i] ?? '', 50), r.label, r.score.toFixed(4)]),
   ];
   return `${table(rows, [2])}\n`;
 }

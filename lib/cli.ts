@@ -127,10 +127,11 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
     offline: { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  const [dir, ...texts] = positionals;
+  const [dir, first, ...more] = positionals;
   if (dir === undefined) throw new UsageError(`${command} needs a model folder or hub id`);
-  if (texts.length === 0) throw new UsageError(`${command} needs at least one text`);
-  if (command === 'fill-mask' && texts.length > 1) throw new UsageError('fill-mask takes one text (quote it)');
+  if (first === undefined) throw new UsageError(`${command} needs at least one text`);
+  if (command === 'fill-mask' && more.length > 0) throw new UsageError('fill-mask takes one text (quote it)');
+  const texts = [first, ...more];
   const options = modelOptions(values);
   if (values.dtype !== undefined) options.dtype = values.dtype as DenseDtype;
   if (values.revision !== undefined) options.revision = values.revision;
@@ -152,11 +153,11 @@ async function runPipeline(command: string, args: string[], io: CliIo): Promise<
       if (pooling !== 'mean' && pooling !== 'cls')
         throw new UsageError(`--pooling expects mean or cls but received "${pooling}"`);
       const vectors = await model.embed(texts, { pooling, normalize: !values['no-normalize'], batchSize });
-      result = texts.map((text, i) => ({ text, embedding: Array.from(vectors[i]) }));
+      result = vectors.map((v, i) => ({ text: texts[i], embedding: Array.from(v) }));
     } else if (command === 'fill-mask') {
-      const masks = await model.fillMask(texts[0], { topK: numberArg('top-k', values['top-k'], 1) });
+      const masks = await model.fillMask(first, { topK: numberArg('top-k', values['top-k'], 1) });
       result = masks;
-      if (asTable) text = fillMaskTable(texts[0], masks);
+      if (asTable) text = fillMaskTable(first, masks);
     } else {
       const results = await model.classify(texts, { batchSize });
       result = results.map((r, i) => ({ text: texts[i], ...r }));

@@ -112,11 +112,12 @@ const QUANTIFIER = /^\{(\d+)(,(\d*))?\}/;
  * their cost is bounded by a power of the text length.
  */
 export function catastrophicRegex(source: string): string | null {
-  const stack: Group[] = [{ unbounded: false, alternation: false }];
+  const root: Group = { unbounded: false, alternation: false };
+  const stack: Group[] = []; // the open groups, innermost last
   let last: Group | 'atom' | null = null;
   for (let i = 0; i < source.length; i++) {
     const c = source[i];
-    const top = stack[stack.length - 1];
+    const top = stack.at(-1) ?? root;
     if (c === '\\') {
       const next = source[i + 1];
       i++;
@@ -133,13 +134,13 @@ export function catastrophicRegex(source: string): string | null {
         i++;
         if (source[i + 1] === '<' && (source[i + 2] === '=' || source[i + 2] === '!')) i += 2;
         else if (source[i + 1] === '<') i = Math.max(i, source.indexOf('>', i));
-        else while (i + 1 < source.length && !':=!'.includes(source[i])) i++;
+        else while (i + 1 < source.length && !':=!'.includes(source.charAt(i))) i++;
       }
       stack.push({ unbounded: false, alternation: false });
       last = null;
     } else if (c === ')') {
-      const group = stack.length > 1 ? stack.pop()! : top;
-      const parent = stack[stack.length - 1];
+      const group = stack.pop() ?? root; // an unmatched ) closes nothing
+      const parent = stack.at(-1) ?? root;
       parent.unbounded ||= group.unbounded;
       parent.alternation ||= group.alternation;
       last = group;

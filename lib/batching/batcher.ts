@@ -199,10 +199,10 @@ export class Batcher {
   #schedule(afterRun = false): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    while (this.#running === 0 && this.#waiting.length > 0) {
-      const batch = this.#pick();
+    for (let oldest = this.#waiting[0]; this.#running === 0 && oldest !== undefined; oldest = this.#waiting[0]) {
+      const batch = this.#pick(oldest);
       const rows = batch.reduce((n, r) => n + r.inputs.batch, 0);
-      const waited = performance.now() - this.#waiting[0].arrived;
+      const waited = performance.now() - oldest.arrived;
       const wait = this.#company > 0.5 ? Math.min(this.options.maxWaitMs, this.#forwardMs ?? Infinity) : 0;
       if (!afterRun && rows < this.options.maxBatchSize && waited < wait) {
         this.#timer = setTimeout(() => this.#schedule(), wait - waited);
@@ -214,13 +214,13 @@ export class Batcher {
   }
 
   /**
-   * The oldest request and the waiting requests that may share its forward (same logits option; same length
+   * The oldest request (the first waiting) and the waiting requests that may share its forward (same logits option; same length
    * when padding would change a result), nearest length first to limit padding, up to maxBatchSize rows.
    */
-  #pick(): Request[] {
-    const [oldest, ...rest] = this.#waiting;
+  #pick(oldest: Request): Request[] {
     const seq = oldest.inputs.seq;
-    const candidates = rest
+    const candidates = this.#waiting
+      .slice(1)
       .filter((r) => r.logits === oldest.logits && (!this.#equalLengthsOnly || r.inputs.seq === seq))
       .sort((a, b) => Math.abs(a.inputs.seq - seq) - Math.abs(b.inputs.seq - seq) || a.arrived - b.arrived);
     const batch = [oldest];
@@ -237,10 +237,11 @@ export class Batcher {
     this.#running++;
     for (const r of batch) this.#release(r);
     try {
-      if (batch.length === 1) {
-        const r = batch[0];
-        this.#count(r.inputs, 1);
-        r.resolve(await this.#timed(this.#run(r.inputs, { logits: r.logits })));
+      const [first, ...others] = batch;
+      if (first === undefined) return;
+      if (others.length === 0) {
+        this.#count(first.inputs, 1);
+        first.resolve(await this.#timed(this.#run(first.inputs, { logits: first.logits })));
         return;
       }
       const { inputs, slots } = mergeInputs(
@@ -248,8 +249,9 @@ export class Batcher {
         this.#padId,
       );
       this.#count(inputs, batch.length);
-      const out = await this.#timed(this.#run(inputs, { logits: batch[0].logits }));
-      batch.forEach((r, i) => r.resolve(splitOutputs(out, inputs, slots[i], this.#config)));
+      const out = await this.#timed(this.#run(inputs, { logits: first.logits }));
+      // mergeInputs returns one slot per part, in order: slots[i] is batch[i]'s.
+      batch.forEach((r, i) => r.resolve(splitOutputs(out, inputs, slots[i]!, this.#config)));
     } catch (err) {
       for (const r of batch) r.reject(err);
     } finally {
@@ -272,7 +274,8 @@ export class Batcher {
     s.requests += requests;
     s.rows += inputs.batch;
     s.paddedTokens += inputs.batch * inputs.seq;
-    s.batchRows[BATCH_ROW_BOUNDS.findIndex((b) => inputs.batch <= b)]++;
+    const bucket = BATCH_ROW_BOUNDS.findIndex((b) => inputs.batch <= b); // the last bound is Infinity
+    s.batchRows[bucket] = (s.batchRows[bucket] ?? 0) + 1;
   }
 
   #release(r: Request): void {

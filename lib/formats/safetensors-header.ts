@@ -164,10 +164,9 @@ export function parseHeader(json: Buffer, fileSize: number, source: string): Saf
   const sorted = [...tensors.values()]
     .filter((t) => t.end > t.begin)
     .sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < sorted.length; i++) {
+  for (const [i, cur] of sorted.entries()) {
     const prev = sorted[i - 1];
-    const cur = sorted[i];
-    if (cur.begin < prev.end) {
+    if (prev !== undefined && cur.begin < prev.end) {
       throw invalid(
         source,
         `tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${cur.name}" [${cur.begin}, ${cur.end}] overlap`,

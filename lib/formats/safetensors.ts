@@ -153,17 +153,17 @@ export class SafetensorsFile implements TensorSource {
     const converted = this.#converted.get(e.numel * 4);
     const out = new Float32Array(converted, 0, e.numel);
     if (e.dtype === 'F64') {
-      const src = new Float64Array(raw, 0, e.numel);
-      for (let i = 0; i < e.numel; i++) out[i] = src[i];
+      out.set(new Float64Array(raw, 0, e.numel)); // rounds each value to float32, as an assignment does
     } else if (e.dtype === 'F16') {
       const src = new Uint16Array(raw, 0, e.numel);
       const table = f16Table();
-      for (let i = 0; i < e.numel; i++) out[i] = table[src[i]];
+      // i < numel, the length of src and out; the table has an entry for each of the 65536 uint16 values.
+      for (let i = 0; i < e.numel; i++) out[i] = table[src[i]!]!;
     } else {
       // bf16 is the upper half of a float32
       const src = new Uint16Array(raw, 0, e.numel);
       const bits = new Uint32Array(converted, 0, e.numel);
-      for (let i = 0; i < e.numel; i++) bits[i] = src[i] << 16;
+      for (let i = 0; i < e.numel; i++) bits[i] = src[i]! << 16; // i < numel, as above
     }
     return out;
   }

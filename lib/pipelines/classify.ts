@@ -3,7 +3,7 @@ import { ErrorCode, FffError } from '../errors';
 import type { TokenizerInput } from '../tokenizer';
 import type { BatchOptions, PipelineHost } from './host';
 import { runBatched, textList } from './host';
-import { softmax } from './math';
+import { softmax, topKEntries } from './math';
 
 export interface ClassifyResult {
   /** The most probable label (first of equals). */
@@ -36,10 +36,12 @@ export async function classify(
     const logits = out.logits;
     if (logits === undefined) throw new FffError(ErrorCode.INTERNAL, 'The encoder returned no classification logits');
     // logits: [batch, L]
-    const probs = softmax(logits, row * L, L);
-    let best = 0;
-    for (let i = 1; i < L; i++) if (probs[i] > probs[best]) best = i;
-    results[index] = { label: config.labels[best], score: probs[best], scores: Array.from(probs) };
+    const scores = Array.from(softmax(logits, row * L, L));
+    const [best] = topKEntries(scores, 1);
+    const label = best && config.labels[best.index];
+    if (best === undefined || label === undefined)
+      throw new FffError(ErrorCode.INTERNAL, `The encoder returned ${scores.length} scores for ${L} labels`);
+    results[index] = { label, score: best.value, scores };
   });
   return results;
 }

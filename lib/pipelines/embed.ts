@@ -39,8 +39,12 @@ export async function embed(
     } else {
       const n = encoding.ids.length;
       const acc = new Float64Array(H);
-      for (let s = 0; s < n; s++) for (let h = 0; h < H; h++) acc[h] += out.lastHiddenState[base + s * H + h];
-      for (let h = 0; h < H; h++) v[h] = acc[h] / n;
+      for (let s = 0; s < n; s++) {
+        out.lastHiddenState.subarray(base + s * H, base + (s + 1) * H).forEach((x, h) => {
+          acc[h] = (acc[h] ?? 0) + x; // h < H = acc.length
+        });
+      }
+      v.set(acc.map((a) => a / n));
     }
     result[index] = normalize ? l2Normalize(v) : v;
   });

@@ -6,7 +6,7 @@
 import { expectSignal } from '../batching/batcher';
 import { ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
 import type { PipelineHost } from './host';
-import { softmax, topK as topKOf } from './math';
+import { softmax, topKEntries } from './math';
 
 export interface FillMaskOptions {
   /** Candidates per mask (default 5). */
@@ -66,13 +66,13 @@ export async function fillMask(
   return positions.map((p) => {
     // logits: [1, seq, V]; row p
     const probs = softmax(logits, p * V, V);
-    return topKOf(probs, k).map((tokenId) => {
+    return topKEntries(probs, k).map(({ index: tokenId, value: score }) => {
       const ids = enc.ids.slice();
       ids[p] = tokenId;
       return {
         token: tokenizer.idToToken(tokenId) ?? '',
         tokenId,
-        score: probs[tokenId],
+        score,
         sequence: tokenizer.decode(shown(ids), { skipSpecialTokens: false }),
       };
     });

@@ -44,15 +44,19 @@ export function batchSizeOf(options: BatchOptions): number {
  * a batch never mixes lengths (for heads whose result depends on padding, as crammedBERT's avg pooler).
  */
 export function planBatches(lengths: readonly number[], batchSize: number, sameLength = false): number[][] {
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
+  const order = lengths
+    .map((length, index) => ({ length, index }))
+    .sort((a, b) => a.length - b.length || a.index - b.index);
   const batches: number[][] = [];
   let current: number[] = [];
-  for (const i of order) {
-    if (current.length === batchSize || (sameLength && current.length > 0 && lengths[current[0]] !== lengths[i])) {
+  let currentLength = 0;
+  for (const { length, index } of order) {
+    if (current.length === batchSize || (sameLength && current.length > 0 && currentLength !== length)) {
       batches.push(current);
       current = [];
     }
-    current.push(i);
+    if (current.length === 0) currentLength = length;
+    current.push(index);
   }
   if (current.length > 0) batches.push(current);
   return batches;
@@ -91,8 +95,10 @@ export async function runBatched(
     batchSize,
     options.sameLength,
   )) {
+    // planBatches returns indices of `encodings`, each once
+    const texts = indices.map((index) => ({ index, encoding: encodings[index] as Encoding }));
     const batch = padBatch(
-      indices.map((i) => encodings[i]),
+      texts.map((t) => t.encoding),
       tokenizer.padId,
     );
     const inputs: EncoderInputs = {
@@ -103,6 +109,6 @@ export async function runBatched(
     };
     if (host.config.typeVocabSize > 0) inputs.tokenTypeIds = batch.tokenTypeIds;
     const out = await host.runEncoder(inputs, { logits: options.logits, signal: options.signal });
-    indices.forEach((index, row) => take(out, row, index, encodings[index], batch.seq));
+    texts.forEach(({ index, encoding }, row) => take(out, row, index, encoding, batch.seq));
   }
 }

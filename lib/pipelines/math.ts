@@ -2,32 +2,34 @@
 
 /** softmax(x[offset .. offset+n)) in float64 (max subtracted first). */
 export function softmax(x: Float32Array, offset = 0, n = x.length - offset): Float64Array {
+  const xs = x.subarray(offset, offset + n);
   let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, x[offset + i]);
-  const out = new Float64Array(n);
+  for (const v of xs) max = Math.max(max, v);
+  const out = Float64Array.from(xs, (v) => Math.exp(v - max));
   let sum = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = Math.exp(x[offset + i] - max);
-    sum += out[i];
-  }
-  for (let i = 0; i < n; i++) out[i] /= sum;
-  return out;
+  for (const e of out) sum += e;
+  return out.map((e) => e / sum);
 }
 
 /** Indices of the k largest values, largest first (ties: lower index first). */
 export function topK(values: ArrayLike<number>, k: number): number[] {
-  const best: number[] = [];
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (best.length === k && v <= values[best[k - 1]]) continue;
-    let j = Math.min(best.length, k - 1);
-    if (best.length < k) best.push(i);
-    while (j > 0 && values[best[j - 1]] < v) {
-      best[j] = best[j - 1];
+  return topKEntries(values, k).map((b) => b.index);
+}
+
+/** The k largest values and their indices, largest first (ties: lower index first). */
+export function topKEntries(values: ArrayLike<number>, k: number): Array<{ index: number; value: number }> {
+  const best: Array<{ index: number; value: number }> = []; // largest first
+  Array.from(values).forEach((value, index) => {
+    const last = best[k - 1]; // present once k values are held
+    if (last !== undefined && value <= last.value) return;
+    // Where the value enters: the end while fewer than k are held, else in place of the smallest.
+    let j = best.length < k ? best.push({ index, value }) - 1 : k - 1;
+    for (let prev = best[j - 1]; prev !== undefined && prev.value < value; prev = best[j - 1]) {
+      best[j] = prev;
       j--;
     }
-    best[j] = i;
-  }
+    best[j] = { index, value };
+  });
   return best;
 }
 
@@ -36,6 +38,10 @@ export function l2Normalize(v: Float32Array): Float32Array {
   let sq = 0;
   for (const x of v) sq += x * x;
   const norm = Math.sqrt(sq);
-  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] /= norm;
+  if (norm > 0) {
+    v.forEach((x, i) => {
+      v[i] = x / norm;
+    });
+  }
   return v;
 }

@@ -4,6 +4,7 @@
  * length, with every message naming the argument, what was expected and what came.
  */
 
+import { checkSequenceLength, checkTokenValues } from './bert/inputs';
 import type { BertConfig, EncoderInputs } from './bert/types';
 import { describe, ErrorCode, FffError, invalidArgument } from './errors';
 import { checkBatchTokens } from './limits';
@@ -118,19 +119,6 @@ function sameShape(name: string, m: Matrix, ids: Matrix): void {
   }
 }
 
-/** Every value of `m` in [0, limit); `code` for the error. */
-function checkRange(name: string, m: Matrix, limit: number, what: string, code: FffError['code']): void {
-  for (let i = 0; i < m.data.length; i++) {
-    const v = m.data[i];
-    if (v < 0 || v >= limit) {
-      throw new FffError(
-        code,
-        `Expected ${name}[${Math.floor(i / m.seq)}][${i % m.seq}] to be ${what} in [0, ${limit - 1}] but received ${v}`,
-      );
-    }
-  }
-}
-
 /** Validates Model.forward inputs against the model and lays them out for the encoder. */
 export function normalizeInputs(inputs: unknown, config: BertConfig): EncoderInputs {
   if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) {
@@ -139,34 +127,22 @@ export function normalizeInputs(inputs: unknown, config: BertConfig): EncoderInp
   const { inputIds, attentionMask, tokenTypeIds } = inputs as Record<string, unknown>;
   if (inputIds === undefined) throw invalidArgument('inputs.inputIds', 'a [batch, seq] matrix of token ids', inputIds);
   const ids = toMatrix('inputIds', inputIds);
-  if (ids.seq > config.maxPositions) {
-    throw new FffError(
-      ErrorCode.SEQUENCE_TOO_LONG,
-      `Expected inputIds rows of at most ${config.maxPositions} tokens (the model's maximum) but received ${ids.seq}`,
-    );
-  }
-  checkRange('inputIds', ids, config.vocabSize, 'a token id', ErrorCode.TOKEN_OUT_OF_RANGE);
+  checkSequenceLength(config, ids.seq);
   let mask: Int32Array;
   if (attentionMask === undefined) {
     mask = new Int32Array(ids.data.length).fill(1);
   } else {
     const m = toMatrix('attentionMask', attentionMask);
     sameShape('attentionMask', m, ids);
-    checkRange('attentionMask', m, 2, '0 or 1, i.e.', ErrorCode.INVALID_ARGUMENT);
     mask = m.data;
   }
   const out: EncoderInputs = { batch: ids.batch, seq: ids.seq, inputIds: ids.data, attentionMask: mask };
   if (tokenTypeIds !== undefined) {
     const t = toMatrix('tokenTypeIds', tokenTypeIds);
     sameShape('tokenTypeIds', t, ids);
-    checkRange(
-      'tokenTypeIds',
-      t,
-      Math.max(1, config.typeVocabSize),
-      config.typeVocabSize === 0 ? 'a token type (this model has none: only 0)' : 'a token type',
-      ErrorCode.INVALID_ARGUMENT,
-    );
-    if (config.typeVocabSize > 0) out.tokenTypeIds = t.data;
+    out.tokenTypeIds = t.data;
   }
+  checkTokenValues(config, out);
+  if (config.typeVocabSize === 0) delete out.tokenTypeIds; // only zeros, checked: the encoder takes none
   return out;
 }

@@ -123,7 +123,7 @@ export class Model implements PipelineHost {
 
   /** @internal used by loadModel */
   enableBatching(options: BatchingOptions): void {
-    this.#batcher = new Batcher(this.config, (inputs, o) => this.#live().forward(inputs, o), options);
+    this.#batcher = new Batcher(this.config, (inputs, o) => this.#live().forwardChecked(inputs, o), options);
   }
 
   /**
@@ -178,6 +178,7 @@ export class Model implements PipelineHost {
     return this.#tokenizer;
   }
 
+  /** Inputs checked by normalizeInputs or made by the tokenizer: the encoder does not check them again. */
   runEncoder(
     inputs: EncoderInputs,
     options: EncoderForwardOptions & { signal?: AbortSignal },
@@ -185,7 +186,7 @@ export class Model implements PipelineHost {
     const { signal, ...forwardOptions } = options;
     if (this.#batcher) return this.#batcher.submit(inputs, forwardOptions, signal);
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    return this.#live().forward(inputs, forwardOptions);
+    return this.#live().forwardChecked(inputs, forwardOptions);
   }
 
   #live(): NativeEncoder {

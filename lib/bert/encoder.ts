@@ -9,10 +9,11 @@
  */
 import { describe, ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
 import { Disposable, expectOptions } from '../layers/common';
-import { allocFloat32, checkBatchTokens } from '../limits';
+import { allocFloat32 } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
 import { checkpointKeys, hfPrefix } from './checkpoint-keys';
+import { checkEncoderInputs } from './inputs';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
 
 export type EncoderProfile = NativeBertProfile;
@@ -49,6 +50,12 @@ export interface NativeEncoder {
   forward(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs>;
   /** Same as forward(), on the calling thread. */
   forwardSync(inputs: EncoderInputs, options?: EncoderForwardOptions): EncoderOutputs;
+  /**
+   * @internal forward() without the check of `inputs`, for Model: its inputs were checked against this config
+   * when the user's call came (normalizeInputs) or made by its tokenizer; the native core still checks what
+   * memory safety needs.
+   */
+  forwardChecked(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs>;
   /** Wall time per stage (and per layer) accumulated since creation or resetProfile(). */
   profile(): EncoderProfile;
   resetProfile(): void;
@@ -190,51 +197,6 @@ function checkNormFactors(config: BertConfig, tensors: TensorSource, names: Set<
   }
 }
 
-function checkInputs(config: BertConfig, inputs: EncoderInputs): { batch: number; seq: number } {
-  const o = expectOptions('inputs', inputs);
-  if (inputs === undefined) throw invalidArgument('inputs', 'an object', inputs);
-  const batch = expectInteger('inputs.batch', o.batch, 1, 2 ** 31);
-  const seq = expectInteger('inputs.seq', o.seq, 1, 2 ** 31);
-  if (seq > config.maxPositions) {
-    throw new FffError(
-      ErrorCode.SEQUENCE_TOO_LONG,
-      `The sequence length ${seq} exceeds the model's maximum of ${config.maxPositions}`,
-    );
-  }
-  checkBatchTokens('inputs', batch, seq);
-  const n = batch * seq;
-  const ints = (field: string, value: unknown, limit: number, code: ErrorCode, what: string): void => {
-    if (!(value instanceof Int32Array))
-      throw invalidArgument(`inputs.${field}`, 'an Int32Array', value, ErrorCode.INVALID_TYPE);
-    if (value.length !== n) {
-      throw new FffError(
-        ErrorCode.INVALID_LENGTH,
-        `Expected inputs.${field} to have length ${n} (batch ${batch} x seq ${seq}) but received length ${value.length}`,
-      );
-    }
-    for (let t = 0; t < n; t++) {
-      if (value[t] < 0 || value[t] >= limit) {
-        const b = Math.floor(t / seq);
-        throw new FffError(
-          code,
-          `inputs.${field}[${b}, ${t % seq}] (batch ${b}, position ${t % seq}) = ${value[t]} is outside ${what} [0, ${limit})`,
-        );
-      }
-    }
-  };
-  ints('inputIds', o.inputIds, config.vocabSize, ErrorCode.TOKEN_OUT_OF_RANGE, 'the vocabulary');
-  ints('attentionMask', o.attentionMask, 2, ErrorCode.INVALID_ARGUMENT, 'the mask values');
-  if (o.tokenTypeIds !== undefined)
-    ints(
-      'tokenTypeIds',
-      o.tokenTypeIds,
-      Math.max(1, config.typeVocabSize),
-      ErrorCode.INVALID_ARGUMENT,
-      'the token types',
-    );
-  return { batch, seq };
-}
-
 class Encoder implements NativeEncoder {
   readonly config: BertConfig;
   readonly dtype: DenseDtype;
@@ -257,7 +219,15 @@ class Encoder implements NativeEncoder {
   }
 
   /** The ids, mask and types are copied when the call starts; the outputs are new arrays. */
-  async forward(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs> {
+  forward(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs> {
+    try {
+      return this.forwardChecked(checkEncoderInputs(this.config, inputs), options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async forwardChecked(inputs: EncoderInputs, options?: EncoderForwardOptions): Promise<EncoderOutputs> {
     const site = callSite();
     const { handle, args, logits, pooler } = this.#prepare(inputs, options);
     const r = await nativeResult(handle.forward({ ...args, outLogits: logits > 0, outPooler: pooler > 0 }), site);
@@ -268,7 +238,7 @@ class Encoder implements NativeEncoder {
   }
 
   forwardSync(inputs: EncoderInputs, options?: EncoderForwardOptions): EncoderOutputs {
-    const { handle, args, hidden, logits, pooler } = this.#prepare(inputs, options);
+    const { handle, args, hidden, logits, pooler } = this.#prepare(checkEncoderInputs(this.config, inputs), options);
     const outputs: EncoderOutputs = { lastHiddenState: allocFloat32(hidden, 'lastHiddenState') };
     if (logits > 0) outputs.logits = allocFloat32(logits, 'the logits');
     if (pooler > 0) outputs.poolerOutput = allocFloat32(pooler, 'poolerOutput');
@@ -293,14 +263,14 @@ class Encoder implements NativeEncoder {
     this.#native.dispose();
   }
 
-  /** The native inputs, and the length of each output wanted (0: none). */
+  /** The native inputs (checked), and the length of each output wanted (0: none). */
   #prepare(inputs: EncoderInputs, options: EncoderForwardOptions | undefined) {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
     if (o.logits !== undefined && typeof o.logits !== 'boolean')
       throw invalidArgument('options.logits', 'a boolean', o.logits);
     const c = this.config;
-    const { batch, seq } = checkInputs(c, inputs);
+    const { batch, seq } = inputs;
     const wantLogits = o.logits !== false;
     const logits =
       c.head === 'mlm' && wantLogits

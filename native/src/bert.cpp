@@ -441,33 +441,26 @@ BertStatus BertModel::check_inputs(const BertInputs& in) const {
   const BertConfig& c = impl_->cfg;
   if (in.batch < 1 || in.seq < 1) return status(BertErrc::invalid_argument, "batch and seq must be >= 1");
   if (in.seq > c.max_positions) {
-    return status(BertErrc::sequence_too_long, "The sequence length " + std::to_string(in.seq) +
-                                                   " exceeds the model's maximum of " +
-                                                   std::to_string(c.max_positions));
+    return status(BertErrc::sequence_too_long, "Expected inputIds rows of at most " + std::to_string(c.max_positions) +
+                                                   " tokens (the model's maximum) but received " +
+                                                   std::to_string(in.seq));
   }
   if (!in.input_ids || !in.attention_mask)
     return status(BertErrc::invalid_argument, "inputIds and attentionMask are required");
-  const int64_t types = c.type_vocab > 0 ? c.type_vocab : 1;
-  auto where = [&](int64_t t) {
-    return "[" + std::to_string(t / in.seq) + ", " + std::to_string(t % in.seq) + "] (batch " +
-           std::to_string(t / in.seq) + ", position " + std::to_string(t % in.seq) + ")";
+  // The message of lib/bert/inputs.ts checkRange, for what lib/ did not check (memory safety: the ids and the
+  // token types index tables).
+  auto outside = [&](const char* name, int64_t t, int32_t v, const char* what, int64_t limit) {
+    return "Expected " + std::string(name) + "[" + std::to_string(t / in.seq) + "][" + std::to_string(t % in.seq) +
+           "] to be " + what + " in [0, " + std::to_string(limit - 1) + "] but received " + std::to_string(v);
   };
+  const int64_t types = c.type_vocab > 0 ? c.type_vocab : 1;
   for (int64_t t = 0; t < in.batch * in.seq; ++t) {
     const int32_t id = in.input_ids[t];
-    if (id < 0 || id >= c.vocab) {
-      return status(BertErrc::token_out_of_range, "inputIds" + where(t) + " = " + std::to_string(id) +
-                                                      " is outside the vocabulary [0, " + std::to_string(c.vocab) +
-                                                      ")");
-    }
-    const int32_t mk = in.attention_mask[t];
-    if (mk != 0 && mk != 1) {
-      return status(BertErrc::invalid_argument,
-                    "attentionMask" + where(t) + " = " + std::to_string(mk) + " must be 0 or 1");
-    }
+    if (id < 0 || id >= c.vocab)
+      return status(BertErrc::token_out_of_range, outside("inputIds", t, id, "a token id", c.vocab));
     if (in.token_type_ids && (in.token_type_ids[t] < 0 || in.token_type_ids[t] >= types)) {
-      return status(BertErrc::invalid_argument, "tokenTypeIds" + where(t) + " = " +
-                                                    std::to_string(in.token_type_ids[t]) + " is outside [0, " +
-                                                    std::to_string(types) + ")");
+      return status(BertErrc::invalid_argument,
+                    outside("tokenTypeIds", t, in.token_type_ids[t], "a token type", types));
     }
   }
   return {};

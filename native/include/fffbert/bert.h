@@ -59,7 +59,7 @@ enum class BertErrc : int {
   ok = 0,
   invalid_model,       // configuration, unknown tensor name, tensor set twice, missing tensors at finalize
   invalid_shape,       // a tensor's shape differs from the expected one
-  invalid_argument,    // forward: mask values, token types, outputs the model cannot produce
+  invalid_argument,    // forward: token types, outputs the model cannot produce
   token_out_of_range,  // forward: an id outside [0, vocab)
   sequence_too_long,   // forward: seq > max_positions
   out_of_memory,
@@ -129,7 +129,8 @@ class BertModel {
   // Bytes of weights held (packed and plain).
   int64_t weight_bytes() const;
 
-  // Validates ids, mask, token types and seq against the model (cheap; forward assumes it passed).
+  // Checks what memory safety needs: seq <= max_positions, ids in [0, vocab), token types in [0, type_vocab)
+  // (cheap; forward assumes it passed). Mask values are lib/'s check (lib/bert/inputs.ts): any non-zero attends.
   BertStatus check_inputs(const BertInputs& in) const;
   // Runs the encoder with `isa` on `pool`. Requires finalize() and check_inputs(). The scratch workspace is kept
   // per model and grown to the batch*seq a forward needs; after a forward it is freed when it holds more than

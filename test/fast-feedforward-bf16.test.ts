@@ -13,14 +13,12 @@
  * most 2u + u^2, so the probes hold it to the same bound with that in place of u. Its own tests (rounding of x,
  * bitwise agreement with 'bf16' on the rounded x where the dots are widened) are in fast-feedforward-bf16-dot.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SafetensorsFile } from '../lib/formats/safetensors';
 import { ErrorCode, FastFeedforward, isa, setIsa } from '../lib/index';
 import { native } from '../lib/native';
+import { loadFffProbe } from './helpers/fff-probe';
 import { buildFff, expectStrategiesAndThreadsBitwise, fffOptions, restoreRuntimeAfterAll } from './helpers/layers';
-import { type FffWeights, firstBitDifference, gelu, randomArray, randomFff, rng } from './helpers/reference';
+import { firstBitDifference, gelu, randomArray, randomFff, rng } from './helpers/reference';
 
 const U = 2 ** -8;
 const supported = isa().supported;
@@ -121,10 +119,6 @@ describe('bf16: strategies, threads and sync/async agree bitwise', () => {
   }
 });
 
-function copyF32(file: SafetensorsFile, name: string): Float32Array {
-  return Float32Array.from(file.readF32(name)); // readF32 returns a reused scratch view
-}
-
 for (const [name, dtype, eps] of [
   ['ufb-tiny', 'bf16', U],
   ['ufb-tiny-k2', 'bf16', U],
@@ -132,32 +126,10 @@ for (const [name, dtype, eps] of [
   ['ufb-tiny-k2', 'bf16-dot', 2 * U + U * U],
 ] as const) {
   describe(`${name}: fff_layer0 probe with ${dtype} weights`, () => {
-    const dir = path.join(__dirname, 'fixtures', name);
-    const arch = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).arch;
-    const K: number = arch.intermed_size;
-    const D: number = arch.intermed_depth;
-    const H: number = arch.hidden_size;
-    const model = SafetensorsFile.open(path.join(dir, 'model.safetensors'));
-    const ref = SafetensorsFile.open(path.join(dir, 'reference.safetensors'));
-    const w: FffWeights = {
-      I: H,
-      O: H,
-      D,
-      K,
-      wIn: copyF32(model, 'encoder.layers.0.ffn.linear_in.weight'),
-      bIn: copyF32(model, 'encoder.layers.0.ffn.linear_in.bias'),
-      wOut: copyF32(model, 'encoder.layers.0.ffn.linear_out.weight'),
-    };
+    const { weights: w, x, expected, rows, paths: expectedPaths } = loadFffProbe(name);
+    const { K, D, I: H } = w;
     const layer = buildFff(w, dtype);
-    const x = copyF32(ref, 'fff_layer0_input');
-    const expected = copyF32(ref, 'fff_layer0_output');
-    const rows = x.length / H;
-    const expectedPaths = Int32Array.from(ref.readTensor('fff_layer0_paths').data as BigInt64Array, Number);
-    afterAll(() => {
-      layer.dispose();
-      model.close();
-      ref.close();
-    });
+    afterAll(() => layer.dispose());
     const nodes = 2 ** (D + 1) - 1;
     const L = D + 1;
     /** float64 logit and its |terms| scale A at flat node r for token t. */

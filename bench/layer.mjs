@@ -166,7 +166,12 @@ const FFF_DTYPES = ['f32', 'bf16', 'bf16-dot'];
 const configs = [];
 for (const threads of threadList) {
   if (args.limit && only.includes('fff'))
-    configs.push({ family: 'probe', impl: 'limit probes', threads, job: { kind: 'probe', dtypes: FFF_DTYPES } });
+    configs.push({
+      family: 'probe',
+      impl: 'limit probes',
+      threads,
+      job: { kind: 'probe', dtypes: FFF_DTYPES, tokens: tokensList },
+    });
   for (const tokens of tokensList) {
     if (only.includes('fff')) {
       for (const isa of isaInfo.supported.filter((i) => !args.isa || args.isa.includes(i))) {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the benchmark, without types
-import { fffLimit, layerBytes } from '../bench/lib/limit.mjs';
+import { fffLimit, layerBytes, workingSetBytes } from '../bench/lib/limit.mjs';
 import { native } from '../lib/native';
 
 const probes = (over: Record<string, number> = {}) => ({
@@ -32,10 +32,24 @@ describe('fffLimit', () => {
     // Half of a 1 MB L2 holds levels 0-5 of fp32 rows (63 nodes x 6 KB), not level 6.
     expect(l128.levelsInL2).toBe(6);
     expect(l2048.memBytesPerToken).toBeLessThan(l128.memBytesPerToken);
-    // At 128 tokens the lower levels' rows are nearly unique per token: at most 6 levels x 6 KB + x and y.
-    expect(l128.memBytesPerToken).toBeLessThanOrEqual(6 * 2 * 768 * 4 + 2 * 768 * 4);
+    // At 128 tokens the lower levels' rows are nearly unique per token: at most 6 levels x 6 KB + x once and y
+    // (its store and the read for ownership).
+    expect(l128.memBytesPerToken).toBeLessThanOrEqual(6 * 2 * 768 * 4 + 3 * 768 * 4);
     expect(l128.memBytesPerToken).toBeGreaterThan(4 * 2 * 768 * 4);
     expect(l128.us).toBeCloseTo((l128.memBytesPerToken / 1e9) * 1e6, 9);
+  });
+
+  it('takes the bandwidth measured at the working set of the call where there is one', () => {
+    const l = fffLimit(probes({ readLayer: 1e9, readAt: { 2048: 5e8 } } as never), 'f32', 2048);
+    expect(l.memUs).toBeCloseTo((l.memBytesPerToken / 5e8) * 1e6, 9);
+    expect(fffLimit(probes({ readLayer: 1e9 }), 'f32', 2048).memUs).toBeCloseTo(l.memUs / 2, 9);
+    // From 256 tokens on x is read twice (top levels, then its subtree): one more x (3 KB) per token, less the
+    // few bytes of rows that one more token shares.
+    const per = (t: number) => fffLimit(probes({ readLayer: 1e9 }), 'f32', t).memBytesPerToken;
+    expect(per(256) - per(255)).toBeGreaterThan(768 * 4 - 40);
+    expect(per(256) - per(255)).toBeLessThan(768 * 4);
+    expect(workingSetBytes('f32', 2048)).toBeGreaterThan(2048 * 2 * 768 * 4);
+    expect(workingSetBytes('f32', 2048)).toBeLessThan(layerBytes('f32') + 2048 * 2 * 768 * 4);
   });
 
   it('knows the layer sizes', () => {

@@ -55,11 +55,11 @@ const jobs = {
     return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
   },
   /** The roofline probes (lib/limit.mjs) at this thread count, at the best ISA. */
-  async probe({ threads, dtypes }) {
+  async probe({ threads, dtypes, tokens }) {
     const f = fffbert(threads);
     const l2Bytes = cacheSizes().l2 ?? 2 ** 20;
     return {
-      probes: measureProbes(loadNative(), { dtypes, l2Bytes, threads: f.threads() }),
+      probes: measureProbes(loadNative(), { dtypes, l2Bytes, threads: f.threads(), tokens }),
       info: { isa: f.isa().active, threads: f.threads() },
     };
   },

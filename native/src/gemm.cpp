@@ -298,7 +298,7 @@ void linear_forward(const PackedLinear& w, const float* x, int64_t M, int64_t ld
       e.residual = copy.data(), e.ldr = N;
     }
     linear_forward_lowp(w, x, M, ldx, y, ldy, e,
-                        LowpVariant{&int8_kernels_for(isa, M, N, K), &bf16_kernels_for(isa, M, N, K), true}, pool);
+                        LowpVariant{&int8_kernels_for(isa, M, N, K), &bf16_kernels_for(isa), true}, pool);
     return;
   }
   const DenseKernels& kern = dense_kernels_for(isa);

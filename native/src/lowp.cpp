@@ -110,7 +110,7 @@ const Int8Kernels& int8_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
   switch (isa) {
 #if defined(FFFBERT_HAVE_AVX512)
     case Isa::avx512:
-      if (f.avx512_vnni && amx_permitted() && !(M > 256 && K < 2048 && N >= 2048)) return avx512::int8_kernels_amx();
+      if (f.avx512_vnni && amx_permitted() && M != 1) return avx512::int8_kernels_amx();
       return f.avx512_vnni ? avx512::int8_kernels_vnni()
              : f.avx_vnni  ? avx2::int8_kernels_avxvnni()
                            : avx2::int8_kernels();
@@ -128,7 +128,7 @@ const Int8Kernels& int8_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
   }
 }
 
-const Bf16Kernels& bf16_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
+const Bf16Kernels& bf16_kernels_for(Isa isa) {
   if (!isa_supported(isa)) return scalar::bf16_kernels();
   const CpuFeatures& f = cpu_features();
   switch (isa) {

@@ -156,7 +156,7 @@ void check_threads(LinearDtype dtype) {
     if (!isa_supported(Isa(i))) continue;
     std::vector<float> ya(size_t(M * N)), yb(size_t(M * N));
     linear_forward(*w, x.data(), M, K, ya.data(), N, Epilogue{}, Isa(i), pool(2));
-    const Bf16Order order = bf16_kernels_for(Isa(i), M, N, K).order;  // the dispatched kernel's oracle
+    const Bf16Order order = bf16_kernels_for(Isa(i)).order;  // the dispatched kernel's oracle
     linear_forward_lowp(*w, x.data(), M, K, yb.data(), N, Epilogue{}, oracle(order), pool(1));
     CHECK_MSG(std::memcmp(ya.data(), yb.data(), ya.size() * 4) == 0, "linear_forward %s %s differs from scalar",
               isa_name(Isa(i)), dtype == LinearDtype::int8 ? "int8" : "bf16");

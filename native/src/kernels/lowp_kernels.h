@@ -99,12 +99,13 @@ struct LowpVariant {
 };
 int lowp_variants(LowpVariant* out, int capacity);
 // The kernel the drivers use for `isa` (the best one runnable within that tier; scalar when unsupported). int8 on
-// the avx512 tier: AMX when permitted, except for M > 256 rows with K < 2048 and N >= 2048 (there the AMX tile's
-// per-call overhead outweighs it: 1024 x 2304 x 768, 2 threads, 7.5 ms against VNNI's 6.5 on a Sapphire
-// Rapids-class Xeon; 1024 x 768 x 768: AMX 2.0 ms, VNNI 2.5); M = 0: the choice for small M (what isa() reports).
+// the avx512 tier: AMX when permitted, except for a single row (M = 1), where VNNI is as fast or faster (16-core
+// Xeon, 2 threads, bench/native/lowp_gemm.cpp: 768 x 3072, 29 us against AMX's 40; from M = 2 on AMX is equal
+// or faster, 1.3-1.9x at M >= 128 now that the tile configuration stays loaded between tiles). int8 results are
+// the same bits on either. M = 0: the choice for M > 1 (what isa() reports).
 const Int8Kernels& int8_kernels_for(Isa isa, int64_t M = 0, int64_t N = 0, int64_t K = 0);
-// bf16 on the avx512 tier: AMX-BF16 when permitted (see bf16_kernels_for in lowp.cpp for the shapes), else
-// vdpbf16ps, else widening.
-const Bf16Kernels& bf16_kernels_for(Isa isa, int64_t M = 0, int64_t N = 0, int64_t K = 0);
+// bf16 on the avx512 tier: AMX-BF16 whenever permitted (for every M: a row's bits then never depend on the batch
+// it came in, and vdpbf16ps is no faster even at M = 1), else vdpbf16ps, else widening.
+const Bf16Kernels& bf16_kernels_for(Isa isa);
 
 }  // namespace fffbert

@@ -9,7 +9,6 @@
 #include <limits>
 
 #include "bert_internal.h"
-#include "kernels/dense_kernels.h"
 
 namespace fffbert {
 namespace {
@@ -62,21 +61,6 @@ void trim(BertWorkspace& ws, int64_t tokens) {
     ws.tokens = ws.batch = 0;
     for (float** p : {&ws.h, &ws.x, &ws.qkv, &ws.ctx, &ws.ffn, &ws.mask, &ws.pool_in, &ws.pooled}) *p = nullptr;
   }
-}
-
-// h[r] += f[r], then y[r] = LN(h[r]) (row length H): the FFF's residual add fused into the next norm, one
-// pass and one pool job instead of two.
-void add_layernorm(float* h, const float* f, int64_t M, int64_t H, const float* gamma, const float* beta, float eps,
-                   float* y, Isa isa, ThreadPool& pool) {
-  const DenseKernels& kern = dense_kernels_for(isa);
-  pool.parallel_for(M, row_grain(H), [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* hr = h + r * H;
-      const float* fr = f + r * H;
-      for (int64_t j = 0; j < H; ++j) hr[j] += fr[j];
-      kern.layernorm_row(hr, H, gamma, beta, eps, y + r * H);
-    }
-  });
 }
 
 // Adds wall time to the stage totals and, for layer >= 0, to that layer's row.

@@ -1,4 +1,4 @@
-// Dense drivers besides GEMM and attention: the kernel-table selection, LayerNorm and GELU.
+// Dense drivers besides GEMM and attention: the kernel-table selection, LayerNorm (with a residual add) and GELU.
 #include "fffbert/dense.h"
 
 #include <algorithm>
@@ -6,6 +6,12 @@
 #include "kernels/dense_kernels.h"
 
 namespace fffbert {
+namespace {
+
+// Rows of at least ~16K elements per chunk: a 768-wide row takes ~0.3 us, a pool hand-off more.
+int64_t row_grain(int64_t n) { return std::max<int64_t>(1, 16384 / n); }
+
+}  // namespace
 
 const DenseKernels& dense_kernels_for(Isa isa) {
   switch (isa_runnable(isa)) {
@@ -26,10 +32,22 @@ void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float
                float* y, int64_t ldy, Isa isa, ThreadPool& pool) {
   if (rows <= 0 || n <= 0) return;
   const DenseKernels& kern = dense_kernels_for(isa);
-  // Rows of at least ~16K elements per chunk: a 768-wide row takes ~0.3 us, a pool hand-off more.
-  const int64_t grain = std::max<int64_t>(1, 16384 / n);
-  pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
+  pool.parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) kern.layernorm_row(x + r * ldx, n, gamma, beta, eps, y + r * ldy);
+  });
+}
+
+void add_layernorm(float* h, const float* f, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps,
+                   float* y, Isa isa, ThreadPool& pool) {
+  if (rows <= 0 || n <= 0) return;
+  const DenseKernels& kern = dense_kernels_for(isa);
+  pool.parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* hr = h + r * n;
+      const float* fr = f + r * n;
+      for (int64_t j = 0; j < n; ++j) hr[j] += fr[j];
+      kern.layernorm_row(hr, n, gamma, beta, eps, y + r * n);
+    }
   });
 }
 

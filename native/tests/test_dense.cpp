@@ -391,6 +391,37 @@ TEST(dense_layernorm) {
   }
 }
 
+TEST(dense_add_layernorm) {
+  // The residual add fused into the norm: h ends as the float sums h + f and y bitwise as layernorm() of them,
+  // on every ISA, in place (y == h) and not, with 1 and 3 threads.
+  std::mt19937 rng(7);
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::scalar);
+  for (Isa isa : isas) {
+    int v = 0;
+    for (int64_t n : {1, 7, 16, 33, 768}) {
+      const int64_t rows = 1 + (v * 7) % 13;
+      const bool in_place = v % 2 == 0;
+      std::vector<float> h = random_vec(rng, size_t(rows * n), -3.0f, 5.0f);
+      const std::vector<float> f = random_vec(rng, size_t(rows * n), -2.0f, 2.0f);
+      const std::vector<float> g = random_vec(rng, size_t(n), 0.5f, 1.5f), b = random_vec(rng, size_t(n));
+      std::vector<float> sum(h.size()), want(h.size()), y(h.size(), 9.0f);
+      for (size_t i = 0; i < h.size(); ++i) sum[i] = h[i] + f[i];
+      layernorm(sum.data(), rows, n, n, g.data(), b.data(), 1e-5f, want.data(), n, isa, pool(1));
+      add_layernorm(h.data(), f.data(), rows, n, g.data(), b.data(), 1e-5f, in_place ? h.data() : y.data(), isa,
+                    pool(1 + 2 * (v % 2)));
+      const std::vector<float>& out = in_place ? h : y;
+      CHECK_MSG(std::memcmp(out.data(), want.data(), out.size() * 4) == 0, "%s add_layernorm n=%lld: y differs",
+                isa_name(isa), (long long)n);
+      if (!in_place) {
+        CHECK_MSG(std::memcmp(h.data(), sum.data(), h.size() * 4) == 0, "%s add_layernorm n=%lld: h != h + f",
+                  isa_name(isa), (long long)n);
+      }
+      ++v;
+    }
+  }
+}
+
 // --- Attention -----------------------------------------------------------------------------------------------
 
 namespace {

@@ -80,6 +80,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 void layernorm(const float* x, int64_t rows, int64_t n, int64_t ldx, const float* gamma, const float* beta, float eps,
                float* y, int64_t ldy, Isa isa, ThreadPool& pool);
 
+// h[r] += f[r] (a residual add, elementwise), then y[r] = LayerNorm(h[r]) as layernorm() computes it, over
+// contiguous rows of length n; one pass and one pool job instead of two. y may alias h; f must not.
+void add_layernorm(float* h, const float* f, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps,
+                   float* y, Isa isa, ThreadPool& pool);
+
 // y = GELU_erf(x) = x/2 (1 + erf(x / sqrt 2)), elementwise, in place allowed. The SIMD sets use a rational erf:
 // within 4 ulp for x >= 0 and 3 u |x| + 4 ulp absolute for x < 0 (u = 2^-24; native/tests/test_dense.cpp).
 void gelu(const float* x, float* y, int64_t n, Isa isa);

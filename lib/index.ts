@@ -12,13 +12,11 @@ export type {
   EncoderForwardOptions,
   EncoderInputs,
   EncoderOutputs,
-  TensorDtype,
-  TensorInfo,
-  TensorSource,
 } from './bert/types';
 export { ErrorCode, FffError } from './errors';
 export type { TensorData, TensorWithData } from './formats/safetensors';
 export { SafetensorsFile } from './formats/safetensors';
+export type { TensorDtype, TensorInfo, TensorSource } from './formats/tensors';
 export type { HubOptions, HubProgress } from './hub';
 export type { DenseFeedforwardTorchWeights, DenseForwardOptions } from './layers/dense-feedforward';
 export { DenseFeedforward } from './layers/dense-feedforward';

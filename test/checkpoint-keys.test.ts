@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkpointKeys, checkpointTable, hfPrefix, layerKeyPattern } from '../lib/bert/checkpoint-keys';
-import type { TensorSource } from '../lib/bert/types';
+import type { TensorSource } from '../lib/formats/tensors';
 import { native } from '../lib/native';
 import type { NativeBertConfig } from '../lib/native-types';
 import { architectures } from './helpers/architectures';

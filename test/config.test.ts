@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, parseConfigJson, resolveWithCheckpoint } from '../lib/bert/config';
-import type { TensorInfo, TensorSource } from '../lib/bert/types';
 import { SafetensorsFile } from '../lib/formats/safetensors';
+import type { TensorInfo, TensorSource } from '../lib/formats/tensors';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fffbert-cfg-'));

@@ -10,7 +10,8 @@
  * `{i}` is a layer index; `{p}` the prefix of an HF checkpoint's encoder keys (hfPrefix).
  */
 import { ErrorCode, FffError } from '../errors';
-import type { BertConfig, TensorSource } from './types';
+import type { TensorSource } from '../formats/tensors';
+import type { BertConfig } from './types';
 
 type Family = BertConfig['family'];
 type Table = Readonly<Record<string, readonly string[]>>;

@@ -10,9 +10,10 @@
 import * as path from 'node:path';
 import { ErrorCode, FffError } from '../errors';
 import { MAX_CONFIG_BYTES, pathExists, readJsonObject } from '../formats/files';
+import type { TensorSource } from '../formats/tensors';
 import { FFF_MAX_DEPTH } from '../limits';
 import { checkpointKey, hfPrefix, layerKeyPattern, presentKey } from './checkpoint-keys';
-import type { BertConfig, TensorSource } from './types';
+import type { BertConfig } from './types';
 
 type Json = Record<string, unknown>;
 

@@ -8,13 +8,14 @@
  * when it differs.
  */
 import { describe, ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
+import type { TensorSource } from '../formats/tensors';
 import { Disposable, expectOptions } from '../layers/common';
 import { allocFloat32 } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
 import { checkpointKeys, hfPrefix } from './checkpoint-keys';
 import { checkEncoderInputs } from './inputs';
-import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs, TensorSource } from './types';
+import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './types';
 
 export type EncoderProfile = NativeBertProfile;
 

@@ -1,6 +1,7 @@
 /**
- * The contract between the model loader (config parsing, checkpoint reading, tokenizer, pipelines) and the
- * native encoder: a normalised configuration and a source of tensors read one at a time.
+ * The contract between the model loader (config parsing, tokenizer, pipelines) and the native encoder: a
+ * normalised configuration and the encoder's inputs and outputs. Tensors come from a TensorSource
+ * (lib/formats/tensors.ts).
  */
 
 /** The sizes of a BERT encoder: shared by BertConfig and the native configuration (NativeBertConfig). */
@@ -40,28 +41,6 @@ export interface BertConfig extends BertSizes {
   padTokenId?: number;
   /** The raw config.json, for reference. */
   raw: Record<string, unknown>;
-}
-
-export type TensorDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
-
-export interface TensorInfo {
-  name: string;
-  dtype: TensorDtype;
-  shape: number[];
-}
-
-/**
- * Tensors of a checkpoint, read one at a time so that loading never holds the whole file twice.
- * Names are the checkpoint's own (e.g. `encoder.layers.0.ffn.linear_in.weight`, `bert.embeddings...`).
- */
-export interface TensorSource {
-  names(): string[];
-  info(name: string): TensorInfo | undefined;
-  /**
-   * The tensor converted to float32. The array may be a view of a scratch buffer that the next read reuses:
-   * consume it (the native side copies and packs) before reading another.
-   */
-  readF32(name: string): Float32Array;
 }
 
 /** A batch of token ids as the encoder takes it: [batch, seq] row-major int32. */

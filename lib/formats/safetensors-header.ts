@@ -6,8 +6,8 @@
  * may hold `__metadata__`: `{ [key]: string }`.
  */
 
-import type { TensorDtype, TensorInfo } from '../bert/types';
 import { ErrorCode, FffError } from '../errors';
+import type { TensorDtype, TensorInfo } from './tensors';
 
 /** Bytes per element of every dtype this reader knows. */
 export const DTYPE_BYTES: Readonly<Record<TensorDtype, number>> = {

@@ -1,16 +1,16 @@
 /**
  * A safetensors checkpoint read one tensor at a time with positioned reads (fs.readSync at the tensor's offset):
  * the file is never held whole in memory, so loading a 755 MB checkpoint costs the packed weights plus one
- * scratch buffer the size of the tensor being read. Implements TensorSource (lib/bert/types.ts).
+ * scratch buffer the size of the tensor being read. Implements TensorSource (./tensors.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { TensorDtype, TensorInfo, TensorSource } from '../bert/types';
 import { ErrorCode, FffError } from '../errors';
 import { fsError, openRegularFile } from './files';
 import type { SafetensorsHeader, TensorEntry } from './safetensors-header';
 import { parseHeader, parseHeaderLength } from './safetensors-header';
 import { ScratchBuffer } from './scratch-buffer';
+import type { TensorDtype, TensorInfo, TensorSource } from './tensors';
 
 /** A tensor in its own dtype. F16 and BF16 come as their raw bits (Uint16Array); BOOL as Uint8Array of 0/1. */
 export type TensorData =

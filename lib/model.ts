@@ -17,7 +17,6 @@ import { pathExists } from './formats/files';
 import { SafetensorsFile } from './formats/safetensors';
 import type { HubOptions } from './hub';
 import { HUB_OPTION_KEYS, resolveModelDir } from './hub';
-import { expectOptions } from './layers/common';
 import type { ForwardInputs } from './model-inputs';
 import { normalizeInputs } from './model-inputs';
 import type { ClassifyResult } from './pipelines/classify';
@@ -31,6 +30,7 @@ import type { IsaName } from './runtime';
 import { setIsa, setThreads } from './runtime';
 import type { TokenizerInput } from './tokenizer';
 import { BertTokenizer } from './tokenizer';
+import { expectOptions } from './util/options';
 
 export interface LoadModelOptions extends HubOptions {
   /** Size of the compute pool (process-wide, as setThreads()). */

@@ -9,10 +9,11 @@
  */
 import { describe, ErrorCode, expectInteger, FffError, invalidArgument } from '../errors';
 import type { TensorSource } from '../formats/tensors';
-import { Disposable, expectOptions } from '../layers/common';
 import { allocFloat32 } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
+import { Disposable } from '../util/disposable';
+import { expectOptions } from '../util/options';
 import { checkpointKeys, hfPrefix } from './checkpoint-keys';
 import { checkEncoderInputs } from './inputs';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './types';

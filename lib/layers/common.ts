@@ -60,7 +60,3 @@ export function matrixShape(name: string, weight: Float32Array, rows: unknown, c
   }
   return shape;
 }
-
-// Re-exported until lib/model.ts and lib/bert/encoder.ts import lib/util directly.
-export { Disposable } from '../util/disposable';
-export { expectOptions } from '../util/options';

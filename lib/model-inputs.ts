@@ -94,20 +94,18 @@ function toMatrix(name: string, value: unknown): Matrix {
     );
   }
   if (data instanceof Int32Array) return { batch, seq, data };
-  const out = new Int32Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v < BigInt(I32_MIN) || v > BigInt(I32_MAX)) {
-      throw invalidArgument(
-        `${name}[${Math.floor(i / seq)}][${i % seq}]`,
-        'a 32-bit integer',
-        v,
-        ErrorCode.TOKEN_OUT_OF_RANGE,
-      );
-    }
-    out[i] = Number(v);
+  const lo = BigInt(I32_MIN);
+  const hi = BigInt(I32_MAX);
+  const i = data.findIndex((v) => v < lo || v > hi);
+  if (i >= 0) {
+    throw invalidArgument(
+      `${name}[${Math.floor(i / seq)}][${i % seq}]`,
+      'a 32-bit integer',
+      data[i],
+      ErrorCode.TOKEN_OUT_OF_RANGE,
+    );
   }
-  return { batch, seq, data: out };
+  return { batch, seq, data: Int32Array.from(data, Number) };
 }
 
 function sameShape(name: string, m: Matrix, ids: Matrix): void {

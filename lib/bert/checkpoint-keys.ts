@@ -77,8 +77,8 @@ export function checkpointTable(family: Family): Table {
 
 /** The prefix of an HF checkpoint's encoder keys: 'bert.' (task models) or '' (some plain BertModel files). */
 export function hfPrefix(tensors: TensorSource): string {
-  const word = HF['embeddings.word.weight'][0];
-  return tensors.info(word.replace('{p}', 'bert.')) !== undefined ? 'bert.' : '';
+  const word = HF['embeddings.word.weight']?.[0];
+  return word !== undefined && tensors.info(word.replace('{p}', 'bert.')) !== undefined ? 'bert.' : '';
 }
 
 /** Candidate checkpoint keys of a core tensor name, first present wins; [] for a name the table lacks. */

@@ -189,8 +189,8 @@ function checkNormFactors(config: BertConfig, tensors: TensorSource, names: Set<
   const expected = 1 / Math.sqrt(config.headDim);
   for (const n of names) {
     if (!n.endsWith('.self_attention.norm_factor')) continue;
-    const v = tensors.readF32(n)[0];
-    if (!(Math.abs(v - expected) <= 1e-6 * expected)) {
+    const [v] = tensors.readF32(n);
+    if (v === undefined || !(Math.abs(v - expected) <= 1e-6 * expected)) {
       throw new FffError(
         ErrorCode.UNSUPPORTED_MODEL,
         `Unsupported ${n} = ${v}: expected 1/sqrt(headDim) = ${expected}`,

@@ -27,14 +27,12 @@ export function checkRange(
   what: string,
   code: FffError['code'],
 ): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v < 0 || v >= limit) {
-      throw new FffError(
-        code,
-        `Expected ${name}[${Math.floor(i / seq)}][${i % seq}] to be ${what} in [0, ${limit - 1}] but received ${v}`,
-      );
-    }
+  const i = data.findIndex((v) => v < 0 || v >= limit);
+  if (i >= 0) {
+    throw new FffError(
+      code,
+      `Expected ${name}[${Math.floor(i / seq)}][${i % seq}] to be ${what} in [0, ${limit - 1}] but received ${data[i]}`,
+    );
   }
 }
 

@@ -17,7 +17,7 @@ export interface NativeIsaInfo {
   features: Record<string, boolean>;
 }
 export type NativeInt8Kernel = 'amx-int8' | 'avx512-vnni' | 'avx-vnni' | 'avx2' | 'neon-i8mm' | 'neon-sdot' | 'scalar';
-export type NativeBf16Kernel = 'amx-bf16' | 'avx512-bf16' | 'widen-avx2' | 'widen-neon' | 'scalar';
+export type NativeBf16Kernel = 'amx-bf16' | 'avx512-bf16' | 'widen-avx2' | 'neon-bf16' | 'widen-neon' | 'scalar';
 
 /** 0 = automatic, 1 = per-token walk, 2 = batched (depth first, tokens grouped by node; fff.h). */
 export type NativeStrategy = 0 | 1 | 2;

@@ -64,7 +64,7 @@ describe('isa() reports the int8 / bf16 kernels', () => {
   it('names a kernel of the active set and the dot-product features', () => {
     const info = isa();
     expect(['amx-int8', 'avx512-vnni', 'avx-vnni', 'avx2', 'neon-i8mm', 'neon-sdot', 'scalar']).toContain(info.int8);
-    expect(['amx-bf16', 'avx512-bf16', 'widen-avx2', 'widen-neon', 'scalar']).toContain(info.bf16);
+    expect(['amx-bf16', 'avx512-bf16', 'widen-avx2', 'neon-bf16', 'widen-neon', 'scalar']).toContain(info.bf16);
     for (const f of [
       'avx512vnni',
       'avxvnni',
@@ -86,6 +86,7 @@ describe('isa() reports the int8 / bf16 kernels', () => {
       const amx = info.features.amxPermitted && info.features.amxBf16 && info.features.avx512vnni;
       expect(info.bf16).toBe(amx ? 'amx-bf16' : info.features.avx512bf16 ? 'avx512-bf16' : 'widen-avx2');
     }
+    if (info.active === 'neon') expect(info.bf16).toBe(info.features.neonBf16 ? 'neon-bf16' : 'widen-neon');
     if (info.active === 'scalar') expect([info.int8, info.bf16]).toEqual(['scalar', 'scalar']);
   });
 });

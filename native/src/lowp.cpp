@@ -100,6 +100,7 @@ int lowp_variants(LowpVariant* out, int capacity) {
   add(&neon::int8_kernels_sdot(), nullptr, isa_supported(Isa::neon) && cpu_features().neon_dotprod);
   add(&neon::int8_kernels_i8mm(), nullptr, isa_supported(Isa::neon) && cpu_features().neon_i8mm);
   add(nullptr, &neon::bf16_kernels(), isa_supported(Isa::neon));
+  add(nullptr, &neon::bf16_kernels_bf16(), isa_supported(Isa::neon) && cpu_features().neon_bf16);
 #endif
   return n;
 }
@@ -141,7 +142,7 @@ const Bf16Kernels& bf16_kernels_for(Isa isa) {
     case Isa::avx2: return avx2::bf16_kernels();
 #endif
 #if defined(FFFBERT_HAVE_NEON)
-    case Isa::neon: return neon::bf16_kernels();
+    case Isa::neon: return cpu_features().neon_bf16 ? neon::bf16_kernels_bf16() : neon::bf16_kernels();
 #endif
     default: return scalar::bf16_kernels();
   }

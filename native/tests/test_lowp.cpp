@@ -48,14 +48,18 @@ const char* variant_name(const LowpVariant& v, LinearDtype dtype) {
 }
 
 const char* order_name(Bf16Order o) {
-  return o == Bf16Order::odd_even ? "odd_even" : o == Bf16Order::even_odd ? "even_odd" : "amx_block16";
+  return o == Bf16Order::odd_even      ? "odd_even"
+         : o == Bf16Order::even_odd    ? "even_odd"
+         : o == Bf16Order::amx_block16 ? "amx_block16"
+                                       : "arm_bf16";
 }
 
 // The scalar oracle (no tile: the driver runs scalar::linear_*_naive) summing bf16 products in `order`.
 LowpVariant oracle(Bf16Order order = Bf16Order::odd_even) {
   static const Bf16Kernels orders[] = {{"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::odd_even},
                                        {"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::even_odd},
-                                       {"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::amx_block16}};
+                                       {"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::amx_block16},
+                                       {"scalar", Isa::scalar, 0, 0, nullptr, Bf16Order::arm_bf16}};
   return LowpVariant{&scalar::int8_kernels(), &orders[int(order)], true};
 }
 
@@ -170,32 +174,29 @@ TEST(lowp_bf16_kernels_vs_oracle) { check_grid(LinearDtype::bf16, 12); }
 TEST(lowp_int8_threads_and_dispatch_bitwise) { check_threads(LinearDtype::int8); }
 TEST(lowp_bf16_threads_and_dispatch_bitwise) { check_threads(LinearDtype::bf16); }
 
-// Which accumulation order the AMX-BF16 kernel follows: its output against the oracle in every Bf16Order on
-// awkward shapes (K pairs not a multiple of 16, single pairs, K = 768 / 3072), with operands spread over 2^+-8
-// so that the orders round differently. Prints each order's mismatches and largest ulp distance, and requires
-// the kernel's declared order (Bf16Kernels::order; FFFBERT_AMX_BF16_ORDER=odd_even|even_odd|amx_block16
-// overrides it, to try another) to match bitwise. Skipped, with the reason, where AMX-BF16 does not run.
-TEST(lowp_amx_bf16_order) {
+constexpr Bf16Order kOrders[] = {Bf16Order::odd_even, Bf16Order::even_odd, Bf16Order::amx_block16, Bf16Order::arm_bf16};
+
+// Which accumulation order a bf16 matrix-unit kernel follows: its output against the oracle in every Bf16Order
+// on awkward shapes (K pairs not a multiple of 16, single pairs, K = 768 / 3072), with operands spread over
+// 2^+-8 so that the orders round differently. Prints each order's mismatches and largest ulp distance, and
+// requires the kernel's declared order (Bf16Kernels::order; the environment variable `env` = odd_even |
+// even_odd | amx_block16 | arm_bf16 overrides it, to try another) to match bitwise. Skipped, with the reason,
+// where the kernel does not run.
+void check_bf16_order(const char* kernel, const char* env, const char* why_not) {
   LowpVariant all[16];
-  const int n = std::min(16, lowp_variants(all, 16));
-  const LowpVariant* amx = nullptr;
-  for (int i = 0; i < n; ++i) {
-    if (all[i].bf16 && std::strcmp(all[i].bf16->name, "amx-bf16") == 0) amx = &all[i];
+  const int count = std::min(16, lowp_variants(all, 16));
+  const LowpVariant* v = nullptr;
+  for (int i = 0; i < count; ++i) {
+    if (all[i].bf16 && std::strcmp(all[i].bf16->name, kernel) == 0) v = &all[i];
   }
-  if (!amx) {
-    std::printf("  skipped: amx-bf16 not compiled in (not x86-64)\n");
+  if (!v || !v->runnable) {
+    std::printf("  skipped: %s %s\n", kernel, v ? why_not : "is not compiled into this binary (other architecture)");
     return;
   }
-  if (!amx->runnable) {
-    const CpuFeatures& f = cpu_features();
-    std::printf("  skipped: amx-bf16 does not run here (AMX-BF16 %s, AVX512-VNNI %s, tiles granted by Linux %s)\n",
-                f.amx_bf16 ? "yes" : "no", f.avx512_vnni ? "yes" : "no", amx_permitted() ? "yes" : "no");
-    return;
-  }
-  Bf16Order expect = amx->bf16->order;
-  if (const char* env = std::getenv("FFFBERT_AMX_BF16_ORDER")) {
-    for (Bf16Order o : {Bf16Order::odd_even, Bf16Order::even_odd, Bf16Order::amx_block16}) {
-      if (std::strcmp(env, order_name(o)) == 0) expect = o;
+  Bf16Order expect = v->bf16->order;
+  if (const char* e = std::getenv(env)) {
+    for (Bf16Order o : kOrders) {
+      if (std::strcmp(e, order_name(o)) == 0) expect = o;
     }
   }
   std::mt19937 rng(21);
@@ -203,22 +204,22 @@ TEST(lowp_amx_bf16_order) {
   std::uniform_int_distribution<int> e(-8, 8);
   const int64_t shapes[][3] = {{1, 1, 2},   {3, 17, 1},   {5, 33, 31},   {16, 32, 32},  {17, 31, 33},
                                {7, 67, 67}, {33, 48, 64}, {13, 40, 768}, {4, 20, 3072}, {67, 67, 67}};
-  int64_t mismatches[3] = {0, 0, 0}, total = 0;
-  uint32_t max_ulp[3] = {0, 0, 0};
+  int64_t mismatches[4] = {0, 0, 0, 0}, total = 0;
+  uint32_t max_ulp[4] = {0, 0, 0, 0};
   for (const auto& sh : shapes) {
     const int64_t M = sh[0], N = sh[1], K = sh[2];
     std::vector<float> W(size_t(N * K)), x(size_t(M * K));
-    for (float& v : W) v = std::ldexp(u(rng), e(rng));
-    for (float& v : x) v = std::ldexp(u(rng), e(rng));
+    for (float& w : W) w = std::ldexp(u(rng), e(rng));
+    for (float& w : x) w = std::ldexp(u(rng), e(rng));
     PackedLinearPtr w = linear_create(W.data(), nullptr, N, K, LinearDtype::bf16);
     if (!w) {
       CHECK(false);
       continue;
     }
     std::vector<float> got(size_t(M * N));
-    linear_forward_lowp(*w, x.data(), M, K, got.data(), N, Epilogue{}, *amx, pool(2));
+    linear_forward_lowp(*w, x.data(), M, K, got.data(), N, Epilogue{}, *v, pool(2));
     total += M * N;
-    for (Bf16Order o : {Bf16Order::odd_even, Bf16Order::even_odd, Bf16Order::amx_block16}) {
+    for (Bf16Order o : kOrders) {
       std::vector<float> want(size_t(M * N));
       linear_forward_lowp(*w, x.data(), M, K, want.data(), N, Epilogue{}, oracle(o), pool(1));
       for (size_t j = 0; j < want.size(); ++j) {
@@ -233,12 +234,24 @@ TEST(lowp_amx_bf16_order) {
       }
     }
   }
-  for (Bf16Order o : {Bf16Order::odd_even, Bf16Order::even_odd, Bf16Order::amx_block16}) {
-    std::printf("  amx-bf16 vs %-11s oracle: %s (%lld of %lld outputs differ, max %u ulp)%s\n", order_name(o),
+  for (Bf16Order o : kOrders) {
+    std::printf("  %s vs %-11s oracle: %s (%lld of %lld outputs differ, max %u ulp)%s\n", kernel, order_name(o),
                 mismatches[int(o)] == 0 ? "MATCHES bitwise" : "differs", (long long)mismatches[int(o)],
                 (long long)total, max_ulp[int(o)], o == expect ? " <- expected" : "");
   }
-  CHECK_MSG(mismatches[int(expect)] == 0, "amx-bf16 does not match the %s oracle bitwise", order_name(expect));
+  CHECK_MSG(mismatches[int(expect)] == 0, "%s does not match the %s oracle bitwise", kernel, order_name(expect));
+}
+
+TEST(lowp_amx_bf16_order) {
+  const CpuFeatures& f = cpu_features();
+  char why[160];
+  std::snprintf(why, sizeof why, "does not run here (AMX-BF16 %s, AVX512-VNNI %s, tiles granted by Linux %s)",
+                f.amx_bf16 ? "yes" : "no", f.avx512_vnni ? "yes" : "no", amx_permitted() ? "yes" : "no");
+  check_bf16_order("amx-bf16", "FFFBERT_AMX_BF16_ORDER", why);
+}
+
+TEST(lowp_neon_bf16_order) {
+  check_bf16_order("neon-bf16", "FFFBERT_NEON_BF16_ORDER", "does not run here (no FEAT_BF16 in HWCAP2)");
 }
 
 TEST(lowp_quantize_row) {
@@ -295,7 +308,7 @@ TEST(lowp_oracles_vs_float64) {
   for (const auto& s : shapes) {
     const int64_t M = s[0], N = s[1], K = s[2];
     const std::vector<float> W = random_vec(rng, size_t(N * K)), x = random_vec(rng, size_t(M * K), -3.0f, 3.0f);
-    for (int variant = 0; variant < 4; ++variant) {  // int8, then bf16 in each Bf16Order
+    for (int variant = 0; variant < 5; ++variant) {  // int8, then bf16 in each Bf16Order
       const LinearDtype dtype = variant == 0 ? LinearDtype::int8 : LinearDtype::bf16;
       PackedLinearPtr w = linear_create(W.data(), nullptr, N, K, dtype);
       if (!w) {

@@ -34,6 +34,10 @@ enum class Bf16Order : int {
   // the even products and o = the odd ones summed from +0 in k order, one FMA rounding each; then c = c + (e + o).
   // Every add flushes a result below 2^-126 to zero (FTZ).
   amx_block16 = 2,
+  // Arm BFDOT and BFMMLA with FPCR.EBF = 0 (the Arm ARM's BFDotAdd: "2-way unfused dot products"; QEMU's
+  // bfdotadd): per k pair from 0, t = a[2p] w[2p] + a[2p+1] w[2p+1], then c = c + t, each add rounded to odd
+  // (an inexact result gets bit 0 set; overflow gives infinity), results below 2^-126 flushed to zero.
+  arm_bf16 = 3,
 };
 
 struct Int8Kernels {
@@ -89,6 +93,7 @@ namespace neon {
 const Int8Kernels& int8_kernels_sdot();  // sdot (FEAT_DotProd)
 const Int8Kernels& int8_kernels_i8mm();  // smmla (FEAT_I8MM)
 const Bf16Kernels& bf16_kernels();       // widening: bf16 << 16, FMA
+const Bf16Kernels& bf16_kernels_bf16();  // bfmmla (FEAT_BF16), Bf16Order::arm_bf16
 }  // namespace neon
 
 // Every int8 / bf16 kernel compiled into this binary, with whether this CPU runs it (tests loop over them).

@@ -1,8 +1,8 @@
-// NEON int8 (FEAT_DotProd sdot, FEAT_I8MM smmla) and bf16 (widening) GEMM tiles. Layouts in
-// kernels/lowp_kernels.h. The int8 tiles are compiled for their extension through target attributes and chosen
-// only when HWCAP reports it; the bf16 one is baseline NEON: bf16 widened (shift or mask) and FMA, exact
-// products, odd k first, as the scalar oracle. (BFDOT / BFMMLA round their inner sums differently from IEEE
-// fp32 adds, so they could not match the oracle bitwise.)
+// NEON int8 (FEAT_DotProd sdot, FEAT_I8MM smmla) and bf16 (widening; FEAT_BF16 bfmmla) GEMM tiles. Layouts in
+// kernels/lowp_kernels.h. The extension tiles are compiled for it through target attributes and chosen only when
+// HWCAP reports it. The widening bf16 tile is baseline NEON: bf16 widened (shift or mask) and FMA, exact
+// products, odd k first (Bf16Order::odd_even). BFMMLA rounds its sums to odd (Bf16Order::arm_bf16, the scalar
+// oracle computes that order).
 #include <arm_neon.h>
 
 #include <cstdint>
@@ -106,6 +106,59 @@ void int8_tile_mmla_any(int64_t kg, const uint8_t* a, int64_t lda, const int8_t*
   kMmlaByRows[rows - 1](kg, a, lda, b, xs, ws, c, ldc);
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define FFFBERT_LOWP_BF16 __attribute__((target("arch=armv8.2-a+bf16")))
+#else
+#define FFFBERT_LOWP_BF16 __attribute__((target("bf16")))
+#endif
+
+// bfmmla: a 2 x 4 block of A (two rows, 2 k pairs) times a 4 x 2 block of W (2 k pairs, two columns) into [r0c0
+// r0c1 r1c0 r1c1], per element BFDotAdd of the first pair then the second: the pairs in k order, as BFDOT. B
+// operands from two consecutive k2 pairs zipped by 32-bit lanes (as the smmla tile's k groups); rows pair up (a
+// missing second row repeats the first; its sums are dropped). An odd last pair goes through bfdot per row, so
+// no zero pair is ever added (it would turn a flushed -0 into +0).
+template <int R>
+FFFBERT_LOWP_BF16 void bf16_tile_mmla(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, float* c,
+                                      int64_t ldc) {
+  constexpr int kPairs = (R + 1) / 2;
+  const uint16_t* rows[4];
+  for (int r = 0; r < 4; ++r) rows[r] = a + (r < R ? r : R - 1) * lda;
+  float32x4_t acc[kPairs][8];
+  for (int p = 0; p < kPairs; ++p) {
+    for (int j = 0; j < 8; ++j) acc[p][j] = vdupq_n_f32(0.0f);
+  }
+  int64_t k = 0;
+  for (; k + 2 <= kp; k += 2) {
+    bfloat16x8_t bq[8];
+    for (int j = 0; j < 4; ++j) {
+      const uint32x4_t g0 = vld1q_u32(reinterpret_cast<const uint32_t*>(b + k * 32 + 8 * j));
+      const uint32x4_t g1 = vld1q_u32(reinterpret_cast<const uint32_t*>(b + (k + 1) * 32 + 8 * j));
+      bq[2 * j] = vreinterpretq_bf16_u32(vzip1q_u32(g0, g1));
+      bq[2 * j + 1] = vreinterpretq_bf16_u32(vzip2q_u32(g0, g1));
+    }
+    for (int p = 0; p < kPairs; ++p) {
+      const bfloat16x8_t a2 =
+          vreinterpretq_bf16_u16(vcombine_u16(vld1_u16(rows[2 * p] + 2 * k), vld1_u16(rows[2 * p + 1] + 2 * k)));
+      for (int j = 0; j < 8; ++j) acc[p][j] = vbfmmlaq_f32(acc[p][j], a2, bq[j]);
+    }
+  }
+  for (int p = 0; p < kPairs; ++p) {
+    for (int h = 0; h < 2 && 2 * p + h < R; ++h) {
+      const int r = 2 * p + h;
+      float32x4_t q[4];
+      for (int j = 0; j < 4; ++j) {
+        q[j] = h == 0 ? vcombine_f32(vget_low_f32(acc[p][2 * j]), vget_low_f32(acc[p][2 * j + 1]))
+                      : vcombine_f32(vget_high_f32(acc[p][2 * j]), vget_high_f32(acc[p][2 * j + 1]));
+      }
+      if (k < kp) {  // the odd last pair
+        const bfloat16x8_t av = vreinterpretq_bf16_u32(vdupq_n_u32(uint32_t(load_i32(rows[r] + 2 * k))));
+        for (int j = 0; j < 4; ++j) q[j] = vbfdotq_f32(q[j], vreinterpretq_bf16_u16(vld1q_u16(b + k * 32 + 8 * j)), av);
+      }
+      for (int j = 0; j < 4; ++j) vst1q_f32(c + r * ldc + 4 * j, q[j]);
+    }
+  }
+}
+
 template <int R>
 void bf16_tile(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, float* c, int64_t ldc) {
   float32x4_t acc[R][4];
@@ -135,9 +188,16 @@ void bf16_tile(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, fl
 using Bf16TileFn = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, float*, int64_t);
 constexpr Bf16TileFn kBf16ByRows[kMr] = {bf16_tile<1>, bf16_tile<2>, bf16_tile<3>, bf16_tile<4>};
 
+constexpr Bf16TileFn kBfmmlaByRows[kMr] = {bf16_tile_mmla<1>, bf16_tile_mmla<2>, bf16_tile_mmla<3>, bf16_tile_mmla<4>};
+
 void bf16_tile_any(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, int64_t panel_stride, float* c,
                    int64_t ldc, int rows, int cols) {
   kBf16ByRows[rows - 1](kp, a, lda, b, c, ldc);
+}
+
+void bf16_tile_mmla_any(int64_t kp, const uint16_t* a, int64_t lda, const uint16_t* b, int64_t panel_stride, float* c,
+                        int64_t ldc, int rows, int cols) {
+  kBfmmlaByRows[rows - 1](kp, a, lda, b, c, ldc);
 }
 
 }  // namespace
@@ -154,6 +214,11 @@ const Int8Kernels& int8_kernels_i8mm() {
 
 const Bf16Kernels& bf16_kernels() {
   static const Bf16Kernels t{"widen-neon", Isa::neon, kMr, kNr, bf16_tile_any};
+  return t;
+}
+
+const Bf16Kernels& bf16_kernels_bf16() {
+  static const Bf16Kernels t{"neon-bf16", Isa::neon, kMr, kNr, bf16_tile_mmla_any, Bf16Order::arm_bf16};
   return t;
 }
 

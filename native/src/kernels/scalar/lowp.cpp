@@ -94,6 +94,40 @@ void bf16_row_amx(const uint16_t* panels, int64_t panel_stride, int64_t N, int64
     for (int64_t n = 0; n < N; ++n) yr[n] = ftz(yr[n] + ftz(e[n] + o[n]));
   }
 }
+// a + b rounded to odd (Arm's BFloat16 adds): the exact sum's nearer-to-zero float, with bit 0 set when inexact;
+// overflow gives infinity, a result below 2^-126 a zero of its sign. TwoSum gives the double sum's exact error.
+float add_round_odd(float a, float b) {
+  const double s = double(a) + double(b), bb = s - double(a);
+  const double err = (double(a) - (s - bb)) + (double(b) - bb);
+  if (std::fabs(s) >= 0x1p128) return std::copysign(INFINITY, s);  // truncation leaves the range
+  float f = float(s);
+  if (std::fabs(double(f)) > std::fabs(s)) f = std::nextafter(f, 0.0f);  // toward zero
+  bool inexact = double(f) != s;
+  if (!inexact && err != 0.0) {  // s is a float, the exact sum a hair off it
+    inexact = true;
+    if ((err < 0) != (s < 0)) f = std::nextafter(f, 0.0f);  // exact sum nearer zero than s: truncate below it
+  }
+  if (inexact) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    bits |= 1u;
+    std::memcpy(&f, &bits, 4);
+  }
+  return ftz(f);
+}
+
+// Bf16Order::arm_bf16 for one row.
+void bf16_row_arm(const uint16_t* panels, int64_t panel_stride, int64_t N, int64_t kp, const uint16_t* ar, float* yr) {
+  for (int64_t n = 0; n < N; ++n) yr[n] = 0.0f;
+  for (int64_t p = 0; p < kp; ++p) {
+    const float ae = bf16_to_f32(ar[2 * p]), ao = bf16_to_f32(ar[2 * p + 1]);
+    for (int64_t n = 0; n < N; ++n) {
+      const uint16_t* w = panels + (n / 16) * panel_stride + (n % 16) * 2 + p * 32;
+      const float pe = ftz(ae * bf16_to_f32(w[0])), po = ftz(ao * bf16_to_f32(w[1]));  // exact unless out of range
+      yr[n] = add_round_odd(yr[n], add_round_odd(pe, po));
+    }
+  }
+}
 }  // namespace
 
 void linear_bf16_naive(const uint16_t* panels, int64_t panel_stride, int64_t N, int64_t K, const uint16_t* a,
@@ -108,6 +142,10 @@ void linear_bf16_naive(const uint16_t* panels, int64_t panel_stride, int64_t N, 
     float* yr = y + i * ldy;
     if (order == Bf16Order::amx_block16) {
       bf16_row_amx(panels, panel_stride, N, kp, ar, yr, e.data(), o.data());
+      continue;
+    }
+    if (order == Bf16Order::arm_bf16) {
+      bf16_row_arm(panels, panel_stride, N, kp, ar, yr);
       continue;
     }
     const bool odd_first = order == Bf16Order::odd_even;

@@ -1,7 +1,8 @@
 /** Instruction-set and thread controls of the native core. */
-import { ErrorCode, expectInteger, FffError, invalidArgument } from './errors';
+import { ErrorCode, expectInteger, FffError } from './errors';
 import { native } from './native';
 import type { IsaName, NativeIsaInfo } from './native-types';
+import { expectOneOf } from './util/options';
 
 export type { IsaName };
 export const ISA_NAMES: readonly IsaName[] = ['scalar', 'avx2', 'avx512', 'neon'];
@@ -38,9 +39,7 @@ export function isa(): NativeIsaInfo {
 
 /** Forces the instruction set for every layer and model of this process (FFFBERT_ISA does it at load). */
 export function setIsa(name: IsaName): void {
-  if (typeof name !== 'string' || !(ISA_NAMES as readonly string[]).includes(name)) {
-    throw invalidArgument('isa', `one of ${ISA_NAMES.join(', ')}`, name);
-  }
+  expectOneOf('isa', name, ISA_NAMES);
   if (!native.isa().supported.includes(name)) {
     throw new FffError(
       ErrorCode.UNSUPPORTED_ISA,

@@ -168,7 +168,7 @@ describe('pipelines on bert-tiny-mlm', () => {
     expect(norm(v)).toBeCloseTo(1, 6);
     await expect(model.embed([])).rejects.toThrow(/Expected texts to be a string or a non-empty array/);
     await expect(model.embed('x', { pooling: 'max' as never })).rejects.toThrow(
-      /Expected pooling to be "mean" or "cls"/,
+      /Expected pooling to be one of mean, cls but received string "max"/,
     );
   });
 });

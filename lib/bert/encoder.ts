@@ -13,7 +13,7 @@ import { allocFloat32 } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
 import { Disposable } from '../util/disposable';
-import { expectOptions } from '../util/options';
+import { expectOneOf, expectOptions } from '../util/options';
 import { checkpointKeys, hfPrefix } from './checkpoint-keys';
 import { checkEncoderInputs } from './inputs';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './types';
@@ -33,11 +33,7 @@ export interface CreateEncoderOptions {
 
 /** Checks an options.dtype value (ERR_FFF_INVALID_ARGUMENT naming `name`); undefined gives 'fp32'. */
 export function expectDenseDtype(name: string, value: unknown): DenseDtype {
-  if (value === undefined) return 'fp32';
-  if (typeof value !== 'string' || !(DENSE_DTYPES as readonly string[]).includes(value)) {
-    throw invalidArgument(name, `one of ${DENSE_DTYPES.join(', ')}`, value);
-  }
-  return value as DenseDtype;
+  return expectOneOf(name, value, DENSE_DTYPES, 'fp32');
 }
 
 export interface NativeEncoder {

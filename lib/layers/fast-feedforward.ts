@@ -9,7 +9,7 @@ import { FFF_MAX_DEPTH } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeFastFeedforward, NativeStrategy, NativeWeightDtype } from '../native-types';
 import { Disposable } from '../util/disposable';
-import { expectOptions } from '../util/options';
+import { expectOneOf, expectOptions } from '../util/options';
 import { checkAsyncForwardArgs } from './common';
 
 export interface FastFeedforwardTorchWeights {
@@ -52,6 +52,7 @@ export interface FffForwardOptions {
 }
 
 const STRATEGIES: Record<FffStrategy, NativeStrategy> = { auto: 0, 'per-token': 1, batched: 2 };
+const STRATEGY_NAMES = Object.keys(STRATEGIES) as FffStrategy[];
 
 export class FastFeedforward {
   readonly inputWidth: number;
@@ -95,10 +96,7 @@ export class FastFeedforward {
     const linearInWeight = expectFloat32Array('linearInWeight', w.linearInWeight, nodes * inputWidth);
     const linearInBias = expectFloat32Array('linearInBias', w.linearInBias, nodes);
     const linearOutWeight = expectFloat32Array('linearOutWeight', w.linearOutWeight, outputWidth * nodes);
-    const dtype = w.weights ?? 'f32';
-    if (dtype !== 'f32' && dtype !== 'bf16' && dtype !== 'bf16-dot') {
-      throw invalidArgument('weights', "'f32', 'bf16' or 'bf16-dot'", dtype);
-    }
+    const dtype = expectOneOf('weights', w.weights, ['f32', 'bf16', 'bf16-dot'] as const, 'f32');
     const handle = new native.NativeFastFeedforward(
       inputWidth,
       outputWidth,
@@ -155,10 +153,7 @@ export class FastFeedforward {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
     const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inputWidth, this.outputWidth, o.out);
-    const name = o.strategy ?? 'auto';
-    const strategy = STRATEGIES[name as FffStrategy];
-    if (typeof name !== 'string' || strategy === undefined)
-      throw invalidArgument('strategy', "'auto', 'per-token' or 'batched'", name);
+    const strategy = STRATEGIES[expectOneOf('strategy', o.strategy, STRATEGY_NAMES, 'auto')];
     return { handle, out, strategy, r };
   }
 }

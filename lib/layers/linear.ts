@@ -1,9 +1,9 @@
 /** A dense Linear layer (PyTorch `nn.Linear`: y = x W^T + b) on the native packed SGEMM. */
-import { expectFloat32Array, invalidArgument } from '../errors';
+import { expectFloat32Array } from '../errors';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeActivation, NativeLinear } from '../native-types';
 import { Disposable } from '../util/disposable';
-import { expectOptions } from '../util/options';
+import { expectOneOf, expectOptions } from '../util/options';
 import { checkAsyncForwardArgs, matrixShape } from './common';
 
 export interface LinearTorchWeights {
@@ -17,6 +17,7 @@ export interface LinearTorchWeights {
 
 export type Activation = 'none' | 'gelu' | 'tanh';
 const ACTIVATIONS: Record<Activation, NativeActivation> = { none: 0, gelu: 1, tanh: 2 };
+const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as Activation[];
 
 export interface LinearForwardOptions {
   /** Applied after the bias: exact (erf) GELU or tanh. */
@@ -72,10 +73,7 @@ export class Linear {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
     const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inFeatures, this.outFeatures, o.out);
-    const name = o.activation ?? 'none';
-    const act = ACTIVATIONS[name as Activation];
-    if (typeof name !== 'string' || act === undefined)
-      throw invalidArgument('activation', "'none', 'gelu' or 'tanh'", name);
+    const act = ACTIVATIONS[expectOneOf('activation', o.activation, ACTIVATION_NAMES, 'none')];
     const residual = o.residual === undefined ? null : expectFloat32Array('residual', o.residual, r * this.outFeatures);
     return { handle, rows: r, out, act, residual };
   }

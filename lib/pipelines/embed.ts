@@ -4,6 +4,7 @@
  */
 import { invalidArgument } from '../errors';
 import type { TokenizerInput } from '../tokenizer';
+import { expectOneOf } from '../util/options';
 import type { BatchOptions, PipelineHost } from './host';
 import { runBatched, textList } from './host';
 import { l2Normalize } from './math';
@@ -24,8 +25,7 @@ export async function embed(
   options: EmbedOptions = {},
 ): Promise<Float32Array[]> {
   const list = textList('texts', texts);
-  const pooling = options.pooling ?? 'mean';
-  if (pooling !== 'mean' && pooling !== 'cls') throw invalidArgument('pooling', '"mean" or "cls"', pooling);
+  const pooling = expectOneOf('pooling', options.pooling, ['mean', 'cls'] as const, 'mean');
   const normalize = options.normalize ?? true;
   if (typeof normalize !== 'boolean') throw invalidArgument('normalize', 'a boolean', normalize);
   const H = host.config.hiddenSize;

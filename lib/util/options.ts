@@ -1,5 +1,5 @@
-/** The options-object check every public entry point starts with. */
-import { ErrorCode, FffError } from '../errors';
+/** The checks of options every public entry point starts with: an options object, a value from a list. */
+import { ErrorCode, FffError, invalidArgument } from '../errors';
 
 /** `value` as an options object: {} when undefined; ERR_FFF_INVALID_ARGUMENT naming `name` when not an object. */
 export function expectOptions(name: string, value: unknown): Record<string, unknown> {
@@ -11,4 +11,15 @@ export function expectOptions(name: string, value: unknown): Record<string, unkn
     );
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * `value` when it is one of `choices` (`fallback` when it is undefined and a fallback is given); otherwise
+ * ERR_FFF_INVALID_ARGUMENT naming `name` and listing the choices.
+ */
+export function expectOneOf<T extends string>(name: string, value: unknown, choices: readonly T[], fallback?: T): T {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value))
+    throw invalidArgument(name, `one of ${choices.join(', ')}`, value);
+  return value as T;
 }

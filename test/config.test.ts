@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, parseConfigJson, resolveWithCheckpoint } from '../lib/bert/config';
 import { SafetensorsFile } from '../lib/formats/safetensors';
 import type { TensorInfo, TensorSource } from '../lib/formats/tensors';
+import { expectFffError } from './helpers/errors';
 
 const fixtures = path.join(__dirname, 'fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fffbert-cfg-'));
@@ -33,18 +34,6 @@ function withCheckpoint<T>(dir: string, fn: (t: SafetensorsFile) => T): T {
   } finally {
     t.close();
   }
-}
-
-function expectError(fn: () => unknown, code: string, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a throw').toBeInstanceOf(Error);
-  expect((caught as { code?: string }).code).toBe(code);
-  expect((caught as Error).message).toMatch(message);
 }
 
 describe('crammedBERT configs', () => {
@@ -134,7 +123,7 @@ describe('crammedBERT configs', () => {
       'head.weight': [2, 1024],
     };
     expect(resolveWithCheckpoint(c, fakeTensors(shapes)).head).toBe('classification');
-    expectError(
+    expectFffError(
       () => resolveWithCheckpoint(c, fakeTensors({ ...shapes, 'head.weight': [3, 1024] })),
       'ERR_FFF_INVALID_MODEL',
       /head.weight has shape \[3, 1024\] but the config implies \[2, 1024\]/,
@@ -175,35 +164,39 @@ describe('crammedBERT configs', () => {
     it(`refuses an unsupported ${what}`, () => {
       const json = clone(readJson('ufb-tiny/config.json'));
       edit(json.arch as Arch);
-      expectError(() => parseConfigJson(json), 'ERR_FFF_UNSUPPORTED_MODEL', message);
+      expectFffError(() => parseConfigJson(json), 'ERR_FFF_UNSUPPORTED_MODEL', message);
     });
   }
 
   it('refuses missing or ill-typed fields as invalid', () => {
     const json = readJson('ufb-tiny/config.json');
     delete (json.arch as Record<string, unknown>).hidden_size;
-    expectError(
+    expectFffError(
       () => parseConfigJson(json),
       'ERR_FFF_INVALID_MODEL',
       /expected arch.hidden_size to be a positive integer but it is missing/,
     );
     const j2 = readJson('ufb-tiny/config.json');
     (j2.arch as Record<string, unknown>).intermed_depth = -1;
-    expectError(
+    expectFffError(
       () => parseConfigJson(j2),
       'ERR_FFF_INVALID_MODEL',
       /arch.intermed_depth to be an integer in \[0, 24\] but it is -1/,
     );
     const j3 = readJson('ufb-tiny/config.json');
     (j3.arch as Record<string, Record<string, unknown>>).attention.num_attention_heads = 5;
-    expectError(
+    expectFffError(
       () => parseConfigJson(j3),
       'ERR_FFF_INVALID_MODEL',
       /arch.hidden_size to be a multiple of num_attention_heads \(5\)/,
     );
     const j4 = readJson('ufb-tiny/config.json');
     delete j4.arch;
-    expectError(() => parseConfigJson(j4), 'ERR_FFF_INVALID_MODEL', /expected arch to be an object but it is missing/);
+    expectFffError(
+      () => parseConfigJson(j4),
+      'ERR_FFF_INVALID_MODEL',
+      /expected arch to be an object but it is missing/,
+    );
   });
 
   it('refuses a checkpoint whose shapes disagree with the config', () => {
@@ -211,7 +204,7 @@ describe('crammedBERT configs', () => {
     (json.arch as Record<string, unknown>).intermed_depth = 4;
     const c = parseConfigJson(json);
     withCheckpoint('ufb-tiny', (t) =>
-      expectError(
+      expectFffError(
         () => resolveWithCheckpoint(c, t),
         'ERR_FFF_INVALID_MODEL',
         /encoder.layers.0.ffn.linear_in.weight has shape \[15, 64\] but the config implies \[31, 64\]/,
@@ -220,7 +213,7 @@ describe('crammedBERT configs', () => {
     const j2 = readJson('ufb-tiny/config.json');
     (j2.arch as Record<string, Record<string, unknown>>).embedding.vocab_size = 1000;
     withCheckpoint('ufb-tiny', (t) =>
-      expectError(
+      expectFffError(
         () => resolveWithCheckpoint(parseConfigJson(j2), t),
         'ERR_FFF_INVALID_MODEL',
         /word_embedding.weight has shape \[512, 64\] but the config implies \[1000, 64\]/,
@@ -290,7 +283,7 @@ describe('Hugging Face BERT configs', () => {
     json.id2label = { 2: 'c', 0: 'a', 1: 'b' };
     expect(parseConfigJson(json).labels).toEqual(['a', 'b', 'c']);
     json.id2label = { 0: 'a', 2: 'c' };
-    expectError(() => parseConfigJson(json), 'ERR_FFF_INVALID_MODEL', /id2label.1 to be a label name/);
+    expectFffError(() => parseConfigJson(json), 'ERR_FFF_INVALID_MODEL', /id2label.1 to be a label name/);
   });
 
   const refusals: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -312,19 +305,19 @@ describe('Hugging Face BERT configs', () => {
   for (const [what, patch, message] of refusals) {
     it(`refuses an unsupported ${what}`, () => {
       const json = { ...readJson('bert-tiny-mlm/config.json'), ...patch };
-      expectError(() => parseConfigJson(json), 'ERR_FFF_UNSUPPORTED_MODEL', message);
+      expectFffError(() => parseConfigJson(json), 'ERR_FFF_UNSUPPORTED_MODEL', message);
     });
   }
 
   it('refuses a config.json that says MLM over a checkpoint without the MLM head', () => {
     const c = parseConfigJson(readJson('bert-tiny-mlm/config.json'));
     withCheckpoint('bert-tiny-cls', (t) =>
-      expectError(() => resolveWithCheckpoint(c, t), 'ERR_FFF_INVALID_MODEL', /no tensor cls.predictions.bias/),
+      expectFffError(() => resolveWithCheckpoint(c, t), 'ERR_FFF_INVALID_MODEL', /no tensor cls.predictions.bias/),
     );
   });
 
   it('missing folders and files', () => {
-    expectError(
+    expectFffError(
       () => parseConfig(path.join(tmp, 'nowhere')),
       'ERR_FFF_FILE_NOT_FOUND',
       /No config.json or model_config.json/,
@@ -332,6 +325,6 @@ describe('Hugging Face BERT configs', () => {
     const dir = path.join(tmp, 'badjson');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'config.json'), '{"model_type": "bert",');
-    expectError(() => parseConfig(dir), 'ERR_FFF_INVALID_MODEL', /config.json is not valid JSON/);
+    expectFffError(() => parseConfig(dir), 'ERR_FFF_INVALID_MODEL', /config.json is not valid JSON/);
   });
 });

@@ -4,22 +4,13 @@
  * ('constructor', 'toString') taken for a choice.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, FastFeedforward, FffError, Linear, setIsa } from '../lib/index';
+import { ErrorCode, FastFeedforward, Linear, setIsa } from '../lib/index';
 import { expectOneOf, expectOptions } from '../lib/util/options';
+import { expectFffError } from './helpers/errors';
 import { fffOptions } from './helpers/layers';
 import { randomFff } from './helpers/reference';
 
-function invalid(fn: () => unknown, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(FffError);
-  expect((caught as FffError).code).toBe(ErrorCode.INVALID_ARGUMENT);
-  expect((caught as FffError).message).toMatch(message);
-}
+const invalid = (fn: () => unknown, message: RegExp) => expectFffError(fn, ErrorCode.INVALID_ARGUMENT, message);
 
 describe('expectOneOf', () => {
   const choices = ['a', 'b-c'] as const;

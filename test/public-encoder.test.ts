@@ -7,21 +7,10 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EncoderInputs } from '../lib/index';
-import { createEncoder, ErrorCode, FffError, loadModel, parseConfig, SafetensorsFile } from '../lib/index';
+import { createEncoder, ErrorCode, loadModel, parseConfig, SafetensorsFile } from '../lib/index';
+import { expectFffError } from './helpers/errors';
 
 const dir = path.join(__dirname, 'fixtures', 'ufb-tiny');
-
-/** Throws unless fn throws an FffError with `code`. */
-function expectCode(fn: () => unknown, code: ErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(FffError);
-  expect((caught as FffError).code).toBe(code);
-}
 
 const same = (a: Float32Array | undefined, b: Float32Array | undefined): boolean =>
   a !== undefined && b !== undefined && Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
@@ -72,7 +61,7 @@ describe('createEncoder (public API)', () => {
     const config = parseConfig(dir, tensors);
     const enc = createEncoder(config, tensors);
     const empty = { names: () => [], info: () => undefined, readF32: () => new Float32Array(0) };
-    expectCode(() => createEncoder(config, empty), ErrorCode.INVALID_CHECKPOINT);
+    expectFffError(() => createEncoder(config, empty), ErrorCode.INVALID_CHECKPOINT);
     tensors.close();
     const one = (id: number, seq = 1): EncoderInputs => ({
       batch: 1,
@@ -80,11 +69,11 @@ describe('createEncoder (public API)', () => {
       inputIds: new Int32Array(seq).fill(id),
       attentionMask: new Int32Array(seq).fill(1),
     });
-    expectCode(() => enc.forwardSync(one(config.vocabSize)), ErrorCode.TOKEN_OUT_OF_RANGE);
-    expectCode(() => enc.forwardSync(one(1, config.maxPositions + 1)), ErrorCode.SEQUENCE_TOO_LONG);
-    expectCode(() => enc.forwardSync({ ...one(1), inputIds: [1] as never }), ErrorCode.INVALID_TYPE);
+    expectFffError(() => enc.forwardSync(one(config.vocabSize)), ErrorCode.TOKEN_OUT_OF_RANGE);
+    expectFffError(() => enc.forwardSync(one(1, config.maxPositions + 1)), ErrorCode.SEQUENCE_TOO_LONG);
+    expectFffError(() => enc.forwardSync({ ...one(1), inputIds: [1] as never }), ErrorCode.INVALID_TYPE);
     enc.dispose();
     expect(enc.disposed).toBe(true);
-    expectCode(() => enc.forwardSync(one(1)), ErrorCode.DISPOSED);
+    expectFffError(() => enc.forwardSync(one(1)), ErrorCode.DISPOSED);
   });
 });

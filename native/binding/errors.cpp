@@ -50,18 +50,19 @@ std::string type_name(const Napi::Value& v) {
   return "object";
 }
 
-template <typename T>
-bool is_typed(const Napi::Value& v, napi_typedarray_type t) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+// v as a typed array of type t, else ERR_FFF_INVALID_TYPE: "Expected <what> to be <expected> but received ...".
+template <typename Array>
+Array expect_typed(const Napi::Value& v, const char* what, napi_typedarray_type t, const char* expected) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != t) {
+    throw_error(v.Env(), code::kInvalidType,
+                std::string("Expected ") + what + " to be " + expected + " but received " + type_name(v));
+  }
+  return v.As<Array>();
 }
 }  // namespace
 
 Napi::Float32Array expect_f32(const Napi::Value& v, const char* what) {
-  if (!is_typed<float>(v, napi_float32_array)) {
-    throw_error(v.Env(), code::kInvalidType,
-                std::string("Expected ") + what + " to be a Float32Array but received " + type_name(v));
-  }
-  return v.As<Napi::Float32Array>();
+  return expect_typed<Napi::Float32Array>(v, what, napi_float32_array, "a Float32Array");
 }
 
 bool optional_f32(const Napi::Value& v, const char* what, Napi::Float32Array* out) {
@@ -71,11 +72,7 @@ bool optional_f32(const Napi::Value& v, const char* what, Napi::Float32Array* ou
 }
 
 Napi::Int32Array expect_i32(const Napi::Value& v, const char* what) {
-  if (!is_typed<int32_t>(v, napi_int32_array)) {
-    throw_error(v.Env(), code::kInvalidType,
-                std::string("Expected ") + what + " to be an Int32Array but received " + type_name(v));
-  }
-  return v.As<Napi::Int32Array>();
+  return expect_typed<Napi::Int32Array>(v, what, napi_int32_array, "an Int32Array");
 }
 
 bool optional_i32(const Napi::Value& v, const char* what, Napi::Int32Array* out) {

@@ -19,10 +19,12 @@ export interface NativeIsaInfo {
 export type NativeInt8Kernel = 'amx-int8' | 'avx512-vnni' | 'avx-vnni' | 'avx2' | 'neon-i8mm' | 'neon-sdot' | 'scalar';
 export type NativeBf16Kernel = 'amx-bf16' | 'avx512-bf16' | 'widen-avx2' | 'neon-bf16' | 'widen-neon' | 'scalar';
 
-/** 0 = automatic, 1 = per-token walk, 2 = batched (depth first, tokens grouped by node; fff.h). */
-export type NativeStrategy = 0 | 1 | 2;
-/** 0 = none, 1 = exact GELU, 2 = tanh. */
-export type NativeActivation = 0 | 1 | 2;
+/** fff.h FffStrategy: automatic, per-token walk, batched (depth first, tokens grouped by node). */
+export type NativeStrategy = 'auto' | 'per-token' | 'batched';
+/** dense.h Activation: none, exact (erf) GELU, tanh. */
+export type NativeActivation = 'none' | 'gelu' | 'tanh';
+/** fff.h FffProbe. */
+export type NativeProbeKind = 'dot' | 'gather' | 'read';
 /** Storage of packed FFF weights (fff.h FffWeights). */
 export type NativeWeightDtype = 'f32' | 'bf16' | 'bf16-dot';
 
@@ -158,6 +160,22 @@ export interface NativeBertModel {
   workspaceBytes(): number;
 }
 
+/**
+ * Each enum's names, written once in the binding (native/binding/common.h Named: one table per enum) and read
+ * from there by lib/; test/native-enums.test.ts checks these unions against the tables.
+ */
+export interface NativeEnumNames {
+  family: readonly BertConfig['family'][];
+  ffn: readonly BertConfig['ffn']['kind'][];
+  head: readonly BertConfig['head'][];
+  crammedPooler: readonly NonNullable<BertConfig['crammedPooler']>['kind'][];
+  denseDtype: readonly NativeDenseDtype[];
+  fffWeights: readonly NativeWeightDtype[];
+  fffStrategy: readonly NativeStrategy[];
+  activation: readonly NativeActivation[];
+  fffProbe: readonly NativeProbeKind[];
+}
+
 export interface NativeAddon {
   isaEnvOk: boolean;
   /** The deepest FFF tree the core accepts (fff.h kFffMaxDepth; lib/limits.ts FFF_MAX_DEPTH must equal it). */
@@ -171,7 +189,7 @@ export interface NativeAddon {
   /** Async forwards queued or running on the addon's dispatcher threads, every context of the process. */
   jobsInFlight(): number;
   /** Benchmark-only machine probe (fff.h fff_probe): dots/s, rows/s or bytes/s; blocks for `milliseconds`. */
-  fffProbe(kind: 'dot' | 'gather' | 'read', weights: NativeWeightDtype, bytes: number, milliseconds: number): number;
+  fffProbe(kind: NativeProbeKind, weights: NativeWeightDtype, bytes: number, milliseconds: number): number;
   NativeFastFeedforward: new (
     inputWidth: number,
     outputWidth: number,
@@ -200,4 +218,6 @@ export interface NativeAddon {
   NativeBertModel: new (config: NativeBertConfig) => NativeBertModel;
   /** The keys NativeBertModel's configuration has (the fields of NativeBertConfig). */
   bertConfigKeys: string[];
+  /** The names of every enum that crosses the boundary, as the binding's tables list them. */
+  enumNames: NativeEnumNames;
 }

@@ -62,7 +62,7 @@ describe('the weights option', () => {
     expect(() => new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 'fp16')).toThrow(
       expect.objectContaining({
         code: ErrorCode.INVALID_ARGUMENT,
-        message: "Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received 'fp16'",
+        message: "Expected weights to be one of 'f32', 'bf16', 'bf16-dot' but received 'fp16'",
       }),
     );
     expect(() => new N(4, 3, 2, 1, w.wIn, w.bIn, w.wOut, 1)).toThrow(

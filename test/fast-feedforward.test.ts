@@ -375,17 +375,17 @@ describe('bad input gives documented errors', () => {
         ),
     ).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     const layer = new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, w.wOut);
-    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), new Int32Array(2), 0)).toThrow(
+    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), new Int32Array(2), 'auto')).toThrow(
       expect.objectContaining({ code: ErrorCode.INVALID_LENGTH }),
     );
-    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 7 as never)).toThrow(
+    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 2 as never)).toThrow(
       expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
     expect(() => (layer.forwardSync as (...a: unknown[]) => void)(new Float32Array(4))).toThrow(
       expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
     layer.dispose();
-    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 0)).toThrow(
+    expect(() => layer.forwardSync(new Float32Array(4), 1, new Float32Array(3), null, 'auto')).toThrow(
       expect.objectContaining({ code: ErrorCode.DISPOSED }),
     );
   });

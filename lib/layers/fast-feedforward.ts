@@ -43,16 +43,13 @@ export interface FastFeedforwardTorchWeights {
 export type FffWeightDtype = NativeWeightDtype;
 
 /** 'auto' picks by batch size; 'per-token' walks each token alone; 'batched' walks depth first, tokens grouped by node. */
-export type FffStrategy = 'auto' | 'per-token' | 'batched';
+export type FffStrategy = NativeStrategy;
 
 export interface FffForwardOptions {
   strategy?: FffStrategy;
   /** Write into this array ([rows * O]) instead of a new one. */
   out?: Float32Array;
 }
-
-const STRATEGIES: Record<FffStrategy, NativeStrategy> = { auto: 0, 'per-token': 1, batched: 2 };
-const STRATEGY_NAMES = Object.keys(STRATEGIES) as FffStrategy[];
 
 export class FastFeedforward {
   readonly inputWidth: number;
@@ -96,7 +93,7 @@ export class FastFeedforward {
     const linearInWeight = expectFloat32Array('linearInWeight', w.linearInWeight, nodes * inputWidth);
     const linearInBias = expectFloat32Array('linearInBias', w.linearInBias, nodes);
     const linearOutWeight = expectFloat32Array('linearOutWeight', w.linearOutWeight, outputWidth * nodes);
-    const dtype = expectOneOf('weights', w.weights, ['f32', 'bf16', 'bf16-dot'] as const, 'f32');
+    const dtype = expectOneOf('weights', w.weights, native.enumNames.fffWeights, 'f32');
     const handle = new native.NativeFastFeedforward(
       inputWidth,
       outputWidth,
@@ -153,7 +150,7 @@ export class FastFeedforward {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
     const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inputWidth, this.outputWidth, o.out);
-    const strategy = STRATEGIES[expectOneOf('strategy', o.strategy, STRATEGY_NAMES, 'auto')];
+    const strategy = expectOneOf('strategy', o.strategy, native.enumNames.fffStrategy, 'auto');
     return { handle, out, strategy, r };
   }
 }

@@ -15,9 +15,7 @@ export interface LinearTorchWeights {
   outFeatures?: number;
 }
 
-export type Activation = 'none' | 'gelu' | 'tanh';
-const ACTIVATIONS: Record<Activation, NativeActivation> = { none: 0, gelu: 1, tanh: 2 };
-const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as Activation[];
+export type Activation = NativeActivation;
 
 export interface LinearForwardOptions {
   /** Applied after the bias: exact (erf) GELU or tanh. */
@@ -73,7 +71,7 @@ export class Linear {
     const handle = this.#native.handle;
     const o = expectOptions('options', options);
     const { rows: r, out } = checkAsyncForwardArgs(x, rows, this.inFeatures, this.outFeatures, o.out);
-    const act = ACTIVATIONS[expectOneOf('activation', o.activation, ACTIVATION_NAMES, 'none')];
+    const act = expectOneOf('activation', o.activation, native.enumNames.activation, 'none');
     const residual = o.residual === undefined ? null : expectFloat32Array('residual', o.residual, r * this.outFeatures);
     return { handle, rows: r, out, act, residual };
   }

@@ -61,6 +61,10 @@ Array expect_typed(const Napi::Value& v, const char* what, napi_typedarray_type 
 }
 }  // namespace
 
+std::string describe(const Napi::Value& v) {
+  return v.IsString() ? "'" + v.As<Napi::String>().Utf8Value() + "'" : type_name(v);
+}
+
 Napi::Float32Array expect_f32(const Napi::Value& v, const char* what) {
   return expect_typed<Napi::Float32Array>(v, what, napi_float32_array, "a Float32Array");
 }

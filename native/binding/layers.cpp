@@ -137,15 +137,19 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
 // ---------------------------------------------------------------------------------------------------------
 // FastFeedforward
 
-// Undefined -> f32; otherwise the string 'f32', 'bf16' or 'bf16-dot'.
+// The names of the layers' enums (common.h Named), one table per enum.
+constexpr Named<FffWeights> kWeights[] = {
+    {"f32", FffWeights::f32}, {"bf16", FffWeights::bf16}, {"bf16-dot", FffWeights::bf16_dot}};
+constexpr Named<FffStrategy> kStrategies[] = {
+    {"auto", FffStrategy::automatic}, {"per-token", FffStrategy::per_token}, {"batched", FffStrategy::batched}};
+constexpr Named<fffbert::Activation> kActivations[] = {
+    {"none", fffbert::Activation::none}, {"gelu", fffbert::Activation::gelu_erf}, {"tanh", fffbert::Activation::tanh}};
+constexpr Named<fffbert::FffProbe> kProbes[] = {
+    {"dot", fffbert::FffProbe::dot}, {"gather", fffbert::FffProbe::gather}, {"read", fffbert::FffProbe::read}};
+
+// Undefined -> f32; otherwise one of kWeights.
 FffWeights parse_weights(const Napi::Value& v) {
-  if (v.IsUndefined()) return FffWeights::f32;
-  const std::string got = v.IsString() ? "'" + v.As<Napi::String>().Utf8Value() + "'" : "a non-string value";
-  if (v.IsString() && got == "'f32'") return FffWeights::f32;
-  if (v.IsString() && got == "'bf16'") return FffWeights::bf16;
-  if (v.IsString() && got == "'bf16-dot'") return FffWeights::bf16_dot;
-  throw_error(v.Env(), code::kInvalidArgument,
-              "Expected weights to be 'f32', 'bf16' or 'bf16-dot' but received " + got);
+  return v.IsUndefined() ? FffWeights::f32 : expect_named(v, "weights", kWeights);
 }
 
 struct FffForwardArgs {
@@ -200,7 +204,8 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     dtype_ = weights;
   }
 
-  // forward(x, rows, out|null, null, strategy), forwardSync(x, rows, out, paths|null, strategy)
+  // forward(x, rows, out|null, null, strategy), forwardSync(x, rows, out, paths|null, strategy); strategy: a
+  // name of kStrategies
   FffForwardArgs parse(const Napi::CallbackInfo& info, bool async) {
     Napi::Env env = info.Env();
     expect_args(info, 5, "forward");
@@ -221,7 +226,7 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
       expect_length(env, paths.ElementLength(), checked_mul(env, a.rows, per_row, "paths"), "paths");
       a.paths = paths.Data();
     }
-    a.strategy = FffStrategy(expect_int(info[4], "strategy", 0, 2));
+    a.strategy = expect_named(info[4], "strategy", kStrategies);
     a.x = x.Data();
     a.isa = fffbert::isa_active();
     return a;
@@ -229,9 +234,7 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
   static void own(LayerJob<FffForwardArgs>&, const float*) {}
 
   Napi::Value WeightDtype(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), dtype_ == FffWeights::bf16       ? "bf16"
-                                         : dtype_ == FffWeights::bf16_dot ? "bf16-dot"
-                                                                          : "f32");
+    return Napi::String::New(info.Env(), name_of(dtype_, kWeights));
   }
 
  private:
@@ -295,7 +298,8 @@ class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> 
     adopt(env, std::move(w), bytes);
   }
 
-  // forward(x, rows, out|null, activation, residual|null); forwardSync: out required
+  // forward(x, rows, out|null, activation, residual|null); forwardSync: out required; activation: a name of
+  // kActivations
   LinearArgs parse(const Napi::CallbackInfo& info, bool async) {
     Napi::Env env = info.Env();
     expect_args(info, 5, "forward");
@@ -308,7 +312,7 @@ class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> 
     a.y_n = checked_mul(env, a.rows, n, "out");
     expect_length(env, x.ElementLength(), a.x_n, "x");
     a.y = output_arg(info, 2, a.y_n, async);
-    a.ep.act = fffbert::Activation(expect_int(info[3], "activation", 0, 2));
+    a.ep.act = expect_named(info[3], "activation", kActivations);
     Napi::Float32Array r;
     if (optional_f32(info[4], "residual", &r)) {
       expect_length(env, r.ElementLength(), a.rows * n, "residual");
@@ -405,15 +409,7 @@ class DenseFeedforwardWrap final : public LayerWrap<DenseFeedforwardWrap, DenseF
 Napi::Value FffProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expect_args(info, 4, "fffProbe");
-  const std::string kind = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  fffbert::FffProbe k = fffbert::FffProbe::dot;
-  if (kind == "gather") {
-    k = fffbert::FffProbe::gather;
-  } else if (kind == "read") {
-    k = fffbert::FffProbe::read;
-  } else if (kind != "dot") {
-    throw_error(env, code::kInvalidArgument, "Expected kind to be 'dot', 'gather' or 'read'");
-  }
+  const fffbert::FffProbe k = expect_named(info[0], "kind", kProbes);
   const FffWeights weights = parse_weights(info[1]);
   const int64_t bytes = expect_int(info[2], "bytes", 0, int64_t(1) << 32);
   const int64_t ms = expect_int(info[3], "milliseconds", 1, 1000);
@@ -428,6 +424,10 @@ void init_layers(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeLinear", LinearWrap::Define(env));
   exports.Set("NativeDenseFeedforward", DenseFeedforwardWrap::Define(env));
   exports.Set("fffProbe", Napi::Function::New(env, FffProbe, "fffProbe"));
+  export_names(exports, "fffWeights", kWeights);
+  export_names(exports, "fffStrategy", kStrategies);
+  export_names(exports, "activation", kActivations);
+  export_names(exports, "fffProbe", kProbes);
 }
 
 }  // namespace fffbert_napi

@@ -54,12 +54,7 @@ int64_t int_field(const Napi::Object& o, const char* name, int64_t min, int64_t 
   return int64_t(d);
 }
 
-// A string field naming one value of an enum: the names crossing the boundary, written once per enum here.
-template <typename E>
-struct Named {
-  const char* name;
-  E value;
-};
+// The names of the configuration's enums (common.h Named), one table per enum.
 constexpr Named<fffbert::BertFamily> kFamilies[] = {{"crammed", fffbert::BertFamily::crammed},
                                                     {"hf", fffbert::BertFamily::hf}};
 constexpr Named<fffbert::BertFfn> kFfns[] = {{"fff", fffbert::BertFfn::fff}, {"dense", fffbert::BertFfn::dense}};
@@ -71,26 +66,13 @@ constexpr Named<fffbert::CrammedPooler> kPoolers[] = {{"avg", fffbert::CrammedPo
 constexpr Named<fffbert::LinearDtype> kDtypes[] = {
     {"fp32", fffbert::LinearDtype::f32}, {"int8", fffbert::LinearDtype::int8}, {"bf16", fffbert::LinearDtype::bf16}};
 
+// A string field naming one value of an enum.
 template <typename E, size_t N>
 E enum_field(const Napi::Object& o, const char* name, const Named<E> (&allowed)[N], const char* prefix = "") {
   const Napi::Value v = field(o, name);
-  std::string expected = "one of";
-  for (const Named<E>& a : allowed) expected += std::string(" '") + a.name + "'";
-  if (v.IsString()) {
-    const std::string s = v.As<Napi::String>().Utf8Value();
-    for (const Named<E>& a : allowed) {
-      if (s == a.name) return a.value;
-    }
-  }
-  bad_field(o.Env(), std::string(prefix) + name, expected, v);
-}
-
-template <typename E, size_t N>
-const char* name_of(E value, const Named<E> (&names)[N]) {
-  for (const Named<E>& n : names) {
-    if (n.value == value) return n.name;
-  }
-  return "?";
+  E value{};
+  if (!find_named(v, allowed, &value)) bad_field(o.Env(), std::string(prefix) + name, one_of(allowed), v);
+  return value;
 }
 
 Napi::Object object_field(const Napi::Object& o, const char* name) {
@@ -498,6 +480,11 @@ void init_model(Napi::Env env, Napi::Object exports) {
   Napi::Array keys = Napi::Array::New(env);
   for (const char* k : kConfigKeys) keys.Set(keys.Length(), k);
   exports.Set("bertConfigKeys", keys);
+  export_names(exports, "family", kFamilies);
+  export_names(exports, "ffn", kFfns);
+  export_names(exports, "head", kHeads);
+  export_names(exports, "crammedPooler", kPoolers);
+  export_names(exports, "denseDtype", kDtypes);
 }
 
 }  // namespace fffbert_napi

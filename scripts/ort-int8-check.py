@@ -21,6 +21,7 @@ should never be the less accurate one. Exit 3 when onnxruntime (with onnx) is no
 """
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def main():
         print(f"onnxruntime and onnx are needed for the comparison ({e}); pip install onnxruntime onnx", file=sys.stderr)
         sys.exit(3)
 
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's advice to pre-process a one-node graph
     print(f"onnxruntime {onnxruntime.__version__}, {args.threads} threads, seed {args.seed}")
     rng = np.random.default_rng(args.seed)
     failures = []

@@ -3,12 +3,26 @@
  * checkpoint-key table of lib/bert/checkpoint-keys.ts, for every architecture the core builds: every declared
  * name has checkpoint keys, and every table entry is declared by some architecture (no stale entry).
  */
+
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkpointKeys, checkpointTable, hfPrefix, layerKeyPattern } from '../lib/bert/checkpoint-keys';
+import {
+  bodyKeyPrefixes,
+  checkpointKeys,
+  checkpointTable,
+  hfPrefix,
+  isBodyTensor,
+  layerKeyPattern,
+} from '../lib/bert/checkpoint-keys';
+import { parseConfig } from '../lib/bert/config';
+import { createEncoder } from '../lib/bert/encoder';
+import { ErrorCode } from '../lib/errors';
+import { SafetensorsFile } from '../lib/formats/safetensors';
 import type { TensorSource } from '../lib/formats/tensors';
 import { native } from '../lib/native';
 import type { NativeBertConfig } from '../lib/native-types';
 import { architectures } from './helpers/architectures';
+import { expectFffError } from './helpers/errors';
 
 function declared(config: NativeBertConfig): string[] {
   const m = new native.NativeBertModel(config);
@@ -60,5 +74,44 @@ describe('checkpoint keys: one table, checked against the names the core declare
     expect(layerKeyPattern('hf', 'bert.').exec('bert.encoder.layer.3.output.dense.weight')?.[1]).toBe('3');
     expect(layerKeyPattern('hf', 'bert.').exec('encoder.layer.3.output.dense.weight')).toBeNull();
     expect(layerKeyPattern('crammed').exec('encoder.layers.11.norm1.weight')?.[1]).toBe('11');
+  });
+
+  it('the encoder body`s key prefixes come from the table: every body key has one, no head key does', () => {
+    expect(bodyKeyPrefixes('crammed')).toEqual(['encoder.']);
+    expect(bodyKeyPrefixes('hf', 'bert.').sort()).toEqual(['bert.embeddings.', 'bert.encoder.']);
+    expect(bodyKeyPrefixes('hf').sort()).toEqual(['embeddings.', 'encoder.']);
+    for (const family of ['crammed', 'hf'] as const) {
+      const body = bodyKeyPrefixes(family, 'bert.');
+      for (const name of Object.keys(checkpointTable(family))) {
+        const inBody = isBodyTensor(name);
+        for (const key of checkpointKeys(family, name, 'bert.'))
+          expect(
+            body.some((b) => key.startsWith(b)),
+            `${family} ${name}: ${key}`,
+          ).toBe(inBody);
+      }
+    }
+  });
+
+  it('a checkpoint tensor under the body`s prefixes that nothing reads is refused; one elsewhere is not', () => {
+    for (const [name, extraBody] of [
+      ['ufb-tiny', 'encoder.layers.0.attn.dense.bias'],
+      ['bert-tiny-mlm', 'bert.encoder.layer.0.attention.self.rotary.weight'],
+    ] as const) {
+      const dir = path.join(__dirname, 'fixtures', name);
+      const model = SafetensorsFile.open(path.join(dir, 'model.safetensors'));
+      const config = parseConfig(dir, model);
+      const withExtra = (extra: string): TensorSource => ({
+        names: () => [...model.names(), extra],
+        info: (n) => (n === extra ? { name: n, dtype: 'F32', shape: [1] } : model.info(n)),
+        readF32: (n) => (n === extra ? new Float32Array(1) : model.readF32(n)),
+      });
+      expectFffError(
+        () => createEncoder(config, withExtra(extraBody)),
+        ErrorCode.UNSUPPORTED_MODEL,
+        new RegExp(`does not use: ${extraBody.replace(/\./g, '\\.')}`),
+      );
+      createEncoder(config, withExtra('unrelated.head.weight')).dispose();
+    }
   });
 });

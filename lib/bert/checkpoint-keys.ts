@@ -100,6 +100,27 @@ export function presentKey(tensors: TensorSource, family: Family, name: string, 
   return checkpointKeys(family, name, prefix).find((k) => tensors.info(k) !== undefined);
 }
 
+/** Whether a core name is of the encoder body (embeddings, layers, final norm), not a head or the pooler. */
+export function isBodyTensor(name: string): boolean {
+  return /^(embeddings|layers|final_norm)\./.test(name);
+}
+
+/**
+ * The checkpoint key prefixes of the encoder body: the first dotted part (after an HF checkpoint's prefix) of
+ * every key the table maps a body tensor to ('encoder.' for crammed; '{p}embeddings.' and '{p}encoder.' for HF).
+ */
+export function bodyKeyPrefixes(family: Family, prefix = ''): string[] {
+  const prefixes = new Set<string>();
+  for (const [name, keys] of Object.entries(checkpointTable(family))) {
+    if (!isBodyTensor(name)) continue;
+    for (const key of keys) {
+      const rest = key.startsWith('{p}') ? key.slice(3) : key;
+      prefixes.add(`${key === rest ? '' : prefix}${rest.slice(0, rest.indexOf('.') + 1)}`);
+    }
+  }
+  return [...prefixes];
+}
+
 /** Matches a checkpoint key of a layer's tensor; group 1 is the layer index. */
 export function layerKeyPattern(family: Family, prefix = ''): RegExp {
   const key = checkpointKey(family, 'layers.{i}.norm1.weight', prefix);

@@ -14,7 +14,7 @@ import { callSite, native, nativeResult } from '../native';
 import type { NativeBertConfig, NativeBertModel, NativeBertProfile, NativeDenseDtype } from '../native-types';
 import { Disposable } from '../util/disposable';
 import { expectOneOf, expectOptions } from '../util/options';
-import { checkpointKeys, hfPrefix } from './checkpoint-keys';
+import { bodyKeyPrefixes, checkpointKeys, hfPrefix } from './checkpoint-keys';
 import { checkEncoderInputs } from './inputs';
 import type { BertConfig, EncoderForwardOptions, EncoderInputs, EncoderOutputs } from './types';
 
@@ -152,7 +152,7 @@ function loadTensors(
   }
   // Weights of the encoder body that nothing reads would mean an architecture we do not implement (biases where
   // crammedBERT has none, a head transform, ...): refuse rather than compute something else.
-  const body = config.family === 'crammed' ? ['encoder.'] : [`${prefix}embeddings.`, `${prefix}encoder.`];
+  const body = bodyKeyPrefixes(config.family, prefix);
   const unused = [...names].filter(
     (n) => body.some((b) => n.startsWith(b)) && !used.has(n) && !IGNORED.some((r) => r.test(n)),
   );

@@ -16,8 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kAlignFloats = 16;  // 64 bytes
-// Elementwise row loops: at least ~16K elements per chunk (a pool hand-off costs more than less work).
-int64_t row_grain(int64_t width) { return std::max<int64_t>(1, 16384 / width); }
 // Attention below this many FLOPs (4*B*S*S*H; 1x16 at H=768: 0.8M, ~20 us) runs on the calling thread.
 constexpr double kInlineAttentionFlops = 2e6;
 

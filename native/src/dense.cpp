@@ -1,18 +1,9 @@
 // Dense drivers besides GEMM and attention: the kernel-table selection, LayerNorm (with a residual add) and GELU.
 #include "fffbert/dense.h"
 
-#include <algorithm>
-
 #include "kernels/dense_kernels.h"
 
 namespace fffbert {
-namespace {
-
-// Rows of at least ~16K elements per chunk: a 768-wide row takes ~0.3 us, a pool hand-off more.
-int64_t row_grain(int64_t n) { return std::max<int64_t>(1, 16384 / n); }
-
-}  // namespace
-
 const DenseKernels& dense_kernels_for(Isa isa) {
   switch (isa_runnable(isa)) {
 #if defined(FFFBERT_HAVE_AVX2)

@@ -101,3 +101,13 @@ TEST(pool_concurrent_callers_and_resize) {
   CHECK(bad == 0);
   fffbert::set_default_threads(before);
 }
+
+TEST(pool_row_grain) {
+  // ~16K elements per chunk, at least one row, and no division by a zero width.
+  CHECK(fffbert::row_grain(768) == 21);
+  CHECK(fffbert::row_grain(1) == 16384);
+  CHECK(fffbert::row_grain(16384) == 1);
+  CHECK(fffbert::row_grain(100000) == 1);
+  CHECK(fffbert::row_grain(0) == 16384);
+  for (int64_t w = 1; w <= 40000; w += 37) CHECK(fffbert::row_grain(w) >= 1 && fffbert::row_grain(w) * w <= 16384 + w);
+}

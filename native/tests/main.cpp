@@ -18,6 +18,18 @@ fffbert::ThreadPool& pool(int threads) {
   if (!pools[threads]) pools[threads] = fffbert::make_pool(threads);
   return *pools[threads];
 }
+std::vector<fffbert::Isa> runnable_isas(bool report_skipped) {
+  std::vector<fffbert::Isa> v;
+  for (int i = 0; i < fffbert::kIsaCount; ++i) {
+    if (fffbert::isa_supported(fffbert::Isa(i))) {
+      v.push_back(fffbert::Isa(i));
+    } else if (report_skipped) {
+      std::printf("     skipped: %s not supported on this CPU (or not built for this architecture)\n",
+                  fffbert::isa_name(fffbert::Isa(i)));
+    }
+  }
+  return v;
+}
 }  // namespace fffbert_test
 
 int main(int argc, char** argv) {

@@ -8,12 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "fffbert/isa.h"
 #include "fffbert/pool.h"
 
 namespace fffbert_test {
 
 // Process-wide pools of 1, 2 and 3 threads for the tests that compare thread counts.
 fffbert::ThreadPool& pool(int threads);
+
+// The instruction sets this CPU runs, scalar first; with report_skipped, prints a skip line for each other one.
+std::vector<fffbert::Isa> runnable_isas(bool report_skipped);
 
 struct TestCase {
   const char* name;

@@ -19,25 +19,11 @@ using namespace fffbert;
 
 namespace {
 
-// SIMD sets this architecture carries; those not runnable here are reported as skipped.
+// The SIMD sets this CPU runs (scalar is the oracle); the others are reported as skipped.
 std::vector<Isa> simd_isas() {
-  std::vector<Isa> out;
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
-  const Isa candidates[] = {Isa::avx2, Isa::avx512};
-#elif defined(__aarch64__) || defined(_M_ARM64)
-  const Isa candidates[] = {Isa::neon};
-#else
-  const Isa candidates[] = {Isa::scalar};
-#endif
-  for (Isa isa : candidates) {
-    if (isa == Isa::scalar) continue;
-    if (isa_supported(isa)) {
-      out.push_back(isa);
-    } else {
-      std::printf("  skipped: %s not supported on this CPU\n", isa_name(isa));
-    }
-  }
-  return out;
+  std::vector<Isa> v = fffbert_test::runnable_isas(true);
+  v.erase(std::remove(v.begin(), v.end(), Isa::scalar), v.end());
+  return v;
 }
 
 using fffbert_test::pool;

@@ -214,28 +214,12 @@ void compare_runs(const Weights& w, const float* x, int64_t rows, int64_t ldx, c
   }
 }
 
-std::vector<Isa> runnable_isas(bool report_skipped) {
-  std::vector<Isa> v;
-  for (int i = 0; i < kIsaCount; ++i) {
-    if (isa_supported(Isa(i))) {
-      v.push_back(Isa(i));
-    } else if (report_skipped) {
-      std::printf("     skipped: %s not supported on this CPU (or not built for this architecture)\n",
-                  isa_name(Isa(i)));
-    }
-  }
-  return v;
-}
+using fffbert_test::pool;
+using fffbert_test::runnable_isas;
 
 struct Case {
   int64_t I, O, D, K, rows;
 };
-
-// Pools of 1, 2 and 3 threads shared by all tests.
-ThreadPool& pool(int threads) {
-  static std::unique_ptr<ThreadPool> pools[3] = {make_pool(1), make_pool(2), make_pool(3)};
-  return *pools[threads - 1];
-}
 
 // A sample of the grid I, O in 1..67 and 768, rows 1..17 and 1000, D 0..11, K 1..3; wide shapes get fewer rows
 // and levels so the whole file stays well under a minute under qemu.

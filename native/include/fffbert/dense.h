@@ -44,6 +44,9 @@ using PackedLinearPtr = std::unique_ptr<PackedLinear, PackedLinearDeleter>;
 //   bf16: W rounded once to bf16 (nearest even, subnormals flushed to zero), each x row rounded likewise per
 //         call; fp32 accumulation of the exact products, per output over k pairs in order, odd k before even
 //         (vdpbf16ps's order), so every kernel rounds as the scalar oracle (partial sums below 2^-126 aside).
+//         Except the matrix units, each in its own fixed order (kernels/lowp_kernels.h Bf16Order, each with its
+//         oracle): amx-bf16 (even and odd products summed apart per 16 k pairs) and neon-bf16 (bfmmla: adds
+//         rounded to odd). Results then depend on the CPU, as fp32's do on the ISA.
 enum class LinearDtype : int { f32 = 0, int8 = 1, bf16 = 2 };
 PackedLinearPtr linear_create(const float* weight, const float* bias, int64_t out_features, int64_t in_features,
                               LinearDtype dtype = LinearDtype::f32);

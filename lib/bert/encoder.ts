@@ -22,7 +22,7 @@ export type EncoderProfile = NativeBertProfile;
 
 /** Arithmetic of the dense linear layers: 'fp32' (default), 'int8' (dynamic quantization) or 'bf16'. */
 export type DenseDtype = NativeDenseDtype;
-export const DENSE_DTYPES: readonly DenseDtype[] = ['fp32', 'int8', 'bf16'];
+export const DENSE_DTYPES: readonly DenseDtype[] = native.enumNames.denseDtype;
 
 export interface CreateEncoderOptions {
   /** Arithmetic of the dense linear layers (default 'fp32'); LayerNorm, softmax, GELU, residuals stay fp32. */

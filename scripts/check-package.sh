@@ -208,6 +208,7 @@ else
   fail "the install tried to compile (or did not install): $(ls "$pkgdir" 2>&1 | tr '\n' ' ')"
 fi
 cp "$stage/scripts/package-smoke.mjs" "$app/"
+mkdir -p "$app/lib" && cp "$stage/scripts/lib/fff-reference.mjs" "$app/lib/"
 smoke() { # smoke LABEL EXPECT: runs the smoke test, adds its ok/not ok lines to the counts
   local label=$1 expect=$2 log="$logs/smoke_$2.log"
   env PATH="$toolbin" node package-smoke.mjs --expect "$expect" >"$log" 2>&1

@@ -1,11 +1,13 @@
 // Smoke test of an *installed* fffbert package (used by scripts/check-package.sh and the CI install jobs).
-// Copy it into a folder whose node_modules holds fffbert and run it there:
+// Copy it, with lib/fff-reference.mjs into lib/ beside it, into a folder whose node_modules holds fffbert and
+// run it there:
 //   node package-smoke.mjs --expect prebuilt|source
 // Checks that require('fffbert') and import('fffbert') both load, that the binary came from where it should,
 // and that a small FastFeedforward gives the results of docs/FFF-SPEC.md section 1 computed here in float64, on every
 // instruction set this CPU supports. Prints "ok - ..." / "not ok - ..." lines and ends with "N passed, N failed".
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { fffReference, randomArray, rng } from './lib/fff-reference.mjs';
 
 const expectIdx = process.argv.indexOf('--expect');
 const expected = expectIdx > 0 ? process.argv[expectIdx + 1] : 'prebuilt';
@@ -28,81 +30,31 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-// --- docs/FFF-SPEC.md section 1 in float64 ---------------------------------------------------------------------------
-// erf to ~1e-15: Maclaurin series for |x| < 3, continued fraction of erfc beyond (there erfc < 2.3e-5).
-function erf(x) {
-  const ax = Math.abs(x);
-  if (ax < 3) {
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 80; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))) (Lentz, evaluated backwards)
-  let f = ax;
-  for (let k = 60; k >= 1; k--) f = ax + k / 2 / f;
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-  return Math.sign(x) * (1 - erfc);
-}
-const gelu = (l) => 0.5 * l * (1 + erf(l / Math.SQRT2));
-
-/** y[rows*O] and the smallest |logit| met on the visited paths (the routing margin). */
-function fffReference(w, x, rows) {
-  const nNodes = 2 ** (w.D + 1) - 1;
-  const y = new Float64Array(rows * w.O);
-  let margin = Infinity;
-  for (let t = 0; t < rows; t++) {
-    for (let k = 0; k < w.K; k++) {
-      let n = 0;
-      for (let level = 0; level <= w.D; level++) {
-        const r = k * nNodes + n;
-        let l = w.bIn[r];
-        for (let i = 0; i < w.I; i++) l += w.wIn[r * w.I + i] * x[t * w.I + i];
-        const g = gelu(l);
-        for (let o = 0; o < w.O; o++) y[t * w.O + o] += g * w.wOut[o * (w.K * nNodes) + r];
-        margin = Math.min(margin, Math.abs(l));
-        n = 2 * n + 1 + (l > 0 ? 1 : 0);
-      }
-    }
-  }
-  return { y, margin };
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function randomArray(next, n, scale) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (next() * 2 - 1) * scale;
-  return a;
-}
-
 // Awkward sizes (not multiples of any vector width), two trees, three levels below the root. The input is
 // redrawn until every visited logit is at least 0.02 from 0, so no rounding difference can flip a path.
 function makeCase() {
-  const w = { I: 37, O: 19, D: 3, K: 2 };
-  const nodes = w.K * (2 ** (w.D + 1) - 1);
+  const [I, O, D, K] = [37, 19, 3, 2];
+  const nodes = K * (2 ** (D + 1) - 1);
   const next = rng(20240611);
-  w.wIn = randomArray(next, nodes * w.I, 0.5);
-  w.bIn = randomArray(next, nodes, 0.1);
-  w.wOut = randomArray(next, w.O * nodes, 0.5);
+  // Drawn in this order: wIn, bIn, wOut.
+  const w = {
+    I,
+    O,
+    D,
+    K,
+    wIn: randomArray(nodes * I, 0.5, next),
+    bIn: randomArray(nodes, 0.1, next),
+    wOut: randomArray(O * nodes, 0.5, next),
+  };
   const rows = 9;
   for (let attempt = 0; attempt < 1000; attempt++) {
-    const x = randomArray(next, rows * w.I, 1);
-    const ref = fffReference(w, x, rows);
-    if (ref.margin >= 0.02) return { w, x, rows, ref: ref.y };
+    const x = randomArray(rows * w.I, 1, next);
+    const tokens = Array.from({ length: rows }, (_, t) => fffReference(w, x, t));
+    if (tokens.every((t) => t.margin >= 0.02)) {
+      const ref = new Float64Array(rows * w.O);
+      tokens.forEach((t, i) => ref.set(t.y, i * w.O));
+      return { w, x, rows, ref };
+    }
   }
   throw new Error('no input with a routing margin of 0.02 found');
 }

@@ -178,7 +178,10 @@ void prefetch_row(const W* p, int64_t count) {
 // that reach it) shrinks with the range: on a 16-core Xeon at 16 threads and 128 tokens (8 per thread) per-token
 // took 0.32 us/token against 0.55 batched (issue 10). On the 2-core Zen 4 (1 and 2 threads, 16..256 tokens,
 // same-process A/B under load, medians of 9) the two timed alike within noise: 16 keeps their 1-thread switch
-// point. Adjust with 4/8/16-thread measurements (bench/layer.mjs --threads 1,2,4,8,16).
+// point. 16-core Xeon with the planned walk (native loop, one run, us/token per-token / batched), by tokens per
+// thread: 8: 8 thr 0.42 / 0.67, 16 thr 0.26 / 0.36; 16: 4 thr 0.65 / 0.57, 8 thr 0.34 / 0.40, 16 thr 0.25 /
+// 0.25; 32: 2 thr 0.91 / 0.97, 4 thr 0.72 / 0.73, 8 thr 0.41 / 0.36, 16 thr 0.29 / 0.23; 64 and more: 2 thr
+// 1.09-1.12 / 0.98-1.21. The switch is at 16-32 per thread wherever it is measured; 16 stays.
 constexpr int64_t kBatchedMinRowsPerThread = 16;
 // Most tokens one batched walk sorts at once (bounds the scratch: [tokens, K*(D+1)] values and row pointers).
 constexpr int64_t kBatchMax = 4096;

@@ -171,15 +171,21 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
   // k blocks past kpad), zero rows up to a multiple of 16 (AMX tiles read 16 rows), then (int8) the row scales.
   const int64_t row_bytes = int8 ? kpad : kpad * 2, lda_bytes = round_up(row_bytes, 64), m16 = round_up(M, 16);
   thread_local gemm::FloatBuffer scratch;
+  // The conversions run on the kernel's tier: AVX-512 where the kernel is an AVX-512 one (the same bytes).
+  auto quantize = scalar::quantize_row_int8;
+  auto round = scalar::round_row_bf16;
+#if defined(FFFBERT_HAVE_AVX512)
+  if ((int8 ? ik->isa : bk->isa) == Isa::avx512) quantize = avx512::quantize_row_int8, round = avx512::round_row_bf16;
+#endif
   uint8_t* a = reinterpret_cast<uint8_t*>(scratch.reserve(size_t(m16 * lda_bytes / 4 + M)));
   float* xs = reinterpret_cast<float*>(a + m16 * lda_bytes);
   std::memset(a + M * lda_bytes, 0, size_t((m16 - M) * lda_bytes));
   pool.parallel_for(M, std::max<int64_t>(1, 16384 / K), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       if (int8) {
-        xs[r] = scalar::quantize_row_int8(x + r * ldx, K, lda_bytes, u8, a + r * lda_bytes);
+        xs[r] = quantize(x + r * ldx, K, lda_bytes, u8, a + r * lda_bytes);
       } else {
-        scalar::round_row_bf16(x + r * ldx, K, lda_bytes / 2, reinterpret_cast<uint16_t*>(a + r * lda_bytes));
+        round(x + r * ldx, K, lda_bytes / 2, reinterpret_cast<uint16_t*>(a + r * lda_bytes));
       }
     }
   });

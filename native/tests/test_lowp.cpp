@@ -278,6 +278,72 @@ TEST(lowp_quantize_row) {
   CHECK(scalar::bf16_round(3.4e38f) == 0x7f80);
 }
 
+// The AVX-512 conversions against the scalar ones, byte for byte: rows of 1..67 (the masked tails) and 768
+// elements, normal values, halfway cases of both roundings, subnormals, signed zeros, infinities and NaNs.
+TEST(lowp_convert_avx512_is_scalar) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (!isa_supported(Isa::avx512)) {
+    std::printf("  skipped: avx512 not supported on this CPU\n");
+    return;
+  }
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            1e-40f,
+                            -1e-40f,
+                            1.0f + 1.0f / 256,
+                            1.0f + 3.0f / 256,
+                            -1.5f / 127.0f,
+                            63.5f / 127.0f,
+                            3.4e38f,
+                            -3.4e38f,
+                            INFINITY,
+                            -INFINITY,
+                            NAN,
+                            -NAN,
+                            1.17549435e-38f};
+  int rows = 0, bad = 0;
+  for (int64_t K : {1, 2, 15, 16, 17, 31, 33, 48, 67, 768}) {
+    for (int variant = 0; variant < 5; ++variant) {  // plain; with specials; with one NaN; all zero; near ties
+      std::vector<float> x(static_cast<size_t>(K));
+      for (float& v : x) v = variant == 3 ? 0.0f : u(rng);
+      if (variant == 4) {  // amax 2: q = x * 63.5 lands on or next to halves, where a fused x * inv + magic rounds
+        for (int64_t k = 0; k < K; ++k) x[size_t(k)] = (float(k % 121) - 60.0f + 0.5f) / 63.5f + float(k % 3) * 1e-7f;
+        x[0] = 2.0f;
+      }
+      if (variant == 1) {
+        for (int64_t k = 0; k < K; k += 3) x[size_t(k)] = specials[size_t(k / 3) % 10];  // finite ones
+      }
+      if (variant == 2) x[size_t(K / 2)] = NAN;
+      const int64_t kpad = K + 64;
+      for (bool u8 : {false, true}) {
+        std::vector<uint8_t> qs(size_t(kpad), 1), qv(size_t(kpad), 2);
+        const float ss = scalar::quantize_row_int8(x.data(), K, kpad, u8, qs.data());
+        const float sv = avx512::quantize_row_int8(x.data(), K, kpad, u8, qv.data());
+        const bool same = std::memcmp(&ss, &sv, 4) == 0 && qs == qv;
+        bad += !same;
+        CHECK_MSG(same, "int8 quantize K=%lld variant %d u8 %d: scale %g vs %g", (long long)K, variant, int(u8), ss,
+                  sv);
+      }
+      std::vector<float> xb = x;
+      if (variant == 1) {
+        for (int64_t k = 1; k < K; k += 2) xb[size_t(k)] = specials[size_t(k / 2) % 15];
+      }
+      std::vector<uint16_t> bs(size_t(kpad), 1), bv(size_t(kpad), 2);
+      scalar::round_row_bf16(xb.data(), K, kpad, bs.data());
+      avx512::round_row_bf16(xb.data(), K, kpad, bv.data());
+      bad += bs != bv;
+      CHECK_MSG(bs == bv, "bf16 round K=%lld variant %d differs", (long long)K, variant);
+      rows += 3;
+    }
+  }
+  std::printf("  %d rows converted, %d differ from the scalar functions\n", rows, bad);
+#else
+  std::printf("  skipped: avx512 not compiled in (not x86-64)\n");
+#endif
+}
+
 // A row with a NaN or an infinity gives a NaN output row; the other rows are untouched (int8).
 TEST(lowp_int8_nonfinite_rows) {
   std::mt19937 rng(3);

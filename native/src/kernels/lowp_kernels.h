@@ -88,6 +88,9 @@ const Int8Kernels& int8_kernels_vnni();  // vpdpbusd (AVX512-VNNI)
 const Bf16Kernels& bf16_kernels_dot();   // vdpbf16ps (AVX512_BF16)
 const Int8Kernels& int8_kernels_amx();   // tdpbusd (AMX-INT8), 16 x 32 tiles
 const Bf16Kernels& bf16_kernels_amx();   // tdpbf16ps (AMX-BF16), 16 x 32 tiles, Bf16Order::amx_block16
+// linear.h's scalar::quantize_row_int8 / round_row_bf16 in AVX-512F/BW, byte for byte (lowp_convert.cpp).
+float quantize_row_int8(const float* x, int64_t K, int64_t kpad, bool u8, uint8_t* q);
+void round_row_bf16(const float* x, int64_t K, int64_t kpad, uint16_t* out);
 }  // namespace avx512
 namespace neon {
 const Int8Kernels& int8_kernels_sdot();  // sdot (FEAT_DotProd)

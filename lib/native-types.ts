@@ -184,6 +184,8 @@ export interface NativeAddon {
   setIsa(name: string): void;
   setThreads(n: number): void;
   threads(): number;
+  /** Every code the addon's errors carry (native/binding/common.h code::kAll); each is one of ErrorCode. */
+  errorCodes: string[];
   /** Native errors are constructed with this class (FffError) from the call on. */
   setErrorClass(errorClass: new (code: never, message: string) => Error): void;
   /** Async forwards queued or running on the addon's dispatcher threads, every context of the process. */

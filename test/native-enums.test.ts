@@ -187,4 +187,11 @@ describe('enums cross the boundary as names, one table each', () => {
       }
     }
   });
+
+  it('every error code the addon throws is one of lib/errors.ts ErrorCode', () => {
+    const codes: readonly string[] = Object.values(ErrorCode);
+    expect(native.errorCodes.length).toBeGreaterThan(10);
+    expect(new Set(native.errorCodes).size).toBe(native.errorCodes.length);
+    for (const code of native.errorCodes) expect(codes, code).toContain(code);
+  });
 });

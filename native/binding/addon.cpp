@@ -100,6 +100,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
   exports.Set("fffMaxDepth", Napi::Number::New(env, double(fffbert::kFffMaxDepth)));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  Napi::Array codes = Napi::Array::New(env);
+  for (const char* c : code::kAll) codes.Set(codes.Length(), c);
+  exports.Set("errorCodes", codes);
   exports.Set("jobsInFlight", Napi::Function::New(env, JobsInFlight, "jobsInFlight"));
   init_layers(env, exports);
   init_model(env, exports);

@@ -15,7 +15,7 @@
 
 namespace fffbert_napi {
 
-// Stable error codes (mirrored in lib/errors.ts).
+// Stable error codes: a subset of lib/errors.ts ErrorCode, which owns them.
 namespace code {
 constexpr const char* kInvalidArgument = "ERR_FFF_INVALID_ARGUMENT";
 constexpr const char* kInvalidType = "ERR_FFF_INVALID_TYPE";
@@ -28,6 +28,10 @@ constexpr const char* kTokenOutOfRange = "ERR_FFF_TOKEN_OUT_OF_RANGE";
 constexpr const char* kSequenceTooLong = "ERR_FFF_SEQUENCE_TOO_LONG";
 constexpr const char* kInvalidModel = "ERR_FFF_INVALID_MODEL";
 constexpr const char* kInternal = "ERR_FFF_INTERNAL";
+// Every code above, exported as errorCodes (test/native-enums.test.ts: each is one of lib/errors.ts ErrorCode).
+constexpr const char* kAll[] = {kInvalidArgument, kInvalidType,    kInvalidShape, kInvalidLength,
+                                kDisposed,        kUnsupportedIsa, kOutOfMemory,  kTokenOutOfRange,
+                                kSequenceTooLong, kInvalidModel,   kInternal};
 }  // namespace code
 
 // An Error with `code` set, as Node's own errors carry: an FffError (lib/errors.ts) once lib/native.ts has

@@ -106,9 +106,8 @@ int lowp_variants(LowpVariant* out, int capacity) {
 }
 
 const Int8Kernels& int8_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
-  if (!isa_supported(isa)) return scalar::int8_kernels();
   const CpuFeatures& f = cpu_features();
-  switch (isa) {
+  switch (isa_runnable(isa)) {
 #if defined(FFFBERT_HAVE_AVX512)
     case Isa::avx512:
       if (f.avx512_vnni && amx_permitted() && M != 1) return avx512::int8_kernels_amx();
@@ -130,9 +129,8 @@ const Int8Kernels& int8_kernels_for(Isa isa, int64_t M, int64_t N, int64_t K) {
 }
 
 const Bf16Kernels& bf16_kernels_for(Isa isa) {
-  if (!isa_supported(isa)) return scalar::bf16_kernels();
   const CpuFeatures& f = cpu_features();
-  switch (isa) {
+  switch (isa_runnable(isa)) {
 #if defined(FFFBERT_HAVE_AVX512)
     case Isa::avx512:
       if (f.avx512_vnni && f.amx_bf16 && amx_permitted()) return avx512::bf16_kernels_amx();
@@ -151,7 +149,7 @@ const Bf16Kernels& bf16_kernels_for(Isa isa) {
 const char* linear_kernel_name(LinearDtype dtype, Isa isa) {
   if (dtype == LinearDtype::int8) return int8_kernels_for(isa).name;
   if (dtype == LinearDtype::bf16) return bf16_kernels_for(isa).name;
-  return isa_name(isa_supported(isa) ? isa : Isa::scalar);
+  return isa_name(isa_runnable(isa));
 }
 
 // --- forward -------------------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ void linear_forward_lowp(const PackedLinear& w, const float* x, int64_t M, int64
   uint8_t* a = reinterpret_cast<uint8_t*>(scratch.reserve(size_t(m16 * lda_bytes / 4 + M)));
   float* xs = reinterpret_cast<float*>(a + m16 * lda_bytes);
   std::memset(a + M * lda_bytes, 0, size_t((m16 - M) * lda_bytes));
-  pool.parallel_for(M, std::max<int64_t>(1, 16384 / K), [&](int64_t r0, int64_t r1, int) {
+  pool.parallel_for(M, row_grain(K), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       if (int8) {
         xs[r] = quantize(x + r * ldx, K, lda_bytes, u8, a + r * lda_bytes);

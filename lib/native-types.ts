@@ -174,6 +174,8 @@ export interface NativeEnumNames {
   fffStrategy: readonly NativeStrategy[];
   activation: readonly NativeActivation[];
   fffProbe: readonly NativeProbeKind[];
+  /** fffbert::Isa in order, by isa_name() (native/src/isa.cpp). */
+  isa: readonly IsaName[];
 }
 
 export interface NativeAddon {

@@ -5,7 +5,8 @@ import type { IsaName, NativeIsaInfo } from './native-types';
 import { expectOneOf } from './util/options';
 
 export type { IsaName };
-export const ISA_NAMES: readonly IsaName[] = ['scalar', 'avx2', 'avx512', 'neon'];
+/** Every instruction set's name, as the core names them (native isa_name()). */
+export const ISA_NAMES: readonly IsaName[] = native.enumNames.isa;
 
 if (!native.isaEnvOk) {
   process.emitWarning(

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../lib/errors';
 import { native } from '../lib/native';
 import type {
+  IsaName,
   NativeActivation,
   NativeBertConfig,
   NativeDenseDtype,
@@ -32,6 +33,7 @@ const UNIONS: { [K in keyof NativeEnumNames]: Record<NativeEnumNames[K][number],
   fffStrategy: { auto: true, 'per-token': true, batched: true } satisfies Record<NativeStrategy, true>,
   activation: { none: true, gelu: true, tanh: true } satisfies Record<NativeActivation, true>,
   fffProbe: { dot: true, gather: true, read: true } satisfies Record<NativeProbeKind, true>,
+  isa: { scalar: true, avx2: true, avx512: true, neon: true } satisfies Record<IsaName, true>,
 };
 
 /** Not names: another case, a prefix, an Object.prototype key, the integer 0 and 1, null. */
@@ -86,6 +88,22 @@ describe('enums cross the boundary as names, one table each', () => {
       }
     }
     layer.dispose();
+  });
+
+  it('every instruction set name round-trips through setIsa() and isa()', () => {
+    const { active, supported } = native.isa();
+    try {
+      for (const name of native.enumNames.isa) {
+        if (supported.includes(name)) {
+          native.setIsa(name);
+          expect(native.isa().active).toBe(name);
+        } else {
+          expectFffError(() => native.setIsa(name), ErrorCode.UNSUPPORTED_ISA);
+        }
+      }
+    } finally {
+      native.setIsa(active);
+    }
   });
 
   it('every activation name applies its own function', () => {
@@ -155,6 +173,8 @@ describe('enums cross the boundary as names, one table each', () => {
       );
     for (const bad of nearMisses(fffWeights))
       expectFffError(() => nativeFff(bad), ErrorCode.INVALID_ARGUMENT, list(fffWeights));
+    for (const bad of nearMisses(native.enumNames.isa).filter((b) => typeof b === 'string'))
+      expectFffError(() => native.setIsa(bad as string), ErrorCode.INVALID_ARGUMENT, list(native.enumNames.isa));
     for (const bad of nearMisses(fffProbe))
       expectFffError(() => native.fffProbe(bad as never, 'f32', 0, 1), ErrorCode.INVALID_ARGUMENT, list(fffProbe));
     layer.dispose();

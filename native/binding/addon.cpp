@@ -55,8 +55,10 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   Isa isa;
   if (!fffbert::isa_parse(name.c_str(), &isa)) {
-    throw_error(env, code::kInvalidArgument,
-                "Expected isa to be one of scalar, avx2, avx512, neon but received " + name);
+    std::string names;
+    for (int i = 0; i < fffbert::kIsaCount; ++i)
+      names += std::string(i == 0 ? "'" : ", '") + fffbert::isa_name(Isa(i)) + "'";
+    throw_error(env, code::kInvalidArgument, "Expected isa to be one of " + names + " but received '" + name + "'");
   }
   if (!fffbert::isa_set_active(isa)) {
     throw_error(env, code::kUnsupportedIsa, "Instruction set " + name + " is not supported on this CPU");
@@ -106,6 +108,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("jobsInFlight", Napi::Function::New(env, JobsInFlight, "jobsInFlight"));
   init_layers(env, exports);
   init_model(env, exports);
+  // The instruction sets' names: the core's isa_name(), in Isa order.
+  Napi::Array isa_names = Napi::Array::New(env);
+  for (int i = 0; i < fffbert::kIsaCount; ++i) isa_names.Set(uint32_t(i), fffbert::isa_name(Isa(i)));
+  exports.Get("enumNames").As<Napi::Object>().Set("isa", isa_names);
   return exports;
 }
 

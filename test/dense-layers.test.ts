@@ -3,7 +3,7 @@
  * machine runs, on awkward shapes, with every epilogue; sync/async and thread counts; bad input.
  */
 import { describe, expect, it } from 'vitest';
-import { DenseFeedforward, ErrorCode, isa, Linear, setIsa, setThreads } from '../lib/index';
+import { type Activation, DenseFeedforward, ErrorCode, isa, Linear, setIsa, setThreads } from '../lib/index';
 import { restoreRuntimeAfterAll } from './helpers/layers';
 import { firstBitDifference, gelu, maxAbsDiff, randomArray, rng } from './helpers/reference';
 
@@ -18,7 +18,7 @@ function linearRef(
   w: Float32Array,
   N: number,
   b: Float32Array | null,
-  act: 'none' | 'gelu' | 'tanh',
+  act: Activation,
   residual?: Float32Array,
 ): Float64Array {
   const y = new Float64Array(M * N);

@@ -1,6 +1,7 @@
 /** Pieces the layer test files share: building an FFF from reference weights, and restoring the runtime. */
 import { afterAll, expect } from 'vitest';
 import { FastFeedforward, isa, setIsa, setThreads, threads } from '../../lib/index';
+import type { FffWeightDtype } from '../../lib/layers/fast-feedforward';
 import { type FffWeights, firstBitDifference } from './reference';
 
 /** FastFeedforward.fromTorch's options for reference weights (PyTorch layout), as a plain object to spread. */
@@ -16,7 +17,7 @@ export function fffOptions(w: FffWeights) {
   };
 }
 
-export function buildFff(w: FffWeights, weights?: 'f32' | 'bf16' | 'bf16-dot'): FastFeedforward {
+export function buildFff(w: FffWeights, weights?: FffWeightDtype): FastFeedforward {
   return FastFeedforward.fromTorch({ ...fffOptions(w), ...(weights === undefined ? {} : { weights }) });
 }
 

@@ -389,6 +389,44 @@ describe('bad input gives documented errors', () => {
       expect.objectContaining({ code: ErrorCode.DISPOSED }),
     );
   });
+
+  it("forwardSync's one-call argument checks keep every code and message of the full checks", () => {
+    const layer = new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, w.wOut);
+    const call = (...a: unknown[]) => (layer.forwardSync as (...b: unknown[]) => void).apply(layer, a);
+    const x = new Float32Array(8);
+    const out = new Float32Array(6);
+    const bad: [unknown[], string, RegExp][] = [
+      [[new Float64Array(8), 2, out, null, 'auto'], ErrorCode.INVALID_TYPE, /x to be a Float32Array.*Float64Array/],
+      [[[0, 0, 0, 0], 1, out, null, 'auto'], ErrorCode.INVALID_TYPE, /x to be a Float32Array.*Array/],
+      [[x, 2, new Int32Array(6), null, 'auto'], ErrorCode.INVALID_TYPE, /out to be a Float32Array.*Int32Array/],
+      [[x, 2, undefined, null, 'auto'], ErrorCode.INVALID_TYPE, /out to be a Float32Array/],
+      [[x, 2, out, new Float32Array(6), 'auto'], ErrorCode.INVALID_TYPE, /paths to be an Int32Array/],
+      [[x, 2, out, 0, 'auto'], ErrorCode.INVALID_TYPE, /paths to be an Int32Array.*number/],
+      [[x, 2, out, new Int32Array(5), 'auto'], ErrorCode.INVALID_LENGTH, /paths to have length 6/],
+      [[x, 2, new Float32Array(7), null, 'auto'], ErrorCode.INVALID_LENGTH, /out to have length 6/],
+      [[x, 3, out, null, 'auto'], ErrorCode.INVALID_LENGTH, /x to have length 12/],
+      [[x, 1.5, out, null, 'auto'], ErrorCode.INVALID_ARGUMENT, /rows to be an integer/],
+      [[x, Number.NaN, out, null, 'auto'], ErrorCode.INVALID_ARGUMENT, /rows to be an integer/],
+      [[x, '2', out, null, 'auto'], ErrorCode.INVALID_ARGUMENT, /rows to be an integer/],
+      [[x, 0, out, null, 'auto'], ErrorCode.INVALID_ARGUMENT, /rows to be an integer in \[1,/],
+      [[x, 2, out, null, 'auto\0'], ErrorCode.INVALID_ARGUMENT, /strategy to be one of/],
+      [[x, 2, out, null, 'aut'], ErrorCode.INVALID_ARGUMENT, /strategy to be one of/],
+      [[x, 2, out, null, `auto${' '.repeat(40)}`], ErrorCode.INVALID_ARGUMENT, /strategy to be one of/],
+      [[x, 2, out, null, 'per-token'.repeat(4)], ErrorCode.INVALID_ARGUMENT, /strategy to be one of/],
+    ];
+    for (const [args, code, message] of bad) {
+      expect(() => call(...args), String(args[1])).toThrow(
+        expect.objectContaining({ code, message: expect.stringMatching(message) }),
+      );
+    }
+    for (const strategy of ['auto', 'per-token', 'batched'] as const) {
+      const paths = new Int32Array(6);
+      layer.forwardSync(x, 2, out, paths, strategy);
+      expect(paths[3]).toBe(0);
+      layer.forwardSync(x, 2, out, undefined as never, strategy);
+    }
+    layer.dispose();
+  });
 });
 
 describe('runtime controls', () => {

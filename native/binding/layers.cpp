@@ -3,6 +3,7 @@
 //
 // JavaScript side (lib/layers/*.ts) validates first; these checks are the second line. forward() owns what it
 // reads and writes (async.h): x is copied at the call, the result is a new array or copied into `out` at the end.
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <vector>
@@ -26,15 +27,67 @@ int64_t checked_mul(Napi::Env env, int64_t a, int64_t b, const char* what) {
   return a * b;
 }
 
+// Per-call checks at one N-API call per good argument (forwardSync of one token is ~1 us in all): each asks
+// N-API once and, for anything it does not accept, defers to the check of common.h, which throws that check's
+// usual error (so codes and messages are those of expect_f32 / expect_int / expect_named).
+
+// The data of a typed array of `type` (int32_t or float) and its length at *len.
+template <typename T>
+T* typed_data(const Napi::Value& v, napi_typedarray_type type, const char* what, size_t* len) {
+  napi_typedarray_type t = napi_int8_array;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(v.Env(), v, &t, len, &data, nullptr, nullptr) != napi_ok || t != type) {
+    if (type == napi_int32_array) {
+      expect_i32(v, what);
+    } else {
+      expect_f32(v, what);
+    }
+    throw_error(v.Env(), code::kInvalidType, std::string("Could not read ") + what);
+  }
+  return static_cast<T*>(data);
+}
+
+// expect_int's integer in [min, max].
+int64_t int_arg(const Napi::Value& v, const char* what, int64_t min, int64_t max) {
+  double d = 0.0;
+  if (napi_get_value_double(v.Env(), v, &d) == napi_ok && d >= double(min) && d <= double(max) && std::floor(d) == d) {
+    return int64_t(d);
+  }
+  return expect_int(v, what, min, max);
+}
+
+// expect_named's value of one of `names`.
+template <typename E, size_t N>
+E named_arg(const Napi::Value& v, const char* what, const Named<E> (&names)[N]) {
+  char buf[32];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(v.Env(), v, buf, sizeof buf, &len) == napi_ok && len + 1 < sizeof buf) {
+    for (const Named<E>& n : names) {
+      if (std::strlen(n.name) == len && std::memcmp(buf, n.name, len) == 0) return n.value;
+    }
+  }
+  return expect_named(v, what, names);
+}
+
+// Undefined or null: false; otherwise true, with typed_data's array at *out.
+template <typename T>
+bool optional_data(const Napi::Value& v, napi_typedarray_type type, const char* what, T** out, size_t* len) {
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(v.Env(), v, &t) == napi_ok && (t == napi_undefined || t == napi_null)) return false;
+  *out = typed_data<T>(v, type, what, len);
+  return true;
+}
+
 // The output argument at `index`: required for forwardSync; optional for forward (undefined or null: a fresh
 // array). Returns the caller's array data, or null.
 float* output_arg(const Napi::CallbackInfo& info, size_t index, int64_t n, bool async) {
-  Napi::Float32Array y;
-  if (async ? optional_f32(info[index], "out", &y) : (y = expect_f32(info[index], "out"), true)) {
-    expect_length(info.Env(), y.ElementLength(), n, "out");
-    return y.Data();
+  float* y = nullptr;
+  size_t len = 0;
+  if (async ? optional_data(info[index], napi_float32_array, "out", &y, &len)
+            : (y = typed_data<float>(info[index], napi_float32_array, "out", &len), true)) {
+    expect_length(info.Env(), len, n, "out");
   }
-  return nullptr;
+  return y;
 }
 
 bool overlaps(const float* a, int64_t na, const float* b, int64_t nb) { return a < b + nb && b < a + na; }
@@ -212,22 +265,21 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     FffForwardArgs a;
     a.layer = live(env, "FastFeedforward");
     const fffbert::FffShape& s = fffbert::fff_shape(*a.layer);
-    Napi::Float32Array x = expect_f32(info[0], "x");
-    a.rows = expect_int(info[1], "rows", 1, kMaxDim);
+    size_t x_len = 0;
+    a.x = typed_data<float>(info[0], napi_float32_array, "x", &x_len);
+    a.rows = int_arg(info[1], "rows", 1, kMaxDim);
     a.x_n = checked_mul(env, a.rows, s.input_width, "x");
     a.y_n = checked_mul(env, a.rows, s.output_width, "out");
-    expect_length(env, x.ElementLength(), a.x_n, "x");
+    expect_length(env, x_len, a.x_n, "x");
     a.y = output_arg(info, 2, a.y_n, async);
-    Napi::Int32Array paths;
-    if (optional_i32(info[3], "paths", &paths)) {
+    size_t paths_len = 0;
+    if (optional_data(info[3], napi_int32_array, "paths", &a.paths, &paths_len)) {
       if (async)
         throw_error(env, code::kInvalidArgument, "Expected paths to be null in forward(): paths come from forwardSync");
       const int64_t per_row = s.trees * (s.depth + 1);
-      expect_length(env, paths.ElementLength(), checked_mul(env, a.rows, per_row, "paths"), "paths");
-      a.paths = paths.Data();
+      expect_length(env, paths_len, checked_mul(env, a.rows, per_row, "paths"), "paths");
     }
-    a.strategy = expect_named(info[4], "strategy", kStrategies);
-    a.x = x.Data();
+    a.strategy = named_arg(info[4], "strategy", kStrategies);
     a.isa = fffbert::isa_active();
     return a;
   }

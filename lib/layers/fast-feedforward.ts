@@ -116,9 +116,9 @@ export class FastFeedforward {
 
   /** Same as forward(), on the calling thread. */
   forwardSync(x: Float32Array, rows: number, options?: FffForwardOptions): Float32Array {
-    const { handle, strategy, r, ...a } = this.#prepare(x, rows, options);
-    const out = a.out ?? new Float32Array(r * this.outputWidth);
-    handle.forwardSync(x, r, out, null, strategy);
+    const p = this.#prepare(x, rows, options);
+    const out = p.out ?? new Float32Array(p.r * this.outputWidth);
+    p.handle.forwardSync(x, p.r, out, null, p.strategy);
     return out;
   }
 

@@ -50,7 +50,10 @@ const args = parseArgs(process.argv.slice(2), {
   rounds: { type: 'int', default: 1 },
   isa: { type: 'list', default: null },
   quietWaitS: { type: 'int', default: 0 },
+  inputs: { type: 'string', default: 'stream' },
 });
+if (args.inputs !== 'stream' && args.inputs !== 'repeat')
+  throw new Error(`--inputs expects stream or repeat, got ${args.inputs}`);
 
 const DEPTH = 11;
 const FFF_FLOP_PER_TOKEN = 2 * (WIDTH + WIDTH) * (DEPTH + 1); // the 12 visited nodes: dot + axpy each
@@ -100,6 +103,11 @@ const blas = args.openblas
   ? ensureOpenblas({ install: args.install && !args.quick })
   : { ok: false, note: 'OpenBLAS peer disabled (--no-openblas)' };
 for (const p of [ort, blas]) if (!p.ok) notes.push(p.note);
+notes.push(
+  args.inputs === 'stream'
+    ? 'FFF inputs: each call takes the next tokens of 2048 distinct ones (a stream of different inputs, as in a service); --inputs repeat reuses one x, whose rows then stay hot in the caches'
+    : 'FFF inputs: one x repeated every call (--inputs repeat): the rows its tokens visit stay hot in the caches, which flatters small calls',
+);
 if (threadList.some((t) => t > os.cpus().length))
   notes.push(`threads (${threadList.join(', ')}) exceed the core count (${os.cpus().length})`);
 else if (threadList.length === 1 && T !== os.cpus().length)
@@ -185,7 +193,7 @@ for (const threads of threadList) {
             dtype: 'f32',
             threads,
             tokens,
-            job: { kind: 'fff', isa, strategy, tokens, depth: DEPTH },
+            job: { kind: 'fff', isa, strategy, tokens, depth: DEPTH, inputs: args.inputs },
           });
         }
         // bf16 weights (opt-in; half the weight traffic) and bf16-dot (bf16 x for the dots too: the CPU's bf16
@@ -200,7 +208,7 @@ for (const threads of threadList) {
               dtype: weights,
               threads,
               tokens,
-              job: { kind: 'fff', isa, strategy: 'auto', tokens, depth: DEPTH, weights },
+              job: { kind: 'fff', isa, strategy: 'auto', tokens, depth: DEPTH, weights, inputs: args.inputs },
             });
           }
         }

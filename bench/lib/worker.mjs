@@ -9,6 +9,8 @@ import { loadFffbert, loadNative } from './setup.mjs';
 import { measure } from './timing.mjs';
 
 const job = JSON.parse(process.argv[2]);
+/** Distinct tokens an FFF job cycles through with --inputs stream (the default). */
+const STREAM_TOKENS = 2048;
 const timing = { reps: job.reps ?? 7, minRepMs: job.minRepMs ?? 40, warmupMs: job.warmupMs ?? 300 };
 
 function fffbert(threads, isa) {
@@ -19,13 +21,22 @@ function fffbert(threads, isa) {
 }
 
 const jobs = {
-  async fff({ threads, isa, strategy, tokens, depth = 11, trees = 1, weights = 'f32' }) {
+  async fff({ threads, isa, strategy, tokens, depth = 11, trees = 1, weights = 'f32', inputs = 'stream' }) {
     const f = fffbert(threads, isa);
     const layer = f.FastFeedforward.fromTorch({ ...fffWeights(WIDTH, WIDTH, depth, trees), weights });
-    const x = tokensInput(tokens);
+    // 'stream': successive calls take different tokens (STREAM_TOKENS distinct ones in turn), as a service's calls
+    // do, so a call does not find the rows its own tokens visited last time still in the caches (the FFF's row
+    // traffic depends on its input; a dense layer's does not). 'repeat': the same x every call (earlier tables).
+    const calls = inputs === 'repeat' ? 1 : Math.max(1, Math.ceil(STREAM_TOKENS / tokens));
+    const all = tokensInput(calls * tokens);
+    const xs = Array.from({ length: calls }, (_, i) => all.subarray(i * tokens * WIDTH, (i + 1) * tokens * WIDTH));
     const out = new Float32Array(tokens * WIDTH);
-    const r = await measure(() => layer.forwardSync(x, tokens, { strategy, out }), timing);
-    return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
+    let next = 0;
+    const r = await measure(() => {
+      layer.forwardSync(xs[next], tokens, { strategy, out });
+      next = next + 1 === calls ? 0 : next + 1;
+    }, timing);
+    return { ...r, info: { isa: f.isa().active, threads: f.threads(), inputs, distinctTokens: calls * tokens } };
   },
   async 'dense-ours'({ threads, isa, width, tokens }) {
     const f = fffbert(threads, isa);

@@ -22,7 +22,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runOpenblas, runWorker, waitQuiet } from './lib/jobs.mjs';
-import { denseReference, denseWeights, relMaxDiff, tokensInput, WIDTH } from './lib/layer-data.mjs';
+import { denseReference, denseWeights, relMaxDiff, STREAM_TOKENS, tokensInput, WIDTH } from './lib/layer-data.mjs';
 import { cacheSizes, fffLimit, layerBytes } from './lib/limit.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { resultsDir, sourceTree } from './lib/paths.mjs';
@@ -105,7 +105,7 @@ const blas = args.openblas
 for (const p of [ort, blas]) if (!p.ok) notes.push(p.note);
 notes.push(
   args.inputs === 'stream'
-    ? 'FFF inputs: each call takes the next tokens of 2048 distinct ones (a stream of different inputs, as in a service); --inputs repeat reuses one x, whose rows then stay hot in the caches'
+    ? `FFF inputs: each call takes the next tokens of ${STREAM_TOKENS} distinct ones (a stream of different inputs, as in a service); --inputs repeat reuses one x, whose rows then stay hot in the caches`
     : 'FFF inputs: one x repeated every call (--inputs repeat): the rows its tokens visit stay hot in the caches, which flatters small calls',
 );
 if (threadList.some((t) => t > os.cpus().length))

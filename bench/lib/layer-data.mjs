@@ -5,6 +5,8 @@ export const WIDTH = 768;
 
 /** Input tokens x [tokens, I], unit variance. */
 export const tokensInput = (tokens, I = WIDTH) => randomF32(tokens * I, 'x', 1);
+/** Distinct tokens an FFF benchmark job cycles through with --inputs stream (the default). */
+export const STREAM_TOKENS = 2048;
 
 /** Dense FF weights in PyTorch layout, ~1/sqrt(fan_in). */
 export function denseWeights(I, W, O) {

@@ -2,15 +2,13 @@
 // Prints one JSON line: { timesMs, inner, info } or { error }.
 
 import { denseFeedforwardModel } from './graphs.mjs';
-import { denseWeights, fffWeights, gemmOperands, tokensInput, WIDTH } from './layer-data.mjs';
+import { denseWeights, fffWeights, gemmOperands, STREAM_TOKENS, tokensInput, WIDTH } from './layer-data.mjs';
 import { cacheSizes, measureProbes } from './limit.mjs';
 import { loadOrt, ortSession } from './ort.mjs';
 import { loadFffbert, loadNative } from './setup.mjs';
 import { measure } from './timing.mjs';
 
 const job = JSON.parse(process.argv[2]);
-/** Distinct tokens an FFF job cycles through with --inputs stream (the default). */
-const STREAM_TOKENS = 2048;
 const timing = { reps: job.reps ?? 7, minRepMs: job.minRepMs ?? 40, warmupMs: job.warmupMs ?? 300 };
 
 function fffbert(threads, isa) {

@@ -1,0 +1,78 @@
+// The FFF layer on a stream of distinct tokens without Node (issue 10): fff_forward on a random
+// UltraFastBERT-1x11 layer (I = O = 768, D = 11, K = 1) at the best ISA, each call taking the next `tokens` of
+// 2048 distinct tokens (as bench/layer.mjs --inputs stream does), or one x again and again (`repeat`). Prints
+// the median (min) ns per token over `rounds` rounds of at least 16384 tokens.
+//   bash scripts/test-native.sh   # builds build/native-tests/libfffbert_core.a
+//   g++ -O2 -std=c++17 -Inative/include bench/native/fff_stream.cpp build/native-tests/libfffbert_core.a
+//       -lpthread -o build/fff_stream
+//   flock /tmp/bench.lock build/fff_stream [f32|bf16|bf16-dot] [tokens=128] [threads=1] [auto|per-token|batched]
+//       [stream|repeat] [rounds=9]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "fffbert/fff.h"
+#include "fffbert/isa.h"
+#include "fffbert/pool.h"
+
+using namespace fffbert;
+
+int main(int argc, char** argv) {
+  const char* wname = argc > 1 ? argv[1] : "f32";
+  const FffWeights weights = std::strcmp(wname, "bf16") == 0       ? FffWeights::bf16
+                             : std::strcmp(wname, "bf16-dot") == 0 ? FffWeights::bf16_dot
+                                                                   : FffWeights::f32;
+  const int64_t tokens = argc > 2 ? std::max(1, std::atoi(argv[2])) : 128;
+  const int threads = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1;
+  const char* sname = argc > 4 ? argv[4] : "auto";
+  const FffStrategy strategy = std::strcmp(sname, "per-token") == 0 ? FffStrategy::per_token
+                               : std::strcmp(sname, "batched") == 0 ? FffStrategy::batched
+                                                                    : FffStrategy::automatic;
+  const bool repeat = argc > 5 && std::strcmp(argv[5], "repeat") == 0;
+  const int rounds = argc > 6 ? std::max(1, std::atoi(argv[6])) : 9;
+  constexpr int64_t kWidth = 768, kDepth = 11, kNodes = (int64_t(1) << (kDepth + 1)) - 1, kStream = 2048;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> w_in(size_t(kNodes * kWidth)), w_out(size_t(kNodes * kWidth));
+  std::vector<float> b_in(static_cast<size_t>(kNodes));
+  for (float& v : w_in) v = normal(rng);
+  for (float& v : b_in) v = normal(rng);
+  for (float& v : w_out) v = normal(rng);
+  FffShape shape;
+  shape.input_width = kWidth;
+  shape.output_width = kWidth;
+  shape.depth = kDepth;
+  shape.trees = 1;
+  FffLayerPtr layer = fff_create(shape, w_in.data(), b_in.data(), w_out.data(), weights);
+  if (!layer) return 1;
+  std::unique_ptr<ThreadPool> pool = make_pool(threads);
+  const int64_t n_x = std::max(kStream, tokens);
+  std::vector<float> x(size_t(n_x * kWidth)), y(size_t(tokens * kWidth));
+  for (float& v : x) v = normal(rng) * 20.0f;
+  const Isa isa = isa_best();
+  const int64_t calls = std::max<int64_t>(4, 16384 / tokens);
+  int64_t next = 0;
+  auto call = [&] {
+    const float* xi = x.data() + (repeat ? 0 : next * kWidth);
+    fff_forward(*layer, xi, tokens, kWidth, y.data(), kWidth, nullptr, strategy, isa, *pool);
+    next += tokens;
+    if (next + tokens > n_x) next = 0;
+  };
+  for (int64_t i = 0; i < calls; ++i) call();
+  std::vector<double> ns;
+  for (int r = 0; r < rounds; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < calls; ++i) call();
+    const std::chrono::duration<double, std::nano> dt = std::chrono::steady_clock::now() - t0;
+    ns.push_back(dt.count() / double(calls * tokens));
+  }
+  std::sort(ns.begin(), ns.end());
+  std::printf("%s %s %lld tok %d thr %s %s: %.0f (%.0f) ns/token\n", wname, isa_name(isa), (long long)tokens, threads,
+              sname, repeat ? "repeat" : "stream", ns[ns.size() / 2], ns[0]);
+  return 0;
+}

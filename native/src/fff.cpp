@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "kernels/fff_kernels.h"
+#include "memory.h"
 #include "prefetch.h"
 
 namespace fffbert {
@@ -48,14 +49,16 @@ constexpr int64_t kMaxBytes = int64_t(1) << 46;
 
 template <typename T>
 struct AlignedFree {
-  void operator()(T* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  void operator()(T* p) const { free_aligned(p); }
 };
 template <typename T>
 using AlignedArray = std::unique_ptr<T[], AlignedFree<T>>;
 
+// Zeroed, 64-byte aligned, on huge pages where the OS gives them (memory.h: the walk's scattered row reads
+// otherwise miss the TLB).
 template <typename T>
 AlignedArray<T> alloc_zeroed(int64_t count) {
-  T* p = static_cast<T*>(::operator new[](size_t(count) * sizeof(T), std::align_val_t(64), std::nothrow));
+  T* p = static_cast<T*>(alloc_aligned(size_t(count) * sizeof(T)));
   if (p) std::memset(p, 0, size_t(count) * sizeof(T));
   return AlignedArray<T>(p);
 }

@@ -8,17 +8,20 @@
 #include <new>
 #include <vector>
 
+#include "memory.h"
 #include "prefetch.h"
 
 namespace fffbert {
 namespace gemm {
 
-void FloatBuffer::Free::operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+void FloatBuffer::Free::operator()(float* p) const { free_aligned(p); }
 
 float* FloatBuffer::reserve(size_t n) {
   if (n > capacity_) {
-    data_.reset(static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64))));
-    capacity_ = n;
+    if (n > SIZE_MAX / sizeof(float)) throw std::bad_alloc();
+    data_.reset(static_cast<float*>(alloc_aligned(n * sizeof(float))));
+    capacity_ = data_ ? n : 0;
+    if (!data_) throw std::bad_alloc();
   }
   return data_.get();
 }

@@ -13,7 +13,7 @@
 namespace fffbert {
 namespace gemm {
 
-// 64-byte aligned float storage (panel loads are aligned vector loads).
+// 64-byte aligned float storage (panel loads are aligned vector loads), on huge pages from 2 MiB (memory.h).
 class FloatBuffer {
  public:
   FloatBuffer() = default;

@@ -30,12 +30,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstring>
 #include <new>
 #include <type_traits>
 #include <vector>
 
+#include "kernels/dense_kernels.h"
 #include "kernels/fff_kernels.h"
 #include "memory.h"
 #include "prefetch.h"
@@ -166,9 +166,6 @@ const FffKernels* fff_kernels_for(Isa isa) {
   }
 }
 
-// Computed in scalar float (one per node and token) so that every ISA routes and scales identically.
-float gelu_erf(float l) { return 0.5f * l * (1.0f + std::erf(l * 0.70710678118654752f)); }
-
 // The first `count` elements of a weight row.
 template <typename W>
 void prefetch_row(const W* p, int64_t count) {
@@ -260,6 +257,7 @@ struct Ctx {
   int64_t P;                                                  // K*(D+1) visited nodes per token
   void (*round_x)(const float* x, int64_t n, uint16_t* out);  // bf16_dot layers: kernel round_bf16; else null
   int64_t x_t0;  // global index of the token in row 0 of x (t0 for the caller's x, the first local token for a copy)
+  void (*gelu)(const float* x, float* y, int64_t n) = nullptr;  // the ISA's dense GELU kernel (in place)
 };
 
 // Per-thread scratch, grown on demand and reused across calls.
@@ -438,7 +436,7 @@ void walk_subtree(const Ctx<W, X>& c, Scratch& s, int64_t q0, int64_t q1, int64_
 template <typename W, typename X>
 void finish_token(const Ctx<W, X>& c, Scratch& s, int64_t b) {
   float* g = &s.l[size_t(b * c.P)];
-  for (int64_t j = 0; j < c.P; ++j) g[j] = gelu_erf(g[j]);
+  c.gelu(g, g, c.P);
   c.kern.gather(&s.rows(c.w_out)[size_t(b * c.P)], g, c.P, c.L.shape.output_width, c.y + (c.t0 + b) * c.ldy);
 }
 
@@ -582,42 +580,46 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   const FffShape& sh = layer.shape;
   if (rows <= 0 || !x || !y || ldx < sh.input_width || ldy < sh.output_width) return;
   const FffKernels* kern = fff_kernels_for(isa_runnable(isa));
+  const auto gelu = dense_kernels_for(isa).gelu;
   const int64_t nn = sh.nodes_per_tree(), P = sh.trees * (sh.depth + 1);
   const float* fx = nullptr;
   const uint16_t* bx = nullptr;
   if (layer.weights == FffWeights::f32) {
     const float* w_in = layer.w_in.get();
-    const Ctx<float> c{
+    Ctx<float> c{
         layer, row_kernels(*kern, w_in, fx), w_in, layer.w_out.get(), x, ldx, x, ldx, y, ldy, paths, 0, nn, P, nullptr,
         0};
+    c.gelu = gelu;
     forward(c, rows, strategy, pool);
     return;
   }
   const uint16_t* w_in = layer.w_in_bf16.get();
   const uint16_t* w_out = layer.w_out_bf16.get();
   if (layer.weights == FffWeights::bf16_dot && kern->dot_bf16x) {
-    const Ctx<uint16_t, uint16_t> c{
+    Ctx<uint16_t, uint16_t> c{
         layer, row_kernels(*kern, w_in, bx), w_in, w_out, x, ldx, nullptr, 0, y, ldy, paths, 0, nn, P, kern->round_bf16,
         0};
+    c.gelu = gelu;
     forward(c, rows, strategy, pool);
     return;
   }
-  const Ctx<uint16_t> c{layer,
-                        row_kernels(*kern, w_in, fx),
-                        w_in,
-                        w_out,
-                        x,
-                        ldx,
-                        x,
-                        ldx,
-                        y,
-                        ldy,
-                        paths,
-                        0,
-                        nn,
-                        P,
-                        layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr,
-                        0};
+  Ctx<uint16_t> c{layer,
+                  row_kernels(*kern, w_in, fx),
+                  w_in,
+                  w_out,
+                  x,
+                  ldx,
+                  x,
+                  ldx,
+                  y,
+                  ldy,
+                  paths,
+                  0,
+                  nn,
+                  P,
+                  layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr,
+                  0};
+  c.gelu = gelu;
   forward(c, rows, strategy, pool);
 }
 

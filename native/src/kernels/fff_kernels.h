@@ -2,7 +2,7 @@
 //
 // One table per instruction set, each in its own file and namespace (kernels/<isa>/fff.cpp), compiled with that
 // set's flags only. The drivers hold the walk logic (routing, GELU, paths, threads); kernels only do the wide
-// arithmetic, so every ISA routes with the same code and the same scalar GELU.
+// arithmetic, so every ISA routes with the same code. GELU is the ISA's dense kernel (dense_kernels.h `gelu`).
 //
 // Layout the kernels may rely on (made by fff_create):
 //   - weight rows (W_in rows, W_out^T rows) start 64-byte aligned and are zero-padded to kFffRowAlign elements

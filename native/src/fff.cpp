@@ -210,6 +210,14 @@ constexpr int64_t kTwoPhaseMinBytes = 512 << 10;
 // token range (2 threads, 128 tokens, same-process A/B under load: planned 1.25-1.33x slower).
 constexpr int64_t kPlanMax = 16384;
 constexpr int64_t kPlanGroupsPerThread = 8;
+// The top levels of the planned walk go out in blocks of tokens, about this many per thread (at most a block of
+// kTopBlockBytes of activations, at least 16 tokens). 16-core Xeon, 2048 tokens, one block per thread (as
+// parallel_for splits): the slowest block took 1.14 / 1.33 / 1.42x the mean at 4 / 8 / 16 threads, and phase A's
+// wall time was 1.15 / 1.36 / 1.47x the threads' mean busy time. With these blocks and the largest subtrees
+// handed out first in (C) (fff_stream, streamed, 7 alternating runs of 31 rounds, median ns/token): f32 16
+// threads 2048 / 1024 tokens 166 -> 157, 183 -> 177; 8 threads 263 -> 256; bf16-dot 16 threads 153 -> 142.
+// Zen 4 (1-2 threads): alike within noise (2048 tokens f32 1 thread 1898 vs 1944, 2 threads 919 vs 889).
+constexpr int64_t kPlanBlocksPerThread = 4;
 constexpr int64_t kPlanMinRows = 256;
 // Levels walked before the split, at least: 127 W_in rows at I=768 (381 KB fp32: fits a 1 MB L2 beside a block
 // of activations). 16-core Xeon, native loop, batched, median us/token of two runs, top 6 -> 7: 2048 tokens
@@ -268,6 +276,7 @@ struct Scratch {
   std::vector<int32_t> perm, tmp;              // local token order, grouped by subtree (batched)
   std::vector<int32_t> node;                   // [tokens] node reached after the top levels (two-phase batched walk)
   std::vector<int32_t> group_end;              // [2^top + 1] tokens per top-level subtree, then where each group ends
+  std::vector<int32_t> order;                  // [2^top] the groups, largest first (planned walk)
   std::vector<uint16_t> xb;                    // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
   std::vector<float> xw;                       // bf16_dot without a bf16 dot unit: the same widened back to fp32
   std::vector<const float*>& rows(const float*) { return out_rows; }
@@ -540,6 +549,7 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
   const int64_t D = c.L.shape.depth, K = c.L.shape.trees;
   const int64_t top = plan_top_levels(pool.threads(), D);
   const int64_t groups = int64_t(1) << top, first = groups - 1;
+  if (int64_t(s.order.size()) < groups) s.order.resize(size_t(groups));
   const int64_t row_bytes = c.L.shape.input_width * int64_t(sizeof(X));
   const int64_t block = std::max<int64_t>(16, kTopBlockBytes / row_bytes);
   for (int64_t t = 0; t < rows; t += kPlanMax) {
@@ -547,21 +557,28 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
     s.reserve<W>(B, c.P);
     c.t0 = t;
     if (c.round_x) prepare_rounded(c, s, t, B);
+    // (A) in blocks handed out one at a time, several per thread, so that a slow core or a late thread does not
+    // hold up the others.
+    const int64_t a_block = std::max<int64_t>(16, std::min(block, B / (kPlanBlocksPerThread * pool.threads())));
+    const int64_t a_blocks = (B + a_block - 1) / a_block;
     for (int64_t k = 0; k < K; ++k) {
-      pool.parallel_for(B, 16, [&](int64_t b0, int64_t b1, int) {
-        if (k == 0 && c.round_x) round_rows(c, s, b0, b1);
-        for (int64_t q = b0; q < b1; q += block) {
-          const int64_t q1 = std::min(b1, q + block);
-          for (int64_t b = q; b < q1; ++b) s.perm[size_t(b)] = int32_t(b);
-          walk_subtree(c, s, q, q1, k, 0, 0, top);
-        }
+      pool.parallel_tasks(a_blocks, [&](int64_t i, int) {
+        const int64_t q = i * a_block, q1 = std::min(B, q + a_block);
+        if (k == 0 && c.round_x) round_rows(c, s, q, q1);
+        for (int64_t b = q; b < q1; ++b) s.perm[size_t(b)] = int32_t(b);
+        walk_subtree(c, s, q, q1, k, 0, 0, top);
       });
       s.group_end.assign(size_t(groups + 1), 0);
       for (int64_t b = 0; b < B; ++b) ++s.group_end[size_t(s.node[size_t(b)] - first + 1)];
       for (int64_t g = 0; g < groups; ++g) s.group_end[size_t(g + 1)] += s.group_end[size_t(g)];
       for (int64_t b = 0; b < B; ++b) s.perm[size_t(s.group_end[size_t(s.node[size_t(b)] - first)]++)] = int32_t(b);
-      // group_end[g] is now where group g ends (and g + 1 starts).
-      pool.parallel_tasks(groups, [&](int64_t g, int) {
+      auto group_size = [&](int64_t g) { return s.group_end[size_t(g)] - (g ? s.group_end[size_t(g - 1)] : 0); };
+      // group_end[g] is now where group g ends (and g + 1 starts). (C) hands out the largest groups first.
+      for (int64_t g = 0; g < groups; ++g) s.order[size_t(g)] = int32_t(g);
+      std::stable_sort(s.order.begin(), s.order.begin() + groups,
+                       [&](int32_t a, int32_t b) { return group_size(a) > group_size(b); });
+      pool.parallel_tasks(groups, [&](int64_t task, int) {
+        const int64_t g = s.order[size_t(task)];
         const int64_t q0 = g ? s.group_end[size_t(g - 1)] : 0, q1 = s.group_end[size_t(g)];
         if (q1 == q0) return;
         walk_subtree(c, s, q0, q1, k, int32_t(first + g), top, D + 1);

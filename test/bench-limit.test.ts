@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the benchmark, without types
-import { fffLimit, layerBytes, workingSetBytes } from '../bench/lib/limit.mjs';
+import { fffLimit, layerBytes, streamBytes, workingSetBytes } from '../bench/lib/limit.mjs';
 import { native } from '../lib/native';
 
 const probes = (over: Record<string, number> = {}) => ({
@@ -50,6 +50,24 @@ describe('fffLimit', () => {
     expect(per(256) - per(255)).toBeLessThan(768 * 4);
     expect(workingSetBytes('f32', 2048)).toBeGreaterThan(2048 * 2 * 768 * 4);
     expect(workingSetBytes('f32', 2048)).toBeLessThan(layerBytes('f32') + 2048 * 2 * 768 * 4);
+  });
+
+  it('takes streamed input from where the whole layer and the stream live, never from L2', () => {
+    const p = probes({ readLayer: 1e9, readAt: { 128: 4e9 }, readStream: { 1: 5e8, 128: 5e8 } } as never);
+    const repeat = fffLimit(p, 'f32', 128);
+    const stream = fffLimit(p, 'f32', 128, { inputs: 'stream' });
+    expect(repeat.memUs).toBeCloseTo((repeat.memBytesPerToken / 4e9) * 1e6, 9);
+    expect(stream.memUs).toBeCloseTo((stream.memBytesPerToken / 5e8) * 1e6, 9);
+    expect(stream.memBytesPerToken).toBe(repeat.memBytesPerToken);
+    // One token repeated keeps its 24 rows in L2; streamed, its lower rows come from the stream's home.
+    expect(fffLimit(p, 'f32', 1).memFromL2).toBe(true);
+    const one = fffLimit(p, 'f32', 1, { inputs: 'stream' });
+    expect(one.memFromL2).toBe(false);
+    expect(one.memUs).toBeCloseTo((one.memBytesPerToken / (5e8 / 2)) * 1e6, 9);
+    // A faster stream probe than the call's own working set does not raise the bandwidth.
+    const fast = probes({ readLayer: 1e9, readAt: { 2048: 5e8 }, readStream: { 2048: 9e8 } } as never);
+    expect(fffLimit(fast, 'f32', 2048, { inputs: 'stream' }).memUs).toBeCloseTo(fffLimit(fast, 'f32', 2048).memUs, 9);
+    expect(streamBytes('f32', 128)).toBe(layerBytes('f32') + (2048 + 128) * 768 * 4);
   });
 
   it('knows the layer sizes', () => {

@@ -11,9 +11,14 @@
 //            PLAN_MIN_ROWS tokens on: once for the top levels, once for its subtree) and y (written: its
 //            store and the read for ownership), at the bandwidth of where the call's working set (its distinct
 //            rows, x and y) lives: L2 when it fits in half the L2s of the threads (one token repeated: its 24
-//            rows), else the read probe at that working set (L3, or DRAM when it does not fit there)
+//            rows), else the read probe at that working set (L3, or DRAM when it does not fit there). With
+//            streamed input (bench/layer.mjs --inputs stream, the default) each call's tokens are new, so its
+//            rows below the L2 levels were last read calls ago: they come from where the whole layer and the
+//            input stream live (the read probe at the layer's bytes + the stream's x + y; L3 or DRAM), and a
+//            single token's rows never count as L2-resident
 //   limit = max(compute, L2, memory): the walk overlaps the three at best.
 import { readFileSync } from 'node:fs';
+import { STREAM_TOKENS } from './layer-data.mjs';
 
 /** L1d / L2 / L3 sizes in bytes from Linux sysfs (cpu0); nulls where unknown. */
 export function cacheSizes() {
@@ -63,6 +68,10 @@ export function layerBytes(dtype, width = 768, depth = 11) {
   return (2 ** (depth + 1) - 1) * (2 * width * ELEMENT[dtype] + 4);
 }
 
+/** Bytes a stream of calls of `tokens` tokens cycles through: the layer, the stream's x and the call's y. */
+export const streamBytes = (dtype, tokens, { width = 768, depth = 11 } = {}) =>
+  layerBytes(dtype, width, depth) + (STREAM_TOKENS + tokens) * width * 4;
+
 /**
  * The probes, in the process that calls it (setThreads first): best of `tries` short runs each (a roofline is a
  * peak; other work on the machine only lowers a rate). Rates are over all the pool's threads.
@@ -84,13 +93,20 @@ export function measureProbes(native, { dtypes, l2Bytes, threads, tokens = [], m
           .filter((t) => !rowsFitL2(d, t, l2Bytes, threads))
           .map((t) => [t, best('read', 'f32', Math.min(2 ** 32, Math.ceil(workingSetBytes(d, t) / threads)))]),
       ),
+      // Per token count, streamed input: the read bandwidth over what the stream cycles through.
+      readStream: Object.fromEntries(
+        tokens.map((t) => [t, best('read', 'f32', Math.min(2 ** 32, Math.ceil(streamBytes(d, t) / threads)))]),
+      ),
     };
   }
   return probes;
 }
 
-/** The model above for `tokens` tokens of dtype; { us, bound, computeUs, l2Us, memUs } per token. */
-export function fffLimit(probes, dtype, tokens, { width = 768, depth = 11 } = {}) {
+/**
+ * The model above for `tokens` tokens of dtype; { us, bound, computeUs, l2Us, memUs } per token. inputs:
+ * 'repeat' (one x every call) or 'stream' (new tokens every call).
+ */
+export function fffLimit(probes, dtype, tokens, { width = 768, depth = 11, inputs = 'repeat' } = {}) {
   const p = probes.dtypes[dtype];
   if (!p) return null;
   const e = ELEMENT[dtype];
@@ -110,11 +126,24 @@ export function fffLimit(probes, dtype, tokens, { width = 768, depth = 11 } = {}
     else memBytes += b;
   }
   const workingSet = workingSetBytes(dtype, tokens, { width, depth });
-  const memFromL2 = rowsFitL2(dtype, tokens, probes.l2Bytes, probes.threads, width, depth);
+  const stream = inputs === 'stream';
+  const memFromL2 = !stream && rowsFitL2(dtype, tokens, probes.l2Bytes, probes.threads, width, depth);
   const l2Us = (l2Bytes / (probes.readL2 * share)) * 1e6;
-  const memRate = memFromL2 ? probes.readL2 : (p.readAt?.[tokens] ?? p.readLayer);
+  const atCall = p.readAt?.[tokens] ?? p.readLayer;
+  const memRate = memFromL2 ? probes.readL2 : stream ? Math.min(atCall, p.readStream?.[tokens] ?? atCall) : atCall;
   const memUs = (memBytes / (memRate * share)) * 1e6;
   const us = Math.max(computeUs, l2Us, memUs);
   const bound = us === computeUs ? 'compute' : us === l2Us ? 'L2' : 'memory';
-  return { us, bound, computeUs, l2Us, memUs, levelsInL2: inL2, memBytesPerToken: memBytes, workingSet, memFromL2 };
+  return {
+    us,
+    bound,
+    computeUs,
+    l2Us,
+    memUs,
+    levelsInL2: inL2,
+    memBytesPerToken: memBytes,
+    workingSet,
+    memFromL2,
+    inputs,
+  };
 }

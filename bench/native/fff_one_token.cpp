@@ -18,31 +18,20 @@
 #include "fffbert/fff.h"
 #include "fffbert/isa.h"
 #include "fffbert/pool.h"
+#include "fff_random_layer.h"
 
 using namespace fffbert;
 
 int main(int argc, char** argv) {
   const char* wname = argc > 1 ? argv[1] : "f32";
-  const FffWeights weights = std::strcmp(wname, "bf16") == 0       ? FffWeights::bf16
-                             : std::strcmp(wname, "bf16-dot") == 0 ? FffWeights::bf16_dot
-                                                                   : FffWeights::f32;
+  const FffWeights weights = fffbench::weights_named(wname);
   const int64_t width = argc > 2 ? std::max(1, std::atoi(argv[2])) : 768;
   const int rounds = argc > 3 ? std::max(1, std::atoi(argv[3])) : 15;
-  constexpr int64_t kDepth = 11, kNodes = (int64_t(1) << (kDepth + 1)) - 1, kInputs = 64, kCalls = 20000;
+  constexpr int64_t kDepth = 11, kInputs = 64, kCalls = 20000;
   std::mt19937 rng(1);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w_in(size_t(kNodes * width)), w_out(size_t(kNodes * width));
-  std::vector<float> b_in(static_cast<size_t>(kNodes));
-  for (float& v : w_in) v = normal(rng);
-  for (float& v : b_in) v = normal(rng);
-  for (float& v : w_out) v = normal(rng);
-  FffShape shape;
-  shape.input_width = width;
-  shape.output_width = width;
-  shape.depth = kDepth;
-  shape.trees = 1;
-  FffLayerPtr layer = fff_create(shape, w_in.data(), b_in.data(), w_out.data(), weights);
+  FffLayerPtr layer = fffbench::random_layer(width, kDepth, weights, rng);
   if (!layer) return 1;
+  std::normal_distribution<float> normal(0.0f, 0.05f);
   std::unique_ptr<ThreadPool> pool = make_pool(1);
   std::vector<float> x(size_t(kInputs * 4 * width)), y(size_t(4 * width));
   for (float& v : x) v = normal(rng) * 20.0f;

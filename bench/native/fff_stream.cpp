@@ -19,14 +19,13 @@
 #include "fffbert/fff.h"
 #include "fffbert/isa.h"
 #include "fffbert/pool.h"
+#include "fff_random_layer.h"
 
 using namespace fffbert;
 
 int main(int argc, char** argv) {
   const char* wname = argc > 1 ? argv[1] : "f32";
-  const FffWeights weights = std::strcmp(wname, "bf16") == 0       ? FffWeights::bf16
-                             : std::strcmp(wname, "bf16-dot") == 0 ? FffWeights::bf16_dot
-                                                                   : FffWeights::f32;
+  const FffWeights weights = fffbench::weights_named(wname);
   const int64_t tokens = argc > 2 ? std::max(1, std::atoi(argv[2])) : 128;
   const int threads = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1;
   const char* sname = argc > 4 ? argv[4] : "auto";
@@ -35,21 +34,11 @@ int main(int argc, char** argv) {
                                                                     : FffStrategy::automatic;
   const bool repeat = argc > 5 && std::strcmp(argv[5], "repeat") == 0;
   const int rounds = argc > 6 ? std::max(1, std::atoi(argv[6])) : 9;
-  constexpr int64_t kWidth = 768, kDepth = 11, kNodes = (int64_t(1) << (kDepth + 1)) - 1, kStream = 2048;
+  constexpr int64_t kWidth = 768, kDepth = 11, kStream = 2048;
   std::mt19937 rng(1);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w_in(size_t(kNodes * kWidth)), w_out(size_t(kNodes * kWidth));
-  std::vector<float> b_in(static_cast<size_t>(kNodes));
-  for (float& v : w_in) v = normal(rng);
-  for (float& v : b_in) v = normal(rng);
-  for (float& v : w_out) v = normal(rng);
-  FffShape shape;
-  shape.input_width = kWidth;
-  shape.output_width = kWidth;
-  shape.depth = kDepth;
-  shape.trees = 1;
-  FffLayerPtr layer = fff_create(shape, w_in.data(), b_in.data(), w_out.data(), weights);
+  FffLayerPtr layer = fffbench::random_layer(kWidth, kDepth, weights, rng);
   if (!layer) return 1;
+  std::normal_distribution<float> normal(0.0f, 0.05f);
   std::unique_ptr<ThreadPool> pool = make_pool(threads);
   const int64_t n_x = std::max(kStream, tokens);
   std::vector<float> x(size_t(n_x * kWidth)), y(size_t(tokens * kWidth));

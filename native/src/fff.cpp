@@ -166,11 +166,17 @@ const FffKernels* fff_kernels_for(Isa isa) {
   }
 }
 
-// The first `count` elements of a weight row.
-template <typename W>
+// The first `count` elements of a weight row, into L1 (or, with kL2, into L2 only).
+template <bool kL2 = false, typename W>
 void prefetch_row(const W* p, int64_t count) {
   const char* c = reinterpret_cast<const char*>(p);
-  for (int64_t b = 0; b < count * int64_t(sizeof(W)); b += 64) FFFBERT_PREFETCH(c + b);
+  for (int64_t b = 0; b < count * int64_t(sizeof(W)); b += 64) {
+    if constexpr (kL2) {
+      FFFBERT_PREFETCH_L2(c + b);
+    } else {
+      FFFBERT_PREFETCH(c + b);
+    }
+  }
 }
 
 // `automatic` walks per token when a thread's share of the rows (rows / threads) is below this, else batched.
@@ -462,9 +468,7 @@ void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t 
       const W* const* cur = &s.rows(c.w_out)[size_t(toks[q] * c.P)];
       const W* const* next = &s.rows(c.w_out)[size_t(toks[q + 1] * c.P)];
       for (int64_t j = 0; j < c.P; ++j) {
-        if (next[j] == cur[j]) continue;
-        const char* p = reinterpret_cast<const char*>(next[j]);
-        for (int64_t b = 0; b < O * int64_t(sizeof(W)); b += 64) FFFBERT_PREFETCH_L2(p + b);
+        if (next[j] != cur[j]) prefetch_row<true>(next[j], O);
       }
     }
     finish_token(c, s, toks[q]);

@@ -178,7 +178,7 @@ for (const threads of threadList) {
       family: 'probe',
       impl: 'limit probes',
       threads,
-      job: { kind: 'probe', dtypes: FFF_DTYPES, tokens: tokensList },
+      job: { kind: 'probe', dtypes: FFF_DTYPES, tokens: tokensList, inputs: args.inputs },
     });
   for (const tokens of tokensList) {
     if (only.includes('fff')) {

@@ -76,7 +76,10 @@ export const streamBytes = (dtype, tokens, { width = 768, depth = 11 } = {}) =>
  * The probes, in the process that calls it (setThreads first): best of `tries` short runs each (a roofline is a
  * peak; other work on the machine only lowers a rate). Rates are over all the pool's threads.
  */
-export function measureProbes(native, { dtypes, l2Bytes, threads, tokens = [], ms = 30, tries = 5 }) {
+export function measureProbes(
+  native,
+  { dtypes, l2Bytes, threads, tokens = [], inputs = 'stream', ms = 30, tries = 5 },
+) {
   const best = (kind, dtype, bytes) =>
     Math.max(...Array.from({ length: tries }, () => native.fffProbe(kind, dtype, bytes, ms)));
   const probes = { threads, l2Bytes, dtypes: {} };
@@ -93,9 +96,12 @@ export function measureProbes(native, { dtypes, l2Bytes, threads, tokens = [], m
           .filter((t) => !rowsFitL2(d, t, l2Bytes, threads))
           .map((t) => [t, best('read', 'f32', Math.min(2 ** 32, Math.ceil(workingSetBytes(d, t) / threads)))]),
       ),
-      // Per token count, streamed input: the read bandwidth over what the stream cycles through.
+      // Per token count, streamed input only: the read bandwidth over what the stream cycles through.
       readStream: Object.fromEntries(
-        tokens.map((t) => [t, best('read', 'f32', Math.min(2 ** 32, Math.ceil(streamBytes(d, t) / threads)))]),
+        (inputs === 'stream' ? tokens : []).map((t) => [
+          t,
+          best('read', 'f32', Math.min(2 ** 32, Math.ceil(streamBytes(d, t) / threads))),
+        ]),
       ),
     };
   }

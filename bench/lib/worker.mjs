@@ -64,11 +64,11 @@ const jobs = {
     return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
   },
   /** The roofline probes (lib/limit.mjs) at this thread count, at the best ISA. */
-  async probe({ threads, dtypes, tokens }) {
+  async probe({ threads, dtypes, tokens, inputs }) {
     const f = fffbert(threads);
     const l2Bytes = cacheSizes().l2 ?? 2 ** 20;
     return {
-      probes: measureProbes(loadNative(), { dtypes, l2Bytes, threads: f.threads(), tokens }),
+      probes: measureProbes(loadNative(), { dtypes, l2Bytes, threads: f.threads(), tokens, inputs }),
       info: { isa: f.isa().active, threads: f.threads() },
     };
   },

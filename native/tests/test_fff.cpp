@@ -15,6 +15,7 @@
 // against the double reference of the rounded weights and the rounded x they carry fp32 rounding only, the
 // widening ISAs compute bitwise the bf16 layer of the rounded x, and the bf16 dot ISAs (AVX512_BF16) are held
 // to the fp32 tolerance against the scalar oracle.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -376,6 +377,42 @@ TEST(fff_planned_walk_threads_agree_bitwise) {
       }
     }
   }
+}
+
+// A token alone (a call of one row, or a per-token range's last) walks each tree with the kernel's walk1 where
+// the ISA has one for its width (AVX-512: I = 512, 768, 1024; x held in registers): its paths and outputs are
+// bitwise those of the same token walked among others (batched: shared-row dots and chains), for every weight
+// type and runnable ISA, on widths with walk1 and without (767), with a NaN token (all left) among them.
+TEST(fff_one_token_walk_agrees_bitwise) {
+  const Case cases[] = {
+      {768, 768, 11, 1, 9}, {512, 40, 6, 2, 9}, {1024, 17, 3, 3, 6}, {767, 768, 5, 1, 5}, {768, 5, 0, 2, 5}};
+  uint32_t seed = 9500;
+  int64_t checked = 0;
+  for (const Case& cs : cases) {
+    const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
+    std::vector<float> x = make_inputs(cs.rows, cs.I, seed++);
+    x[size_t(2 * cs.I + 5)] = std::numeric_limits<float>::quiet_NaN();  // token 2
+    const int64_t P = cs.K * (cs.D + 1);
+    for (FffWeights type : {FffWeights::f32, FffWeights::bf16, FffWeights::bf16_dot}) {
+      const FffLayerPtr L = make_layer(w, type);
+      for (Isa isa : runnable_isas(false)) {
+        const Run base = run(*L, x.data(), cs.rows, cs.I, cs.O, FffStrategy::batched, isa, pool(1));
+        for (int64_t t = 0; t < cs.rows; ++t) {
+          const Run one = run(*L, x.data() + t * cs.I, 1, cs.I, cs.O, FffStrategy::automatic, isa, pool(2));
+          const bool paths = std::equal(one.paths.begin(), one.paths.end(), base.paths.begin() + t * P);
+          const bool y = std::memcmp(one.y.data(), &base.y[size_t(t * cs.O)], size_t(cs.O) * sizeof(float)) == 0;
+          CHECK_MSG(paths && y, "%s %s I=%lld D=%lld K=%lld token %lld alone: %s differ from the batched walk",
+                    type_name(type), isa_name(isa), (long long)cs.I, (long long)cs.D, (long long)cs.K, (long long)t,
+                    paths ? "outputs" : "paths");
+          ++checked;
+        }
+        for (int64_t j = 0; j < P; ++j) {
+          CHECK_MSG(base.paths[size_t(2 * P + j)] == (int32_t(1) << (j % (cs.D + 1))) - 1, "NaN token not all-left");
+        }
+      }
+    }
+  }
+  CHECK(checked >= 3 * 34);
 }
 
 static void zero_logit_goes_left(FffWeights type) {

@@ -50,6 +50,16 @@ struct FffKernels {
   // Dots of bf16 rows with bf16 activations (fp32 sums, one order fixed by n); null without a bf16 dot unit.
   void (*dot_bf16x)(const uint16_t* const* w, const uint16_t* const* x, int count, int64_t n, float* out);
   void (*dot_shared_bf16x)(const uint16_t* w, const uint16_t* const* x, int count, int64_t n, float* out);
+  // One token down one tree of depth `depth`, x held in registers where it fits: from node 0, at each level
+  // logits[level] = dot(w[node], x) + b[node] (the dot of `dot` / `dot_bf16x`, bitwise), nodes[level] = node, then
+  // node = 2 node + 1 + (logit > 0). w: the tree's rows, stride ld; b: its biases. Returns false, having done
+  // nothing, for a width n it has no code for (the drivers then walk with the dots); null where an ISA has none.
+  bool (*walk1)(const float* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n, float* logits,
+                int32_t* nodes);
+  bool (*walk1_bf16)(const uint16_t* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n,
+                     float* logits, int32_t* nodes);
+  bool (*walk1_bf16x)(const uint16_t* w, int64_t ld, const float* b, int64_t depth, const uint16_t* x, int64_t n,
+                      float* logits, int32_t* nodes);
 };
 
 // bf16 -> fp32, exact.

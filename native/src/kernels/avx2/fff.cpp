@@ -140,6 +140,9 @@ const FffKernels& fff_kernels() {
                             fff_gather<uint16_t>,
                             fff_round_bf16_rows,
                             nullptr,
+                            nullptr,
+                            nullptr,
+                            nullptr,
                             nullptr};
   return k;
 }

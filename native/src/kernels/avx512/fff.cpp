@@ -104,6 +104,50 @@ void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, flo
   fff_dot_n<W, true>(&w, x, count, n, out);
 }
 
+// One token down one tree (walk1): the dot of fff_dot_p<W, 1> with x's first kXReg vectors held in registers
+// over all levels, each level's logit deciding the next row. NV vectors of 16 (n = 16 NV): vector v goes to
+// accumulator v % 4, as in fff_dot_p, so the logits are bitwise those of the dot kernel.
+constexpr int kXReg = 24;
+
+template <typename W, int NV>
+void fff_walk1_nv(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, float* logits,
+                  int32_t* nodes) {
+  constexpr int R = NV < kXReg ? NV : kXReg;
+  __m512 xr[R];
+  for (int v = 0; v < R; ++v) xr[v] = _mm512_loadu_ps(x + v * kV);
+  int64_t node = 0;
+  for (int64_t level = 0; level <= depth; ++level) {
+    const W* row = w + node * ld;
+    if (level < depth) {
+      for (int c = 0; c < 4; ++c) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + 64 * c, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + 64 * c, _MM_HINT_T0);
+      }
+    }
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+#pragma GCC unroll 64
+    for (int v = 0; v < NV; ++v) {
+      const __m512 xv = v < R ? xr[v < R ? v : 0] : _mm512_loadu_ps(x + v * kV);
+      acc[v % 4] = _mm512_fmadd_ps(load_w(row + v * kV), xv, acc[v % 4]);
+    }
+    const float l = hsum(acc[0], acc[1], acc[2], acc[3]) + b[node];
+    logits[level] = l;
+    nodes[level] = int32_t(node);
+    node = 2 * node + 1 + (l > 0.0f ? 1 : 0);
+  }
+}
+
+template <typename W>
+bool fff_walk1(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n, float* logits,
+               int32_t* nodes) {
+  switch (n) {
+    case 512: fff_walk1_nv<W, 32>(w, ld, b, depth, x, logits, nodes); return true;
+    case 768: fff_walk1_nv<W, 48>(w, ld, b, depth, x, logits, nodes); return true;
+    case 1024: fff_walk1_nv<W, 64>(w, ld, b, depth, x, logits, nodes); return true;
+    default: return false;
+  }
+}
+
 template <typename W>
 void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i, int64_t n, float* y);
 
@@ -235,6 +279,46 @@ void fff_dot_shared_bf16x(const uint16_t* w, const uint16_t* const* x, int count
   fff_dot_bf16x_n<true>(&w, x, count, n, out);
 }
 
+// walk1 for bf16_dot layers: x (bf16) in registers up to kXReg chunks of 32 (all of it up to n = 768). NC chunks
+// (n = 32 NC); chunk c goes to accumulator c % 4, as in fff_dot_bf16x_p.
+template <int NC>
+FFFBERT_TARGET_BF16 void fff_walk1_bf16x_nc(const uint16_t* w, int64_t ld, const float* b, int64_t depth,
+                                            const uint16_t* x, float* logits, int32_t* nodes) {
+  constexpr int R = NC < kXReg ? NC : kXReg;
+  __m512i xr[R];
+  for (int c = 0; c < R; ++c) xr[c] = _mm512_loadu_si512(x + c * kVh);
+  int64_t node = 0;
+  for (int64_t level = 0; level <= depth; ++level) {
+    const uint16_t* row = w + node * ld;
+    if (level < depth) {
+      for (int c = 0; c < 2; ++c) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + 64 * c, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + 64 * c, _MM_HINT_T0);
+      }
+    }
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+#pragma GCC unroll 64
+    for (int c = 0; c < NC; ++c) {
+      const __m512i xv = c < R ? xr[c < R ? c : 0] : _mm512_loadu_si512(x + c * kVh);
+      acc[c % 4] = _mm512_dpbf16_ps(acc[c % 4], (__m512bh)_mm512_loadu_si512(row + c * kVh), (__m512bh)xv);
+    }
+    const float l = hsum(acc[0], acc[1], acc[2], acc[3]) + b[node];
+    logits[level] = l;
+    nodes[level] = int32_t(node);
+    node = 2 * node + 1 + (l > 0.0f ? 1 : 0);
+  }
+}
+
+FFFBERT_TARGET_BF16 bool fff_walk1_bf16x(const uint16_t* w, int64_t ld, const float* b, int64_t depth,
+                                         const uint16_t* x, int64_t n, float* logits, int32_t* nodes) {
+  switch (n) {
+    case 512: fff_walk1_bf16x_nc<16>(w, ld, b, depth, x, logits, nodes); return true;
+    case 768: fff_walk1_bf16x_nc<24>(w, ld, b, depth, x, logits, nodes); return true;
+    case 1024: fff_walk1_bf16x_nc<32>(w, ld, b, depth, x, logits, nodes); return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 const FffKernels& fff_kernels() {
@@ -247,7 +331,10 @@ const FffKernels& fff_kernels() {
                             fff_gather_bf16,
                             bf16_dot ? fff_round_bf16 : fff_round_bf16_rows,
                             bf16_dot ? fff_dot_bf16x : nullptr,
-                            bf16_dot ? fff_dot_shared_bf16x : nullptr};
+                            bf16_dot ? fff_dot_shared_bf16x : nullptr,
+                            fff_walk1<float>,
+                            fff_walk1<uint16_t>,
+                            bf16_dot ? fff_walk1_bf16x : nullptr};
   return k;
 }
 

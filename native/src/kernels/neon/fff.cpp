@@ -170,7 +170,10 @@ const FffKernels& fff_kernels() {
                             fff_gather<uint16_t>,
                             fff_round_bf16_rows,
                             bf16_dot ? fff_dot_bf16x : nullptr,
-                            bf16_dot ? fff_dot_shared_bf16x : nullptr};
+                            bf16_dot ? fff_dot_shared_bf16x : nullptr,
+                            nullptr,
+                            nullptr,
+                            nullptr};
 #else
   static const FffKernels k{fff_dot<float>,
                             fff_dot_shared<float>,
@@ -179,6 +182,9 @@ const FffKernels& fff_kernels() {
                             fff_dot_shared<uint16_t>,
                             fff_gather<uint16_t>,
                             fff_round_bf16_rows,
+                            nullptr,
+                            nullptr,
+                            nullptr,
                             nullptr,
                             nullptr};
 #endif

@@ -48,6 +48,9 @@ const FffKernels& fff_kernels() {
                             fff_gather<uint16_t>,
                             fff_round_bf16_rows,
                             nullptr,
+                            nullptr,
+                            nullptr,
+                            nullptr,
                             nullptr};
   return k;
 }

@@ -29,13 +29,16 @@ export type NativeProbeKind = 'dot' | 'gather' | 'read';
 export type NativeWeightDtype = 'f32' | 'bf16' | 'bf16-dot';
 
 export interface NativeFastFeedforward {
-  /** x [rows*I] -> out [rows*O]; paths [rows*K*(D+1)] or null. */
+  /**
+   * x [rows*I] -> out [rows*O]; paths [rows*K*(D+1)] or null (the default); strategy 'auto' when undefined. An
+   * own property of each object (no prototype lookup or unwrap per call), like the other layers' forwardSync.
+   */
   forwardSync(
     x: Float32Array,
     rows: number,
     out: Float32Array,
-    paths: Int32Array | null,
-    strategy: NativeStrategy,
+    paths?: Int32Array | null,
+    strategy?: NativeStrategy,
   ): void;
   /** x is copied at the call; resolves with `out` (filled at the end) or, when it is null, a new array. */
   forward(

@@ -429,6 +429,53 @@ describe('bad input gives documented errors', () => {
   });
 });
 
+describe("the layers' forwardSync", () => {
+  const w = randomFff(4, 3, 2, 1, 8);
+  it("is each object's own function (no unwrap per call): needs no `this`, disposed with its object", () => {
+    const fff = new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, w.wOut);
+    const x = randomArray(8, 1, rng(3));
+    // Each layer with the arguments its forwardSync takes after (x, rows, out).
+    const cases: [{ forwardSync: unknown; dispose(): void }, unknown[]][] = [
+      [fff, []],
+      [new native.NativeLinear(3, 4, w.wIn.subarray(0, 12), null), ['gelu', null]],
+      [new native.NativeDenseFeedforward(4, 5, 3, w.wIn.subarray(0, 20), null, w.wIn.subarray(0, 15), null), []],
+    ];
+    for (const [handle, rest] of cases) {
+      expect(Object.hasOwn(handle, 'forwardSync')).toBe(true);
+      const f = handle.forwardSync as (...a: unknown[]) => void;
+      const expected = new Float32Array(6);
+      f.call(handle, x, 2, expected, ...rest);
+      const out = new Float32Array(6);
+      f(x, 2, out, ...rest);
+      expect(firstBitDifference(out, expected)).toBe(-1);
+      handle.dispose();
+      expect(() => f(x, 2, out, ...rest)).toThrow(expect.objectContaining({ code: ErrorCode.DISPOSED }));
+    }
+    expect(new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, w.wOut).forwardSync).not.toBe(fff.forwardSync);
+  });
+
+  it("FastFeedforward's forwardSync without paths and strategy is the 'auto' walk, bitwise", () => {
+    const layer = new native.NativeFastFeedforward(4, 3, 2, 1, w.wIn, w.bIn, w.wOut);
+    const x = randomArray(4 * 40, 1, rng(4));
+    const expected = new Float32Array(3 * 40);
+    const paths = new Int32Array(3 * 40);
+    layer.forwardSync(x, 40, expected, paths, 'auto');
+    for (const args of [[], [null], [null, undefined], [undefined, undefined]] as const) {
+      const out = new Float32Array(3 * 40);
+      (layer.forwardSync as (...a: unknown[]) => void)(x, 40, out, ...args);
+      expect(firstBitDifference(out, expected), String(args)).toBe(-1);
+    }
+    for (const strategy of ['per-token', 'batched'] as const) {
+      const out = new Float32Array(3 * 40);
+      const p = new Int32Array(3 * 40);
+      layer.forwardSync(x, 40, out, p, strategy);
+      expect(firstBitDifference(out, expected)).toBe(-1);
+      expect(p).toEqual(paths);
+    }
+    layer.dispose();
+  });
+});
+
 describe('runtime controls', () => {
   it('setIsa rejects unknown and unsupported sets with codes', () => {
     expect(() => setIsa('sse9' as IsaName)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));

@@ -111,20 +111,36 @@ class LayerJob final : public AsyncJob {
 
 // What the three layer objects share: packed weights held through a shared_ptr (an in-flight worker keeps
 // its own reference, so dispose() during a forward is safe), their size reported to V8, and
-// forward / forwardSync / dispose / weightBytes over Derived::parse(info) -> Args (checked arguments + weights).
+// forward / forwardSync / dispose / weightBytes over Derived::parse(info, weights) -> Args (checked arguments +
+// weights). forwardSync is a function of each object's own, whose N-API data is the layer's state: a call
+// skips napi_unwrap (a private-symbol lookup on the object, ~30 ns of a one-token FFF call's ~250 ns in the
+// binding, issue 10). It needs no `this`; if it outlives its object, calls throw ERR_FFF_DISPOSED (the object's
+// finalizer releases the weights, the function's frees the state).
+template <typename Weights>
+struct LayerState {
+  std::shared_ptr<Weights> weights;  // null once disposed
+};
+
 template <typename Derived, typename Weights, typename Args>
 class LayerWrap : public Napi::ObjectWrap<Derived> {
  public:
-  using Napi::ObjectWrap<Derived>::ObjectWrap;
+  explicit LayerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Derived>(info) {
+    Napi::Env env = info.Env();
+    auto holder = std::make_unique<std::shared_ptr<State>>(state_);
+    Napi::Function fn = Napi::Function::New<&LayerWrap::ForwardSync>(env, "forwardSync", holder.get());
+    fn.AddFinalizer([](Napi::Env, std::shared_ptr<State>* h) { delete h; }, holder.get());
+    holder.release();
+    info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value("forwardSync", fn, napi_default));
+  }
   ~LayerWrap() override { release(); }
 
  protected:
   using Base = Napi::ObjectWrap<Derived>;
+  using State = LayerState<Weights>;
 
   static Napi::Function define(Napi::Env env, const char* name,
                                std::vector<typename Base::PropertyDescriptor> extra = {}) {
     std::vector<typename Base::PropertyDescriptor> methods = {
-        Base::InstanceMethod("forwardSync", &LayerWrap::ForwardSync),
         Base::InstanceMethod("forward", &LayerWrap::Forward), Base::InstanceMethod("dispose", &LayerWrap::Dispose),
         Base::InstanceMethod("weightBytes", &LayerWrap::WeightBytes)};
     methods.insert(methods.end(), extra.begin(), extra.end());
@@ -132,20 +148,21 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
   }
 
   void adopt(Napi::Env env, std::shared_ptr<Weights> w, int64_t bytes) {
-    weights_ = std::move(w);
+    state_->weights = std::move(w);
     bytes_ = bytes;
     Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
   }
 
+ private:
   // The weights for one call; ERR_FFF_DISPOSED after dispose().
-  std::shared_ptr<Weights> live(Napi::Env env, const char* what) const {
-    if (!weights_) throw_error(env, code::kDisposed, std::string(what) + " has been disposed");
-    return weights_;
+  static const std::shared_ptr<Weights>& live(Napi::Env env, const State& s) {
+    if (!s.weights) throw_error(env, code::kDisposed, std::string(Derived::kName) + " has been disposed");
+    return s.weights;
   }
 
- private:
-  Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
-    Args args = static_cast<Derived*>(this)->parse(info, false);
+  static Napi::Value ForwardSync(const Napi::CallbackInfo& info) {
+    const State& s = **static_cast<std::shared_ptr<State>*>(info.Data());
+    Args args = Derived::parse(info, live(info.Env(), s), false);
     try {
       args.run();
     } catch (const std::bad_alloc&) {
@@ -159,7 +176,7 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
     Napi::Env env = info.Env();
     auto job = std::make_unique<LayerJob<Args>>();
     Args& a = job->args;
-    a = static_cast<Derived*>(this)->parse(info, true);
+    a = Derived::parse(info, live(env, *state_), true);
     try {
       job->buf.x.copy(a.x, size_t(a.x_n));
     } catch (const std::bad_alloc&) { throw_error(env, code::kOutOfMemory, "Out of memory copying x"); }
@@ -178,12 +195,12 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
   Napi::Value WeightBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(bytes_)); }
 
   void release() {
-    if (!weights_) return;
-    weights_.reset();
+    if (!state_->weights) return;
+    state_->weights.reset();
     Napi::MemoryManagement::AdjustExternalMemory(this->Env(), -bytes_);
   }
 
-  std::shared_ptr<Weights> weights_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
   int64_t bytes_ = 0;
 };
 
@@ -223,6 +240,7 @@ struct FffForwardArgs {
 
 class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer, FffForwardArgs> {
  public:
+  static constexpr const char* kName = "FastFeedforward";
   static Napi::Function Define(Napi::Env env) {
     return define(env, "NativeFastFeedforward", {InstanceMethod("weightDtype", &FastFeedforwardWrap::WeightDtype)});
   }
@@ -258,12 +276,12 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
   }
 
   // forward(x, rows, out|null, null, strategy), forwardSync(x, rows, out, paths|null, strategy); strategy: a
-  // name of kStrategies
-  FffForwardArgs parse(const Napi::CallbackInfo& info, bool async) {
+  // name of kStrategies, or undefined for 'auto'; paths and strategy may be left out (null, 'auto').
+  static FffForwardArgs parse(const Napi::CallbackInfo& info, const std::shared_ptr<FffLayer>& layer, bool async) {
     Napi::Env env = info.Env();
-    expect_args(info, 5, "forward");
+    expect_args(info, 3, "forward");
     FffForwardArgs a;
-    a.layer = live(env, "FastFeedforward");
+    a.layer = layer;
     const fffbert::FffShape& s = fffbert::fff_shape(*a.layer);
     size_t x_len = 0;
     a.x = typed_data<float>(info[0], napi_float32_array, "x", &x_len);
@@ -273,13 +291,14 @@ class FastFeedforwardWrap final : public LayerWrap<FastFeedforwardWrap, FffLayer
     expect_length(env, x_len, a.x_n, "x");
     a.y = output_arg(info, 2, a.y_n, async);
     size_t paths_len = 0;
-    if (optional_data(info[3], napi_int32_array, "paths", &a.paths, &paths_len)) {
+    if (info.Length() > 3 && optional_data(info[3], napi_int32_array, "paths", &a.paths, &paths_len)) {
       if (async)
         throw_error(env, code::kInvalidArgument, "Expected paths to be null in forward(): paths come from forwardSync");
       const int64_t per_row = s.trees * (s.depth + 1);
       expect_length(env, paths_len, checked_mul(env, a.rows, per_row, "paths"), "paths");
     }
-    a.strategy = named_arg(info[4], "strategy", kStrategies);
+    a.strategy = info.Length() > 4 && !info[4].IsUndefined() ? named_arg(info[4], "strategy", kStrategies)
+                                                             : FffStrategy::automatic;
     a.isa = fffbert::isa_active();
     return a;
   }
@@ -337,6 +356,7 @@ struct LinearArgs {
 
 class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> {
  public:
+  static constexpr const char* kName = "Linear";
   static Napi::Function Define(Napi::Env env) { return define(env, "NativeLinear"); }
 
   // new NativeLinear(outFeatures, inFeatures, weight, bias|null)
@@ -352,11 +372,11 @@ class LinearWrap final : public LayerWrap<LinearWrap, PackedLinear, LinearArgs> 
 
   // forward(x, rows, out|null, activation, residual|null); forwardSync: out required; activation: a name of
   // kActivations
-  LinearArgs parse(const Napi::CallbackInfo& info, bool async) {
+  static LinearArgs parse(const Napi::CallbackInfo& info, const std::shared_ptr<PackedLinear>& w, bool async) {
     Napi::Env env = info.Env();
     expect_args(info, 5, "forward");
     LinearArgs a;
-    a.w = live(env, "Linear");
+    a.w = w;
     const int64_t n = fffbert::linear_out_features(*a.w), k = fffbert::linear_in_features(*a.w);
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
@@ -418,6 +438,7 @@ struct DenseFfArgs {
 
 class DenseFeedforwardWrap final : public LayerWrap<DenseFeedforwardWrap, DenseFfWeights, DenseFfArgs> {
  public:
+  static constexpr const char* kName = "DenseFeedforward";
   static Napi::Function Define(Napi::Env env) { return define(env, "NativeDenseFeedforward"); }
 
   // new NativeDenseFeedforward(width, hidden, outWidth, inWeight, inBias|null, outWeight, outBias|null)
@@ -435,11 +456,11 @@ class DenseFeedforwardWrap final : public LayerWrap<DenseFeedforwardWrap, DenseF
   }
 
   // forward(x, rows, out|null); forwardSync: out required
-  DenseFfArgs parse(const Napi::CallbackInfo& info, bool async) {
+  static DenseFfArgs parse(const Napi::CallbackInfo& info, const std::shared_ptr<DenseFfWeights>& w, bool async) {
     Napi::Env env = info.Env();
     expect_args(info, 3, "forward");
     DenseFfArgs a;
-    a.w = live(env, "DenseFeedforward");
+    a.w = w;
     Napi::Float32Array x = expect_f32(info[0], "x");
     a.rows = expect_int(info[1], "rows", 1, kMaxDim);
     a.x_n = checked_mul(env, a.rows, fffbert::linear_in_features(*a.w->in), "x");

@@ -3,8 +3,9 @@
 //
 // A walk has two phases per token: (1) the D+1 dependent dots per tree, which fix the path and the logits;
 // (2) GELU of the logits, then y = sum over the K*(D+1) visited nodes of g * W_out^T[row], one gather that keeps
-// blocks of y in registers. Phase 2 is the same code in the same order whatever the strategy, and the dot
-// kernels are bitwise independent of how dots are grouped, so strategies and thread counts agree bitwise.
+// blocks of y in registers (two tokens at a time where the ISA has gather2: a row both take is read once). Phase 2 is
+// the same code in the same order whatever the strategy, and the dot kernels are bitwise independent of how dots are
+// grouped, so strategies and thread counts agree bitwise.
 //
 // per_token: tokens walk as independent chains, kFffMaxDots side by side (their row fetches overlap).
 // batched: depth first over each tree; the tokens reaching a node are contiguous in a permutation, so the node's
@@ -241,18 +242,20 @@ struct RowKernels {
   void (*dot)(const W* const* w, const X* const* x, int count, int64_t n, float* out);
   void (*dot_shared)(const W* w, const X* const* x, int count, int64_t n, float* out);
   void (*gather)(const W* const* w, const float* g, int64_t count, int64_t n, float* y);
+  void (*gather2)(const W* const* w0, const W* const* w1, const float* g0, const float* g1, int64_t count, int64_t n,
+                  float* y0, float* y1);
   bool (*walk1)(const W* w, int64_t ld, const float* b, int64_t depth, const X* x, int64_t n, float* logits,
                 int32_t* nodes);
 };
 
 RowKernels<float, float> row_kernels(const FffKernels& k, const float*, const float*) {
-  return {k.dot, k.dot_shared, k.gather, k.walk1};
+  return {k.dot, k.dot_shared, k.gather, k.gather2, k.walk1};
 }
 RowKernels<uint16_t, float> row_kernels(const FffKernels& k, const uint16_t*, const float*) {
-  return {k.dot_bf16, k.dot_shared_bf16, k.gather_bf16, k.walk1_bf16};
+  return {k.dot_bf16, k.dot_shared_bf16, k.gather_bf16, k.gather2_bf16, k.walk1_bf16};
 }
 RowKernels<uint16_t, uint16_t> row_kernels(const FffKernels& k, const uint16_t*, const uint16_t*) {
-  return {k.dot_bf16x, k.dot_shared_bf16x, k.gather_bf16, k.walk1_bf16x};
+  return {k.dot_bf16x, k.dot_shared_bf16x, k.gather_bf16, k.gather2_bf16, k.walk1_bf16x};
 }
 
 template <typename W, typename X = float>
@@ -457,23 +460,49 @@ void finish_token(const Ctx<W, X>& c, Scratch& s, int64_t b) {
   c.kern.gather(&s.rows(c.w_out)[size_t(b * c.P)], g, c.P, c.L.shape.output_width, c.y + (c.t0 + b) * c.ldy);
 }
 
-// Phase 2 for local tokens toks[0, count), in that order (leaf order: neighbours share their upper W_out rows).
-// While a token is gathered, the W_out rows of the next one that it does not share are fetched into L2 (from L3
-// or memory when the input is new, as in a service). Streamed input, Zen 4 VM, bench/native/fff_stream.cpp, two
-// builds alternating, median ns/token of 5 runs: f32 1 thread 128 / 2048 tokens 2091 -> 2059, 1977 -> 1932;
-// 2 threads 128 / 512 / 2048 tokens 965 -> 940, 1010 -> 963, 958 -> 915; bf16-dot 2048 tokens 643 -> 586.
+// Phase 2 for local tokens a and b together (the kernel's gather2: a row both take at the same level is read once
+// for both; bitwise the two finish_token calls), or one after the other where the ISA has no gather2.
 template <typename W, typename X>
-void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t count) {
+void finish_pair(const Ctx<W, X>& c, Scratch& s, int64_t a, int64_t b) {
+  if (!c.kern.gather2) {
+    finish_token(c, s, a);
+    finish_token(c, s, b);
+    return;
+  }
+  float* ga = &s.l[size_t(a * c.P)];
+  float* gb = &s.l[size_t(b * c.P)];
+  c.gelu(ga, ga, c.P);
+  c.gelu(gb, gb, c.P);
+  c.kern.gather2(&s.rows(c.w_out)[size_t(a * c.P)], &s.rows(c.w_out)[size_t(b * c.P)], ga, gb, c.P,
+                 c.L.shape.output_width, c.y + (c.t0 + a) * c.ldy, c.y + (c.t0 + b) * c.ldy);
+}
+
+// Phase 2 for local tokens toks[0, count), in that order, two at a time (finish_pair). In leaf order neighbours
+// share their upper W_out rows, so a pair reads them once: at 2048 tokens two neighbours share ~10 of 12 rows.
+// With prefetch_next, while a pair is gathered, the W_out rows of the next pair that it does not share are
+// fetched into L2 (from L3 or memory when the input is new, as in a service). Streamed input, Zen 4 VM,
+// bench/native/fff_stream.cpp, two builds alternating, median ns/token of 5 runs (one token at a time, before
+// pairs): f32 1 thread 128 / 2048 tokens 2091 -> 2059, 1977 -> 1932; 2 threads 128 / 512 / 2048 tokens 965 ->
+// 940, 1010 -> 963, 958 -> 915; bf16-dot 2048 tokens 643 -> 586.
+template <typename W, typename X>
+void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t count, bool prefetch_next) {
   const int64_t O = c.L.shape.output_width;
-  for (int64_t q = 0; q < count; ++q) {
-    if (q + 1 < count) {
-      const W* const* cur = &s.rows(c.w_out)[size_t(toks[q] * c.P)];
-      const W* const* next = &s.rows(c.w_out)[size_t(toks[q + 1] * c.P)];
-      for (int64_t j = 0; j < c.P; ++j) {
-        if (next[j] != cur[j]) prefetch_row<true>(next[j], O);
+  for (int64_t q = 0; q < count; q += 2) {
+    if (prefetch_next) {
+      // Rows of tokens q+2, q+3 that the token before each does not take.
+      for (int64_t t = q + 2; t < std::min(count, q + 4); ++t) {
+        const W* const* prev = &s.rows(c.w_out)[size_t(toks[t - 1] * c.P)];
+        const W* const* next = &s.rows(c.w_out)[size_t(toks[t] * c.P)];
+        for (int64_t j = 0; j < c.P; ++j) {
+          if (next[j] != prev[j]) prefetch_row<true>(next[j], O);
+        }
       }
     }
-    finish_token(c, s, toks[q]);
+    if (q + 1 < count) {
+      finish_pair(c, s, toks[q], toks[q + 1]);
+    } else {
+      finish_token(c, s, toks[q]);
+    }
   }
 }
 
@@ -519,7 +548,7 @@ void forward_per_token(Ctx<W, X> c, int64_t begin, int64_t end) {
       continue;
     }
     for (int64_t k = 0; k < c.L.shape.trees; ++k) walk_chains(c, s, kLocal, cnt, k, 0, 0, c.L.shape.depth + 1);
-    for (int64_t b = 0; b < cnt; ++b) finish_token(c, s, b);
+    finish_tokens(c, s, kLocal, cnt, false);
   }
 }
 
@@ -559,7 +588,7 @@ void forward_batched(Ctx<W, X> c, int64_t begin, int64_t end) {
       }
     }
     // Leaf order of the last tree: neighbours share their upper output rows while they are hot.
-    finish_tokens(c, s, s.perm.data(), B);
+    finish_tokens(c, s, s.perm.data(), B, true);
   }
 }
 
@@ -621,7 +650,7 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
         walk_subtree(c, s, q0, q1, k, int32_t(first + g), top, D + 1);
         if (k + 1 < K) return;
         // Leaf order: neighbours share their upper output rows while they are hot.
-        finish_tokens(c, s, &s.perm[size_t(q0)], q1 - q0);
+        finish_tokens(c, s, &s.perm[size_t(q0)], q1 - q0, true);
       });
     }
   }

@@ -767,6 +767,74 @@ TEST(fff_bf16_daz_rounding) {
 
 // Every ISA's round_bf16 is bitwise the scalar rule: random values, ties, subnormals, NaN, infinities, lengths
 // 1..67 and 768 (vector bodies and tails).
+// gather2 (two tokens' gathers, a row both take at the same position read once) against two gathers, bitwise, on
+// every runnable ISA that has it: fp32 and bf16 rows, widths around each ISA's block and vector sizes, 1..12 rows,
+// rows shared at every position, none, a prefix (leaf-order neighbours) and every other one; nothing is written
+// past n.
+TEST(fff_gather2_is_two_gathers_bitwise) {
+  constexpr int64_t kRows = 24, kMaxN = 1000, kLd = 1024;
+  std::mt19937 rng(47);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  // Rows as the kernels may assume them (fff_kernels.h): 64-byte aligned, padded past n.
+  std::vector<float> wf_buf(size_t(kRows * kLd + 16));
+  std::vector<uint16_t> wb_buf(size_t(kRows * kLd + 32));
+  float* wf = wf_buf.data() + (64 - reinterpret_cast<uintptr_t>(wf_buf.data()) % 64) % 64 / sizeof(float);
+  uint16_t* wb = wb_buf.data() + (64 - reinterpret_cast<uintptr_t>(wb_buf.data()) % 64) % 64 / sizeof(uint16_t);
+  for (int64_t i = 0; i < kRows * kLd; ++i) {
+    wf[i] = nd(rng);
+    wb[i] = fff_f32_to_bf16(nd(rng));
+  }
+  std::vector<float> g0(12), g1(12);
+  for (int j = 0; j < 12; ++j) {
+    g0[size_t(j)] = nd(rng);
+    g1[size_t(j)] = nd(rng);
+  }
+  int64_t checked = 0;
+  for (Isa isa : runnable_isas(false)) {
+    const FffKernels* k = kernels_of(isa);
+    if (!k || !k->gather2 || !k->gather2_bf16) continue;
+    int bad = 0;
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(16), int64_t(33), int64_t(64), int64_t(65), int64_t(127),
+                      int64_t(128), int64_t(129), int64_t(768), kMaxN}) {
+      for (int64_t count : {int64_t(1), int64_t(5), int64_t(12)}) {
+        for (int share = 0; share < 4; ++share) {
+          // Token 0 takes rows 0..count-1; token 1 the same row at j when shared, else row 12 + j.
+          const float* f0[12];
+          const float* f1[12];
+          const uint16_t* b0[12];
+          const uint16_t* b1[12];
+          for (int64_t j = 0; j < count; ++j) {
+            const bool same = share == 0 || (share == 2 && j < count / 2 + 1) || (share == 3 && j % 2 == 0);
+            f0[j] = &wf[size_t(j * kLd)];
+            f1[j] = &wf[size_t((same ? j : 12 + j) * kLd)];
+            b0[j] = &wb[size_t(j * kLd)];
+            b1[j] = &wb[size_t((same ? j : 12 + j) * kLd)];
+          }
+          const size_t len = size_t(n);
+          std::vector<float> y0(len + 1, 7.0f), y1(len + 1, 7.0f), r0(len), r1(len);
+          k->gather2(f0, f1, g0.data(), g1.data(), count, n, y0.data(), y1.data());
+          k->gather(f0, g0.data(), count, n, r0.data());
+          k->gather(f1, g1.data(), count, n, r1.data());
+          bad += std::memcmp(y0.data(), r0.data(), size_t(n) * 4) != 0 ||
+                 std::memcmp(y1.data(), r1.data(), size_t(n) * 4) != 0;
+          bad += y0[size_t(n)] != 7.0f || y1[size_t(n)] != 7.0f;
+          std::fill(y0.begin(), y0.end(), 7.0f);
+          std::fill(y1.begin(), y1.end(), 7.0f);
+          k->gather2_bf16(b0, b1, g0.data(), g1.data(), count, n, y0.data(), y1.data());
+          k->gather_bf16(b0, g0.data(), count, n, r0.data());
+          k->gather_bf16(b1, g1.data(), count, n, r1.data());
+          bad += std::memcmp(y0.data(), r0.data(), size_t(n) * 4) != 0 ||
+                 std::memcmp(y1.data(), r1.data(), size_t(n) * 4) != 0;
+          bad += y0[size_t(n)] != 7.0f || y1[size_t(n)] != 7.0f;
+          checked += 2;
+        }
+      }
+    }
+    CHECK_MSG(bad == 0, "%s gather2: %d cases differ from two gathers or write past n", isa_name(isa), bad);
+  }
+  std::printf("     gather2 vs two gathers: %lld cases\n", (long long)checked);
+}
+
 TEST(fff_round_bf16_kernels_match_the_rule) {
   std::mt19937 rng(31);
   std::vector<float> x(800);

@@ -48,6 +48,13 @@ struct FffKernels {
   void (*dot_bf16)(const uint16_t* const* w, const float* const* x, int count, int64_t n, float* out);
   void (*dot_shared_bf16)(const uint16_t* w, const float* const* x, int count, int64_t n, float* out);
   void (*gather_bf16)(const uint16_t* const* w, const float* g, int64_t count, int64_t n, float* y);
+  // The gathers of two tokens (w0, g0 -> y0 and w1, g1 -> y1), each bitwise `gather`'s; a row both take at the same
+  // position j (the same pointer: neighbours in leaf order share their upper rows) is read once for both. Null
+  // where an ISA has none: the drivers then call gather twice.
+  void (*gather2)(const float* const* w0, const float* const* w1, const float* g0, const float* g1, int64_t count,
+                  int64_t n, float* y0, float* y1);
+  void (*gather2_bf16)(const uint16_t* const* w0, const uint16_t* const* w1, const float* g0, const float* g1,
+                       int64_t count, int64_t n, float* y0, float* y1);
   // out[0..n) = fff_f32_to_bf16_daz(x[0..n)), bitwise the scalar rule on every ISA.
   void (*round_bf16)(const float* x, int64_t n, uint16_t* out);
   // Dots of bf16 rows with bf16 activations (fp32 sums, one order fixed by n); null without a bf16 dot unit.

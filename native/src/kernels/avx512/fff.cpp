@@ -216,6 +216,77 @@ void fff_gather_bf16(const uint16_t* const* w, const float* g, int64_t count, in
   fff_gather_from(w, g, count, i, n, y);
 }
 
+// Two tokens' gathers (gather2): fff_gather's blocks for both at once, 8 accumulators; a row both tokens take at
+// position j is loaded once for the two FMAs. Per element each y gets fff_gather's FMAs in its order: bitwise.
+// Zen 4, 12 rows of 768 from L2, 8 of them shared: 354 -> 260 ns per token (none shared: 371 -> 365).
+void fff_gather2(const float* const* w0, const float* const* w1, const float* g0, const float* g1, int64_t count,
+                 int64_t n, float* y0, float* y1) {
+  int64_t i = 0;
+  for (; i + 4 * kV <= n; i += 4 * kV) {
+    __m512 a[4], b[4];
+    for (int k = 0; k < 4; ++k) a[k] = b[k] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; ++j) {
+      const __m512 ga = _mm512_set1_ps(g0[j]), gb = _mm512_set1_ps(g1[j]);
+      const float* r0 = w0[j] + i;
+      const float* r1 = w1[j] + i;
+      if (r0 == r1) {
+        for (int k = 0; k < 4; ++k) {
+          const __m512 v = load_w(r0 + k * kV);
+          a[k] = _mm512_fmadd_ps(ga, v, a[k]);
+          b[k] = _mm512_fmadd_ps(gb, v, b[k]);
+        }
+      } else {
+        for (int k = 0; k < 4; ++k) {
+          a[k] = _mm512_fmadd_ps(ga, load_w(r0 + k * kV), a[k]);
+          b[k] = _mm512_fmadd_ps(gb, load_w(r1 + k * kV), b[k]);
+        }
+      }
+    }
+    for (int k = 0; k < 4; ++k) {
+      _mm512_storeu_ps(y0 + i + k * kV, a[k]);
+      _mm512_storeu_ps(y1 + i + k * kV, b[k]);
+    }
+  }
+  fff_gather_from(w0, g0, count, i, n, y0);
+  fff_gather_from(w1, g1, count, i, n, y1);
+}
+
+// The same for bf16 rows: fff_gather_bf16's 128-output blocks (even and odd elements apart) for both tokens,
+// 16 accumulators; a shared row is loaded and widened once.
+void fff_gather2_bf16(const uint16_t* const* w0, const uint16_t* const* w1, const float* g0, const float* g1,
+                      int64_t count, int64_t n, float* y0, float* y1) {
+  const __m512i odd_mask = _mm512_set1_epi32(int32_t(0xffff0000u));
+  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  int64_t i = 0;
+  for (; i + 8 * kV <= n; i += 8 * kV) {
+    __m512 e0[4], o0[4], e1[4], o1[4];
+    for (int a = 0; a < 4; ++a) e0[a] = o0[a] = e1[a] = o1[a] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; ++j) {
+      const __m512 ga = _mm512_set1_ps(g0[j]), gb = _mm512_set1_ps(g1[j]);
+      const uint16_t* r0 = w0[j] + i;
+      const uint16_t* r1 = w1[j] + i;
+      const bool same = r0 == r1;
+      for (int a = 0; a < 4; ++a) {
+        const __m512i v0 = _mm512_loadu_si512(r0 + a * 2 * kV);
+        const __m512i v1 = same ? v0 : _mm512_loadu_si512(r1 + a * 2 * kV);
+        e0[a] = _mm512_fmadd_ps(ga, _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), e0[a]);
+        o0[a] = _mm512_fmadd_ps(ga, _mm512_castsi512_ps(_mm512_and_si512(v0, odd_mask)), o0[a]);
+        e1[a] = _mm512_fmadd_ps(gb, _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), e1[a]);
+        o1[a] = _mm512_fmadd_ps(gb, _mm512_castsi512_ps(_mm512_and_si512(v1, odd_mask)), o1[a]);
+      }
+    }
+    for (int a = 0; a < 4; ++a) {
+      _mm512_storeu_ps(y0 + i + a * 2 * kV, _mm512_permutex2var_ps(e0[a], lo, o0[a]));
+      _mm512_storeu_ps(y0 + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e0[a], hi, o0[a]));
+      _mm512_storeu_ps(y1 + i + a * 2 * kV, _mm512_permutex2var_ps(e1[a], lo, o1[a]));
+      _mm512_storeu_ps(y1 + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e1[a], hi, o1[a]));
+    }
+  }
+  fff_gather_from(w0, g0, count, i, n, y0);
+  fff_gather_from(w1, g1, count, i, n, y1);
+}
+
 #if defined(__GNUC__)
 #define FFFBERT_TARGET_BF16 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
 #else
@@ -329,6 +400,8 @@ const FffKernels& fff_kernels() {
                             fff_dot<uint16_t>,
                             fff_dot_shared<uint16_t>,
                             fff_gather_bf16,
+                            fff_gather2,
+                            fff_gather2_bf16,
                             bf16_dot ? fff_round_bf16 : fff_round_bf16_rows,
                             bf16_dot ? fff_dot_bf16x : nullptr,
                             bf16_dot ? fff_dot_shared_bf16x : nullptr,

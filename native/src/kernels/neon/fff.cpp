@@ -80,6 +80,22 @@ void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, flo
   for (int t = 0; t < count; ++t) out[t] = fff_dot1(w, x[t], n);
 }
 
+// Outputs [i, n) of fff_gather, one vector at a time.
+template <typename W>
+void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i, int64_t n, float* y) {
+  for (; i < n; i += kV) {
+    float32x4_t a = vdupq_n_f32(0.0f);
+    for (int64_t j = 0; j < count; ++j) a = vfmaq_f32(a, vdupq_n_f32(g[j]), load_w(w[j] + i));
+    if (i + kV <= n) {
+      vst1q_f32(y + i, a);
+    } else {
+      float buf[4];
+      vst1q_f32(buf, a);
+      for (int64_t e = 0; i + e < n; ++e) y[i + e] = buf[e];
+    }
+  }
+}
+
 // Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
 // written once.
 template <typename W>
@@ -100,17 +116,42 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
     vst1q_f32(y + i + 2 * kV, a2);
     vst1q_f32(y + i + 3 * kV, a3);
   }
-  for (; i < n; i += kV) {
-    float32x4_t a = vdupq_n_f32(0.0f);
-    for (int64_t j = 0; j < count; ++j) a = vfmaq_f32(a, vdupq_n_f32(g[j]), load_w(w[j] + i));
-    if (i + kV <= n) {
-      vst1q_f32(y + i, a);
-    } else {
-      float buf[4];
-      vst1q_f32(buf, a);
-      for (int64_t e = 0; i + e < n; ++e) y[i + e] = buf[e];
+  fff_gather_from(w, g, count, i, n, y);
+}
+
+// Two tokens' gathers (gather2): blocks of 4 vectors for both (8 accumulators), a row both take at position j
+// loaded once for the two FMAs; per element each y gets fff_gather's FMAs in its order: bitwise.
+template <typename W>
+void fff_gather2(const W* const* w0, const W* const* w1, const float* g0, const float* g1, int64_t count, int64_t n,
+                 float* y0, float* y1) {
+  int64_t i = 0;
+  for (; i + 4 * kV <= n; i += 4 * kV) {
+    float32x4_t a[4], b[4];
+    for (int k = 0; k < 4; ++k) a[k] = b[k] = vdupq_n_f32(0.0f);
+    for (int64_t j = 0; j < count; ++j) {
+      const float32x4_t ga = vdupq_n_f32(g0[j]), gb = vdupq_n_f32(g1[j]);
+      const W* r0 = w0[j] + i;
+      const W* r1 = w1[j] + i;
+      if (r0 == r1) {
+        for (int k = 0; k < 4; ++k) {
+          const float32x4_t v = load_w(r0 + k * kV);
+          a[k] = vfmaq_f32(a[k], ga, v);
+          b[k] = vfmaq_f32(b[k], gb, v);
+        }
+      } else {
+        for (int k = 0; k < 4; ++k) {
+          a[k] = vfmaq_f32(a[k], ga, load_w(r0 + k * kV));
+          b[k] = vfmaq_f32(b[k], gb, load_w(r1 + k * kV));
+        }
+      }
+    }
+    for (int k = 0; k < 4; ++k) {
+      vst1q_f32(y0 + i + k * kV, a[k]);
+      vst1q_f32(y1 + i + k * kV, b[k]);
     }
   }
+  fff_gather_from(w0, g0, count, i, n, y0);
+  fff_gather_from(w1, g1, count, i, n, y1);
 }
 
 #if defined(FFFBERT_NEON_BF16)
@@ -168,6 +209,8 @@ const FffKernels& fff_kernels() {
                             fff_dot<uint16_t>,
                             fff_dot_shared<uint16_t>,
                             fff_gather<uint16_t>,
+                            fff_gather2<float>,
+                            fff_gather2<uint16_t>,
                             fff_round_bf16_rows,
                             bf16_dot ? fff_dot_bf16x : nullptr,
                             bf16_dot ? fff_dot_shared_bf16x : nullptr,
@@ -181,6 +224,8 @@ const FffKernels& fff_kernels() {
                             fff_dot<uint16_t>,
                             fff_dot_shared<uint16_t>,
                             fff_gather<uint16_t>,
+                            fff_gather2<float>,
+                            fff_gather2<uint16_t>,
                             fff_round_bf16_rows,
                             nullptr,
                             nullptr,

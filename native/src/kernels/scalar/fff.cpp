@@ -46,6 +46,8 @@ const FffKernels& fff_kernels() {
                             fff_dot<uint16_t>,
                             fff_dot_shared<uint16_t>,
                             fff_gather<uint16_t>,
+                            nullptr,
+                            nullptr,
                             fff_round_bf16_rows,
                             nullptr,
                             nullptr,

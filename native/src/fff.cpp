@@ -354,15 +354,21 @@ const W* in_row(const Ctx<W, X>& c, int64_t k, int32_t n) {
   return c.w_in + (k * c.nn + n) * c.L.ld_in;
 }
 
-// Records node n of tree k at `level` for local token b; returns the child (l == 0 and NaN go left).
+// Records node n of tree k at `level` as visited by local token b: its output row, and its path entry.
+template <typename W, typename X>
+inline void record(const Ctx<W, X>& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n) {
+  const int64_t j = k * (c.L.shape.depth + 1) + level;
+  s.rows(c.w_out)[size_t(b * c.P + j)] = c.w_out + (k * c.nn + n) * c.L.ld_out;
+  if (c.paths) c.paths[(c.t0 + b) * c.P + j] = n;
+}
+
+// Records node n of tree k at `level` for local token b, with its logit; returns the child (l == 0 and NaN go
+// left).
 template <typename W, typename X>
 inline int32_t visit(const Ctx<W, X>& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n, float dot) {
-  const int64_t r = k * c.nn + n;
-  const float l = dot + c.L.b_in[size_t(r)];
-  const int64_t j = k * (c.L.shape.depth + 1) + level;
-  s.l[size_t(b * c.P + j)] = l;
-  s.rows(c.w_out)[size_t(b * c.P + j)] = c.w_out + r * c.L.ld_out;
-  if (c.paths) c.paths[(c.t0 + b) * c.P + j] = n;
+  const float l = dot + c.L.b_in[size_t(k * c.nn + n)];
+  s.l[size_t(b * c.P + k * (c.L.shape.depth + 1) + level)] = l;
+  record(c, s, b, k, level, n);
   return 2 * n + 1 + (l > 0.0f ? 1 : 0);
 }
 
@@ -524,11 +530,7 @@ bool walk_one(const Ctx<W, X>& c, Scratch& s, int64_t b) {
     if (!c.kern.walk1(c.w_in + k * c.nn * L.ld_in, L.ld_in, &L.b_in[size_t(k * c.nn)], D, x, I, l, nodes)) {
       return false;
     }
-    for (int64_t level = 0; level <= D; ++level) {
-      const int64_t r = k * c.nn + nodes[level];
-      s.rows(c.w_out)[size_t(b * c.P + j0 + level)] = c.w_out + r * L.ld_out;
-      if (c.paths) c.paths[(c.t0 + b) * c.P + j0 + level] = nodes[level];
-    }
+    for (int64_t level = 0; level <= D; ++level) record(c, s, b, k, level, nodes[level]);
   }
   return true;
 }

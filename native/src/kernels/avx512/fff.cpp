@@ -109,6 +109,24 @@ void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, flo
 // accumulator v % 4, as in fff_dot_p, so the logits are bitwise those of the dot kernel.
 constexpr int kXReg = 24;
 
+// What every walk1 does around its dot. Before it: the heads (first 64 elements) of both children's rows into L1,
+// as the drivers' chains fetch them. After it: the logit recorded and routed by the drivers' rule (> 0 right;
+// 0 and NaN left); returns the next node.
+template <typename W>
+void walk1_prefetch_children(const W* w, int64_t ld, int64_t node) {
+  for (int64_t c = 0; c < 64 * int64_t(sizeof(W)); c += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + c, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + c, _MM_HINT_T0);
+  }
+}
+
+int64_t walk1_route(const __m512* acc, const float* b, int64_t node, int64_t level, float* logits, int32_t* nodes) {
+  const float l = hsum(acc[0], acc[1], acc[2], acc[3]) + b[node];
+  logits[level] = l;
+  nodes[level] = int32_t(node);
+  return 2 * node + 1 + (l > 0.0f ? 1 : 0);
+}
+
 template <typename W, int NV>
 void fff_walk1_nv(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, float* logits,
                   int32_t* nodes) {
@@ -118,22 +136,14 @@ void fff_walk1_nv(const W* w, int64_t ld, const float* b, int64_t depth, const f
   int64_t node = 0;
   for (int64_t level = 0; level <= depth; ++level) {
     const W* row = w + node * ld;
-    if (level < depth) {
-      for (int c = 0; c < 4; ++c) {
-        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + 64 * c, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + 64 * c, _MM_HINT_T0);
-      }
-    }
+    if (level < depth) walk1_prefetch_children(w, ld, node);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 64
     for (int v = 0; v < NV; ++v) {
       const __m512 xv = v < R ? xr[v < R ? v : 0] : _mm512_loadu_ps(x + v * kV);
       acc[v % 4] = _mm512_fmadd_ps(load_w(row + v * kV), xv, acc[v % 4]);
     }
-    const float l = hsum(acc[0], acc[1], acc[2], acc[3]) + b[node];
-    logits[level] = l;
-    nodes[level] = int32_t(node);
-    node = 2 * node + 1 + (l > 0.0f ? 1 : 0);
+    node = walk1_route(acc, b, node, level, logits, nodes);
   }
 }
 
@@ -361,22 +371,14 @@ FFFBERT_TARGET_BF16 void fff_walk1_bf16x_nc(const uint16_t* w, int64_t ld, const
   int64_t node = 0;
   for (int64_t level = 0; level <= depth; ++level) {
     const uint16_t* row = w + node * ld;
-    if (level < depth) {
-      for (int c = 0; c < 2; ++c) {
-        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + 64 * c, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + 64 * c, _MM_HINT_T0);
-      }
-    }
+    if (level < depth) walk1_prefetch_children(w, ld, node);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 64
     for (int c = 0; c < NC; ++c) {
       const __m512i xv = c < R ? xr[c < R ? c : 0] : _mm512_loadu_si512(x + c * kVh);
       acc[c % 4] = _mm512_dpbf16_ps(acc[c % 4], (__m512bh)_mm512_loadu_si512(row + c * kVh), (__m512bh)xv);
     }
-    const float l = hsum(acc[0], acc[1], acc[2], acc[3]) + b[node];
-    logits[level] = l;
-    nodes[level] = int32_t(node);
-    node = 2 * node + 1 + (l > 0.0f ? 1 : 0);
+    node = walk1_route(acc, b, node, level, logits, nodes);
   }
 }
 

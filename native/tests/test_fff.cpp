@@ -798,34 +798,26 @@ TEST(fff_gather2_is_two_gathers_bitwise) {
                       int64_t(128), int64_t(129), int64_t(768), kMaxN}) {
       for (int64_t count : {int64_t(1), int64_t(5), int64_t(12)}) {
         for (int share = 0; share < 4; ++share) {
-          // Token 0 takes rows 0..count-1; token 1 the same row at j when shared, else row 12 + j.
-          const float* f0[12];
-          const float* f1[12];
-          const uint16_t* b0[12];
-          const uint16_t* b1[12];
-          for (int64_t j = 0; j < count; ++j) {
-            const bool same = share == 0 || (share == 2 && j < count / 2 + 1) || (share == 3 && j % 2 == 0);
-            f0[j] = &wf[size_t(j * kLd)];
-            f1[j] = &wf[size_t((same ? j : 12 + j) * kLd)];
-            b0[j] = &wb[size_t(j * kLd)];
-            b1[j] = &wb[size_t((same ? j : 12 + j) * kLd)];
-          }
-          const size_t len = size_t(n);
-          std::vector<float> y0(len + 1, 7.0f), y1(len + 1, 7.0f), r0(len), r1(len);
-          k->gather2(f0, f1, g0.data(), g1.data(), count, n, y0.data(), y1.data());
-          k->gather(f0, g0.data(), count, n, r0.data());
-          k->gather(f1, g1.data(), count, n, r1.data());
-          bad += std::memcmp(y0.data(), r0.data(), size_t(n) * 4) != 0 ||
-                 std::memcmp(y1.data(), r1.data(), size_t(n) * 4) != 0;
-          bad += y0[size_t(n)] != 7.0f || y1[size_t(n)] != 7.0f;
-          std::fill(y0.begin(), y0.end(), 7.0f);
-          std::fill(y1.begin(), y1.end(), 7.0f);
-          k->gather2_bf16(b0, b1, g0.data(), g1.data(), count, n, y0.data(), y1.data());
-          k->gather_bf16(b0, g0.data(), count, n, r0.data());
-          k->gather_bf16(b1, g1.data(), count, n, r1.data());
-          bad += std::memcmp(y0.data(), r0.data(), size_t(n) * 4) != 0 ||
-                 std::memcmp(y1.data(), r1.data(), size_t(n) * 4) != 0;
-          bad += y0[size_t(n)] != 7.0f || y1[size_t(n)] != 7.0f;
+          // Token 0 takes rows 0..count-1; token 1 the same row at j when shared, else row 12 + j. `pair` and
+          // `one` are gather2 and gather of one row type; counts a pair whose outputs differ or that writes past n.
+          auto differs = [&](auto* w, auto pair, auto one) {
+            decltype(w) r0s[12];
+            decltype(w) r1s[12];
+            for (int64_t j = 0; j < count; ++j) {
+              const bool same = share == 0 || (share == 2 && j < count / 2 + 1) || (share == 3 && j % 2 == 0);
+              r0s[j] = w + j * kLd;
+              r1s[j] = w + (same ? j : 12 + j) * kLd;
+            }
+            const size_t len = size_t(n);
+            std::vector<float> y0(len + 1, 7.0f), y1(len + 1, 7.0f), e0(len), e1(len);
+            pair(r0s, r1s, g0.data(), g1.data(), count, n, y0.data(), y1.data());
+            one(r0s, g0.data(), count, n, e0.data());
+            one(r1s, g1.data(), count, n, e1.data());
+            return int(std::memcmp(y0.data(), e0.data(), len * 4) != 0 ||
+                       std::memcmp(y1.data(), e1.data(), len * 4) != 0 || y0[len] != 7.0f || y1[len] != 7.0f);
+          };
+          bad += differs(static_cast<const float*>(wf), k->gather2, k->gather);
+          bad += differs(static_cast<const uint16_t*>(wb), k->gather2_bf16, k->gather_bf16);
           checked += 2;
         }
       }

@@ -5,7 +5,7 @@
 //   bash scripts/test-native.sh   # builds build/native-tests/libfffbert_core.a
 //   g++ -O2 -std=c++17 -Inative/include bench/native/fff_stream.cpp build/native-tests/libfffbert_core.a
 //       -lpthread -o build/fff_stream
-//   flock /tmp/bench.lock build/fff_stream [f32|bf16|bf16-dot] [tokens=128] [threads=1] [auto|per-token|batched]
+//   flock /tmp/bench.lock build/fff_stream [f32|bf16|bf16-dot] [tokens=128] [threads=1] [auto|per-token|batched|all]
 //       [stream|repeat] [rounds=9]
 #include <algorithm>
 #include <chrono>
@@ -29,9 +29,14 @@ int main(int argc, char** argv) {
   const int64_t tokens = argc > 2 ? std::max(1, std::atoi(argv[2])) : 128;
   const int threads = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1;
   const char* sname = argc > 4 ? argv[4] : "auto";
-  const FffStrategy strategy = std::strcmp(sname, "per-token") == 0 ? FffStrategy::per_token
-                               : std::strcmp(sname, "batched") == 0 ? FffStrategy::batched
-                                                                    : FffStrategy::automatic;
+  // `all`: the three strategies in turn, round by round in this one process (an A/B free of the machine's drift).
+  const bool all = std::strcmp(sname, "all") == 0;
+  const FffStrategy one = std::strcmp(sname, "per-token") == 0 ? FffStrategy::per_token
+                          : std::strcmp(sname, "batched") == 0 ? FffStrategy::batched
+                                                               : FffStrategy::automatic;
+  const std::vector<FffStrategy> strategies =
+      all ? std::vector<FffStrategy>{FffStrategy::per_token, FffStrategy::batched, FffStrategy::automatic}
+          : std::vector<FffStrategy>{one};
   const bool repeat = argc > 5 && std::strcmp(argv[5], "repeat") == 0;
   const int rounds = argc > 6 ? std::max(1, std::atoi(argv[6])) : 9;
   constexpr int64_t kWidth = 768, kDepth = 11, kStream = 2048;
@@ -46,22 +51,29 @@ int main(int argc, char** argv) {
   const Isa isa = isa_best();
   const int64_t calls = std::max<int64_t>(4, 16384 / tokens);
   int64_t next = 0;
-  auto call = [&] {
+  auto call = [&](FffStrategy strategy) {
     const float* xi = x.data() + (repeat ? 0 : next * kWidth);
     fff_forward(*layer, xi, tokens, kWidth, y.data(), kWidth, nullptr, strategy, isa, *pool);
     next += tokens;
     if (next + tokens > n_x) next = 0;
   };
-  for (int64_t i = 0; i < calls; ++i) call();
-  std::vector<double> ns;
-  for (int r = 0; r < rounds; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < calls; ++i) call();
-    const std::chrono::duration<double, std::nano> dt = std::chrono::steady_clock::now() - t0;
-    ns.push_back(dt.count() / double(calls * tokens));
+  for (FffStrategy st : strategies) {
+    for (int64_t i = 0; i < calls; ++i) call(st);
   }
-  std::sort(ns.begin(), ns.end());
-  std::printf("%s %s %lld tok %d thr %s %s: %.0f (%.0f) ns/token\n", wname, isa_name(isa), (long long)tokens, threads,
-              sname, repeat ? "repeat" : "stream", ns[ns.size() / 2], ns[0]);
+  std::vector<std::vector<double>> ns(strategies.size());
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t k = 0; k < strategies.size(); ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < calls; ++i) call(strategies[k]);
+      const std::chrono::duration<double, std::nano> dt = std::chrono::steady_clock::now() - t0;
+      ns[k].push_back(dt.count() / double(calls * tokens));
+    }
+  }
+  static const char* const kNames[] = {"auto", "per-token", "batched"};
+  for (size_t k = 0; k < strategies.size(); ++k) {
+    std::sort(ns[k].begin(), ns[k].end());
+    std::printf("%s %s %lld tok %d thr %s %s: %.0f (%.0f) ns/token\n", wname, isa_name(isa), (long long)tokens,
+                threads, kNames[int(strategies[k])], repeat ? "repeat" : "stream", ns[k][ns[k].size() / 2], ns[k][0]);
+  }
   return 0;
 }

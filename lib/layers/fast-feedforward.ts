@@ -42,7 +42,11 @@ export interface FastFeedforwardTorchWeights {
 /** Storage of the packed FFF weights. */
 export type FffWeightDtype = NativeWeightDtype;
 
-/** 'auto' picks by batch size; 'per-token' walks each token alone; 'batched' walks depth first, tokens grouped by node. */
+/**
+ * 'auto' walks per token below 16 rows and otherwise takes whichever walk this layer has timed faster for calls of
+ * that size and thread count; 'per-token' walks each token alone; 'batched' walks depth first, tokens grouped by
+ * node. All three give the same outputs, bitwise.
+ */
 export type FffStrategy = NativeStrategy;
 
 export interface FffForwardOptions {

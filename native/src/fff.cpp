@@ -36,6 +36,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "fff_tune.h"
 #include "kernels/dense_kernels.h"
 #include "kernels/fff_kernels.h"
 #include "memory.h"
@@ -79,6 +80,7 @@ struct FffLayer {
   AlignedArray<float> w_in, w_out;
   AlignedArray<uint16_t> w_in_bf16, w_out_bf16;
   std::vector<float> b_in;  // [rows], fp32 for both
+  mutable FffTuner tuner;   // the automatic strategy's timings (fff_tune.h)
 };
 
 namespace {
@@ -121,7 +123,8 @@ FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const f
   const int64_t ld_out = round_up(s.output_width, align);
   if (ld_in + ld_out + 1 > kMaxBytes / 4 / rows) return nullptr;
 
-  FffLayerPtr L(new (std::nothrow) FffLayer{s, weights, rows, ld_in, ld_out, nullptr, nullptr, nullptr, nullptr, {}});
+  FffLayerPtr L(new (std::nothrow)
+                    FffLayer{s, weights, rows, ld_in, ld_out, nullptr, nullptr, nullptr, nullptr, {}, {}});
   if (!L) return nullptr;
   try {
     L->b_in.assign(linear_in_bias, linear_in_bias + rows);
@@ -180,16 +183,12 @@ void prefetch_row(const W* p, int64_t count) {
   }
 }
 
-// `automatic` walks per token when a thread's share of the rows (rows / threads) is below this, else batched.
-// Per thread, because what the batched walk saves (a shared row read once for the tokens of one thread's range
-// that reach it) shrinks with the range: on a 16-core Xeon at 16 threads and 128 tokens (8 per thread) per-token
-// took 0.32 us/token against 0.55 batched (issue 10). On the 2-core Zen 4 (1 and 2 threads, 16..256 tokens,
-// same-process A/B under load, medians of 9) the two timed alike within noise: 16 keeps their 1-thread switch
-// point. 16-core Xeon with the planned walk (native loop, one run, us/token per-token / batched), by tokens per
-// thread: 8: 8 thr 0.42 / 0.67, 16 thr 0.26 / 0.36; 16: 4 thr 0.65 / 0.57, 8 thr 0.34 / 0.40, 16 thr 0.25 /
-// 0.25; 32: 2 thr 0.91 / 0.97, 4 thr 0.72 / 0.73, 8 thr 0.41 / 0.36, 16 thr 0.29 / 0.23; 64 and more: 2 thr
-// 1.09-1.12 / 0.98-1.21. The switch is at 16-32 per thread wherever it is measured; 16 stays.
-constexpr int64_t kBatchedMinRowsPerThread = 16;
+// `automatic` walks per token below this many rows (a batched walk of so few shares next to nothing), and from
+// it on takes whichever walk the layer's tuner has timed faster for calls of that size and thread count
+// (fff_tune.h). It replaced a fixed rule (per-token below 16 rows per thread, measured where it switched on the
+// 16-core Xeon and the Zen 4 VM), which was right on average and wrong by up to 2x where the threads' placement
+// or the weight type moved the balance (fff_tune.h has the figures).
+constexpr int64_t kTuneMinRows = 16;
 // Most tokens one batched walk sorts at once (bounds the scratch: [tokens, K*(D+1)] values and row pointers).
 constexpr int64_t kBatchMax = 4096;
 
@@ -687,12 +686,9 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
   }
 }
 
+// One walk (not automatic).
 template <typename W, typename X>
-void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
-  if (strategy == FffStrategy::automatic) {
-    const int64_t per_thread = rows / std::max(1, pool.threads());
-    strategy = per_thread < kBatchedMinRowsPerThread ? FffStrategy::per_token : FffStrategy::batched;
-  }
+void forward_with(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
   const bool batched = strategy == FffStrategy::batched;
   const int64_t top = plan_top_levels(pool.threads(), c.L.shape.depth);
   if (batched && rows >= kPlanMinRows && top > 0 &&
@@ -707,6 +703,21 @@ void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool&
       forward_per_token(c, begin, end);
     }
   });
+}
+
+// `automatic`: the per-token walk below kTuneMinRows rows, else whichever walk the layer's tuner picks, timed.
+template <typename W, typename X>
+void forward(const Ctx<W, X>& c, int64_t rows, FffStrategy strategy, ThreadPool& pool) {
+  if (strategy != FffStrategy::automatic) {
+    forward_with(c, rows, strategy, pool);
+  } else if (rows < kTuneMinRows) {
+    forward_with(c, rows, FffStrategy::per_token, pool);
+  } else {
+    const FffTuner::Ticket t = c.L.tuner.choose(rows, pool.threads());
+    const auto t0 = std::chrono::steady_clock::now();
+    forward_with(c, rows, t.strategy, pool);
+    c.L.tuner.report(t, rows, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
 }
 
 }  // namespace

@@ -64,7 +64,8 @@ FffWeights fff_weights(const FffLayer& layer);
 int64_t fff_weight_bytes(const FffLayer& layer);
 
 enum class FffStrategy : int {
-  automatic = 0,  // the driver picks: per_token below 16 rows per thread of the pool, else batched
+  automatic = 0,  // per_token below 16 rows, else whichever of the two the layer has timed faster for calls of
+                  // that size and thread count (native/src/fff_tune.h)
   per_token = 1,  // each token walks its trees alone (4 tokens interleaved per thread)
   batched = 2,    // depth first over each tree with the tokens grouped by node: each node's W_in row read once
                   // for all the tokens of the call that reach it (the top levels by every thread, each subtree

@@ -1,0 +1,97 @@
+// The `automatic` FFF strategy's choice between the per-token and the batched walk, made by timing both.
+//
+// Which walk is faster depends on more than the call's size: the weight type, the thread count, the machine,
+// and where the threads run at the time. On the 2-vCPU Zen 4 VM (streamed 2048-token calls, 2 threads, ns per
+// token, batched / per-token): f32 661 / 820 and bf16-dot 456 / 456 while its two vCPUs bounce a cache line in
+// ~53 ns; in spells of a minute or so where that takes ~320 ns (the host has placed them apart), f32 780-820 /
+// 810 and bf16-dot 810-850 / 420: the batched walk hands tokens and their data from thread to thread, the
+// per-token walk does not. On the 16-core Xeon at 128 tokens per-token was 7-14% faster at 1-4 threads (f32),
+// on the Zen 4 VM not. The walks give bitwise the same outputs and paths, so the choice can follow the clock.
+//
+// Per layer, per class of call (rows rounded down to a power of two, and the pool's thread count): the first
+// kTuneWarmup calls alternate the two walks (the first call of each is not counted: cold caches, page faults);
+// then every call takes the walk with the lower running mean of ns per row, except every kExplore-th, which
+// re-times the other one, so a change of conditions is followed within a few dozen calls. Races between
+// concurrent calls of one layer only blur the means (relaxed atomics; the outputs are unaffected).
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "fffbert/fff.h"
+
+namespace fffbert {
+
+class FffTuner {
+ public:
+  static constexpr int kWarmup = 6;    // calls that alternate the two walks at first
+  static constexpr int kExplore = 32;  // later, one call in this many times the walk not chosen
+  static constexpr int kSlots = 64;    // classes of call remembered per layer
+
+  struct Ticket {
+    FffStrategy strategy;
+    int slot;
+    uint32_t call;  // this class's call number
+  };
+
+  // The walk for a call of `rows` rows (>= 1) on `threads` threads.
+  Ticket choose(int64_t rows, int threads) {
+    const uint64_t key = class_key(rows, threads);
+    const int slot = slot_of(key);
+    Slot& s = slots_[slot];
+    if (s.key.load(std::memory_order_relaxed) != key) {
+      // A new class (or one evicted by another): start over.
+      s.calls.store(0, std::memory_order_relaxed);
+      s.mean[0].store(0.0f, std::memory_order_relaxed);
+      s.mean[1].store(0.0f, std::memory_order_relaxed);
+      s.key.store(key, std::memory_order_relaxed);
+    }
+    const uint32_t n = s.calls.fetch_add(1, std::memory_order_relaxed);
+    const float per_token = s.mean[0].load(std::memory_order_relaxed);
+    const float batched = s.mean[1].load(std::memory_order_relaxed);
+    int pick;
+    if (n < uint32_t(kWarmup) || per_token == 0.0f || batched == 0.0f) {
+      pick = int(n % 2);
+    } else {
+      pick = batched < per_token ? 1 : 0;
+      if (n % kExplore == kExplore - 1) pick = 1 - pick;
+    }
+    return {pick ? FffStrategy::batched : FffStrategy::per_token, slot, n};
+  }
+
+  // The time the call of `ticket` took, for `rows` rows.
+  void report(const Ticket& t, int64_t rows, double seconds) {
+    if (t.call < 2 || rows < 1 || !(seconds >= 0.0)) return;  // each walk's first call runs cold
+    std::atomic<float>& m = slots_[t.slot].mean[t.strategy == FffStrategy::batched ? 1 : 0];
+    const float ns = float(seconds * 1e9 / double(rows));
+    const float old = m.load(std::memory_order_relaxed);
+    m.store(old == 0.0f ? ns : old + (ns - old) * 0.25f, std::memory_order_relaxed);
+  }
+
+  // The running means (ns per row) of a class, 0 where not yet timed; for tests.
+  void means(int64_t rows, int threads, float* per_token, float* batched) const {
+    const uint64_t key = class_key(rows, threads);
+    const Slot& s = slots_[slot_of(key)];
+    const bool mine = s.key.load(std::memory_order_relaxed) == key;
+    *per_token = mine ? s.mean[0].load(std::memory_order_relaxed) : 0.0f;
+    *batched = mine ? s.mean[1].load(std::memory_order_relaxed) : 0.0f;
+  }
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> key{0};
+    std::atomic<uint32_t> calls{0};
+    std::atomic<float> mean[2]{};  // per_token, batched
+  };
+
+  // The bit length of rows and the thread count, mixed (an odd multiplier: distinct classes, never 0).
+  static uint64_t class_key(int64_t rows, int threads) {
+    uint64_t bits = 0;
+    for (uint64_t r = uint64_t(rows); r; r >>= 1) ++bits;
+    return (bits << 16 | uint64_t(threads & 0xffff)) * 0x9e3779b97f4a7c15ull;
+  }
+  static int slot_of(uint64_t key) { return int(key >> 58); }  // the top 6 bits: kSlots = 64
+
+  Slot slots_[kSlots];
+};
+
+}  // namespace fffbert

@@ -9,7 +9,7 @@
 // on the Zen 4 VM not. The walks give bitwise the same outputs and paths, so the choice can follow the clock.
 //
 // Per layer, per class of call (rows rounded down to a power of two, and the pool's thread count): the first
-// kTuneWarmup calls alternate the two walks (the first call of each is not counted: cold caches, page faults);
+// kWarmup calls alternate the two walks (the first call of each is not counted: cold caches, page faults);
 // then every call takes the walk with the lower running mean of ns per row, except every kExplore-th, which
 // re-times the other one, so a change of conditions is followed within a few dozen calls. Races between
 // concurrent calls of one layer only blur the means (relaxed atomics; the outputs are unaffected).

@@ -257,6 +257,12 @@ RowKernels<uint16_t, uint16_t> row_kernels(const FffKernels& k, const uint16_t*,
   return {k.dot_bf16x, k.dot_shared_bf16x, k.gather_bf16, k.gather2_bf16, k.walk1_bf16x};
 }
 
+// Scratch entries per token come in groups of this many (64 bytes of logits). 16-core Xeon, streamed, 14
+// alternating pairs (fff_stream), median time ratio aligned groups / packed entries: 2048 tokens f32 16 / 8 / 4
+// threads 0.969 / 0.976 / 0.987, bf16-dot 16 / 8 threads 0.982 / 0.981, 512 tokens f32 16 threads 0.967. Zen 4 VM,
+// 2 threads, 10 pairs: f32 1.008, bf16-dot 1.005 (no change).
+constexpr int64_t kScratchAlign = 16;
+
 template <typename W, typename X = float>
 struct Ctx {
   const FffLayer& L;
@@ -276,14 +282,8 @@ struct Ctx {
   void (*round_x)(const float* x, int64_t n, uint16_t* out);  // bf16_dot layers: kernel round_bf16; else null
   int64_t x_t0;  // global index of the token in row 0 of x (t0 for the caller's x, the first local token for a copy)
   void (*gelu)(const float* x, float* y, int64_t n) = nullptr;  // the ISA's dense GELU kernel (in place)
-  int64_t ldl = 0;  // a token's entries in the scratch's logits and rows: P rounded up to kScratchAlign
+  int64_t ldl = round_up(P, kScratchAlign);                     // a token's entries in the scratch's logits and rows
 };
-
-// Scratch entries per token come in groups of this many (64 bytes of logits). 16-core Xeon, streamed, 14
-// alternating pairs (fff_stream), median time ratio aligned groups / packed entries: 2048 tokens f32 16 / 8 / 4
-// threads 0.969 / 0.976 / 0.987, bf16-dot 16 / 8 threads 0.982 / 0.981, 512 tokens f32 16 threads 0.967. Zen 4 VM,
-// 2 threads, 10 pairs: f32 1.008, bf16-dot 1.005 (no change).
-constexpr int64_t kScratchAlign = 16;
 
 // Per-thread scratch, grown on demand and reused across calls. A token's logits and output rows start on a cache
 // line and take kScratchAlign entries per group (c.ldl = P rounded up): the planned walk's threads write the
@@ -309,12 +309,13 @@ struct Scratch {
   const W** rows(const W* w) {
     return align64(rows_vec(w).data());
   }
-  // Room for `tokens` tokens of ldl entries each, past the first 64-byte boundary.
+  // Room for `tokens` tokens of ldl entries each, from the first 64-byte boundary on (up to 64 bytes in).
   template <typename W>
   void reserve(int64_t tokens, int64_t ldl) {
-    if (int64_t(l.size()) < tokens * ldl + 16) l.resize(size_t(tokens * ldl + 16));
+    const int64_t n = tokens * ldl;
+    if (int64_t(l.size()) < n + 64 / int64_t(sizeof(float))) l.resize(size_t(n + 64 / int64_t(sizeof(float))));
     std::vector<const W*>& r = rows_vec(static_cast<const W*>(nullptr));
-    if (int64_t(r.size()) < tokens * ldl + 8) r.resize(size_t(tokens * ldl + 8));
+    if (int64_t(r.size()) < n + 64 / int64_t(sizeof(void*))) r.resize(size_t(n + 64 / int64_t(sizeof(void*))));
     if (int64_t(perm.size()) < tokens) {
       perm.resize(size_t(tokens));
       tmp.resize(size_t(tokens));
@@ -737,7 +738,6 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
         layer, row_kernels(*kern, w_in, fx), w_in, layer.w_out.get(), x, ldx, x, ldx, y, ldy, paths, 0, nn, P, nullptr,
         0};
     c.gelu = gelu;
-    c.ldl = round_up(P, kScratchAlign);
     forward(c, rows, strategy, pool);
     return;
   }
@@ -748,7 +748,6 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
         layer, row_kernels(*kern, w_in, bx), w_in, w_out, x, ldx, nullptr, 0, y, ldy, paths, 0, nn, P, kern->round_bf16,
         0};
     c.gelu = gelu;
-    c.ldl = round_up(P, kScratchAlign);
     forward(c, rows, strategy, pool);
     return;
   }
@@ -769,7 +768,6 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
                   layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr,
                   0};
   c.gelu = gelu;
-  c.ldl = round_up(P, kScratchAlign);
   forward(c, rows, strategy, pool);
 }
 

@@ -9,10 +9,13 @@
 // on the Zen 4 VM not. The walks give bitwise the same outputs and paths, so the choice can follow the clock.
 //
 // Per layer, per class of call (rows rounded down to a power of two, and the pool's thread count): the first
-// kWarmup calls alternate the two walks (the first call of each is not counted: cold caches, page faults);
-// then every call takes the walk with the lower running mean of ns per row, except every kExplore-th, which
-// re-times the other one, so a change of conditions is followed within a few dozen calls. Races between
-// concurrent calls of one layer only blur the means (relaxed atomics; the outputs are unaffected).
+// kWarmup calls alternate the two walks, each walk's first kCold calls not counted (cold caches, page faults, a
+// clock ramping up); then every call takes the walk with the lower estimate of ns per row, except every
+// kExplore-th, which re-times the other one. The walk in use keeps a running mean (a quarter of each new call);
+// a re-timed walk takes its new time as it is, so one slow early call cannot keep it out for long (16-core Xeon,
+// 2048 tokens, 1 thread, fresh process: with a running mean for both, auto ran 1.88 us per token against 1.52
+// for the batched walk alone; see docs/PERFORMANCE.md). Races between concurrent calls of one layer only blur
+// the estimates (relaxed atomics; the outputs are unaffected).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -23,14 +26,16 @@ namespace fffbert {
 
 class FffTuner {
  public:
-  static constexpr int kWarmup = 6;    // calls that alternate the two walks at first
-  static constexpr int kExplore = 32;  // later, one call in this many times the walk not chosen
+  static constexpr int kCold = 2;      // calls of each walk not counted at first
+  static constexpr int kWarmup = 8;    // calls that alternate the two walks at first (kCold + 2 of each)
+  static constexpr int kExplore = 16;  // later, one call in this many times the walk not chosen
   static constexpr int kSlots = 64;    // classes of call remembered per layer
 
   struct Ticket {
     FffStrategy strategy;
     int slot;
     uint32_t call;  // this class's call number
+    bool explore;   // a re-timing of the walk not chosen
   };
 
   // The walk for a call of `rows` rows (>= 1) on `threads` threads.
@@ -49,25 +54,27 @@ class FffTuner {
     const float per_token = s.mean[0].load(std::memory_order_relaxed);
     const float batched = s.mean[1].load(std::memory_order_relaxed);
     int pick;
+    bool explore = false;
     if (n < uint32_t(kWarmup) || per_token == 0.0f || batched == 0.0f) {
       pick = int(n % 2);
     } else {
       pick = batched < per_token ? 1 : 0;
-      if (n % kExplore == kExplore - 1) pick = 1 - pick;
+      explore = n % kExplore == kExplore - 1;
+      if (explore) pick = 1 - pick;
     }
-    return {pick ? FffStrategy::batched : FffStrategy::per_token, slot, n};
+    return {pick ? FffStrategy::batched : FffStrategy::per_token, slot, n, explore};
   }
 
   // The time the call of `ticket` took, for `rows` rows.
   void report(const Ticket& t, int64_t rows, double seconds) {
-    if (t.call < 2 || rows < 1 || !(seconds >= 0.0)) return;  // each walk's first call runs cold
+    if (t.call < uint32_t(2 * kCold) || rows < 1 || !(seconds >= 0.0)) return;
     std::atomic<float>& m = slots_[t.slot].mean[t.strategy == FffStrategy::batched ? 1 : 0];
     const float ns = float(seconds * 1e9 / double(rows));
     const float old = m.load(std::memory_order_relaxed);
-    m.store(old == 0.0f ? ns : old + (ns - old) * 0.25f, std::memory_order_relaxed);
+    m.store(old == 0.0f || t.explore ? ns : old + (ns - old) * 0.25f, std::memory_order_relaxed);
   }
 
-  // The running means (ns per row) of a class, 0 where not yet timed; for tests.
+  // The estimates (ns per row) of a class, 0 where not yet timed; for tests.
   void means(int64_t rows, int threads, float* per_token, float* batched) const {
     const uint64_t key = class_key(rows, threads);
     const Slot& s = slots_[slot_of(key)];

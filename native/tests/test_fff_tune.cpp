@@ -74,18 +74,34 @@ TEST(fff_tuner_keeps_classes_apart) {
   CHECK_MSG(mp == 0.0f && mb == 0.0f, "a class never called has no means: %.1f / %.1f", mp, mb);
 }
 
-TEST(fff_tuner_skips_each_walks_first_call) {
+TEST(fff_tuner_skips_each_walks_first_calls) {
   FffTuner t;
   for (int i = 0; i < FffTuner::kWarmup; ++i) {
     const FffTuner::Ticket k = t.choose(512, 1);
-    // The first call of each walk 1000x slower (cold); the rest 100 (per-token) and 200 (batched) ns per row.
-    const double ns = i < 2 ? 1e5 : k.strategy == FffStrategy::per_token ? 100.0 : 200.0;
+    // The first kCold calls of each walk 1000x slower (cold); the rest 100 (per-token) and 200 (batched) ns a row.
+    const double ns = i < 2 * FffTuner::kCold ? 1e5 : k.strategy == FffStrategy::per_token ? 100.0 : 200.0;
     t.report(k, 512, ns * 512 * 1e-9);
   }
   float mp = 0.0f, mb = 0.0f;
   t.means(512, 1, &mp, &mb);
   CHECK_MSG(std::fabs(mp - 100.0f) < 0.5f && std::fabs(mb - 200.0f) < 0.5f, "means %.1f / %.1f", mp, mb);
   CHECK(t.choose(512, 1).strategy == FffStrategy::per_token);
+}
+
+// A walk that timed slow once (a cold call past the warm-up, a preempted thread) is not kept out for long: its next
+// re-timing replaces the estimate, where a running mean would need several.
+TEST(fff_tuner_retimed_walk_takes_its_new_time) {
+  FffTuner t;
+  int p = 0, b = 0;
+  for (int i = 0; i < FffTuner::kWarmup; ++i) {
+    const FffTuner::Ticket k = t.choose(2048, 1);
+    // Batched's counted warm-up calls 5x slow; the truth is batched 150, per-token 250 ns a row.
+    const double ns = k.strategy == FffStrategy::per_token ? 250.0 : 750.0;
+    t.report(k, 2048, ns * 2048 * 1e-9);
+  }
+  drive(t, 2048, 1, 250.0, 150.0, FffTuner::kExplore, &p, &b);
+  drive(t, 2048, 1, 250.0, 150.0, 16 * FffTuner::kExplore, &p, &b);
+  CHECK_MSG(p == 16 && b == 16 * (FffTuner::kExplore - 1), "after one re-timing: per-token %d, batched %d", p, b);
 }
 
 // A layer called with `automatic` often enough that its tuner times and takes both walks: every call gives the

@@ -12,10 +12,10 @@
 // kWarmup calls alternate the two walks, each walk's first kCold calls not counted (cold caches, page faults, a
 // clock ramping up); then every call takes the walk with the lower estimate of ns per row, except every
 // kExplore-th, which re-times the other one. The walk in use keeps a running mean (a quarter of each new call);
-// a re-timed walk takes its new time as it is, so one slow early call cannot keep it out for long (16-core Xeon,
-// 2048 tokens, 1 thread, fresh process: with a running mean for both, auto ran 1.88 us per token against 1.52
-// for the batched walk alone; see docs/PERFORMANCE.md). Races between concurrent calls of one layer only blur
-// the estimates (relaxed atomics; the outputs are unaffected).
+// a re-timed walk takes its new time as it is, so one slow call (early ones are: on the 16-core Xeon a fresh
+// process at 2 threads, 128 tokens took 4.5 us per row in its first call, ~1.9 in calls 2-5, ~1.2 by call 100 and
+// ~1.05 by call 300) keeps a walk out only until its next re-timing, not for the several a mean would need. Races
+// between concurrent calls of one layer only blur the estimates (relaxed atomics; the outputs are unaffected).
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -11,7 +11,9 @@
 // Per layer, per class of call (rows rounded down to a power of two, and the pool's thread count): the first
 // kWarmup calls alternate the two walks, each walk's first kCold calls not counted (cold caches, page faults, a
 // clock ramping up); then every call takes the walk with the lower estimate of ns per row, except every
-// kExplore-th, which re-times the other one. The walk in use keeps a running mean (a quarter of each new call);
+// kExplore-th, which re-times the other one (every kExploreFar-th from call kSettle on while the other is estimated
+// over kFar times the chosen one: a re-timing costs the gap, up to 1.7x on the 16-core Xeon at 128 tokens and 16
+// threads). The walk in use keeps a running mean (a quarter of each new call);
 // a re-timed walk takes its new time as it is, so one slow call (early ones are: on the 16-core Xeon a fresh
 // process at 2 threads, 128 tokens took 4.5 us per row in its first call, ~1.9 in calls 2-5, ~1.2 by call 100 and
 // ~1.05 by call 300) keeps a walk out only until its next re-timing, not for the several a mean would need. Races
@@ -26,10 +28,19 @@ namespace fffbert {
 
 class FffTuner {
  public:
-  static constexpr int kCold = 2;      // calls of each walk not counted at first
-  static constexpr int kWarmup = 8;    // calls that alternate the two walks at first (kCold + 2 of each)
-  static constexpr int kExplore = 16;  // later, one call in this many times the walk not chosen
-  static constexpr int kSlots = 64;    // classes of call remembered per layer
+  static constexpr int kCold = 2;         // calls of each walk not counted at first
+  static constexpr int kWarmup = 8;       // calls that alternate the two walks at first (kCold + 2 of each)
+  static constexpr int kExplore = 16;     // later, one call in this many re-times the walk not chosen ...
+  static constexpr int kExploreFar = 64;  // ... or in this many, past the first kSettle calls, while its estimate
+  static constexpr float kFar = 1.25f;    // is more than kFar times the chosen one's (a re-timing costs the gap)
+  static constexpr int kSettle = 256;
+  static constexpr int kSlots = 64;  // classes of call remembered per layer
+
+  // Calls between re-timings of the walk not chosen, at call n, given the two estimates.
+  static int explore_period(uint32_t n, float a, float b) {
+    const float lo = a < b ? a : b, hi = a < b ? b : a;
+    return n >= uint32_t(kSettle) && hi > kFar * lo ? kExploreFar : kExplore;
+  }
 
   struct Ticket {
     FffStrategy strategy;
@@ -59,7 +70,8 @@ class FffTuner {
       pick = int(n % 2);
     } else {
       pick = batched < per_token ? 1 : 0;
-      explore = n % kExplore == kExplore - 1;
+      const uint32_t period = uint32_t(explore_period(n, per_token, batched));
+      explore = n % period == period - 1;
       if (explore) pick = 1 - pick;
     }
     return {pick ? FffStrategy::batched : FffStrategy::per_token, slot, n, explore};

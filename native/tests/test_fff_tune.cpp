@@ -36,24 +36,36 @@ void drive(FffTuner& t, int64_t rows, int threads, double per_token_ns, double b
 }  // namespace
 
 TEST(fff_tuner_settles_on_the_faster_walk) {
+  constexpr int kFar = FffTuner::kExploreFar, kNear = FffTuner::kExplore;
   FffTuner t;
   int p = 0, b = 0;
   drive(t, 2048, 2, 800.0, 600.0, FffTuner::kWarmup, &p, &b);
   CHECK_MSG(p == FffTuner::kWarmup / 2 && b == FffTuner::kWarmup / 2, "warm-up alternates: %d / %d", p, b);
-  drive(t, 2048, 2, 800.0, 600.0, 32 * FffTuner::kExplore, &p, &b);
-  CHECK_MSG(p == 32 && b == 32 * (FffTuner::kExplore - 1), "settled: per-token %d, batched %d", p, b);
+  // Until kSettle the other walk is re-timed once in kExplore calls; then, 800 being over kFar x 600, once in
+  // kExploreFar.
+  drive(t, 2048, 2, 800.0, 600.0, FffTuner::kSettle - FffTuner::kWarmup, &p, &b);
+  // Calls kWarmup..kSettle-1 hold every n with n % kNear == kNear - 1 below kSettle (the first is 15 >= 8).
+  CHECK_MSG(p == FffTuner::kSettle / kNear, "before settling: per-token %d, batched %d", p, b);
+  drive(t, 2048, 2, 800.0, 600.0, 32 * kFar, &p, &b);
+  CHECK_MSG(p == 32 && b == 32 * (kFar - 1), "settled: per-token %d, batched %d", p, b);
   float mp = 0.0f, mb = 0.0f;
   t.means(2048, 2, &mp, &mb);
   CHECK_MSG(std::fabs(mp - 800.0f) < 1.0f && std::fabs(mb - 600.0f) < 1.0f, "means %.1f / %.1f", mp, mb);
 
   // Batched turns 3x slower (the threads placed apart): per-token within a few calls.
   drive(t, 2048, 2, 800.0, 1800.0, 8, &p, &b);
-  drive(t, 2048, 2, 800.0, 1800.0, 32 * FffTuner::kExplore, &p, &b);
-  CHECK_MSG(p == 32 * (FffTuner::kExplore - 1) && b == 32, "after the change: per-token %d, batched %d", p, b);
-  // And back: the re-timed batched walk wins again within a few of its re-timings.
-  drive(t, 2048, 2, 800.0, 600.0, 8 * FffTuner::kExplore, &p, &b);
-  drive(t, 2048, 2, 800.0, 600.0, 32 * FffTuner::kExplore, &p, &b);
-  CHECK_MSG(p == 32 && b == 32 * (FffTuner::kExplore - 1), "back: per-token %d, batched %d", p, b);
+  CHECK_MSG(p >= 4, "the change followed within 8 calls: per-token %d, batched %d", p, b);
+  drive(t, 2048, 2, 800.0, 1800.0, kFar, &p, &b);
+  drive(t, 2048, 2, 800.0, 1800.0, 32 * kFar, &p, &b);
+  CHECK_MSG(p == 32 * (kFar - 1) && b == 32, "after the change: per-token %d, batched %d", p, b);
+  // And back: the re-timed batched walk wins again at its next re-timing.
+  drive(t, 2048, 2, 800.0, 600.0, kFar, &p, &b);
+  drive(t, 2048, 2, 800.0, 600.0, 32 * kFar, &p, &b);
+  CHECK_MSG(p == 32 && b == 32 * (kFar - 1), "back: per-token %d, batched %d", p, b);
+  // Two walks within kFar of each other: the other is re-timed once in kExplore calls.
+  drive(t, 2048, 2, 650.0, 600.0, 4 * kFar, &p, &b);
+  drive(t, 2048, 2, 650.0, 600.0, 32 * kNear, &p, &b);
+  CHECK_MSG(p == 32 && b == 32 * (kNear - 1), "close: per-token %d, batched %d", p, b);
 }
 
 TEST(fff_tuner_keeps_classes_apart) {
@@ -100,8 +112,8 @@ TEST(fff_tuner_retimed_walk_takes_its_new_time) {
     t.report(k, 2048, ns * 2048 * 1e-9);
   }
   drive(t, 2048, 1, 250.0, 150.0, FffTuner::kExplore, &p, &b);
-  drive(t, 2048, 1, 250.0, 150.0, 16 * FffTuner::kExplore, &p, &b);
-  CHECK_MSG(p == 16 && b == 16 * (FffTuner::kExplore - 1), "after one re-timing: per-token %d, batched %d", p, b);
+  drive(t, 2048, 1, 250.0, 150.0, 8 * FffTuner::kExplore, &p, &b);
+  CHECK_MSG(p == 8 && b == 8 * (FffTuner::kExplore - 1), "after one re-timing: per-token %d, batched %d", p, b);
 }
 
 // A layer called with `automatic` often enough that its tuner times and takes both walks: every call gives the

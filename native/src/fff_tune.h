@@ -8,16 +8,16 @@
 // per-token walk does not. On the 16-core Xeon at 128 tokens per-token was 7-14% faster at 1-4 threads (f32),
 // on the Zen 4 VM not. The walks give bitwise the same outputs and paths, so the choice can follow the clock.
 //
-// Per layer, per class of call (rows rounded down to a power of two, and the pool's thread count): the first
-// kWarmup calls alternate the two walks, each walk's first kCold calls not counted (cold caches, page faults, a
-// clock ramping up); then every call takes the walk with the lower estimate of ns per row, except every
-// kExplore-th, which re-times the other one (every kExploreFar-th from call kSettle on while the other is estimated
-// over kFar times the chosen one: a re-timing costs the gap, up to 1.7x on the 16-core Xeon at 128 tokens and 16
-// threads). The walk in use keeps a running mean (a quarter of each new call);
-// a re-timed walk takes its new time as it is, so one slow call (early ones are: on the 16-core Xeon a fresh
-// process at 2 threads, 128 tokens took 4.5 us per row in its first call, ~1.9 in calls 2-5, ~1.2 by call 100 and
-// ~1.05 by call 300) keeps a walk out only until its next re-timing, not for the several a mean would need. Races
-// between concurrent calls of one layer only blur the estimates (relaxed atomics; the outputs are unaffected).
+// Per layer, per class of call (rows rounded down to a power of two, and the pool's thread count): the first kWarmup
+// calls alternate the two walks, each walk's first kCold calls not counted (cold caches, page faults, a clock ramping
+// up); then every call takes the walk with the lower estimate of ns per row, except every kExplore-th, which re-times
+// the other one (every kExploreFar-th from call kSettle on while the other is estimated over kFar times the chosen one:
+// a re-timing costs the gap, up to 1.7x on the 16-core Xeon at 128 tokens and 16 threads). The walk in use keeps a
+// running mean (a quarter of each new call); a re-timed walk takes its new time as it is, so one slow call (early ones
+// are: on the 16-core Xeon a fresh process at 2 threads, 128 tokens took 4.5 us per row in its first call, ~1.9 in
+// calls 2-5, ~1.2 by call 100 and ~1.05 by call 300) keeps a walk out only until its next re-timing, not for the
+// several a mean would need. Races between concurrent calls of one layer only blur the estimates (relaxed atomics; the
+// outputs are unaffected).
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -16,14 +16,17 @@
 // widening ISAs compute bitwise the bf16 layer of the rounded x, and the bf16 dot ISAs (AVX512_BF16) are held
 // to the fp32 tolerance against the scalar oracle.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <thread>
 #include <vector>
 
+#include "fff_tune.h"
 #include "fffbert/fff.h"
 #include "kernels/fff_kernels.h"
 #include "test.h"
@@ -330,6 +333,51 @@ TEST(fff_strategies_and_threads_agree_bitwise) { check_strategies_and_threads_bi
 
 static const char* type_name(FffWeights type) {
   return type == FffWeights::bf16 ? "bf16" : type == FffWeights::bf16_dot ? "bf16_dot" : "f32";
+}
+
+// A layer called with `automatic` often enough that its tuner (fff_tune.h) times and takes both walks: every call
+// gives the paths and outputs of the per-token walk, bitwise (2 threads, 300 tokens: the planned batched walk).
+TEST(fff_automatic_switching_walks_is_bitwise_invisible) {
+  const Weights w = make_weights({48, 40, 9, 1}, 77);
+  const int64_t rows = 300, I = w.shape.input_width, O = w.shape.output_width;
+  const std::vector<float> x = make_inputs(rows, I, 78);
+  for (FffWeights type : {FffWeights::f32, FffWeights::bf16, FffWeights::bf16_dot}) {
+    const FffLayerPtr L = make_layer(w, type);
+    CHECK(L != nullptr);
+    if (!L) continue;
+    const Run base = run(*L, x.data(), rows, I, O, FffStrategy::per_token, isa_active(), pool(1));
+    int differ = 0;
+    for (int call = 0; call < 3 * FffTuner::kExplore; ++call) {
+      const Run r = run(*L, x.data(), rows, I, O, FffStrategy::automatic, isa_active(), pool(2));
+      if (r.paths != base.paths || std::memcmp(r.y.data(), base.y.data(), r.y.size() * sizeof(float)) != 0) ++differ;
+    }
+    CHECK_MSG(differ == 0, "weights %s: %d of %d automatic calls differ from the per-token walk", type_name(type),
+              differ, 3 * FffTuner::kExplore);
+  }
+}
+
+// Two threads calling one layer with `automatic` at once, each on its own pool: the tuner's shared state is
+// atomics (the ThreadSanitizer job runs this), and every call still gives the per-token walk's outputs bitwise.
+TEST(fff_automatic_from_two_threads_at_once) {
+  const Weights w = make_weights({32, 24, 7, 1}, 79);
+  const int64_t rows = 64, I = w.shape.input_width, O = w.shape.output_width;
+  const std::vector<float> x = make_inputs(rows, I, 80);
+  const FffLayerPtr L = make_layer(w);
+  CHECK(L != nullptr);
+  if (!L) return;
+  const Run base = run(*L, x.data(), rows, I, O, FffStrategy::per_token, isa_active(), pool(1));
+  std::atomic<int> differ{0};
+  auto caller = [&] {
+    std::unique_ptr<ThreadPool> p = make_pool(2);
+    for (int call = 0; call < 2 * FffTuner::kExplore; ++call) {
+      const Run r = run(*L, x.data(), rows, I, O, FffStrategy::automatic, isa_active(), *p);
+      if (std::memcmp(r.y.data(), base.y.data(), r.y.size() * sizeof(float)) != 0) ++differ;
+    }
+  };
+  std::thread a(caller), b(caller);
+  a.join();
+  b.join();
+  CHECK_MSG(differ == 0, "%d calls differ from the per-token walk", differ.load());
 }
 
 // The batched walk over the whole pool (fff.cpp forward_planned: top levels split by tokens, then subtrees handed

@@ -1,15 +1,8 @@
 // The automatic strategy's tuner (native/src/fff_tune.h) on synthetic timings: it settles on the faster walk and
 // re-times the other one call in kExplore, follows a change of which one is faster, keeps classes of call (size,
-// threads) apart, and does not count each walk's first (cold) call. Then a layer called again and again with
-// `automatic`, so that it switches walks, gives bitwise the per-token walk's outputs and paths every time, also
-// from two threads at once (run under ThreadSanitizer by scripts/test-native.sh --tsan).
-#include <atomic>
+// threads) apart, and does not count each walk's first (cold) call. Layers driven through it: test_fff.cpp
+// (fff_automatic_*).
 #include <cmath>
-#include <cstring>
-#include <memory>
-#include <random>
-#include <thread>
-#include <vector>
 
 #include "fff_tune.h"
 #include "fffbert/fff.h"
@@ -114,77 +107,4 @@ TEST(fff_tuner_retimed_walk_takes_its_new_time) {
   drive(t, 2048, 1, 250.0, 150.0, FffTuner::kExplore, &p, &b);
   drive(t, 2048, 1, 250.0, 150.0, 8 * FffTuner::kExplore, &p, &b);
   CHECK_MSG(p == 8 && b == 8 * (FffTuner::kExplore - 1), "after one re-timing: per-token %d, batched %d", p, b);
-}
-
-// A layer called with `automatic` often enough that its tuner times and takes both walks: every call gives the
-// paths and outputs of the per-token walk, bitwise (2 threads, 300 tokens: the planned batched walk).
-TEST(fff_automatic_switching_walks_is_bitwise_invisible) {
-  const FffShape s{48, 40, 9, 1};
-  const int64_t R = s.trees * s.nodes_per_tree(), rows = 300;
-  std::mt19937 rng(77);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> w_in(size_t(R * s.input_width));
-  std::vector<float> b_in(static_cast<size_t>(R));
-  std::vector<float> w_out(size_t(s.output_width * R));
-  for (float& v : w_in) v = nd(rng) * 0.15f;
-  for (float& v : b_in) v = 0.1f * nd(rng);
-  for (float& v : w_out) v = nd(rng) * 0.15f;
-  std::vector<float> x(size_t(rows * s.input_width));
-  for (float& v : x) v = nd(rng);
-  for (FffWeights type : {FffWeights::f32, FffWeights::bf16, FffWeights::bf16_dot}) {
-    const FffLayerPtr L = fff_create(s, w_in.data(), b_in.data(), w_out.data(), type);
-    CHECK(L != nullptr);
-    if (!L) continue;
-    std::vector<float> y0(size_t(rows * s.output_width)), y(y0.size());
-    std::vector<int32_t> p0(size_t(rows * (s.depth + 1))), p(p0.size());
-    const Isa isa = isa_active();
-    fff_forward(*L, x.data(), rows, s.input_width, y0.data(), s.output_width, p0.data(), FffStrategy::per_token, isa,
-                fffbert_test::pool(1));
-    int differ = 0;
-    for (int call = 0; call < 3 * FffTuner::kExplore; ++call) {
-      fff_forward(*L, x.data(), rows, s.input_width, y.data(), s.output_width, p.data(), FffStrategy::automatic, isa,
-                  fffbert_test::pool(2));
-      if (p != p0 || std::memcmp(y.data(), y0.data(), y.size() * sizeof(float)) != 0) ++differ;
-    }
-    CHECK_MSG(differ == 0, "weights %d: %d of %d automatic calls differ from the per-token walk", int(type), differ,
-              3 * FffTuner::kExplore);
-  }
-}
-
-// Two threads calling one layer with `automatic` at once, each on its own pool: the tuner's shared state is
-// atomics (the ThreadSanitizer job runs this), and every call still gives the per-token walk's outputs bitwise.
-TEST(fff_automatic_from_two_threads_at_once) {
-  const FffShape s{32, 24, 7, 1};
-  const int64_t R = s.trees * s.nodes_per_tree(), rows = 64;
-  std::mt19937 rng(78);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> w_in(size_t(R * s.input_width));
-  std::vector<float> b_in(static_cast<size_t>(R));
-  std::vector<float> w_out(size_t(s.output_width * R));
-  for (float& v : w_in) v = nd(rng) * 0.2f;
-  for (float& v : b_in) v = 0.1f * nd(rng);
-  for (float& v : w_out) v = nd(rng) * 0.2f;
-  std::vector<float> x(size_t(rows * s.input_width));
-  for (float& v : x) v = nd(rng);
-  const FffLayerPtr L = fff_create(s, w_in.data(), b_in.data(), w_out.data(), FffWeights::f32);
-  CHECK(L != nullptr);
-  if (!L) return;
-  const Isa isa = isa_active();
-  std::vector<float> y0(size_t(rows * s.output_width));
-  fff_forward(*L, x.data(), rows, s.input_width, y0.data(), s.output_width, nullptr, FffStrategy::per_token, isa,
-              fffbert_test::pool(1));
-  std::atomic<int> differ{0};
-  auto caller = [&] {
-    std::unique_ptr<ThreadPool> pool = make_pool(2);
-    std::vector<float> y(y0.size());
-    for (int call = 0; call < 2 * FffTuner::kExplore; ++call) {
-      fff_forward(*L, x.data(), rows, s.input_width, y.data(), s.output_width, nullptr, FffStrategy::automatic, isa,
-                  *pool);
-      if (std::memcmp(y.data(), y0.data(), y.size() * sizeof(float)) != 0) ++differ;
-    }
-  };
-  std::thread a(caller), b(caller);
-  a.join();
-  b.join();
-  CHECK_MSG(differ == 0, "%d calls differ from the per-token walk", differ.load());
 }

@@ -124,7 +124,17 @@ int64_t walk1_route(const __m512* acc, const float* b, int64_t node, int64_t lev
   const float l = hsum(acc[0], acc[1], acc[2], acc[3]) + b[node];
   logits[level] = l;
   nodes[level] = int32_t(node);
-  return 2 * node + 1 + (l > 0.0f ? 1 : 0);
+  // A branch, not a select: with a select the next row's address waits for this level's sum, with a branch the
+  // core loads the predicted child's row meanwhile (a wrong guess costs a flush, about what the wait cost). Zen 4,
+  // f32, 1 thread, native (bench/native/fff_one_token.cpp), ns per token, select -> branch: one x repeated 1035 ->
+  // 832; random order over 1024 / 16384 inputs (routes the predictor cannot learn) 1426 -> 1377 / 1998 -> 1925.
+  // The multi-token chains keep their select: a branch per token there was slower (fff_stream, 4 / 128 tokens,
+  // 2 threads, 3-8%).
+  if (l > 0.0f) {
+    FFFBERT_KEEP_BRANCH();
+    return 2 * node + 2;
+  }
+  return 2 * node + 1;
 }
 
 template <typename W, int NV>

@@ -72,6 +72,15 @@ struct FffKernels {
                       float* logits, int32_t* nodes);
 };
 
+// Placed in one arm of an if, keeps the if a branch where GCC or Clang could turn it into a select (a conditional
+// move). walk1 routes by branch: the core then loads the predicted child's row while the logit is still being
+// summed (kernels/avx512/fff.cpp, walk1_route, has the figures).
+#if defined(__GNUC__) || defined(__clang__)
+#define FFFBERT_KEEP_BRANCH() __asm__ volatile("")
+#else
+#define FFFBERT_KEEP_BRANCH() ((void)0)
+#endif
+
 // bf16 -> fp32, exact.
 inline float fff_bf16_to_f32(uint16_t h) {
   const uint32_t u = uint32_t(h) << 16;

@@ -168,7 +168,7 @@ class LayerWrap : public Napi::ObjectWrap<Derived> {
     } catch (const std::bad_alloc&) {
       throw_error(info.Env(), code::kOutOfMemory, "Out of memory for the activations");
     }
-    return info.Env().Undefined();
+    return Napi::Value();  // undefined to JavaScript, without asking N-API for it
   }
 
   // Resolves with the output: the caller's `out` (filled on completion) or a new Float32Array.

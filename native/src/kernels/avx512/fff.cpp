@@ -120,8 +120,7 @@ void walk1_prefetch_children(const W* w, int64_t ld, int64_t node) {
   }
 }
 
-int64_t walk1_route(const __m512* acc, const float* b, int64_t node, int64_t level, float* logits, int32_t* nodes) {
-  const float l = hsum(acc[0], acc[1], acc[2], acc[3]) + b[node];
+int64_t walk1_route(float l, int64_t node, int64_t level, float* logits, int32_t* nodes) {
   logits[level] = l;
   nodes[level] = int32_t(node);
   // A branch, not a select: with a select the next row's address waits for this level's sum, with a branch the
@@ -154,7 +153,21 @@ void fff_walk1_nv(const W* w, int64_t ld, const float* b, int64_t depth, const f
       const __m512 xv = v < R ? xr[v < R ? v : 0] : _mm512_loadu_ps(x + v * kV);
       acc[v % 4] = _mm512_fmadd_ps(load_w(row + v * kV), xv, acc[v % 4]);
     }
-    node = walk1_route(acc, b, node, level, logits, nodes);
+    node = walk1_route(hsum(acc[0], acc[1], acc[2], acc[3]) + b[node], node, level, logits, nodes);
+  }
+}
+
+// Any other width: the dot kernel itself, fff_dot_p<W, 1>, level after level (x read from L1).
+template <typename W>
+void fff_walk1_any(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n, float* logits,
+                   int32_t* nodes) {
+  int64_t node = 0;
+  for (int64_t level = 0; level <= depth; ++level) {
+    const W* row = w + node * ld;
+    if (level < depth) walk1_prefetch_children(w, ld, node);
+    float dot = 0.0f;
+    fff_dot_p<W, 1, false>(&row, &x, n, &dot);
+    node = walk1_route(dot + b[node], node, level, logits, nodes);
   }
 }
 
@@ -162,11 +175,12 @@ template <typename W>
 bool fff_walk1(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n, float* logits,
                int32_t* nodes) {
   switch (n) {
-    case 512: fff_walk1_nv<W, 32>(w, ld, b, depth, x, logits, nodes); return true;
-    case 768: fff_walk1_nv<W, 48>(w, ld, b, depth, x, logits, nodes); return true;
-    case 1024: fff_walk1_nv<W, 64>(w, ld, b, depth, x, logits, nodes); return true;
-    default: return false;
+    case 512: fff_walk1_nv<W, 32>(w, ld, b, depth, x, logits, nodes); break;
+    case 768: fff_walk1_nv<W, 48>(w, ld, b, depth, x, logits, nodes); break;
+    case 1024: fff_walk1_nv<W, 64>(w, ld, b, depth, x, logits, nodes); break;
+    default: fff_walk1_any<W>(w, ld, b, depth, x, n, logits, nodes); break;
   }
+  return true;
 }
 
 template <typename W>
@@ -389,18 +403,32 @@ FFFBERT_TARGET_BF16 void fff_walk1_bf16x_nc(const uint16_t* w, int64_t ld, const
       const __m512i xv = c < R ? xr[c < R ? c : 0] : _mm512_loadu_si512(x + c * kVh);
       acc[c % 4] = _mm512_dpbf16_ps(acc[c % 4], (__m512bh)_mm512_loadu_si512(row + c * kVh), (__m512bh)xv);
     }
-    node = walk1_route(acc, b, node, level, logits, nodes);
+    node = walk1_route(hsum(acc[0], acc[1], acc[2], acc[3]) + b[node], node, level, logits, nodes);
+  }
+}
+
+// Any other width: fff_dot_bf16x_p<1> level after level.
+FFFBERT_TARGET_BF16 void fff_walk1_bf16x_any(const uint16_t* w, int64_t ld, const float* b, int64_t depth,
+                                             const uint16_t* x, int64_t n, float* logits, int32_t* nodes) {
+  int64_t node = 0;
+  for (int64_t level = 0; level <= depth; ++level) {
+    const uint16_t* row = w + node * ld;
+    if (level < depth) walk1_prefetch_children(w, ld, node);
+    float dot = 0.0f;
+    fff_dot_bf16x_p<1, false>(&row, &x, n, &dot);
+    node = walk1_route(dot + b[node], node, level, logits, nodes);
   }
 }
 
 FFFBERT_TARGET_BF16 bool fff_walk1_bf16x(const uint16_t* w, int64_t ld, const float* b, int64_t depth,
                                          const uint16_t* x, int64_t n, float* logits, int32_t* nodes) {
   switch (n) {
-    case 512: fff_walk1_bf16x_nc<16>(w, ld, b, depth, x, logits, nodes); return true;
-    case 768: fff_walk1_bf16x_nc<24>(w, ld, b, depth, x, logits, nodes); return true;
-    case 1024: fff_walk1_bf16x_nc<32>(w, ld, b, depth, x, logits, nodes); return true;
-    default: return false;
+    case 512: fff_walk1_bf16x_nc<16>(w, ld, b, depth, x, logits, nodes); break;
+    case 768: fff_walk1_bf16x_nc<24>(w, ld, b, depth, x, logits, nodes); break;
+    case 1024: fff_walk1_bf16x_nc<32>(w, ld, b, depth, x, logits, nodes); break;
+    default: fff_walk1_bf16x_any(w, ld, b, depth, x, n, logits, nodes); break;
   }
+  return true;
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ for (const p of [ort, blas]) if (!p.ok) notes.push(p.note);
 notes.push(
   args.inputs === 'stream'
     ? `FFF inputs: each call takes the next tokens of ${STREAM_TOKENS} distinct ones (a stream of different inputs, as in a service); --inputs repeat reuses one x, whose rows then stay hot in the caches`
-    : 'FFF inputs: one x repeated every call (--inputs repeat): the rows its tokens visit stay hot in the caches, which flatters small calls',
+    : 'FFF inputs: one x repeated every call (--inputs repeat): the rows its tokens visit stay hot in the caches and the branch predictor learns their routes, which flatters small calls',
 );
 if (threadList.some((t) => t > os.cpus().length))
   notes.push(`threads (${threadList.join(', ')}) exceed the core count (${os.cpus().length})`);

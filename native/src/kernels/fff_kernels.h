@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "prefetch.h"
+
 namespace fffbert {
 
 // Weight row stride granule in floats (64 bytes: one cache line, one AVX-512 vector).
@@ -73,13 +75,54 @@ struct FffKernels {
 };
 
 // Placed in one arm of an if, keeps the if a branch where GCC or Clang could turn it into a select (a conditional
-// move). walk1 routes by branch: the core then loads the predicted child's row while the logit is still being
-// summed (kernels/avx512/fff.cpp, walk1_route, has the figures).
+// move).
 #if defined(__GNUC__) || defined(__clang__)
 #define FFFBERT_KEEP_BRANCH() __asm__ volatile("")
 #else
 #define FFFBERT_KEEP_BRANCH() ((void)0)
 #endif
+
+// What every walk1 does around its dot. Before it: the heads (first 64 elements) of both children's rows into L1,
+// as the drivers' chains fetch them.
+template <typename W>
+inline void fff_walk1_prefetch_children(const W* w, int64_t ld, int64_t node) {
+  for (int64_t c = 0; c < 64 * int64_t(sizeof(W)); c += 64) {
+    FFFBERT_PREFETCH(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + c);
+    FFFBERT_PREFETCH(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + c);
+  }
+}
+
+// After it: logit l recorded and routed by the drivers' rule (> 0 right; 0 and NaN left); returns the next node.
+// A branch, not a select: with a select the next row's address waits for this level's sum, with a branch the
+// core loads the predicted child's row meanwhile (a wrong guess costs a flush, about what the wait cost). Zen 4,
+// f32, 1 thread, native (bench/native/fff_one_token.cpp), ns per token, select -> branch: one x repeated 1035 ->
+// 832; random order over 1024 / 16384 inputs (routes the predictor cannot learn) 1426 -> 1377 / 1998 -> 1925.
+// 16-core Xeon, in one process alternating, branch / select: repeated 0.78-0.83, random 0.98-1.02. The drivers'
+// multi-token chains keep their select: a branch per token there was slower (fff_stream, 4 / 128 tokens, 2
+// threads, 3-8%).
+inline int64_t fff_walk1_route(float l, int64_t node, int64_t level, float* logits, int32_t* nodes) {
+  logits[level] = l;
+  nodes[level] = int32_t(node);
+  if (l > 0.0f) {
+    FFFBERT_KEEP_BRANCH();
+    return 2 * node + 2;
+  }
+  return 2 * node + 1;
+}
+
+// walk1 from a one-token dot: dot(row, x, n) must be the dot the drivers' chains take for a lone token (the ISA's
+// dot kernel with count 1), so logits and paths are bitwise theirs. For the widths an ISA has no walk1 of its own
+// for (one that holds x in registers), x read from L1 at every level.
+template <typename W, typename X, typename Dot>
+inline void fff_walk1_by_dot(const W* w, int64_t ld, const float* b, int64_t depth, const X* x, int64_t n,
+                             float* logits, int32_t* nodes, Dot dot) {
+  int64_t node = 0;
+  for (int64_t level = 0; level <= depth; ++level) {
+    const W* row = w + node * ld;
+    if (level < depth) fff_walk1_prefetch_children(w, ld, node);
+    node = fff_walk1_route(dot(row, x, n) + b[node], node, level, logits, nodes);
+  }
+}
 
 // bf16 -> fp32, exact.
 inline float fff_bf16_to_f32(uint16_t h) {

@@ -103,32 +103,15 @@ void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, flo
   }
 }
 
-// One token down one tree: fff_dot_rows<W, 1, 8> (the dot kernel's, so the logits are bitwise the same) level
-// after level, routed by branch (fff_kernels.h FFFBERT_KEEP_BRANCH), with the heads of both children's rows
-// fetched into L1 meanwhile, as the drivers' chains do. Any width: x is read from L1, not held in registers.
+// One token down one tree, any width: fff_dot_rows<W, 1, 8> (the dot kernel's for a lone token) level after level.
 template <typename W>
 bool fff_walk1(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n, float* logits,
                int32_t* nodes) {
-  int64_t node = 0;
-  for (int64_t level = 0; level <= depth; ++level) {
-    if (level < depth) {
-      for (int64_t c = 0; c < 64 * int64_t(sizeof(W)); c += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + c, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + c, _MM_HINT_T0);
-      }
-    }
-    float dot = 0.0f;
-    fff_dot_rows<W, 1, 8>(w + node * ld, &x, n, &dot);
-    const float l = dot + b[node];
-    logits[level] = l;
-    nodes[level] = int32_t(node);
-    if (l > 0.0f) {
-      FFFBERT_KEEP_BRANCH();
-      node = 2 * node + 2;
-    } else {
-      node = 2 * node + 1;
-    }
-  }
+  fff_walk1_by_dot(w, ld, b, depth, x, n, logits, nodes, [](const W* row, const float* xp, int64_t len) {
+    float d = 0.0f;
+    fff_dot_rows<W, 1, 8>(row, &xp, len, &d);
+    return d;
+  });
   return true;
 }
 

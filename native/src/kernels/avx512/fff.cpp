@@ -109,34 +109,6 @@ void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, flo
 // accumulator v % 4, as in fff_dot_p, so the logits are bitwise those of the dot kernel.
 constexpr int kXReg = 24;
 
-// What every walk1 does around its dot. Before it: the heads (first 64 elements) of both children's rows into L1,
-// as the drivers' chains fetch them. After it: the logit recorded and routed by the drivers' rule (> 0 right;
-// 0 and NaN left); returns the next node.
-template <typename W>
-void walk1_prefetch_children(const W* w, int64_t ld, int64_t node) {
-  for (int64_t c = 0; c < 64 * int64_t(sizeof(W)); c += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 1) * ld) + c, _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(w + (2 * node + 2) * ld) + c, _MM_HINT_T0);
-  }
-}
-
-int64_t walk1_route(float l, int64_t node, int64_t level, float* logits, int32_t* nodes) {
-  logits[level] = l;
-  nodes[level] = int32_t(node);
-  // A branch, not a select: with a select the next row's address waits for this level's sum, with a branch the
-  // core loads the predicted child's row meanwhile (a wrong guess costs a flush, about what the wait cost). Zen 4,
-  // f32, 1 thread, native (bench/native/fff_one_token.cpp), ns per token, select -> branch: one x repeated 1035 ->
-  // 832; random order over 1024 / 16384 inputs (routes the predictor cannot learn) 1426 -> 1377 / 1998 -> 1925.
-  // 16-core Xeon, in one process alternating, branch / select: repeated 0.78-0.83, random 0.98-1.02.
-  // The multi-token chains keep their select: a branch per token there was slower (fff_stream, 4 / 128 tokens,
-  // 2 threads, 3-8%).
-  if (l > 0.0f) {
-    FFFBERT_KEEP_BRANCH();
-    return 2 * node + 2;
-  }
-  return 2 * node + 1;
-}
-
 template <typename W, int NV>
 void fff_walk1_nv(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, float* logits,
                   int32_t* nodes) {
@@ -146,28 +118,14 @@ void fff_walk1_nv(const W* w, int64_t ld, const float* b, int64_t depth, const f
   int64_t node = 0;
   for (int64_t level = 0; level <= depth; ++level) {
     const W* row = w + node * ld;
-    if (level < depth) walk1_prefetch_children(w, ld, node);
+    if (level < depth) fff_walk1_prefetch_children(w, ld, node);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 64
     for (int v = 0; v < NV; ++v) {
       const __m512 xv = v < R ? xr[v < R ? v : 0] : _mm512_loadu_ps(x + v * kV);
       acc[v % 4] = _mm512_fmadd_ps(load_w(row + v * kV), xv, acc[v % 4]);
     }
-    node = walk1_route(hsum(acc[0], acc[1], acc[2], acc[3]) + b[node], node, level, logits, nodes);
-  }
-}
-
-// Any other width: the dot kernel itself, fff_dot_p<W, 1>, level after level (x read from L1).
-template <typename W>
-void fff_walk1_any(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n, float* logits,
-                   int32_t* nodes) {
-  int64_t node = 0;
-  for (int64_t level = 0; level <= depth; ++level) {
-    const W* row = w + node * ld;
-    if (level < depth) walk1_prefetch_children(w, ld, node);
-    float dot = 0.0f;
-    fff_dot_p<W, 1, false>(&row, &x, n, &dot);
-    node = walk1_route(dot + b[node], node, level, logits, nodes);
+    node = fff_walk1_route(hsum(acc[0], acc[1], acc[2], acc[3]) + b[node], node, level, logits, nodes);
   }
 }
 
@@ -178,7 +136,13 @@ bool fff_walk1(const W* w, int64_t ld, const float* b, int64_t depth, const floa
     case 512: fff_walk1_nv<W, 32>(w, ld, b, depth, x, logits, nodes); break;
     case 768: fff_walk1_nv<W, 48>(w, ld, b, depth, x, logits, nodes); break;
     case 1024: fff_walk1_nv<W, 64>(w, ld, b, depth, x, logits, nodes); break;
-    default: fff_walk1_any<W>(w, ld, b, depth, x, n, logits, nodes); break;
+    default:  // any other width: fff_dot_p<W, 1> level after level
+      fff_walk1_by_dot(w, ld, b, depth, x, n, logits, nodes, [](const W* row, const float* xp, int64_t len) {
+        float d = 0.0f;
+        fff_dot_p<W, 1, false>(&row, &xp, len, &d);
+        return d;
+      });
+      break;
   }
   return true;
 }
@@ -396,27 +360,14 @@ FFFBERT_TARGET_BF16 void fff_walk1_bf16x_nc(const uint16_t* w, int64_t ld, const
   int64_t node = 0;
   for (int64_t level = 0; level <= depth; ++level) {
     const uint16_t* row = w + node * ld;
-    if (level < depth) walk1_prefetch_children(w, ld, node);
+    if (level < depth) fff_walk1_prefetch_children(w, ld, node);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 64
     for (int c = 0; c < NC; ++c) {
       const __m512i xv = c < R ? xr[c < R ? c : 0] : _mm512_loadu_si512(x + c * kVh);
       acc[c % 4] = _mm512_dpbf16_ps(acc[c % 4], (__m512bh)_mm512_loadu_si512(row + c * kVh), (__m512bh)xv);
     }
-    node = walk1_route(hsum(acc[0], acc[1], acc[2], acc[3]) + b[node], node, level, logits, nodes);
-  }
-}
-
-// Any other width: fff_dot_bf16x_p<1> level after level.
-FFFBERT_TARGET_BF16 void fff_walk1_bf16x_any(const uint16_t* w, int64_t ld, const float* b, int64_t depth,
-                                             const uint16_t* x, int64_t n, float* logits, int32_t* nodes) {
-  int64_t node = 0;
-  for (int64_t level = 0; level <= depth; ++level) {
-    const uint16_t* row = w + node * ld;
-    if (level < depth) walk1_prefetch_children(w, ld, node);
-    float dot = 0.0f;
-    fff_dot_bf16x_p<1, false>(&row, &x, n, &dot);
-    node = walk1_route(dot + b[node], node, level, logits, nodes);
+    node = fff_walk1_route(hsum(acc[0], acc[1], acc[2], acc[3]) + b[node], node, level, logits, nodes);
   }
 }
 
@@ -426,7 +377,13 @@ FFFBERT_TARGET_BF16 bool fff_walk1_bf16x(const uint16_t* w, int64_t ld, const fl
     case 512: fff_walk1_bf16x_nc<16>(w, ld, b, depth, x, logits, nodes); break;
     case 768: fff_walk1_bf16x_nc<24>(w, ld, b, depth, x, logits, nodes); break;
     case 1024: fff_walk1_bf16x_nc<32>(w, ld, b, depth, x, logits, nodes); break;
-    default: fff_walk1_bf16x_any(w, ld, b, depth, x, n, logits, nodes); break;
+    default:  // any other width: the dot kernel (count 1) level after level
+      fff_walk1_by_dot(w, ld, b, depth, x, n, logits, nodes, [](const uint16_t* row, const uint16_t* xp, int64_t len) {
+        float d = 0.0f;
+        fff_dot_bf16x(&row, &xp, 1, len, &d);
+        return d;
+      });
+      break;
   }
   return true;
 }

@@ -1,13 +1,13 @@
 // The FFF walk of a few tokens per call without Node (issue 10's one-token figure, docs/PERFORMANCE.md "One
 // token"): fff_forward on a random UltraFastBERT-1x11 layer (I = O = 768 unless given, D = 11, K = 1), per-token
 // strategy, 1 thread, at the best ISA; 1..4 tokens per call, the same x every call (rows hot in the caches, and a
-// route the branch predictor learns) and x drawn at random from `inputs` different ones (with 1024 or more, routes
-// it cannot learn). Prints the median (min) ns per token over `rounds` rounds of 20k calls.
+// route the branch predictor learns) and x drawn at random from `inputs` different ones (from 1024, the default,
+// routes it cannot learn). Prints the median (min) ns per token over `rounds` rounds of 20k calls.
 //   bash scripts/test-native.sh   # builds build/native-tests/libfffbert_core.a
 //   g++ -O2 -std=c++17 -Inative/include bench/native/fff_one_token.cpp build/native-tests/libfffbert_core.a
 //       -lpthread -o build/fff_one_token
 //   flock /tmp/bench.lock build/fff_one_token [weights=f32|bf16|bf16-dot] [width=768] [rounds=15]
-//       [inputs=64]
+//       [inputs=1024]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   const FffWeights weights = fffbench::weights_named(wname);
   const int64_t width = argc > 2 ? std::max(1, std::atoi(argv[2])) : 768;
   const int rounds = argc > 3 ? std::max(1, std::atoi(argv[3])) : 15;
-  const int64_t kInputs = argc > 4 ? std::max(1, std::atoi(argv[4])) : 64;
+  const int64_t kInputs = argc > 4 ? std::max(1, std::atoi(argv[4])) : 1024;
   constexpr int64_t kDepth = 11, kCalls = 20000;
   std::mt19937 rng(1);
   FffLayerPtr layer = fffbench::random_layer(width, kDepth, weights, rng);

@@ -309,13 +309,17 @@ struct Scratch {
   const W** rows(const W* w) {
     return align64(rows_vec(w).data());
   }
-  // Room for `tokens` tokens of ldl entries each, from the first 64-byte boundary on (up to 64 bytes in).
+  // Room for n entries of v from its first 64-byte boundary on (up to 64 bytes in).
+  template <typename T>
+  static void grow_aligned(std::vector<T>& v, int64_t n) {
+    const size_t want = size_t(n) + 64 / sizeof(T);
+    if (v.size() < want) v.resize(want);
+  }
+  // Room for `tokens` tokens of ldl entries each, in logits() and rows().
   template <typename W>
   void reserve(int64_t tokens, int64_t ldl) {
-    const int64_t n = tokens * ldl;
-    if (int64_t(l.size()) < n + 64 / int64_t(sizeof(float))) l.resize(size_t(n + 64 / int64_t(sizeof(float))));
-    std::vector<const W*>& r = rows_vec(static_cast<const W*>(nullptr));
-    if (int64_t(r.size()) < n + 64 / int64_t(sizeof(void*))) r.resize(size_t(n + 64 / int64_t(sizeof(void*))));
+    grow_aligned(l, tokens * ldl);
+    grow_aligned(rows_vec(static_cast<const W*>(nullptr)), tokens * ldl);
     if (int64_t(perm.size()) < tokens) {
       perm.resize(size_t(tokens));
       tmp.resize(size_t(tokens));

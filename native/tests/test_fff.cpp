@@ -427,8 +427,8 @@ TEST(fff_planned_walk_threads_agree_bitwise) {
   }
 }
 
-// A token alone (a call of one row, or a per-token range's last) walks each tree with the kernel's walk1 where
-// the ISA has one for its width (AVX-512: I = 512, 768, 1024; x held in registers): its paths and outputs are
+// A token alone (a call of one row, or a per-token range's last) walks each tree with the kernel's walk1 (every
+// SIMD ISA, any width; AVX-512 holds x in registers at I = 512, 768, 1024): its paths and outputs are
 // bitwise those of the same token walked among others (batched: shared-row dots and chains), for every weight
 // type and runnable ISA, on widths with walk1 and without (767), with a NaN token (all left) among them.
 TEST(fff_one_token_walk_agrees_bitwise) {
@@ -798,6 +798,23 @@ const char* dot_kind(Isa isa) {
 }
 
 }  // namespace
+
+// Every SIMD kernel table walks a lone token with walk1 (fff_one_token_walk_agrees_bitwise holds its results to the
+// other walks; this holds the table to having one, for f32 and bf16 rows, and for bf16_dot layers wherever the
+// ISA has the bf16 dot kernels). Only the scalar oracle goes through the chains.
+TEST(fff_walk1_in_every_simd_table) {
+  int simd = 0;
+  for (Isa isa : runnable_isas(false)) {
+    const FffKernels* k = kernels_of(isa);
+    CHECK(k != nullptr);
+    if (!k || isa == Isa::scalar) continue;
+    ++simd;
+    CHECK_MSG(k->walk1 && k->walk1_bf16, "%s: no walk1 for f32 or bf16 rows", isa_name(isa));
+    CHECK_MSG(!k->dot_bf16x == !k->walk1_bf16x, "%s: bf16 dot kernels %s, walk1 for them %s", isa_name(isa),
+              k->dot_bf16x ? "present" : "absent", k->walk1_bf16x ? "present" : "absent");
+  }
+  std::printf("     %d SIMD kernel tables checked\n", simd);
+}
 
 TEST(fff_bf16_daz_rounding) {
   auto from_bits = [](uint32_t u) {

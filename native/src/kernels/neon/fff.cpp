@@ -80,6 +80,15 @@ void fff_dot_shared(const W* w, const float* const* x, int count, int64_t n, flo
   for (int t = 0; t < count; ++t) out[t] = fff_dot1(w, x[t], n);
 }
 
+// One token down one tree, any width: fff_dot1 (the dot kernels' own) level after level, routed by branch.
+template <typename W>
+bool fff_walk1(const W* w, int64_t ld, const float* b, int64_t depth, const float* x, int64_t n, float* logits,
+               int32_t* nodes) {
+  fff_walk1_by_dot(w, ld, b, depth, x, n, logits, nodes,
+                   [](const W* row, const float* xp, int64_t len) { return fff_dot1(row, xp, len); });
+  return true;
+}
+
 // Outputs [i, n) of fff_gather, one vector at a time.
 template <typename W>
 void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i, int64_t n, float* y) {
@@ -196,6 +205,17 @@ void fff_dot_bf16x(const uint16_t* const* w, const uint16_t* const* x, int count
 void fff_dot_shared_bf16x(const uint16_t* w, const uint16_t* const* x, int count, int64_t n, float* out) {
   fff_dot_bf16x_n<true>(&w, x, count, n, out);
 }
+
+// walk1 for bf16_dot layers: the bf16 dot kernel (count 1) level after level.
+FFFBERT_TARGET_BF16 bool fff_walk1_bf16x(const uint16_t* w, int64_t ld, const float* b, int64_t depth,
+                                         const uint16_t* x, int64_t n, float* logits, int32_t* nodes) {
+  fff_walk1_by_dot(w, ld, b, depth, x, n, logits, nodes, [](const uint16_t* row, const uint16_t* xp, int64_t len) {
+    float d = 0.0f;
+    fff_dot_bf16x_p<1, false>(&row, &xp, len, &d);
+    return d;
+  });
+  return true;
+}
 #endif
 
 }  // namespace
@@ -214,9 +234,9 @@ const FffKernels& fff_kernels() {
                             fff_round_bf16_rows,
                             bf16_dot ? fff_dot_bf16x : nullptr,
                             bf16_dot ? fff_dot_shared_bf16x : nullptr,
-                            nullptr,
-                            nullptr,
-                            nullptr};
+                            fff_walk1<float>,
+                            fff_walk1<uint16_t>,
+                            bf16_dot ? fff_walk1_bf16x : nullptr};
 #else
   static const FffKernels k{fff_dot<float>,
                             fff_dot_shared<float>,
@@ -229,8 +249,8 @@ const FffKernels& fff_kernels() {
                             fff_round_bf16_rows,
                             nullptr,
                             nullptr,
-                            nullptr,
-                            nullptr,
+                            fff_walk1<float>,
+                            fff_walk1<uint16_t>,
                             nullptr};
 #endif
   return k;

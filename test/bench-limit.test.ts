@@ -3,6 +3,10 @@
  * The model's arithmetic is checked by hand-computed cases; the probe only for sane, positive rates and its errors
  * (its speed is the benchmark's business, never asserted here).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the benchmark, without types
 import { fffLimit, layerBytes, streamBytes, workingSetBytes } from '../bench/lib/limit.mjs';
@@ -100,5 +104,44 @@ describe('native fffProbe', () => {
     expect(() => native.fffProbe('dot', 'f32', 0, 5000)).toThrow(
       expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
     );
+  });
+});
+
+describe('bench/strategies.mjs', () => {
+  it('times the three walks round-robin and writes auto over the faster one per configuration', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fffbert-strategies-'));
+    try {
+      const script = path.join(__dirname, '..', 'bench', 'strategies.mjs');
+      const r = spawnSync(
+        process.execPath,
+        [
+          script,
+          '--threads',
+          '1',
+          '--tokens',
+          '16,300',
+          '--weights',
+          'f32',
+          '--rounds',
+          '2',
+          '--min-round-ms',
+          '2',
+          '--out',
+          dir,
+        ],
+        { encoding: 'utf8', env: { ...process.env, FFFBERT_THREADS: '1' }, timeout: 120_000, cwd: dir },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/auto \/ faster/);
+      const json = JSON.parse(readFileSync(path.join(dir, 'strategies.json'), 'utf8'));
+      expect(json.results.map((x: { tokens: number }) => x.tokens)).toEqual([16, 300]);
+      for (const row of json.results) {
+        for (const s of ['per-token', 'batched', 'auto']) expect(row.usPerToken[s].median).toBeGreaterThan(0);
+        expect(row.autoOverFaster.reps).toBe(2);
+        expect(row.autoOverFaster.median).toBeGreaterThan(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

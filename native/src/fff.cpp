@@ -72,34 +72,38 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 struct FffLayer {
   FffShape shape;
   FffWeights weights;
-  int64_t rows;    // K * n_nodes
-  int64_t ld_in;   // W_in row stride in elements: I rounded up to kFffRowAlign (fp32) or kFffRowAlignBf16 (bf16)
-  int64_t ld_out;  // W_out^T row stride: O rounded up likewise
-  // fp32 layers: w_in [rows, ld_in], w_out [rows, ld_out] = linear_out.weight^T, zero padding; bf16 layers hold
-  // the same in w_in_bf16 / w_out_bf16 (rounded to nearest even) instead.
-  AlignedArray<float> w_in, w_out;
-  AlignedArray<uint16_t> w_in_bf16, w_out_bf16;
+  int64_t rows;  // K * n_nodes
+  // Node r's rows side by side: w[r * ld, + I) its W_in row, then from out_offset (I rounded up to kFffRowAlign
+  // (fp32) or kFffRowAlignBf16 (bf16)) w[r * ld + out_offset, + O) its W_out^T row (column r of
+  // linear_out.weight), zero padding after each; ld is out_offset + O rounded up likewise. A walk reads a node's
+  // W_out row soon after its W_in row, and one contiguous 6 KB block per node (I = O = 768, fp32) lets the
+  // hardware prefetcher run on from one into the other: two separate arrays made that two 3 KB blocks far apart.
+  // bf16 layers hold the same in w_bf16 (rounded to nearest even) instead of w.
+  int64_t ld;
+  int64_t out_offset;
+  AlignedArray<float> w;
+  AlignedArray<uint16_t> w_bf16;
   std::vector<float> b_in;  // [rows], fp32 for both
   mutable FffTuner tuner;   // the automatic strategy's timings (fff_tune.h)
 };
 
 namespace {
 
-// linear_in.weight [rows, I] -> dst [rows, ld_in]; linear_out.weight [O, rows] -> dst [rows, ld_out], in 64-row
+// linear_in.weight [rows, I] -> w_in rows, linear_out.weight [O, rows] -> w_out rows (both of stride L.ld), in 64-row
 // tiles so both sides stay in cache. cvt: float -> T.
 template <typename T, typename Cvt>
 void pack_weights(const FffLayer& L, const float* linear_in_weight, const float* linear_out_weight, T* w_in, T* w_out,
                   Cvt cvt) {
   const int64_t I = L.shape.input_width, O = L.shape.output_width, rows = L.rows;
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t i = 0; i < I; ++i) w_in[r * L.ld_in + i] = cvt(linear_in_weight[r * I + i]);
+    for (int64_t i = 0; i < I; ++i) w_in[r * L.ld + i] = cvt(linear_in_weight[r * I + i]);
   }
   constexpr int64_t kTile = 64;
   for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
     const int64_t r1 = std::min(rows, r0 + kTile);
     for (int64_t o = 0; o < O; ++o) {
       const float* src = linear_out_weight + o * rows;
-      for (int64_t r = r0; r < r1; ++r) w_out[r * L.ld_out + o] = cvt(src[r]);
+      for (int64_t r = r0; r < r1; ++r) w_out[r * L.ld + o] = cvt(src[r]);
     }
   }
 }
@@ -119,27 +123,25 @@ FffLayerPtr fff_create(const FffShape& s, const float* linear_in_weight, const f
   if (s.trees > kMaxBytes / nn) return nullptr;
   const int64_t rows = s.trees * nn;
   const int64_t align = bf16 ? kFffRowAlignBf16 : kFffRowAlign;
-  const int64_t ld_in = round_up(s.input_width, align);
-  const int64_t ld_out = round_up(s.output_width, align);
-  if (ld_in + ld_out + 1 > kMaxBytes / 4 / rows) return nullptr;
+  const int64_t out_offset = round_up(s.input_width, align);
+  const int64_t ld = out_offset + round_up(s.output_width, align);
+  if (ld + 1 > kMaxBytes / 4 / rows) return nullptr;
 
-  FffLayerPtr L(new (std::nothrow)
-                    FffLayer{s, weights, rows, ld_in, ld_out, nullptr, nullptr, nullptr, nullptr, {}, {}});
+  FffLayerPtr L(new (std::nothrow) FffLayer{s, weights, rows, ld, out_offset, nullptr, nullptr, {}, {}});
   if (!L) return nullptr;
   try {
     L->b_in.assign(linear_in_bias, linear_in_bias + rows);
   } catch (const std::bad_alloc&) { return nullptr; }
   if (bf16) {
-    L->w_in_bf16 = alloc_zeroed<uint16_t>(rows * ld_in);
-    L->w_out_bf16 = alloc_zeroed<uint16_t>(rows * ld_out);
-    if (!L->w_in_bf16 || !L->w_out_bf16) return nullptr;
-    pack_weights(*L, linear_in_weight, linear_out_weight, L->w_in_bf16.get(), L->w_out_bf16.get(),
+    L->w_bf16 = alloc_zeroed<uint16_t>(rows * ld);
+    if (!L->w_bf16) return nullptr;
+    pack_weights(*L, linear_in_weight, linear_out_weight, L->w_bf16.get(), L->w_bf16.get() + out_offset,
                  weights == FffWeights::bf16_dot ? fff_f32_to_bf16_daz : fff_f32_to_bf16);
   } else {
-    L->w_in = alloc_zeroed<float>(rows * ld_in);
-    L->w_out = alloc_zeroed<float>(rows * ld_out);
-    if (!L->w_in || !L->w_out) return nullptr;
-    pack_weights(*L, linear_in_weight, linear_out_weight, L->w_in.get(), L->w_out.get(), [](float v) { return v; });
+    L->w = alloc_zeroed<float>(rows * ld);
+    if (!L->w) return nullptr;
+    pack_weights(*L, linear_in_weight, linear_out_weight, L->w.get(), L->w.get() + out_offset,
+                 [](float v) { return v; });
   }
   return L;
 }
@@ -150,7 +152,7 @@ FffWeights fff_weights(const FffLayer& layer) { return layer.weights; }
 
 int64_t fff_weight_bytes(const FffLayer& layer) {
   const int64_t element = layer.weights == FffWeights::f32 ? 4 : 2;
-  return layer.rows * (element * (layer.ld_in + layer.ld_out) + int64_t(sizeof(float)));
+  return layer.rows * (element * layer.ld + int64_t(sizeof(float)));
 }
 
 namespace {
@@ -267,8 +269,8 @@ template <typename W, typename X = float>
 struct Ctx {
   const FffLayer& L;
   RowKernels<W, X> kern;
-  const W* w_in;     // [rows, ld_in]
-  const W* w_out;    // [rows, ld_out]
+  const W* w_in;     // node r's W_in row at w_in + r * L.ld
+  const W* w_out;    // node r's W_out^T row at w_out + r * L.ld
   const float* src;  // the caller's x [rows, ld_src]
   int64_t ld_src;
   const X* x;  // what the dots read: src, or (round_x) the walk's rounded copy in scratch
@@ -374,14 +376,14 @@ void round_tokens(Ctx<W, X>& c, Scratch& s, int64_t t, int64_t count) {
 
 template <typename W, typename X>
 const W* in_row(const Ctx<W, X>& c, int64_t k, int32_t n) {
-  return c.w_in + (k * c.nn + n) * c.L.ld_in;
+  return c.w_in + (k * c.nn + n) * c.L.ld;
 }
 
 // Records node n of tree k at `level` as visited by local token b: its output row, and its path entry.
 template <typename W, typename X>
 inline void record(const Ctx<W, X>& c, Scratch& s, int64_t b, int64_t k, int64_t level, int32_t n) {
   const int64_t j = k * (c.L.shape.depth + 1) + level;
-  s.rows(c.w_out)[size_t(b * c.ldl + j)] = c.w_out + (k * c.nn + n) * c.L.ld_out;
+  s.rows(c.w_out)[size_t(b * c.ldl + j)] = c.w_out + (k * c.nn + n) * c.L.ld;
   if (c.paths) c.paths[(c.t0 + b) * c.P + j] = n;
 }
 
@@ -420,10 +422,10 @@ void walk_chains(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t co
         // prefetcher streams the rest. Whole rows cost more than they saved (1 token, I=768, medians from cold
         // rows: 6.2 us with whole rows, 5.1 with none, 4.9 with these heads; from hot rows 3.3 vs 1.8 us).
         if (level < D) {
-          prefetch_row(ws[b] + (node[b] + 1) * L.ld_in, std::min<int64_t>(I, 64));
-          prefetch_row(ws[b] + (node[b] + 2) * L.ld_in, std::min<int64_t>(I, 64));
+          prefetch_row(ws[b] + (node[b] + 1) * L.ld, std::min<int64_t>(I, 64));
+          prefetch_row(ws[b] + (node[b] + 2) * L.ld, std::min<int64_t>(I, 64));
         }
-        prefetch_row(c.w_out + (k * c.nn + node[b]) * L.ld_out, std::min<int64_t>(L.shape.output_width, 32));
+        prefetch_row(c.w_out + (k * c.nn + node[b]) * L.ld, std::min<int64_t>(L.shape.output_width, 32));
       }
       c.kern.dot(ws, xs, cnt, I, dots);
       for (int b = 0; b < cnt; ++b) node[b] = visit(c, s, toks[q + b], k, level, node[b], dots[b]);
@@ -459,8 +461,8 @@ void walk_subtree(const Ctx<W, X>& c, Scratch& s, int64_t q0, int64_t q1, int64_
   // address order). Streamed, 2 threads, paired alternating runs, median time ratio L2 / L1: 2048 tokens f32 0.973
   // (16 pairs), bf16-dot 0.982 (12); 128 tokens f32 0.991 (12).
   if (level + 1 < level_end) {
-    prefetch_row<true>(w + (n + 1) * L.ld_in, I);
-    prefetch_row<true>(w + (n + 2) * L.ld_in, I);
+    prefetch_row<true>(w + (n + 1) * L.ld, I);
+    prefetch_row<true>(w + (n + 2) * L.ld, I);
   }
   const X* xs[kFffMaxDots];
   float dots[kFffMaxDots];
@@ -555,9 +557,7 @@ bool walk_one(const Ctx<W, X>& c, Scratch& s, int64_t b) {
   for (int64_t k = 0; k < L.shape.trees; ++k) {
     const int64_t j0 = k * (D + 1);
     float* l = &s.logits()[size_t(b * c.ldl + j0)];
-    if (!c.kern.walk1(c.w_in + k * c.nn * L.ld_in, L.ld_in, &L.b_in[size_t(k * c.nn)], D, x, I, l, nodes)) {
-      return false;
-    }
+    if (!c.kern.walk1(c.w_in + k * c.nn * L.ld, L.ld, &L.b_in[size_t(k * c.nn)], D, x, I, l, nodes)) { return false; }
     for (int64_t level = 0; level <= D; ++level) record(c, s, b, k, level, nodes[level]);
   }
   return true;
@@ -737,16 +737,21 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   const float* fx = nullptr;
   const uint16_t* bx = nullptr;
   if (layer.weights == FffWeights::f32) {
-    const float* w_in = layer.w_in.get();
-    Ctx<float> c{
-        layer, row_kernels(*kern, w_in, fx), w_in, layer.w_out.get(), x, ldx, x, ldx, y, ldy, paths, 0, nn, P, nullptr,
-        0};
+    const float* w_in = layer.w.get();
+    Ctx<float> c{layer,   row_kernels(*kern, w_in, fx),
+                 w_in,    w_in + layer.out_offset,
+                 x,       ldx,
+                 x,       ldx,
+                 y,       ldy,
+                 paths,   0,
+                 nn,      P,
+                 nullptr, 0};
     c.gelu = gelu;
     forward(c, rows, strategy, pool);
     return;
   }
-  const uint16_t* w_in = layer.w_in_bf16.get();
-  const uint16_t* w_out = layer.w_out_bf16.get();
+  const uint16_t* w_in = layer.w_bf16.get();
+  const uint16_t* w_out = w_in + layer.out_offset;
   if (layer.weights == FffWeights::bf16_dot && kern->dot_bf16x) {
     Ctx<uint16_t, uint16_t> c{
         layer, row_kernels(*kern, w_in, bx), w_in, w_out, x, ldx, nullptr, 0, y, ldy, paths, 0, nn, P, kern->round_bf16,

@@ -738,14 +738,8 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   const uint16_t* bx = nullptr;
   if (layer.weights == FffWeights::f32) {
     const float* w_in = layer.w.get();
-    Ctx<float> c{layer,   row_kernels(*kern, w_in, fx),
-                 w_in,    w_in + layer.out_offset,
-                 x,       ldx,
-                 x,       ldx,
-                 y,       ldy,
-                 paths,   0,
-                 nn,      P,
-                 nullptr, 0};
+    const float* w_out = w_in + layer.out_offset;
+    Ctx<float> c{layer, row_kernels(*kern, w_in, fx), w_in, w_out, x, ldx, x, ldx, y, ldy, paths, 0, nn, P, nullptr, 0};
     c.gelu = gelu;
     forward(c, rows, strategy, pool);
     return;

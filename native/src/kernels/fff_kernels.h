@@ -3,9 +3,9 @@
 // One table per instruction set, each in its own file and namespace (kernels/<isa>/fff.cpp), compiled with that
 // set's flags only. The drivers hold the walk logic (routing, GELU, paths, threads); kernels do the wide
 // arithmetic, so every ISA routes with the same code. The one exception is walk1 (a token alone down a tree in one
-// call, on AVX2 and AVX-512): it applies the drivers' routing rule (logit > 0 goes right, 0 and NaN left) itself,
-// through fff_walk1_route below, and the test fff_one_token_walk_agrees_bitwise holds it to the other walks. GELU is
-// the ISA's dense kernel (dense_kernels.h `gelu`).
+// call, on AVX2, AVX-512 and NEON): it applies the drivers' routing rule (logit > 0 goes right, 0 and NaN left)
+// itself, through fff_walk1_route below, and the test fff_one_token_walk_agrees_bitwise holds it to the other walks.
+// GELU is the ISA's dense kernel (dense_kernels.h `gelu`).
 //
 // Layout the kernels may rely on (made by fff_create):
 //   - weight rows (W_in rows, W_out^T rows) start 64-byte aligned and are zero-padded to kFffRowAlign elements

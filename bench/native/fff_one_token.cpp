@@ -29,17 +29,17 @@ int main(int argc, char** argv) {
   const FffWeights weights = fffbench::weights_named(wname);
   const int64_t width = argc > 2 ? std::max(1, std::atoi(argv[2])) : 768;
   const int rounds = argc > 3 ? std::max(1, std::atoi(argv[3])) : 15;
-  const int64_t kInputs = argc > 4 ? std::max(1, std::atoi(argv[4])) : 1024;
+  const int64_t n_inputs = argc > 4 ? std::max(1, std::atoi(argv[4])) : 1024;
   constexpr int64_t kDepth = 11, kCalls = 20000;
   std::mt19937 rng(1);
   FffLayerPtr layer = fffbench::random_layer(width, kDepth, weights, rng);
   if (!layer) return 1;
   std::normal_distribution<float> normal(0.0f, 0.05f);
   std::unique_ptr<ThreadPool> pool = make_pool(1);
-  std::vector<float> x(size_t(kInputs * 4 * width)), y(size_t(4 * width));
+  std::vector<float> x(size_t(n_inputs * 4 * width)), y(size_t(4 * width));
   for (float& v : x) v = normal(rng) * 20.0f;
   std::vector<int64_t> order(kCalls);
-  std::uniform_int_distribution<int64_t> pick(0, kInputs - 1);
+  std::uniform_int_distribution<int64_t> pick(0, n_inputs - 1);
   for (int64_t& o : order) o = pick(rng);
   const Isa isa = isa_best();
   std::printf("FFF I=O=%lld D=%lld K=1 %s, %s, 1 thread: ns per token, median (min) of %d rounds\n", (long long)width,

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -100,6 +101,11 @@ int main(int argc, char** argv) {
     double t[2] = {0.0, 0.0};
     for (int k = 0; k < 2; ++k) {
       const int i = (r % 2) ? 1 - k : k;  // A B, B A, A B, ...
+      // Each side has a pool of its own, whose workers spin for a while (pool.cpp kSpins: ~50 us on Zen, ~1 ms
+      // on a Xeon, where PAUSE takes ~140 cycles) after its last job before they sleep. Without this wait the
+      // side just timed had its workers spinning beside the next side's for its first calls (on the 16-core
+      // Xeon, 15 spinning threads beside 16 working ones at 16 threads).
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
       run(side[i], std::max<int64_t>(2, calls / 8));
       const auto t0 = std::chrono::steady_clock::now();
       run(side[i], calls);

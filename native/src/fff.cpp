@@ -218,14 +218,18 @@ constexpr int64_t kTwoPhaseMinBytes = 512 << 10;
 // token range (2 threads, 128 tokens, same-process A/B under load: planned 1.25-1.33x slower).
 constexpr int64_t kPlanMax = 16384;
 constexpr int64_t kPlanGroupsPerThread = 8;
-// The top levels of the planned walk go out in blocks of tokens, about this many per thread (at most a block of
-// kTopBlockBytes of activations, at least 16 tokens). 16-core Xeon, 2048 tokens, one block per thread (as
-// parallel_for splits): the slowest block took 1.14 / 1.33 / 1.42x the mean at 4 / 8 / 16 threads, and phase A's
-// wall time was 1.15 / 1.36 / 1.47x the threads' mean busy time. With these blocks and the largest subtrees
-// handed out first in (C) (fff_stream, streamed, 7 alternating runs of 31 rounds, median ns/token): f32 16
-// threads 2048 / 1024 tokens 166 -> 157, 183 -> 177; 8 threads 263 -> 256; bf16-dot 16 threads 153 -> 142.
-// Zen 4 (1-2 threads): alike within noise (2048 tokens f32 1 thread 1898 vs 1944, 2 threads 919 vs 889).
-constexpr int64_t kPlanBlocksPerThread = 4;
+// The top levels of the planned walk go out in blocks of tokens (plan_blocks), guided: each block takes 1 /
+// (kPlanGuide * threads) of the tokens left (at most kTopBlockBytes of activations, at least 16 tokens). History,
+// 16-core Xeon, 2048 tokens: one block per thread (as parallel_for splits) left phase A's wall time 1.15 / 1.36 /
+// 1.47x the threads' mean busy time at 4 / 8 / 16 threads; four equal blocks per thread (32 tokens at 16
+// threads) brought f32 16 threads 166 -> 157 ns/token, bf16-dot 153 -> 142. Guided blocks then keep the first
+// blocks at 64 tokens (more top rows shared: phase A's busy time summed over 16 threads 1646 -> 1565 us per
+// call) and end on 16-token ones; with one pool, phase A's wall time is 1.11x the mean busy time, of which ~3 us
+// is the workers' start and ~6 us their end (a traced build, kPlanGuide 2). In one process against four equal blocks
+// (scripts/ab-native.sh's ab_fff, B / A, two runs): f32 2048 tokens 16 threads 0.943 / 0.981 / 0.952 / 0.938,
+// 8 threads 0.973 / 0.887 / 1.007 / 0.978, bf16-dot 16 threads 0.967 / 0.974 (kPlanGuide 2: 0.97-0.99, 0.94-1.01;
+// 4: 0.93-1.02). Zen 4 2 threads: 1.008 f32, 0.944 bf16-dot (blocks there are 64 tokens either way but the last).
+constexpr int64_t kPlanGuide = 1;
 constexpr int64_t kPlanMinRows = 256;
 // Levels walked before the split, at least: 127 W_in rows at I=768 (381 KB fp32: fits a 1 MB L2 beside a block
 // of activations). 16-core Xeon, native loop, batched, median us/token of two runs, top 6 -> 7: 2048 tokens
@@ -298,8 +302,9 @@ struct Scratch {
   std::vector<int32_t> node;                   // [tokens] node reached after the top levels (two-phase batched walk)
   std::vector<int32_t> group_end;              // [2^top + 1] tokens per top-level subtree, then where each group ends
   std::vector<int32_t> order;                  // [2^top] the groups, largest first (planned walk)
-  std::vector<uint16_t> xb;                    // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
-  std::vector<float> xw;                       // bf16_dot without a bf16 dot unit: the same widened back to fp32
+  std::vector<int32_t> a_start;  // the planned walk's top-level blocks: block i is [a_start[i], a_start[i+1])
+  std::vector<uint16_t> xb;      // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
+  std::vector<float> xw;         // bf16_dot without a bf16 dot unit: the same widened back to fp32
   template <typename T>
   static T* align64(T* p) {
     return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
@@ -635,6 +640,21 @@ int64_t plan_top_levels(int threads, int64_t depth) {
   return std::min(top, depth);
 }
 
+// The planned walk's top-level blocks of B tokens (phase A below), guided: each takes 1 / (kPlanGuide * threads)
+// of the tokens still left, a multiple of 4 between 16 tokens and `block`, so the first blocks are large (their
+// tokens share more of the top rows) and the last ones small (the threads finish together). Fills start with the
+// blocks' first tokens and B; returns the number of blocks.
+int64_t plan_blocks(int64_t B, int64_t block, int threads, std::vector<int32_t>& start) {
+  start.clear();
+  for (int64_t q = 0; q < B;) {
+    start.push_back(int32_t(q));
+    const int64_t size = std::max<int64_t>(16, std::min(block, (B - q) / (kPlanGuide * threads)) & ~int64_t(3));
+    q = std::min(B, q + size);
+  }
+  start.push_back(int32_t(B));
+  return int64_t(start.size()) - 1;
+}
+
 // The batched walk of a whole call over the pool (batched strategy). Per tree: (A) the threads split the tokens
 // and walk the top levels (rows shared by all, few enough to stay in every core's L2), in blocks whose
 // activations fit in L2; (B) the calling thread regroups the tokens by the subtree they reached (a stable
@@ -660,11 +680,10 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
     if (c.round_x) prepare_rounded(c, s, t, B);
     // (A) in blocks handed out one at a time, several per thread, so that a slow core or a late thread does not
     // hold up the others.
-    const int64_t a_block = std::max<int64_t>(16, std::min(block, B / (kPlanBlocksPerThread * pool.threads())));
-    const int64_t a_blocks = (B + a_block - 1) / a_block;
+    const int64_t a_blocks = plan_blocks(B, block, pool.threads(), s.a_start);
     for (int64_t k = 0; k < K; ++k) {
       pool.parallel_tasks(a_blocks, [&](int64_t i, int) {
-        const int64_t q = i * a_block, q1 = std::min(B, q + a_block);
+        const int64_t q = s.a_start[size_t(i)], q1 = s.a_start[size_t(i + 1)];
         if (k == 0 && c.round_x) round_rows(c, s, q, q1);
         for (int64_t b = q; b < q1; ++b) s.perm[size_t(b)] = int32_t(b);
         walk_subtree(c, s, q, q1, k, 0, 0, top);

@@ -34,6 +34,7 @@ cxx() { g++ -O2 -std=c++17 -Inative/include -Inative/src -Ibench/native "$@"; }
 
 fff_stream() { cxx bench/native/fff_stream.cpp "$lib" -lpthread -o "$out/fff_stream" && "$out/fff_stream" f32 16 1 all stream 1; }
 fff_one_token() { cxx bench/native/fff_one_token.cpp "$lib" -lpthread -o "$out/fff_one_token" && "$out/fff_one_token" f32 64 1 64; }
+one_token_bound() { cxx bench/native/one_token_bound.cpp -o "$out/one_token_bound" && "$out/one_token_bound" 1; }
 row_read() { cxx bench/native/row_read.cpp -lpthread -o "$out/row_read" && "$out/row_read" 8 1 3072; }
 encoder_dtype() { cxx bench/native/encoder_dtype.cpp "$lib" -lpthread -o "$out/encoder_dtype" && "$out/encoder_dtype" 1 1 1; }
 lowp_gemm() { cxx bench/native/lowp_gemm.cpp "$lib" -lpthread -o "$out/lowp_gemm" && "$out/lowp_gemm" 1 1 scalar 16; }
@@ -42,6 +43,7 @@ ab_native() { bash scripts/ab-native.sh HEAD . f32 16 1 auto stream 2; }
 
 check fff_stream 'ns/token' fff_stream
 check fff_one_token '1 token\(s\) per call: [0-9]+' fff_one_token
+check one_token_bound '^walk [0-9]+' one_token_bound
 check row_read '^random' row_read
 check encoder_dtype 'tok/s' encoder_dtype
 check lowp_gemm '^ +16 ' lowp_gemm

@@ -152,12 +152,19 @@ class Pool final : public ThreadPool {
   std::mutex job_mutex_;  // one job at a time
   std::mutex mutex_;      // sleeping workers
   std::condition_variable cv_;
-  std::atomic<uint64_t> generation_{0};
-  uint64_t job_id_ = 0;             // under job_mutex_
-  std::atomic<uint64_t> claim_{0};  // job id << 32 | next task index
-  std::atomic<uint64_t> job_tasks_{0};
+  // Each of the words every thread touches per task on a cache line of its own: the claim (compare-exchanged by
+  // every claim), the done count (added to at every task's end, spun on by the caller), the job's description
+  // (written once per job, read at every claim) and the generation (spun on by idle workers). Side by side, each
+  // claim and each done moved the line the others were reading. An empty job of one task per thread, 16-core Xeon:
+  // 16 threads 4.2-4.3 -> 3.2-3.4 us, 8 threads 2.0-2.1 -> 1.5; the whole encoder at 1x16 tokens (encoder_dtype,
+  // builds alternating) 16 threads fp32 3.38-3.56 -> 2.98-3.19 ms, int8 1.74-1.89 -> 1.51-1.71; Zen 4 2 threads
+  // fp32 11.7-13.2 -> 10.0-10.3 ms; 8x128 and the FFF layer's calls alike within noise.
+  alignas(64) std::atomic<uint64_t> generation_{0};
+  alignas(64) std::atomic<uint64_t> claim_{0};  // job id << 32 | next task index
+  alignas(64) std::atomic<uint64_t> done_{0};
+  alignas(64) std::atomic<uint64_t> job_tasks_{0};
   std::atomic<const std::function<void(int64_t, int)>*> job_fn_{nullptr};
-  std::atomic<uint64_t> done_{0};
+  uint64_t job_id_ = 0;  // under job_mutex_
   std::atomic<bool> stopping_{false};
 };
 

@@ -302,6 +302,7 @@ struct Scratch {
   std::vector<int32_t> node;                   // [tokens] node reached after the top levels (two-phase batched walk)
   std::vector<int32_t> group_end;              // [2^top + 1] tokens per top-level subtree, then where each group ends
   std::vector<int32_t> order;                  // [2^top] the groups, largest first (planned walk)
+  std::vector<int32_t> by_size;                // largest_first's count of groups per size
   std::vector<int32_t> a_start;  // the planned walk's top-level blocks: block i is [a_start[i], a_start[i+1])
   std::vector<uint16_t> xb;      // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
   std::vector<float> xw;         // bf16_dot without a bf16 dot unit: the same widened back to fp32
@@ -640,6 +641,25 @@ int64_t plan_top_levels(int threads, int64_t depth) {
   return std::min(top, depth);
 }
 
+// Groups 0..n-1 into order[0, n), largest first, equal sizes in ascending order (what a stable sort by size,
+// descending, gives), by counting: O(n + largest size). A serial step of every planned call, the threads
+// waiting: 128 groups of ~16 tokens, Zen 4, 0.28 us in a loop against 1.07 for std::stable_sort, which took 2.4-2.9
+// us in the call (a traced build; it also allocates its buffer there).
+template <typename Size>
+void largest_first(int64_t n, Size size, std::vector<int32_t>& count, std::vector<int32_t>& order) {
+  int64_t largest = 0;
+  for (int64_t g = 0; g < n; ++g) largest = std::max<int64_t>(largest, size(g));
+  count.assign(size_t(largest + 1), 0);
+  for (int64_t g = 0; g < n; ++g) ++count[size_t(largest - size(g))];
+  int32_t at = 0;
+  for (int32_t& c : count) {
+    const int32_t k = c;
+    c = at;
+    at += k;
+  }
+  for (int64_t g = 0; g < n; ++g) order[size_t(count[size_t(largest - size(g))]++)] = int32_t(g);
+}
+
 // The planned walk's top-level blocks of B tokens (phase A below), guided: each takes 1 / (kPlanGuide * threads)
 // of the tokens still left, a multiple of 4 between 16 tokens and `block`, so the first blocks are large (their
 // tokens share more of the top rows) and the last ones small (the threads finish together). Fills start with the
@@ -694,9 +714,7 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
       for (int64_t b = 0; b < B; ++b) s.perm[size_t(s.group_end[size_t(s.node[size_t(b)] - first)]++)] = int32_t(b);
       auto group_size = [&](int64_t g) { return s.group_end[size_t(g)] - (g ? s.group_end[size_t(g - 1)] : 0); };
       // group_end[g] is now where group g ends (and g + 1 starts). (C) hands out the largest groups first.
-      for (int64_t g = 0; g < groups; ++g) s.order[size_t(g)] = int32_t(g);
-      std::stable_sort(s.order.begin(), s.order.begin() + groups,
-                       [&](int32_t a, int32_t b) { return group_size(a) > group_size(b); });
+      largest_first(groups, group_size, s.by_size, s.order);
       pool.parallel_tasks(groups, [&](int64_t task, int) {
         const int64_t g = s.order[size_t(task)];
         const int64_t q0 = g ? s.group_end[size_t(g - 1)] : 0, q1 = s.group_end[size_t(g)];

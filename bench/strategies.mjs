@@ -11,7 +11,7 @@
 //                             [--min-round-ms 40] [--isa <best>] [--inputs stream|repeat] [--out bench/results]
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fffWeights, STREAM_TOKENS, tokensInput, WIDTH } from './lib/layer-data.mjs';
+import { fffInputs, fffWeights, WIDTH } from './lib/layer-data.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { parseArgs, printTable, writeResults } from './lib/report.mjs';
@@ -43,15 +43,9 @@ for (const weights of args.weights) {
   for (const threads of args.threads.map(Number)) {
     fff.setThreads(threads);
     for (const tokens of args.tokens.map(Number)) {
-      const calls = args.inputs === 'repeat' ? 1 : Math.max(1, Math.ceil(STREAM_TOKENS / tokens));
-      const all = tokensInput(calls * tokens);
-      const xs = Array.from({ length: calls }, (_, i) => all.subarray(i * tokens * WIDTH, (i + 1) * tokens * WIDTH));
+      const xs = fffInputs(tokens, args.inputs);
       const out = new Float32Array(tokens * WIDTH);
-      let next = 0;
-      const call = (strategy) => {
-        layer.forwardSync(xs[next], tokens, { strategy, out });
-        next = next + 1 === calls ? 0 : next + 1;
-      };
+      const call = (strategy) => layer.forwardSync(xs.next(), tokens, { strategy, out });
       // Warm-up (and auto's first timings): each strategy for about a round; then calls per round per strategy.
       const inner = {};
       for (const s of STRATEGIES) {

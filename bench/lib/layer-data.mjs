@@ -8,6 +8,27 @@ export const tokensInput = (tokens, I = WIDTH) => randomF32(tokens * I, 'x', 1);
 /** Distinct tokens an FFF benchmark job cycles through with --inputs stream (the default). */
 export const STREAM_TOKENS = 2048;
 
+/**
+ * The x of successive FFF calls of `tokens` rows. 'stream': each call the next tokens of STREAM_TOKENS distinct
+ * ones (rounded up to whole calls), as a service's calls come, so a call does not find the rows its own tokens
+ * visited last time still in the caches (the FFF's row traffic depends on its input; a dense layer's does not).
+ * 'repeat': the same x every call. Returns next() (the next call's x) and the number of distinct tokens.
+ */
+export function fffInputs(tokens, inputs) {
+  const calls = inputs === 'repeat' ? 1 : Math.max(1, Math.ceil(STREAM_TOKENS / tokens));
+  const all = tokensInput(calls * tokens);
+  const xs = Array.from({ length: calls }, (_, i) => all.subarray(i * tokens * WIDTH, (i + 1) * tokens * WIDTH));
+  let i = 0;
+  return {
+    distinctTokens: calls * tokens,
+    next() {
+      const x = xs[i];
+      i = i + 1 === calls ? 0 : i + 1;
+      return x;
+    },
+  };
+}
+
 /** Dense FF weights in PyTorch layout, ~1/sqrt(fan_in). */
 export function denseWeights(I, W, O) {
   return {

@@ -2,7 +2,7 @@
 // Prints one JSON line: { timesMs, inner, info } or { error }.
 
 import { denseFeedforwardModel } from './graphs.mjs';
-import { denseWeights, fffWeights, gemmOperands, STREAM_TOKENS, tokensInput, WIDTH } from './layer-data.mjs';
+import { denseWeights, fffInputs, fffWeights, gemmOperands, tokensInput, WIDTH } from './layer-data.mjs';
 import { cacheSizes, measureProbes } from './limit.mjs';
 import { loadOrt, ortSession } from './ort.mjs';
 import { loadFffbert, loadNative } from './setup.mjs';
@@ -22,19 +22,10 @@ const jobs = {
   async fff({ threads, isa, strategy, tokens, depth = 11, trees = 1, weights = 'f32', inputs = 'stream' }) {
     const f = fffbert(threads, isa);
     const layer = f.FastFeedforward.fromTorch({ ...fffWeights(WIDTH, WIDTH, depth, trees), weights });
-    // 'stream': successive calls take different tokens (STREAM_TOKENS distinct ones in turn), as a service's calls
-    // do, so a call does not find the rows its own tokens visited last time still in the caches (the FFF's row
-    // traffic depends on its input; a dense layer's does not). 'repeat': the same x every call (earlier tables).
-    const calls = inputs === 'repeat' ? 1 : Math.max(1, Math.ceil(STREAM_TOKENS / tokens));
-    const all = tokensInput(calls * tokens);
-    const xs = Array.from({ length: calls }, (_, i) => all.subarray(i * tokens * WIDTH, (i + 1) * tokens * WIDTH));
+    const xs = fffInputs(tokens, inputs); // 'repeat': the earlier tables' one x every call
     const out = new Float32Array(tokens * WIDTH);
-    let next = 0;
-    const r = await measure(() => {
-      layer.forwardSync(xs[next], tokens, { strategy, out });
-      next = next + 1 === calls ? 0 : next + 1;
-    }, timing);
-    return { ...r, info: { isa: f.isa().active, threads: f.threads(), inputs, distinctTokens: calls * tokens } };
+    const r = await measure(() => layer.forwardSync(xs.next(), tokens, { strategy, out }), timing);
+    return { ...r, info: { isa: f.isa().active, threads: f.threads(), inputs, distinctTokens: xs.distinctTokens } };
   },
   async 'dense-ours'({ threads, isa, width, tokens }) {
     const f = fffbert(threads, isa);

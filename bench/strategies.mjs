@@ -43,8 +43,8 @@ for (const weights of args.weights) {
   for (const threads of args.threads.map(Number)) {
     fff.setThreads(threads);
     for (const tokens of args.tokens.map(Number)) {
-      const xs = fffInputs(tokens, args.inputs);
-      const out = new Float32Array(tokens * WIDTH);
+      const xs = fffInputs(tokens, args.inputs, fff.alignedFloat32Array);
+      const out = fff.alignedFloat32Array(tokens * WIDTH);
       const call = (strategy) => layer.forwardSync(xs.next(), tokens, { strategy, out });
       // Warm-up (and auto's first timings): each strategy for about a round; then calls per round per strategy.
       const inner = {};

@@ -33,7 +33,7 @@ export type { EmbedOptions, Pooling } from './pipelines/embed';
 export type { FillMaskCandidate, FillMaskOptions } from './pipelines/fill-mask';
 export type { BatchOptions } from './pipelines/host';
 export type { IsaName } from './runtime';
-export { ISA_NAMES, isa, setIsa, setThreads, threads } from './runtime';
+export { alignedFloat32Array, DATA_ALIGNMENT, ISA_NAMES, isa, setIsa, setThreads, threads } from './runtime';
 export type { Percentiles, RouteMetrics, ServerMetrics } from './server/metrics';
 export type { FffServer, FffServerState, ServerOptions } from './server/server';
 export { createServer, HttpErrorCode } from './server/server';

@@ -195,6 +195,8 @@ export interface NativeAddon {
   setErrorClass(errorClass: new (code: never, message: string) => Error): void;
   /** Async forwards queued or running on the addon's dispatcher threads, every context of the process. */
   jobsInFlight(): number;
+  /** Bytes from the buffer's data to the next 64-byte boundary (0-63). */
+  alignmentOffset(buffer: ArrayBuffer): number;
   /** Benchmark-only machine probe (fff.h fff_probe): dots/s, rows/s or bytes/s; blocks for `milliseconds`. */
   fffProbe(kind: NativeProbeKind, weights: NativeWeightDtype, bytes: number, milliseconds: number): number;
   NativeFastFeedforward: new (

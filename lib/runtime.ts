@@ -59,3 +59,29 @@ export function setThreads(n: number): void {
 export function threads(): number {
   return native.threads();
 }
+
+/** The alignment of alignedFloat32Array's data, in bytes: a cache line. */
+export const DATA_ALIGNMENT = 64;
+
+/**
+ * A zeroed Float32Array of `length` whose data starts on a 64-byte boundary (a cache line), for inputs and outputs
+ * of the layers' forward calls: the kernels' vector loads and stores then never straddle two cache lines. An
+ * ordinary large Float32Array is 16-byte aligned, and each 64-byte load of a token's row then touches two lines:
+ * the FFF layer at 2048 tokens runs ~8-14% slower so (Zen 4, 2 threads). The array is a view into an ArrayBuffer
+ * of up to 60 bytes more: use its `byteOffset` and `byteLength` with `.buffer`. The layers' outputs (when no
+ * `out` is given) are allocated so. Throws ERR_FFF_INVALID_ARGUMENT for a length that is not an integer in
+ * [0, 2^32], ERR_FFF_OUT_OF_MEMORY when the memory cannot be had.
+ */
+export function alignedFloat32Array(length: number): Float32Array {
+  const n = expectInteger('length', length, 0, 2 ** 32);
+  let buffer: ArrayBuffer;
+  try {
+    buffer = new ArrayBuffer(n * 4 + DATA_ALIGNMENT - 4);
+  } catch (err) {
+    throw new FffError(
+      ErrorCode.OUT_OF_MEMORY,
+      `Cannot allocate ${n} floats: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return new Float32Array(buffer, native.alignmentOffset(buffer), n);
+}

@@ -3,8 +3,18 @@ import { randomF32 } from './rng.mjs';
 
 export const WIDTH = 768;
 
-/** Input tokens x [tokens, I], unit variance. */
-export const tokensInput = (tokens, I = WIDTH) => randomF32(tokens * I, 'x', 1);
+/**
+ * Input tokens x [tokens, I], unit variance. With `alloc` (fffbert's alignedFloat32Array, in the workers: every
+ * implementation gets its x and output on a cache line, as the model's own activations are) the values are
+ * copied into alloc(tokens * I).
+ */
+export const tokensInput = (tokens, I = WIDTH, alloc = null) => {
+  const x = randomF32(tokens * I, 'x', 1);
+  if (!alloc) return x;
+  const a = alloc(tokens * I);
+  a.set(x);
+  return a;
+};
 /** Distinct tokens an FFF benchmark job cycles through with --inputs stream (the default). */
 export const STREAM_TOKENS = 2048;
 
@@ -12,11 +22,12 @@ export const STREAM_TOKENS = 2048;
  * The x of successive FFF calls of `tokens` rows. 'stream': each call the next tokens of STREAM_TOKENS distinct
  * ones (rounded up to whole calls), as a service's calls come, so a call does not find the rows its own tokens
  * visited last time still in the caches (the FFF's row traffic depends on its input; a dense layer's does not).
- * 'repeat': the same x every call. Returns next() (the next call's x) and the number of distinct tokens.
+ * 'repeat': the same x every call. Returns next() (the next call's x) and the number of distinct tokens. `alloc`:
+ * as tokensInput's (a call's x then starts on a cache line too: a row is 3072 bytes).
  */
-export function fffInputs(tokens, inputs) {
+export function fffInputs(tokens, inputs, alloc = null) {
   const calls = inputs === 'repeat' ? 1 : Math.max(1, Math.ceil(STREAM_TOKENS / tokens));
-  const all = tokensInput(calls * tokens);
+  const all = tokensInput(calls * tokens, WIDTH, alloc);
   const xs = Array.from({ length: calls }, (_, i) => all.subarray(i * tokens * WIDTH, (i + 1) * tokens * WIDTH));
   let i = 0;
   return {

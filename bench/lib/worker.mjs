@@ -22,16 +22,16 @@ const jobs = {
   async fff({ threads, isa, strategy, tokens, depth = 11, trees = 1, weights = 'f32', inputs = 'stream' }) {
     const f = fffbert(threads, isa);
     const layer = f.FastFeedforward.fromTorch({ ...fffWeights(WIDTH, WIDTH, depth, trees), weights });
-    const xs = fffInputs(tokens, inputs); // 'repeat': the earlier tables' one x every call
-    const out = new Float32Array(tokens * WIDTH);
+    const xs = fffInputs(tokens, inputs, f.alignedFloat32Array); // 'repeat': the earlier tables' one x every call
+    const out = f.alignedFloat32Array(tokens * WIDTH);
     const r = await measure(() => layer.forwardSync(xs.next(), tokens, { strategy, out }), timing);
     return { ...r, info: { isa: f.isa().active, threads: f.threads(), inputs, distinctTokens: xs.distinctTokens } };
   },
   async 'dense-ours'({ threads, isa, width, tokens }) {
     const f = fffbert(threads, isa);
     const layer = f.DenseFeedforward.fromTorch(denseWeights(WIDTH, width, WIDTH));
-    const x = tokensInput(tokens);
-    const out = new Float32Array(tokens * WIDTH);
+    const x = tokensInput(tokens, WIDTH, f.alignedFloat32Array);
+    const out = f.alignedFloat32Array(tokens * WIDTH);
     const r = await measure(() => layer.forwardSync(x, tokens, { out }), timing);
     return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
   },
@@ -42,15 +42,19 @@ const jobs = {
       denseFeedforwardModel(denseWeights(WIDTH, width, WIDTH), WIDTH, width, WIDTH, tokens),
       threads,
     );
-    const feeds = { x: new ort.Tensor('float32', tokensInput(tokens), [tokens, WIDTH]) };
+    // x on a cache line as ours (onnxruntime-node reads the array in place; it allocates its outputs itself).
+    const x = tokensInput(tokens, WIDTH, loadFffbert().alignedFloat32Array);
+    const feeds = { x: new ort.Tensor('float32', x, [tokens, WIDTH]) };
     const r = await measure(() => session.run(feeds), timing);
     return { ...r, info: { threads, version: ort.env.versions?.node } };
   },
   async 'gemm-ours'({ threads, M, N, K }) {
     const f = fffbert(threads);
-    const { x, w } = gemmOperands(M, N, K);
+    const { x: x0, w } = gemmOperands(M, N, K);
+    const x = f.alignedFloat32Array(x0.length);
+    x.set(x0);
     const layer = f.Linear.fromTorch({ weight: w, inFeatures: K });
-    const out = new Float32Array(M * N);
+    const out = f.alignedFloat32Array(M * N);
     const r = await measure(() => layer.forwardSync(x, M, { out }), timing);
     return { ...r, info: { isa: f.isa().active, threads: f.threads() } };
   },

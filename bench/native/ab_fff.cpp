@@ -83,8 +83,28 @@ int main(int argc, char** argv) {
   const int64_t n_x = std::max(random ? kPool : kStream, tokens);
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n_x * kWidth)), y(static_cast<size_t>(tokens * kWidth));
-  for (float& v : x) v = normal(rng);
+  // Each side's x and y start 64-byte aligned plus AB_OFFSET_A / AB_OFFSET_B bytes (a multiple of 4; default 0):
+  // a JS Float32Array of this size is usually only 16-byte aligned.
+  // AB_YOFFSET_A / AB_YOFFSET_B move y alone (default: as x).
+  int64_t offset[2], yoffset[2];
+  for (int i = 0; i < 2; ++i) {
+    const char* e = std::getenv(i ? "AB_OFFSET_B" : "AB_OFFSET_A");
+    const char* ey = std::getenv(i ? "AB_YOFFSET_B" : "AB_YOFFSET_A");
+    offset[i] = e ? (std::atoi(e) & 60) / 4 : 0;
+    yoffset[i] = ey ? (std::atoi(ey) & 60) / 4 : offset[i];
+  }
+  std::vector<float> xbuf[2], ybuf[2];
+  float* xs[2];
+  float* ys[2];
+  for (int i = 0; i < 2; ++i) {
+    xbuf[i].resize(static_cast<size_t>(n_x * kWidth + 32));
+    ybuf[i].resize(static_cast<size_t>(tokens * kWidth + 32));
+    auto align = [](float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63)); };
+    xs[i] = align(xbuf[i].data()) + offset[i];
+    ys[i] = align(ybuf[i].data()) + yoffset[i];
+  }
+  for (int64_t k = 0; k < n_x * kWidth; ++k) xs[0][k] = normal(rng);
+  std::copy(xs[0], xs[0] + n_x * kWidth, xs[1]);
   const int64_t calls = std::max<int64_t>(8, 16384 / tokens);
   std::vector<int64_t> start(static_cast<size_t>(calls));
   std::uniform_int_distribution<int64_t> pick(0, n_x - tokens);
@@ -92,8 +112,10 @@ int main(int argc, char** argv) {
     start[size_t(i)] = repeat ? 0 : random ? pick(rng) : next;
     next = next + 2 * tokens > n_x ? 0 : next + tokens;
   }
-  auto run = [&](const Side& s, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) s.forward(s.layer, x.data() + start[size_t(i)] * kWidth, tokens, y.data(), strategy);
+  auto run = [&](int side_index, int64_t n) {
+    const Side& s = side[side_index];
+    for (int64_t i = 0; i < n; ++i)
+      s.forward(s.layer, xs[side_index] + start[size_t(i)] * kWidth, tokens, ys[side_index], strategy);
   };
 
   std::vector<double> ns[2], ratio;
@@ -106,9 +128,9 @@ int main(int argc, char** argv) {
       // side just timed had its workers spinning beside the next side's for its first calls (on the 16-core
       // Xeon, 15 spinning threads beside 16 working ones at 16 threads).
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      run(side[i], std::max<int64_t>(2, calls / 8));
+      run(i, std::max<int64_t>(2, calls / 8));
       const auto t0 = std::chrono::steady_clock::now();
-      run(side[i], calls);
+      run(i, calls);
       t[i] = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() /
              double(calls * tokens);
       ns[i].push_back(t[i]);

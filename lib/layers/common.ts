@@ -1,7 +1,11 @@
 /** Pieces the layer wrappers share: the input checks of forward() and the shape of a PyTorch weight. */
 import { ErrorCode, expectFloat32Array, expectInteger, FffError } from '../errors';
+import { alignedFloat32Array } from '../runtime';
 
-/** Checks x [rows * width] and an optional caller-provided output [rows * outWidth]; returns the output. */
+/**
+ * Checks x [rows * width] and an optional caller-provided output [rows * outWidth]; returns the output (a new one
+ * on a cache line, alignedFloat32Array, when none is given).
+ */
 export function checkForwardArgs(
   x: unknown,
   rows: unknown,
@@ -10,7 +14,7 @@ export function checkForwardArgs(
   out: unknown,
 ): { rows: number; out: Float32Array } {
   const a = checkAsyncForwardArgs(x, rows, width, outWidth, out);
-  return { rows: a.rows, out: a.out ?? new Float32Array(a.rows * outWidth) };
+  return { rows: a.rows, out: a.out ?? alignedFloat32Array(a.rows * outWidth) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { ErrorCode, expectFloat32Array, expectInteger, FffError, invalidArgument
 import { FFF_MAX_DEPTH } from '../limits';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeFastFeedforward, NativeStrategy, NativeWeightDtype } from '../native-types';
+import { alignedFloat32Array } from '../runtime';
 import { Disposable } from '../util/disposable';
 import { expectOneOf, expectOptions } from '../util/options';
 import { checkAsyncForwardArgs } from './common';
@@ -121,7 +122,7 @@ export class FastFeedforward {
   /** Same as forward(), on the calling thread. */
   forwardSync(x: Float32Array, rows: number, options?: FffForwardOptions): Float32Array {
     const p = this.#prepare(x, rows, options);
-    const out = p.out ?? new Float32Array(p.r * this.outputWidth);
+    const out = p.out ?? alignedFloat32Array(p.r * this.outputWidth);
     // 'auto' (the default) as no argument: the addon then reads no string (~20 ns of a one-token call).
     if (p.strategy === 'auto') p.handle.forwardSync(x, p.r, out);
     else p.handle.forwardSync(x, p.r, out, null, p.strategy);

@@ -2,6 +2,7 @@
 import { expectFloat32Array } from '../errors';
 import { callSite, native, nativeResult } from '../native';
 import type { NativeActivation, NativeLinear } from '../native-types';
+import { alignedFloat32Array } from '../runtime';
 import { Disposable } from '../util/disposable';
 import { expectOneOf, expectOptions } from '../util/options';
 import { checkAsyncForwardArgs, matrixShape } from './common';
@@ -54,7 +55,7 @@ export class Linear {
 
   forwardSync(x: Float32Array, rows: number, options?: LinearForwardOptions): Float32Array {
     const a = this.#prepare(x, rows, options);
-    const out = a.out ?? new Float32Array(a.rows * this.outFeatures);
+    const out = a.out ?? alignedFloat32Array(a.rows * this.outFeatures);
     a.handle.forwardSync(x, a.rows, out, a.act, a.residual);
     return out;
   }

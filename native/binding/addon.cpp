@@ -85,6 +85,18 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// alignmentOffset(arrayBuffer): the bytes from its data to the next 64-byte boundary (0-63), for
+// alignedFloat32Array (runtime.ts), which allocates the buffer itself: v8::ArrayBuffer::New ends the process
+// when memory runs out, `new ArrayBuffer` throws a RangeError.
+Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
+  expect_args(info, 1, "alignmentOffset");
+  if (!info[0].IsArrayBuffer()) {
+    throw_error(info.Env(), code::kInvalidArgument, "Expected arrayBuffer to be an ArrayBuffer");
+  }
+  const auto addr = reinterpret_cast<uintptr_t>(info[0].As<Napi::ArrayBuffer>().Data());
+  return Napi::Number::New(info.Env(), double((64 - (addr & 63)) & 63));
+}
+
 // Async forwards queued or running on the dispatcher, every context of the process.
 Napi::Value JobsInFlight(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(jobs_in_flight()));
@@ -105,6 +117,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array codes = Napi::Array::New(env);
   for (const char* c : code::kAll) codes.Set(codes.Length(), c);
   exports.Set("errorCodes", codes);
+  exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
   exports.Set("jobsInFlight", Napi::Function::New(env, JobsInFlight, "jobsInFlight"));
   init_layers(env, exports);
   init_model(env, exports);

@@ -184,17 +184,20 @@ int64_t jobs_in_flight() { return g_in_flight.load(std::memory_order_relaxed); }
 
 void init_async(Napi::Env env, AsyncContext* ctx) { ctx->channel = CompletionChannel::create(env); }
 
-void OwnedOutput::Free::operator()(float* p) const { std::free(p); }
+void OwnedOutput::Free::operator()(char* p) const { std::free(p); }
 
 void OwnedOutput::init(Napi::Env env, const Napi::Value& given, size_t n, const char* what) {
   n_ = n;
   what_ = what;
-  // calloc: large blocks come as fresh zero pages, no memset.
-  buffer_.reset(static_cast<float*>(std::calloc(n, sizeof(float))));
-  if (!buffer_) {
+  // calloc: large blocks come as fresh zero pages, no memset. kAlign more bytes, for the aligned start.
+  block_.reset(n <= (SIZE_MAX - kAlign) / sizeof(float) ? static_cast<char*>(std::calloc(n * sizeof(float) + kAlign, 1))
+                                                        : nullptr);
+  if (!block_) {
     throw_error(env, code::kOutOfMemory,
                 std::string("Out of memory for ") + what + " (" + std::to_string(n) + " floats)");
   }
+  const auto addr = reinterpret_cast<uintptr_t>(block_.get());
+  buffer_ = reinterpret_cast<float*>(block_.get() + ((kAlign - addr % kAlign) % kAlign));
   if (!given.IsUndefined() && !given.IsNull()) given_ = Napi::Persistent(given.As<Napi::Float32Array>());
 }
 
@@ -207,20 +210,21 @@ Napi::Value OwnedOutput::take(Napi::Env env) {
                       " until forward() completed, but it was detached or resized (length now " +
                       std::to_string(a.ElementLength()) + ")");
     }
-    std::memcpy(a.Data(), buffer_.get(), n_ * sizeof(float));
+    std::memcpy(a.Data(), buffer_, n_ * sizeof(float));
     return a;
   }
   napi_value ab;
-  float* p = buffer_.get();
+  // The ArrayBuffer spans the aligned floats; its finalizer frees the whole block (the hint).
   const napi_status st = napi_create_external_arraybuffer(
-      env, p, n_ * sizeof(float), [](napi_env, void* data, void*) { std::free(data); }, nullptr, &ab);
+      env, buffer_, n_ * sizeof(float), [](napi_env, void*, void* block) { std::free(block); }, block_.get(), &ab);
   if (st == napi_ok) {
-    buffer_.release();  // the ArrayBuffer's finalizer frees it
+    block_.release();  // the ArrayBuffer's finalizer frees it
+    buffer_ = nullptr;
     return Napi::Float32Array::New(env, n_, Napi::ArrayBuffer(env, ab), 0);
   }
   // Runtimes without external buffers (napi_no_external_buffers_allowed): one copy.
   Napi::Float32Array a = Napi::Float32Array::New(env, n_);
-  std::memcpy(a.Data(), p, n_ * sizeof(float));
+  std::memcpy(a.Data(), buffer_, n_ * sizeof(float));
   return a;
 }
 

@@ -11,7 +11,11 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -58,17 +62,34 @@ struct AsyncContext {
 };
 void init_async(Napi::Env env, AsyncContext* ctx);
 
+// Native buffers handed to the kernels start on a cache line (kAlign bytes): a vector load or store then never
+// straddles two lines (a 768-float row of a 16-byte aligned array does in every vector; the FFF layer at 2048
+// tokens ran 8-14% slower so, Zen 4, bench/native/ab_fff.cpp with AB_OFFSET_B=16).
+constexpr size_t kAlign = 64;
+
 // An input the job reads: copied at the call, so later writes, transfers or resizes of the caller's array
-// cannot reach the work.
+// cannot reach the work. Throws std::bad_alloc when the copy cannot be allocated.
 template <typename T>
 class OwnedInput {
  public:
-  void copy(const T* data, size_t n) { v_.assign(data, data + n); }
-  const T* data() const { return v_.empty() ? nullptr : v_.data(); }
-  T* data() { return v_.empty() ? nullptr : v_.data(); }
+  void copy(const T* data, size_t n) {
+    if (n == 0) {
+      p_.reset();
+      return;
+    }
+    if (n > (SIZE_MAX - kAlign) / sizeof(T)) throw std::bad_alloc();
+    p_.reset(static_cast<T*>(std::aligned_alloc(kAlign, (n * sizeof(T) + kAlign - 1) / kAlign * kAlign)));
+    if (!p_) throw std::bad_alloc();
+    std::memcpy(p_.get(), data, n * sizeof(T));
+  }
+  const T* data() const { return p_.get(); }
+  T* data() { return p_.get(); }
 
  private:
-  std::vector<T> v_;
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> p_;
 };
 
 // A Float32Array output. The work writes a native buffer (never memory of the JavaScript heap: a context torn
@@ -81,7 +102,7 @@ class OwnedOutput {
   // the caller). Throws ERR_FFF_OUT_OF_MEMORY when the buffer cannot be allocated.
   void init(Napi::Env env, const Napi::Value& given, size_t n, const char* what);
   bool active() const { return buffer_ != nullptr; }
-  float* data() const { return buffer_.get(); }
+  float* data() const { return buffer_; }
   // JavaScript thread: the array holding the result. Throws ERR_FFF_INVALID_ARGUMENT when the caller's array
   // was detached or resized meanwhile.
   Napi::Value take(Napi::Env env);
@@ -89,9 +110,10 @@ class OwnedOutput {
 
  private:
   struct Free {
-    void operator()(float* p) const;
+    void operator()(char* p) const;
   };
-  std::unique_ptr<float, Free> buffer_;  // calloc'd: zeros, as a new Float32Array
+  std::unique_ptr<char, Free> block_;  // calloc'd (zeros, as a new Float32Array), kAlign bytes more than needed
+  float* buffer_ = nullptr;            // the first kAlign-aligned float in block_
   Napi::Reference<Napi::Float32Array> given_;
   size_t n_ = 0;
   const char* what_ = "out";

@@ -104,6 +104,42 @@ CpuFeatures detect() {
   return f;
 }
 
+CacheSizes detect_caches() {
+  CacheSizes c;
+#if FFFBERT_X86
+  unsigned r[4];
+  cpuid(0, 0, r);
+  const unsigned max_leaf = r[0];
+  const bool amd = r[1] == 0x68747541u && r[3] == 0x69746e65u && r[2] == 0x444d4163u;  // "AuthenticAMD"
+  unsigned leaf = 4;
+  if (amd) {
+    cpuid(0x80000000u, 0, r);
+    if (r[0] < 0x8000001Du) return c;
+    cpuid(0x80000001u, 0, r);
+    if (!((r[2] >> 22) & 1)) return c;  // no topology extensions: no leaf 0x8000001D
+    leaf = 0x8000001Du;
+  } else if (max_leaf < 4) {
+    return c;
+  }
+  unsigned last = 0;
+  for (unsigned i = 0; i < 16; ++i) {
+    cpuid(leaf, i, r);
+    const unsigned type = r[0] & 31;  // 0: no more caches; 1 data, 2 instruction, 3 unified
+    if (type == 0) break;
+    if (type == 2) continue;
+    const unsigned level = (r[0] >> 5) & 7;
+    const int64_t bytes = int64_t((r[1] >> 22) + 1) * int64_t(((r[1] >> 12) & 0x3ff) + 1) *
+                          int64_t((r[1] & 0xfff) + 1) * (int64_t(r[2]) + 1);
+    if (level == 2) c.l2 = bytes;
+    if (level >= 2 && level >= last) {  // the highest level
+      last = level;
+      c.llc = bytes;
+    }
+  }
+#endif
+  return c;
+}
+
 bool compiled_in(Isa isa) {
   switch (isa) {
     case Isa::scalar: return true;
@@ -121,6 +157,11 @@ bool compiled_in(Isa isa) {
 }
 
 }  // namespace
+
+const CacheSizes& cache_sizes() {
+  static const CacheSizes c = detect_caches();
+  return c;
+}
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();

@@ -29,6 +29,7 @@
 #include "fff_tune.h"
 #include "fffbert/fff.h"
 #include "kernels/fff_kernels.h"
+#include "prefetch.h"
 #include "test.h"
 
 using namespace fffbert;
@@ -836,24 +837,37 @@ TEST(fff_bf16_daz_rounding) {
 // every runnable ISA that has it: fp32 and bf16 rows, widths around each ISA's block and vector sizes, 1..12 rows,
 // rows shared at every position, none, a prefix (leaf-order neighbours) and every other one; nothing is written
 // past n.
-TEST(fff_gather2_is_two_gathers_bitwise) {
-  constexpr int64_t kRows = 24, kMaxN = 1000, kLd = 1024;
-  std::mt19937 rng(47);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  // Rows as the kernels may assume them (fff_kernels.h): 64-byte aligned, padded past n.
-  std::vector<float> wf_buf(size_t(kRows * kLd + 16));
-  std::vector<uint16_t> wb_buf(size_t(kRows * kLd + 32));
+// What the gather tests feed the kernels: 24 rows of kLd, fp32 and bf16, as the kernels may assume them
+// (fff_kernels.h: 64-byte aligned, padded past n), and two tokens' 12 GELU values.
+struct GatherInputs {
+  static constexpr int64_t kRows = 24, kLd = 1024;
+  std::vector<float> wf_buf = std::vector<float>(size_t(kRows * kLd + 16));
+  std::vector<uint16_t> wb_buf = std::vector<uint16_t>(size_t(kRows * kLd + 32));
   float* wf = wf_buf.data() + (64 - reinterpret_cast<uintptr_t>(wf_buf.data()) % 64) % 64 / sizeof(float);
   uint16_t* wb = wb_buf.data() + (64 - reinterpret_cast<uintptr_t>(wb_buf.data()) % 64) % 64 / sizeof(uint16_t);
-  for (int64_t i = 0; i < kRows * kLd; ++i) {
-    wf[i] = nd(rng);
-    wb[i] = fff_f32_to_bf16(nd(rng));
+  std::vector<float> g0 = std::vector<float>(12), g1 = std::vector<float>(12);
+  GatherInputs(const GatherInputs&) = delete;
+  explicit GatherInputs(uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (int64_t i = 0; i < kRows * kLd; ++i) {
+      wf[i] = nd(rng);
+      wb[i] = fff_f32_to_bf16(nd(rng));
+    }
+    for (int j = 0; j < 12; ++j) {
+      g0[size_t(j)] = nd(rng);
+      g1[size_t(j)] = nd(rng);
+    }
   }
-  std::vector<float> g0(12), g1(12);
-  for (int j = 0; j < 12; ++j) {
-    g0[size_t(j)] = nd(rng);
-    g1[size_t(j)] = nd(rng);
-  }
+};
+
+TEST(fff_gather2_is_two_gathers_bitwise) {
+  constexpr int64_t kMaxN = 1000, kLd = GatherInputs::kLd;
+  const GatherInputs in(47);
+  const float* wf = in.wf;
+  const uint16_t* wb = in.wb;
+  const std::vector<float>& g0 = in.g0;
+  const std::vector<float>& g1 = in.g1;
   int64_t checked = 0;
   for (Isa isa : runnable_isas(false)) {
     const FffKernels* k = kernels_of(isa);
@@ -890,6 +904,137 @@ TEST(fff_gather2_is_two_gathers_bitwise) {
     CHECK_MSG(bad == 0, "%s gather2: %d cases differ from two gathers or write past n", isa_name(isa), bad);
   }
   std::printf("     gather2 vs two gathers: %lld cases\n", (long long)checked);
+}
+
+// The streamed gathers (y written past the caches) write what the cached ones do, bitwise, and nothing past n:
+// fp32 and bf16 rows, one token and two, on every ISA that has them (y 64-byte aligned, n a multiple of 16, as
+// fff_kernels.h asks). ISAs without them (scalar, NEON) have null entries.
+TEST(fff_streamed_gathers_are_the_cached_ones_bitwise) {
+  constexpr int64_t kLd = GatherInputs::kLd;
+  const GatherInputs in(48);
+  const float* wf = in.wf;
+  const uint16_t* wb = in.wb;
+  const std::vector<float>& g0 = in.g0;
+  const std::vector<float>& g1 = in.g1;
+  // Two aligned outputs of up to kLd floats, each followed by a sentinel line.
+  std::vector<float> ybuf(size_t(4 * (kLd + 16) + 16));
+  float* ya = ybuf.data() + (64 - reinterpret_cast<uintptr_t>(ybuf.data()) % 64) % 64 / sizeof(float);
+  float* yb = ya + kLd + 16;
+  int64_t checked = 0;
+  for (Isa isa : runnable_isas(false)) {
+    const FffKernels* k = kernels_of(isa);
+    if (!k) continue;
+    const bool has = k->gather_stream && k->gather_bf16_stream && k->gather2_stream && k->gather2_bf16_stream;
+    const bool expected = isa == Isa::avx2 || isa == Isa::avx512;
+    CHECK_MSG(has == expected, "%s: streamed gathers %s", isa_name(isa), has ? "present" : "missing");
+    if (!has) continue;
+    int bad = 0;
+    for (int64_t n : {int64_t(16), int64_t(48), int64_t(64), int64_t(128), int64_t(144), int64_t(768), int64_t(1008)}) {
+      for (int64_t count : {int64_t(1), int64_t(5), int64_t(12)}) {
+        for (int share = 0; share < 2; ++share) {
+          auto differs = [&](auto* w, auto one, auto one_stream, auto pair, auto pair_stream) {
+            decltype(w) r0s[12];
+            decltype(w) r1s[12];
+            for (int64_t j = 0; j < count; ++j) {
+              r0s[j] = w + j * kLd;
+              r1s[j] = w + ((share && j % 2 == 0) ? j : 12 + j) * kLd;
+            }
+            const size_t len = size_t(n);
+            std::vector<float> e0(len), e1(len);
+            one(r0s, g0.data(), count, n, e0.data());
+            one(r1s, g1.data(), count, n, e1.data());
+            int d = 0;
+            std::fill(ya, ya + kLd + 16, 7.0f);
+            one_stream(r0s, g0.data(), count, n, ya);
+            FFFBERT_STORE_FENCE();
+            d += std::memcmp(ya, e0.data(), len * 4) != 0 || ya[len] != 7.0f || ya[len + 15] != 7.0f;
+            std::fill(ya, ya + kLd + 16, 7.0f);
+            std::fill(yb, yb + kLd + 16, 7.0f);
+            pair_stream(r0s, r1s, g0.data(), g1.data(), count, n, ya, yb);
+            FFFBERT_STORE_FENCE();
+            d += std::memcmp(ya, e0.data(), len * 4) != 0 || std::memcmp(yb, e1.data(), len * 4) != 0 ||
+                 ya[len] != 7.0f || yb[len] != 7.0f;
+            (void)pair;
+            return d;
+          };
+          bad += differs(static_cast<const float*>(wf), k->gather, k->gather_stream, k->gather2, k->gather2_stream);
+          bad += differs(static_cast<const uint16_t*>(wb), k->gather_bf16, k->gather_bf16_stream, k->gather2_bf16,
+                         k->gather2_bf16_stream);
+          checked += 4;
+        }
+      }
+    }
+    CHECK_MSG(bad == 0, "%s: %d streamed gathers differ from the cached ones or write past n", isa_name(isa), bad);
+  }
+  std::printf("     streamed vs cached gathers: %lld cases\n", (long long)checked);
+}
+
+// A layer with its outputs streamed (fff_set_output_stores(streamed), y on cache lines) gives the paths and outputs
+// of the cached single-threaded per-token walk, bitwise, for every weight type, strategy and 1..3 threads.
+TEST(fff_streamed_outputs_are_the_cached_ones_bitwise) {
+  struct Shape {
+    int64_t I, O, D, K, rows, ldy;
+  };
+  const Shape shapes[] = {{48, 32, 6, 1, 700, 32}, {96, 64, 9, 2, 300, 80}, {768, 768, 8, 1, 260, 768}};
+  int64_t checked = 0;
+  for (FffWeights type : {FffWeights::f32, FffWeights::bf16, FffWeights::bf16_dot}) {
+    for (const Shape& sh : shapes) {
+      const Weights w = make_weights({sh.I, sh.O, sh.D, sh.K}, uint32_t(90 + sh.I));
+      const FffLayerPtr L = make_layer(w, type);
+      CHECK(L != nullptr);
+      if (!L) continue;
+      const std::vector<float> x = make_inputs(sh.rows, sh.I, uint32_t(91 + sh.O));
+      std::vector<float> buf(size_t(sh.rows * sh.ldy + 16));
+      float* y = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64 / sizeof(float);
+      std::vector<int32_t> paths(size_t(sh.rows * sh.K * (sh.D + 1)));
+      for (Isa isa : runnable_isas(false)) {
+        fff_set_output_stores(FffOutputStores::cached);
+        const Run base = run(*L, x.data(), sh.rows, sh.I, sh.ldy, FffStrategy::per_token, isa, pool(1));
+        fff_set_output_stores(FffOutputStores::streamed);
+        for (FffStrategy st : {FffStrategy::per_token, FffStrategy::batched, FffStrategy::automatic}) {
+          for (int p = 1; p <= 3; ++p) {
+            std::fill(buf.begin(), buf.end(), -7.0f);
+            fff_forward(*L, x.data(), sh.rows, sh.I, y, sh.ldy, paths.data(), st, isa, pool(p));
+            CHECK_MSG(paths == base.paths, "%s %s I=%lld strategy %d threads %d: paths differ", isa_name(isa),
+                      type_name(type), (long long)sh.I, int(st), p);
+            int bad_rows = 0;  // each row's O outputs bitwise; with ldy > O the gap left as it was
+            for (int64_t r = 0; r < sh.rows; ++r) {
+              bad_rows += std::memcmp(y + r * sh.ldy, base.y.data() + r * sh.ldy, size_t(sh.O) * sizeof(float)) != 0;
+              for (int64_t o = sh.O; o < sh.ldy; ++o) bad_rows += y[r * sh.ldy + o] != -7.0f;
+            }
+            CHECK_MSG(bad_rows == 0, "%s %s I=%lld strategy %d threads %d: %d rows differ", isa_name(isa),
+                      type_name(type), (long long)sh.I, int(st), p, bad_rows);
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  fff_set_output_stores(FffOutputStores::automatic);
+  std::printf("     streamed vs cached layer calls: %lld\n", (long long)checked);
+}
+
+// The automatic rule (fff_streams_output) on the machines of docs/PERFORMANCE.md: the Zen 4 VM (1 MB L2, 32 MB L3)
+// streams a 1x11 layer's 2048-token outputs on 2 threads and not its 128-token ones; the 16-core Xeon (2 MB L2,
+// 300 MB L3) streams neither; misaligned or strided-off-line outputs and unknown caches never stream.
+TEST(fff_output_stores_rule) {
+  const CacheSizes zen4{int64_t(1) << 20, int64_t(32) << 20}, xeon{int64_t(2) << 20, int64_t(300) << 20}, none{};
+  const int64_t f32 = 2 * 4095 * 768 * 4, bf16 = f32 / 2;
+  alignas(64) static float y[64];
+  CHECK(fff_streams_output(f32, 2048, 768, 768, y, 768, 2, zen4));
+  CHECK(fff_streams_output(bf16, 2048, 768, 768, y, 768, 2, zen4));
+  CHECK(fff_streams_output(f32, 2048, 768, 768, y, 768, 1, zen4));
+  CHECK(!fff_streams_output(f32, 128, 768, 768, y, 768, 2, zen4));
+  CHECK(!fff_streams_output(f32, 2048, 768, 768, y, 768, 16, xeon));
+  CHECK(!fff_streams_output(f32, 2048, 768, 768, y, 768, 2, xeon));
+  CHECK(!fff_streams_output(f32, 2048, 768, 768, y + 4, 768, 2, zen4));  // 16 bytes past a line
+  CHECK(!fff_streams_output(f32, 2048, 768, 768, y, 770, 2, zen4));      // rows off the lines
+  CHECK(!fff_streams_output(f32, 2048, 768, 760, y, 768, 2, zen4));      // O not whole lines
+  CHECK(!fff_streams_output(f32, 2048, 768, 768, y, 768, 2, none));
+  CHECK(!fff_streams_output(f32, 0, 768, 768, y, 768, 2, zen4));
+  const CacheSizes& here = cache_sizes();
+  std::printf("     caches here: L2 %lld KB, last level %lld KB\n", (long long)(here.l2 >> 10),
+              (long long)(here.llc >> 10));
 }
 
 TEST(fff_round_bf16_kernels_match_the_rule) {

@@ -88,3 +88,16 @@ TEST(isa_unsupported_set_runs_scalar_in_every_driver) {
   linear_forward(*lin, x.data(), rows, K, l_scalar.data(), N, ep, Isa::scalar, *pool);
   CHECK_MSG(bitwise_equal(l_bad, l_scalar), "linear_forward with %s differs from scalar", isa_name(isa));
 }
+
+// The cache sizes the FFF's output-store rule reads (fff_streams_output): on x86 CPUID gives an L2 and a last level
+// at least as large; elsewhere they are unknown (0) and the rule never streams.
+TEST(isa_cache_sizes) {
+  const CacheSizes& c = cache_sizes();
+#if defined(__x86_64__) || defined(_M_X64)
+  CHECK_MSG(c.l2 >= (int64_t(64) << 10) && c.llc >= c.l2, "L2 %lld, last level %lld bytes", (long long)c.l2,
+            (long long)c.llc);
+#else
+  CHECK(c.l2 == 0 && c.llc == 0);
+#endif
+  std::printf("     L2 %lld KB, last level %lld KB\n", (long long)(c.l2 >> 10), (long long)(c.llc >> 10));
+}

@@ -82,6 +82,22 @@ enum class FffStrategy : int {
 void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                  int32_t* paths, FffStrategy strategy, Isa isa, ThreadPool& pool);
 
+// How fff_forward writes y. automatic: past the caches (non-temporal stores, where the ISA's kernels have them:
+// AVX2, AVX-512) when the call outgrows them, fff_streams_output below; else through them. cached / streamed:
+// always so (streamed where y allows it: tests and benchmarks). Process-wide; automatic by default. The output is
+// bitwise the same either way.
+enum class FffOutputStores : int { automatic = 0, cached = 1, streamed = 2 };
+void fff_set_output_stores(FffOutputStores mode);
+FffOutputStores fff_output_stores();
+
+// The automatic rule: y [rows, ldy] is streamed when each of its rows starts on a cache line (y 64-byte aligned,
+// ldy and output_width multiples of 16), it is larger than the L2s of the `threads` writing it together, and the
+// layer's weights, x and y come to more than half the last-level cache (a core shares it with others, and the
+// walk's rows and x are what the call reads): written through the caches, y would then only evict what the walk
+// reads, and pay a read for ownership of every line. False where `caches` are unknown (0).
+bool fff_streams_output(int64_t weight_bytes, int64_t rows, int64_t input_width, int64_t output_width, const float* y,
+                        int64_t ldy, int threads, const CacheSizes& caches);
+
 // Machine probes for the benchmark's roofline (bench/layer.mjs, its "limit" row), run with the FFF kernels of
 // `isa` on `pool` (every thread its own buffers, for about `seconds`; seconds is clamped to [0.001, 1]):
 //   dot:    W_in dots of 768 with rows and x in L1 (4 tokens side by side, as the walks run them)

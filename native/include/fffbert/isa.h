@@ -40,6 +40,14 @@ struct CpuFeatures {
   bool neon_dotprod = false, neon_i8mm = false;
 };
 const CpuFeatures& cpu_features();
+
+// Data cache sizes one core sees, in bytes (0 where unknown): its L2, and its last level (the L3 it shares with the
+// other cores of its CCD or socket), from CPUID's deterministic cache parameters (leaf 4 on Intel, 0x8000001D on
+// AMD). x86 only; 0 elsewhere.
+struct CacheSizes {
+  int64_t l2 = 0, llc = 0;
+};
+const CacheSizes& cache_sizes();
 // AMX tiles usable by this process: the CPU has AMX-INT8 with tile state enabled and Linux granted the tile data
 // permission (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), requested once, on first call). False
 // elsewhere, and when refused (kernels before 5.16): the int8 layers then run the next kernel (VNNI).

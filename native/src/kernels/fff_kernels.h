@@ -72,6 +72,16 @@ struct FffKernels {
                      float* logits, int32_t* nodes);
   bool (*walk1_bf16x)(const uint16_t* w, int64_t ld, const float* b, int64_t depth, const uint16_t* x, int64_t n,
                       float* logits, int32_t* nodes);
+  // gather, gather_bf16, gather2 and gather2_bf16 with y written past the caches (non-temporal stores of whole
+  // cache lines), bitwise their cached versions. Callers pass y 64-byte aligned (each output row) and n a multiple
+  // of 16, and issue a store fence (FFFBERT_STORE_FENCE) before another thread may read y. Null where an ISA has
+  // none (scalar, NEON): the drivers then write through the caches.
+  void (*gather_stream)(const float* const* w, const float* g, int64_t count, int64_t n, float* y);
+  void (*gather_bf16_stream)(const uint16_t* const* w, const float* g, int64_t count, int64_t n, float* y);
+  void (*gather2_stream)(const float* const* w0, const float* const* w1, const float* g0, const float* g1,
+                         int64_t count, int64_t n, float* y0, float* y1);
+  void (*gather2_bf16_stream)(const uint16_t* const* w0, const uint16_t* const* w1, const float* g0, const float* g1,
+                              int64_t count, int64_t n, float* y0, float* y1);
 };
 
 // Placed in one arm of an if, keeps the if a branch where GCC or Clang could turn it into a select (a conditional

@@ -115,6 +115,17 @@ bool fff_walk1(const W* w, int64_t ld, const float* b, int64_t depth, const floa
   return true;
 }
 
+// A vector of y: through the caches, or (kStream) past them with a non-temporal store (the streamed gathers: y
+// 64-byte aligned and the blocks whole lines, see fff_kernels.h).
+template <bool kStream>
+inline void store_y(float* p, __m256 v) {
+  if constexpr (kStream) {
+    _mm256_stream_ps(p, v);
+  } else {
+    _mm256_storeu_ps(p, v);
+  }
+}
+
 // Outputs [i, n) of fff_gather, one vector at a time.
 template <typename W>
 void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i, int64_t n, float* y) {
@@ -131,7 +142,7 @@ void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i
 
 // Output blocks of 8 vectors stay in registers over all rows: per row one broadcast and 8 load+FMAs, y written
 // once. At I=O=768 the 12 rows (36 KB) come from L2 at best, which sets the pace (4 or 8 vectors: 317 vs 310 ns).
-template <typename W>
+template <typename W, bool kStream = false>
 void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
@@ -142,14 +153,14 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
       const W* r = w[j] + i;
       for (int k = 0; k < kAcc; ++k) a[k] = _mm256_fmadd_ps(gj, load_w(r + k * kV), a[k]);
     }
-    for (int k = 0; k < kAcc; ++k) _mm256_storeu_ps(y + i + k * kV, a[k]);
+    for (int k = 0; k < kAcc; ++k) store_y<kStream>(y + i + k * kV, a[k]);
   }
   fff_gather_from(w, g, count, i, n, y);
 }
 
 // Two tokens' gathers (gather2): blocks of 4 vectors for both (8 accumulators), a row both take at position j
 // loaded once for the two FMAs; per element each y gets fff_gather's FMAs in its order: bitwise.
-template <typename W>
+template <typename W, bool kStream = false>
 void fff_gather2(const W* const* w0, const W* const* w1, const float* g0, const float* g1, int64_t count, int64_t n,
                  float* y0, float* y1) {
   constexpr int B = 4;
@@ -175,8 +186,8 @@ void fff_gather2(const W* const* w0, const W* const* w1, const float* g0, const 
       }
     }
     for (int k = 0; k < B; ++k) {
-      _mm256_storeu_ps(y0 + i + k * kV, a[k]);
-      _mm256_storeu_ps(y1 + i + k * kV, b[k]);
+      store_y<kStream>(y0 + i + k * kV, a[k]);
+      store_y<kStream>(y1 + i + k * kV, b[k]);
     }
   }
   fff_gather_from(w0, g0, count, i, n, y0);
@@ -199,7 +210,11 @@ const FffKernels& fff_kernels() {
                             nullptr,
                             fff_walk1<float>,
                             fff_walk1<uint16_t>,
-                            nullptr};
+                            nullptr,
+                            fff_gather<float, true>,
+                            fff_gather<uint16_t, true>,
+                            fff_gather2<float, true>,
+                            fff_gather2<uint16_t, true>};
   return k;
 }
 

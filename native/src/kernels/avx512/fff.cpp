@@ -12,6 +12,7 @@
 // takes 32 products per instruction (one order fixed by n: 4 accumulators over consecutive 32-element chunks of
 // 128-element blocks, the chunks left over to accumulators 0, 1, ...; rows and x zero-padded to 32). Those
 // functions carry a target attribute and are called only when cpu_features().avx512_bf16.
+// Streamed gathers (kStream): the same arithmetic, y stored with VMOVNTPS (whole aligned lines, past the caches).
 #include "kernels/avx512/intrinsics.h"
 
 #include "fffbert/isa.h"
@@ -150,12 +151,23 @@ bool fff_walk1(const W* w, int64_t ld, const float* b, int64_t depth, const floa
   return true;
 }
 
+// A vector of y: through the caches, or (kStream) past them with a non-temporal store of the whole line (the
+// streamed gathers: y 64-byte aligned, see fff_kernels.h).
+template <bool kStream>
+inline void store_y(float* p, __m512 v) {
+  if constexpr (kStream) {
+    _mm512_stream_ps(p, v);
+  } else {
+    _mm512_storeu_ps(p, v);
+  }
+}
+
 template <typename W>
 void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i, int64_t n, float* y);
 
 // Output blocks of 4 vectors stay in registers over all rows: one load + one FMA per element and row, y
 // written once.
-template <typename W>
+template <typename W, bool kStream = false>
 void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 4 * kV <= n; i += 4 * kV) {
@@ -168,10 +180,10 @@ void fff_gather(const W* const* w, const float* g, int64_t count, int64_t n, flo
       a2 = _mm512_fmadd_ps(gj, load_w(r + 2 * kV), a2);
       a3 = _mm512_fmadd_ps(gj, load_w(r + 3 * kV), a3);
     }
-    _mm512_storeu_ps(y + i, a0);
-    _mm512_storeu_ps(y + i + kV, a1);
-    _mm512_storeu_ps(y + i + 2 * kV, a2);
-    _mm512_storeu_ps(y + i + 3 * kV, a3);
+    store_y<kStream>(y + i, a0);
+    store_y<kStream>(y + i + kV, a1);
+    store_y<kStream>(y + i + 2 * kV, a2);
+    store_y<kStream>(y + i + 3 * kV, a3);
   }
   fff_gather_from(w, g, count, i, n, y);
 }
@@ -192,6 +204,7 @@ void fff_gather_from(const W* const* w, const float* g, int64_t count, int64_t i
 
 // bf16 rows: 128 outputs per block as 4 loads of 32 bf16 -> 8 fp32 vectors (even and odd elements) in 8
 // accumulators; the rest as in fff_gather.
+template <bool kStream = false>
 void fff_gather_bf16(const uint16_t* const* w, const float* g, int64_t count, int64_t n, float* y) {
   const __m512i odd_mask = _mm512_set1_epi32(int32_t(0xffff0000u));
   // y[2i] = e[i], y[2i+1] = o[i]: indices 0-15 pick from e, 16-31 from o.
@@ -211,8 +224,8 @@ void fff_gather_bf16(const uint16_t* const* w, const float* g, int64_t count, in
       }
     }
     for (int a = 0; a < 4; ++a) {
-      _mm512_storeu_ps(y + i + a * 2 * kV, _mm512_permutex2var_ps(e[a], lo, o[a]));
-      _mm512_storeu_ps(y + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e[a], hi, o[a]));
+      store_y<kStream>(y + i + a * 2 * kV, _mm512_permutex2var_ps(e[a], lo, o[a]));
+      store_y<kStream>(y + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e[a], hi, o[a]));
     }
   }
   fff_gather_from(w, g, count, i, n, y);
@@ -221,6 +234,7 @@ void fff_gather_bf16(const uint16_t* const* w, const float* g, int64_t count, in
 // Two tokens' gathers (gather2): fff_gather's blocks for both at once, 8 accumulators; a row both tokens take at
 // position j is loaded once for the two FMAs. Per element each y gets fff_gather's FMAs in its order: bitwise.
 // Zen 4, 12 rows of 768 from L2, 8 of them shared: 354 -> 260 ns per token (none shared: 371 -> 365).
+template <bool kStream = false>
 void fff_gather2(const float* const* w0, const float* const* w1, const float* g0, const float* g1, int64_t count,
                  int64_t n, float* y0, float* y1) {
   int64_t i = 0;
@@ -245,8 +259,8 @@ void fff_gather2(const float* const* w0, const float* const* w1, const float* g0
       }
     }
     for (int k = 0; k < 4; ++k) {
-      _mm512_storeu_ps(y0 + i + k * kV, a[k]);
-      _mm512_storeu_ps(y1 + i + k * kV, b[k]);
+      store_y<kStream>(y0 + i + k * kV, a[k]);
+      store_y<kStream>(y1 + i + k * kV, b[k]);
     }
   }
   fff_gather_from(w0, g0, count, i, n, y0);
@@ -255,6 +269,7 @@ void fff_gather2(const float* const* w0, const float* const* w1, const float* g0
 
 // The same for bf16 rows: fff_gather_bf16's 128-output blocks (even and odd elements apart) for both tokens,
 // 16 accumulators; a shared row is loaded and widened once.
+template <bool kStream = false>
 void fff_gather2_bf16(const uint16_t* const* w0, const uint16_t* const* w1, const float* g0, const float* g1,
                       int64_t count, int64_t n, float* y0, float* y1) {
   const __m512i odd_mask = _mm512_set1_epi32(int32_t(0xffff0000u));
@@ -279,10 +294,10 @@ void fff_gather2_bf16(const uint16_t* const* w0, const uint16_t* const* w1, cons
       }
     }
     for (int a = 0; a < 4; ++a) {
-      _mm512_storeu_ps(y0 + i + a * 2 * kV, _mm512_permutex2var_ps(e0[a], lo, o0[a]));
-      _mm512_storeu_ps(y0 + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e0[a], hi, o0[a]));
-      _mm512_storeu_ps(y1 + i + a * 2 * kV, _mm512_permutex2var_ps(e1[a], lo, o1[a]));
-      _mm512_storeu_ps(y1 + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e1[a], hi, o1[a]));
+      store_y<kStream>(y0 + i + a * 2 * kV, _mm512_permutex2var_ps(e0[a], lo, o0[a]));
+      store_y<kStream>(y0 + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e0[a], hi, o0[a]));
+      store_y<kStream>(y1 + i + a * 2 * kV, _mm512_permutex2var_ps(e1[a], lo, o1[a]));
+      store_y<kStream>(y1 + i + a * 2 * kV + kV, _mm512_permutex2var_ps(e1[a], hi, o1[a]));
     }
   }
   fff_gather_from(w0, g0, count, i, n, y0);
@@ -401,15 +416,19 @@ const FffKernels& fff_kernels() {
                             fff_gather<float>,
                             fff_dot<uint16_t>,
                             fff_dot_shared<uint16_t>,
-                            fff_gather_bf16,
-                            fff_gather2,
-                            fff_gather2_bf16,
+                            fff_gather_bf16<false>,
+                            fff_gather2<false>,
+                            fff_gather2_bf16<false>,
                             bf16_dot ? fff_round_bf16 : fff_round_bf16_rows,
                             bf16_dot ? fff_dot_bf16x : nullptr,
                             bf16_dot ? fff_dot_shared_bf16x : nullptr,
                             fff_walk1<float>,
                             fff_walk1<uint16_t>,
-                            bf16_dot ? fff_walk1_bf16x : nullptr};
+                            bf16_dot ? fff_walk1_bf16x : nullptr,
+                            fff_gather<float, true>,
+                            fff_gather_bf16<true>,
+                            fff_gather2<true>,
+                            fff_gather2_bf16<true>};
   return k;
 }
 

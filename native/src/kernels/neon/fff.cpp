@@ -236,7 +236,11 @@ const FffKernels& fff_kernels() {
                             bf16_dot ? fff_dot_shared_bf16x : nullptr,
                             fff_walk1<float>,
                             fff_walk1<uint16_t>,
-                            bf16_dot ? fff_walk1_bf16x : nullptr};
+                            bf16_dot ? fff_walk1_bf16x : nullptr,
+                            nullptr,  // no streamed gathers (STNP is a hint only): y through the caches
+                            nullptr,
+                            nullptr,
+                            nullptr};
 #else
   static const FffKernels k{fff_dot<float>,
                             fff_dot_shared<float>,
@@ -251,6 +255,10 @@ const FffKernels& fff_kernels() {
                             nullptr,
                             fff_walk1<float>,
                             fff_walk1<uint16_t>,
+                            nullptr,
+                            nullptr,
+                            nullptr,
+                            nullptr,
                             nullptr};
 #endif
   return k;

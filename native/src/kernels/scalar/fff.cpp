@@ -53,6 +53,10 @@ const FffKernels& fff_kernels() {
                             nullptr,
                             nullptr,
                             nullptr,
+                            nullptr,
+                            nullptr,  // no streamed gathers: y through the caches
+                            nullptr,
+                            nullptr,
                             nullptr};
   return k;
 }

@@ -421,7 +421,12 @@ for (const threads of threadList) {
     }
     const d = p.dtypes.f32;
     printTable(rows, {
-      title: `FFF limit, ${threads} threads, from probes measured now with our kernels (best of 5): dot f32 ${(d.dot / 1e6).toFixed(1)} M/s, bf16-dot ${(p.dtypes['bf16-dot'].dot / 1e6).toFixed(1)} M/s; gather ${(d.gather / 1e6).toFixed(1)} M rows/s; read ${(p.readL2 / 1e9).toFixed(0)} GB/s at ${(p.l2Bytes / 2 ** 21).toFixed(1)} MB per thread (L2), ${(d.readLayer / 1e9).toFixed(0)} GB/s over the 1x11 f32 weights (${(layerBytes('f32') / 1e6).toFixed(0)} MB), ${(p.dtypes.bf16.readLayer / 1e9).toFixed(0)} GB/s over bf16 (${(layerBytes('bf16') / 1e6).toFixed(0)} MB)${args.inputs === 'stream' ? `; streamed input: rows below the L2 levels at the read rate over the layer + the stream's x and y (f32 ${(Math.min(...Object.values(d.readStream ?? {})) / 1e9).toFixed(0)} GB/s)` : ''}`,
+      title: `FFF limit, ${threads} threads, from probes measured now with our kernels (best of 5): dot f32 ${(d.dot / 1e6).toFixed(1)} M/s, bf16-dot ${(p.dtypes['bf16-dot'].dot / 1e6).toFixed(1)} M/s; gather ${(d.gather / 1e6).toFixed(1)} M rows/s; read ${(p.readL2 / 1e9).toFixed(0)} GB/s at ${(p.l2Bytes / 2 ** 21).toFixed(1)} MB per thread (L2), ${(d.readLayer / 1e9).toFixed(0)} GB/s over the 1x11 f32 weights (${(layerBytes('f32') / 1e6).toFixed(0)} MB), ${(p.dtypes.bf16.readLayer / 1e9).toFixed(0)} GB/s over bf16 (${(layerBytes('bf16') / 1e6).toFixed(0)} MB)${args.inputs === 'stream' ? `; streamed input: rows below the L2 levels at the read rate over the layer + the stream's x and y (f32 ${(Math.min(...Object.values(d.readStream ?? {})) / 1e9).toFixed(0)} GB/s)` : ''}; y written past the caches (no read for ownership) at ${
+        Object.entries(d.streamsY ?? {})
+          .filter(([, v]) => v)
+          .map(([t]) => t)
+          .join(', ') || 'no'
+      } tokens`,
     });
   }
   // FFF vs the fastest dense of equal width (4095) at each token count.

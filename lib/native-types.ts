@@ -199,6 +199,14 @@ export interface NativeAddon {
   alignmentOffset(buffer: ArrayBuffer): number;
   /** Benchmark-only machine probe (fff.h fff_probe): dots/s, rows/s or bytes/s; blocks for `milliseconds`. */
   fffProbe(kind: NativeProbeKind, weights: NativeWeightDtype, bytes: number, milliseconds: number): number;
+  /** Benchmark-only: whether such a call's output (on cache lines) is written past the caches (fff.h). */
+  fffStreamsOutput(
+    weightBytes: number,
+    rows: number,
+    inputWidth: number,
+    outputWidth: number,
+    threads: number,
+  ): boolean;
   NativeFastFeedforward: new (
     inputWidth: number,
     outputWidth: number,

@@ -74,9 +74,40 @@ describe('fffLimit', () => {
     expect(streamBytes('f32', 128)).toBe(layerBytes('f32') + (2048 + 128) * 768 * 4);
   });
 
+  it('charges y without its read for ownership where the layer streams it', () => {
+    const cached = fffLimit(probes({ readLayer: 1e9 }), 'f32', 2048);
+    const streamed = fffLimit(probes({ readLayer: 1e9, streamsY: { 2048: true } } as never), 'f32', 2048);
+    expect(cached.memBytesPerToken - streamed.memBytesPerToken).toBe(768 * 4);
+    expect(streamed.memUs).toBeLessThan(cached.memUs);
+  });
+
   it('knows the layer sizes', () => {
     expect(layerBytes('f32')).toBe(4095 * (2 * 768 * 4 + 4));
     expect(layerBytes('bf16')).toBe(4095 * (2 * 768 * 2 + 4));
+  });
+});
+
+describe('native fffStreamsOutput', () => {
+  it("answers the fff.h rule: never for a call smaller than the threads' L2s", () => {
+    expect(native.fffStreamsOutput(layerBytes('f32'), 1, 768, 768, 2)).toBe(false);
+    expect(native.fffStreamsOutput(layerBytes('f32'), 0, 768, 768, 2)).toBe(false);
+    expect(typeof native.fffStreamsOutput(layerBytes('f32'), 2048, 768, 768, 2)).toBe('boolean');
+    // Outputs that are not whole cache lines per row never stream.
+    expect(native.fffStreamsOutput(layerBytes('f32'), 1 << 20, 768, 760, 1)).toBe(false);
+  });
+
+  it('rejects bad arguments with a coded error', () => {
+    for (const args of [
+      [-1, 1, 768, 768, 2],
+      [0, -1, 768, 768, 2],
+      [0, 1, 0, 768, 2],
+      [0, 1, 768, 768, 0],
+      [0, 1, 768, 768, 2000],
+    ]) {
+      expect(() => (native.fffStreamsOutput as (...a: number[]) => boolean)(...args)).toThrow(
+        expect.objectContaining({ code: 'ERR_FFF_INVALID_ARGUMENT' }),
+      );
+    }
   });
 });
 

@@ -9,7 +9,8 @@
 //   memory:  the rows of the other levels, each node reached by the batch read once (d_l = 2^l (1 - (1 -
 //            2^-l)^N) distinct nodes at level l for N tokens routed at random), plus x (read twice from N =
 //            PLAN_MIN_ROWS tokens on: once for the top levels, once for its subtree) and y (written: its
-//            store and the read for ownership), at the bandwidth of where the call's working set (its distinct
+//            store and the read for ownership, or the store alone where the layer writes y past the caches,
+//            native fffStreamsOutput), at the bandwidth of where the call's working set (its distinct
 //            rows, x and y) lives: L2 when it fits in half the L2s of the threads (one token repeated: its 24
 //            rows), else the read probe at that working set (L3, or DRAM when it does not fit there). With
 //            streamed input (bench/layer.mjs --inputs stream, the default) each call's tokens are new, so its
@@ -96,6 +97,10 @@ export function measureProbes(
           .filter((t) => !rowsFitL2(d, t, l2Bytes, threads))
           .map((t) => [t, best('read', 'f32', Math.min(2 ** 32, Math.ceil(workingSetBytes(d, t) / threads)))]),
       ),
+      // Per token count: whether the layer writes such a call's y past the caches here (no read for ownership).
+      streamsY: Object.fromEntries(
+        tokens.map((t) => [t, native.fffStreamsOutput?.(layerBytes(d), t, 768, 768, threads) ?? false]),
+      ),
       // Per token count, streamed input only: the read bandwidth over what the stream cycles through.
       readStream: Object.fromEntries(
         (inputs === 'stream' ? tokens : []).map((t) => [
@@ -124,8 +129,8 @@ export function fffLimit(probes, dtype, tokens, { width = 768, depth = 11, input
   let inL2 = 0;
   while (inL2 < levels && (2 ** (inL2 + 1) - 1) * 2 * row <= probes.l2Bytes / 2) inL2++;
   let l2Bytes = levels * width * (dtype === 'bf16-dot' ? 2 : 4);
-  // x read once or twice, y written and read for ownership.
-  let memBytes = (tokens >= PLAN_MIN_ROWS ? 2 : 1) * width * 4 + 2 * width * 4;
+  // x read once or twice, y written and read for ownership (written alone where the layer streams it).
+  let memBytes = (tokens >= PLAN_MIN_ROWS ? 2 : 1) * width * 4 + (p.streamsY?.[tokens] ? 1 : 2) * width * 4;
   for (let l = 0; l < levels; l++) {
     const b = (distinct(l, tokens) * 2 * row) / tokens;
     if (l < inL2) l2Bytes += b;

@@ -496,11 +496,27 @@ Napi::Value FffProbe(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rate);
 }
 
+// fffStreamsOutput(weightBytes, rows, inputWidth, outputWidth, threads) -> whether fff_forward writes the output of
+// such a call (on cache lines) past the caches on this machine (fff.h fff_streams_output, cache_sizes()). For the
+// benchmark's roofline, which then charges y's store without its read for ownership; not part of the public API.
+Napi::Value FffStreamsOutput(const Napi::CallbackInfo& info) {
+  expect_args(info, 5, "fffStreamsOutput");
+  const int64_t weight_bytes = expect_int(info[0], "weightBytes", 0, int64_t(1) << 50);
+  const int64_t rows = expect_int(info[1], "rows", 0, int64_t(1) << 31);
+  const int64_t in = expect_int(info[2], "inputWidth", 1, kMaxDim);
+  const int64_t out = expect_int(info[3], "outputWidth", 1, kMaxDim);
+  const int64_t threads = expect_int(info[4], "threads", 1, 1024);
+  alignas(64) static float line[16];  // stands for y: on a cache line, as the benchmark's arrays are
+  return Napi::Boolean::New(info.Env(), fffbert::fff_streams_output(weight_bytes, rows, in, out, line, out,
+                                                                    int(threads), fffbert::cache_sizes()));
+}
+
 void init_layers(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeFastFeedforward", FastFeedforwardWrap::Define(env));
   exports.Set("NativeLinear", LinearWrap::Define(env));
   exports.Set("NativeDenseFeedforward", DenseFeedforwardWrap::Define(env));
   exports.Set("fffProbe", Napi::Function::New(env, FffProbe, "fffProbe"));
+  exports.Set("fffStreamsOutput", Napi::Function::New(env, FffStreamsOutput, "fffStreamsOutput"));
   export_names(exports, "fffWeights", kWeights);
   export_names(exports, "fffStrategy", kStrategies);
   export_names(exports, "activation", kActivations);

@@ -800,7 +800,8 @@ FffOutputStores fff_output_stores() { return FffOutputStores(g_output_stores.loa
 
 // Zen 4 VM (1 MB L2 per core, 32 MB L3 shared), one process, round by round (ab_fff, streamed input), y streamed /
 // cached at 2048 tokens on 2 threads: f32 0.893 and 0.904 (both orders), bf16 0.843, bf16-dot 0.812 and 0.880;
-// 1 thread f32 0.905; 1024 tokens 0.944; the AVX2 kernels 0.863; the whole encoder at 8x128 and 16x128 tokens alike
+// 1 thread f32 0.905; 1024 tokens 0.944; 512 tokens 0.963-0.976 (y past half the L2s: the walk streams through
+// them too); the AVX2 kernels 0.863; the whole encoder at 8x128 and 16x128 tokens alike
 // (508 / 511 ms, 965 / 970: the next layer reads y from DRAM instead of the L3, the walk saves as much). On the
 // 16-core Xeon (2 MB L2, 300 MB L3) streaming everywhere made no difference either way (0.93-1.06 over nine
 // configurations), and the rule leaves y cached there. docs/PERFORMANCE.md has the rest.
@@ -808,7 +809,7 @@ bool fff_streams_output(int64_t weight_bytes, int64_t rows, int64_t input_width,
                         int64_t ldy, int threads, const CacheSizes& caches) {
   if (!stream_layout(y, ldy, output_width) || caches.l2 <= 0 || caches.llc <= 0 || rows <= 0) return false;
   const double y_bytes = 4.0 * double(rows) * double(ldy), x_bytes = 4.0 * double(rows) * double(input_width);
-  return y_bytes > double(caches.l2) * double(std::max(threads, 1)) &&
+  return y_bytes > 0.5 * double(caches.l2) * double(std::max(threads, 1)) &&
          2.0 * (double(weight_bytes) + x_bytes + y_bytes) > double(caches.llc);
 }
 

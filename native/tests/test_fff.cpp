@@ -1015,8 +1015,8 @@ TEST(fff_streamed_outputs_are_the_cached_ones_bitwise) {
 }
 
 // The automatic rule (fff_streams_output) on the machines of docs/PERFORMANCE.md: the Zen 4 VM (1 MB L2, 32 MB L3)
-// streams a 1x11 layer's 2048-token outputs on 2 threads and not its 128-token ones; the 16-core Xeon (2 MB L2,
-// 300 MB L3) streams neither; misaligned or strided-off-line outputs and unknown caches never stream.
+// streams a 1x11 layer's 2048- and 512-token outputs on 2 threads and not its 256- or 128-token ones; the 16-core Xeon
+// (2 MB L2, 300 MB L3) streams neither; misaligned or strided-off-line outputs and unknown caches never stream.
 TEST(fff_output_stores_rule) {
   const CacheSizes zen4{int64_t(1) << 20, int64_t(32) << 20}, xeon{int64_t(2) << 20, int64_t(300) << 20}, none{};
   const int64_t f32 = 2 * 4095 * 768 * 4, bf16 = f32 / 2;
@@ -1024,6 +1024,8 @@ TEST(fff_output_stores_rule) {
   CHECK(fff_streams_output(f32, 2048, 768, 768, y, 768, 2, zen4));
   CHECK(fff_streams_output(bf16, 2048, 768, 768, y, 768, 2, zen4));
   CHECK(fff_streams_output(f32, 2048, 768, 768, y, 768, 1, zen4));
+  CHECK(fff_streams_output(f32, 512, 768, 768, y, 768, 2, zen4));
+  CHECK(!fff_streams_output(f32, 256, 768, 768, y, 768, 2, zen4));
   CHECK(!fff_streams_output(f32, 128, 768, 768, y, 768, 2, zen4));
   CHECK(!fff_streams_output(f32, 2048, 768, 768, y, 768, 16, xeon));
   CHECK(!fff_streams_output(f32, 2048, 768, 768, y, 768, 2, xeon));

@@ -91,10 +91,11 @@ void fff_set_output_stores(FffOutputStores mode);
 FffOutputStores fff_output_stores();
 
 // The automatic rule: y [rows, ldy] is streamed when each of its rows starts on a cache line (y 64-byte aligned,
-// ldy and output_width multiples of 16), it is larger than the L2s of the `threads` writing it together, and the
-// layer's weights, x and y come to more than half the last-level cache (a core shares it with others, and the
-// walk's rows and x are what the call reads): written through the caches, y would then only evict what the walk
-// reads, and pay a read for ownership of every line. False where `caches` are unknown (0).
+// ldy and output_width multiples of 16), it is larger than half the L2s of the `threads` writing it together (the
+// walk's rows and x stream through the same L2s), and the layer's weights, x and y come to more than half the
+// last-level cache (a core shares it with others, and the walk's rows and x are what the call reads): written
+// through the caches, y would then only evict what the walk reads, and pay a read for ownership of every line.
+// False where `caches` are unknown (0).
 bool fff_streams_output(int64_t weight_bytes, int64_t rows, int64_t input_width, int64_t output_width, const float* y,
                         int64_t ldy, int threads, const CacheSizes& caches);
 

@@ -195,8 +195,10 @@ export interface NativeAddon {
   setErrorClass(errorClass: new (code: never, message: string) => Error): void;
   /** Async forwards queued or running on the addon's dispatcher threads, every context of the process. */
   jobsInFlight(): number;
-  /** Bytes from the buffer's data to the next 64-byte boundary (0-63). */
+  /** Bytes from the buffer's data to the next cache line (0 to cacheLine - 1). */
   alignmentOffset(buffer: ArrayBuffer): number;
+  /** The core's cache line, in bytes (fffbert/memory.h kCacheLine: 64): what aligned native buffers start on. */
+  cacheLine: number;
   /** Benchmark-only machine probe (fff.h fff_probe): dots/s, rows/s or bytes/s; blocks for `milliseconds`. */
   fffProbe(kind: NativeProbeKind, weights: NativeWeightDtype, bytes: number, milliseconds: number): number;
   /** Benchmark-only: whether such a call's output (on cache lines) is written past the caches (fff.h). */

@@ -60,8 +60,8 @@ export function threads(): number {
   return native.threads();
 }
 
-/** The alignment of alignedFloat32Array's data, in bytes: a cache line. */
-export const DATA_ALIGNMENT = 64;
+/** The alignment of alignedFloat32Array's data, in bytes: a cache line (the native core's kCacheLine, 64). */
+export const DATA_ALIGNMENT: number = native.cacheLine;
 
 /**
  * A zeroed Float32Array of `length` whose data starts on a 64-byte boundary (a cache line), for inputs and outputs

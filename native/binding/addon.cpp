@@ -3,6 +3,7 @@
 #include "fffbert/dense.h"
 #include "fffbert/fff.h"
 #include "fffbert/isa.h"
+#include "fffbert/memory.h"
 #include "fffbert/pool.h"
 
 namespace fffbert_napi {
@@ -85,7 +86,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// alignmentOffset(arrayBuffer): the bytes from its data to the next 64-byte boundary (0-63), for
+// alignmentOffset(arrayBuffer): the bytes from its data to the next cache line (0-63), for
 // alignedFloat32Array (runtime.ts), which allocates the buffer itself: v8::ArrayBuffer::New ends the process
 // when memory runs out, `new ArrayBuffer` throws a RangeError.
 Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
@@ -93,8 +94,7 @@ Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
   if (!info[0].IsArrayBuffer()) {
     throw_error(info.Env(), code::kInvalidArgument, "Expected arrayBuffer to be an ArrayBuffer");
   }
-  const auto addr = reinterpret_cast<uintptr_t>(info[0].As<Napi::ArrayBuffer>().Data());
-  return Napi::Number::New(info.Env(), double((64 - (addr & 63)) & 63));
+  return Napi::Number::New(info.Env(), double(fffbert::bytes_to_cache_line(info[0].As<Napi::ArrayBuffer>().Data())));
 }
 
 // Async forwards queued or running on the dispatcher, every context of the process.
@@ -118,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (const char* c : code::kAll) codes.Set(codes.Length(), c);
   exports.Set("errorCodes", codes);
   exports.Set("alignmentOffset", Napi::Function::New(env, AlignmentOffset, "alignmentOffset"));
+  exports.Set("cacheLine", Napi::Number::New(env, double(fffbert::kCacheLine)));
   exports.Set("jobsInFlight", Napi::Function::New(env, JobsInFlight, "jobsInFlight"));
   init_layers(env, exports);
   init_model(env, exports);

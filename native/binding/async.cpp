@@ -189,15 +189,15 @@ void OwnedOutput::Free::operator()(char* p) const { std::free(p); }
 void OwnedOutput::init(Napi::Env env, const Napi::Value& given, size_t n, const char* what) {
   n_ = n;
   what_ = what;
-  // calloc: large blocks come as fresh zero pages, no memset. kAlign more bytes, for the aligned start.
-  block_.reset(n <= (SIZE_MAX - kAlign) / sizeof(float) ? static_cast<char*>(std::calloc(n * sizeof(float) + kAlign, 1))
-                                                        : nullptr);
+  // calloc: large blocks come as fresh zero pages, no memset. A cache line more, for the aligned start.
+  constexpr size_t kLine = fffbert::kCacheLine;
+  block_.reset(n <= (SIZE_MAX - kLine) / sizeof(float) ? static_cast<char*>(std::calloc(n * sizeof(float) + kLine, 1))
+                                                       : nullptr);
   if (!block_) {
     throw_error(env, code::kOutOfMemory,
                 std::string("Out of memory for ") + what + " (" + std::to_string(n) + " floats)");
   }
-  const auto addr = reinterpret_cast<uintptr_t>(block_.get());
-  buffer_ = reinterpret_cast<float*>(block_.get() + ((kAlign - addr % kAlign) % kAlign));
+  buffer_ = reinterpret_cast<float*>(block_.get() + fffbert::bytes_to_cache_line(block_.get()));
   if (!given.IsUndefined() && !given.IsNull()) given_ = Napi::Persistent(given.As<Napi::Float32Array>());
 }
 

@@ -12,12 +12,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <string>
-#include <vector>
+
+#include "fffbert/memory.h"
 
 namespace fffbert_napi {
 
@@ -62,13 +62,13 @@ struct AsyncContext {
 };
 void init_async(Napi::Env env, AsyncContext* ctx);
 
-// Native buffers handed to the kernels start on a cache line (kAlign bytes): a vector load or store then never
-// straddles two lines (a 768-float row of a 16-byte aligned array does in every vector; the FFF layer at 2048
-// tokens ran 8-14% slower so, Zen 4, bench/native/ab_fff.cpp with AB_OFFSET_B=16).
-constexpr size_t kAlign = 64;
+// Native buffers handed to the kernels start on a cache line (fffbert::kCacheLine): a vector load or store then
+// never straddles two lines (a 768-float row of a 16-byte aligned array does in every vector; the FFF layer at
+// 2048 tokens ran 8-14% slower so, Zen 4, bench/native/ab_fff.cpp with AB_OFFSET_B=16).
 
 // An input the job reads: copied at the call, so later writes, transfers or resizes of the caller's array
-// cannot reach the work. Throws std::bad_alloc when the copy cannot be allocated.
+// cannot reach the work. The copy is the core's aligned storage (fffbert/memory.h). Throws std::bad_alloc when it
+// cannot be allocated.
 template <typename T>
 class OwnedInput {
  public:
@@ -77,8 +77,8 @@ class OwnedInput {
       p_.reset();
       return;
     }
-    if (n > (SIZE_MAX - kAlign) / sizeof(T)) throw std::bad_alloc();
-    p_.reset(static_cast<T*>(std::aligned_alloc(kAlign, (n * sizeof(T) + kAlign - 1) / kAlign * kAlign)));
+    if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
+    p_.reset(static_cast<T*>(fffbert::alloc_aligned(n * sizeof(T))));
     if (!p_) throw std::bad_alloc();
     std::memcpy(p_.get(), data, n * sizeof(T));
   }
@@ -87,7 +87,7 @@ class OwnedInput {
 
  private:
   struct Free {
-    void operator()(T* p) const { std::free(p); }
+    void operator()(T* p) const { fffbert::free_aligned(p); }
   };
   std::unique_ptr<T, Free> p_;
 };
@@ -112,8 +112,8 @@ class OwnedOutput {
   struct Free {
     void operator()(char* p) const;
   };
-  std::unique_ptr<char, Free> block_;  // calloc'd (zeros, as a new Float32Array), kAlign bytes more than needed
-  float* buffer_ = nullptr;            // the first kAlign-aligned float in block_
+  std::unique_ptr<char, Free> block_;  // calloc'd (zeros, as a new Float32Array), a cache line more than needed
+  float* buffer_ = nullptr;            // the first float in block_ on a cache line
   Napi::Reference<Napi::Float32Array> given_;
   size_t n_ = 0;
   const char* what_ = "out";

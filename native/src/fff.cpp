@@ -37,9 +37,9 @@
 #include <vector>
 
 #include "fff_tune.h"
+#include "fffbert/memory.h"
 #include "kernels/dense_kernels.h"
 #include "kernels/fff_kernels.h"
-#include "memory.h"
 #include "prefetch.h"
 
 namespace fffbert {
@@ -789,7 +789,8 @@ std::atomic<int> g_output_stores{int(FffOutputStores::automatic)};
 
 // y's rows start on cache lines and are whole lines: what the streamed gathers need.
 bool stream_layout(const float* y, int64_t ldy, int64_t output_width) {
-  return y && reinterpret_cast<uintptr_t>(y) % 64 == 0 && ldy % 16 == 0 && output_width % 16 == 0;
+  constexpr int64_t kLineFloats = int64_t(kCacheLine / sizeof(float));
+  return y && bytes_to_cache_line(y) == 0 && ldy % kLineFloats == 0 && output_width % kLineFloats == 0;
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include <new>
 #include <vector>
 
-#include "memory.h"
+#include "fffbert/memory.h"
 #include "prefetch.h"
 
 namespace fffbert {

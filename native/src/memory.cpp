@@ -1,4 +1,4 @@
-#include "memory.h"
+#include "fffbert/memory.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -17,7 +17,7 @@ constexpr size_t kHugePage = size_t(2) << 20;
 
 void* alloc_aligned(size_t bytes) noexcept {
   if (bytes == 0) return nullptr;
-  const size_t align = bytes >= kHugePage ? kHugePage : 64;
+  const size_t align = bytes >= kHugePage ? kHugePage : kCacheLine;
 #if defined(_WIN32)
   return _aligned_malloc(bytes, align);
 #else

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "memory.h"
+#include "fffbert/memory.h"
 #include "test.h"
 
 namespace {

@@ -8,8 +8,18 @@
 // tokens 1209 -> 1165, 1269 -> 1214; bf16-dot 2 threads 595 -> 578, 775 -> 763.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace fffbert {
+
+// A cache line: what alloc_aligned's blocks, the binding's input copies and outputs, and the streamed FFF outputs
+// start on (and JavaScript's alignedFloat32Array, through the addon).
+constexpr size_t kCacheLine = 64;
+
+// Bytes from p to the next cache-line boundary (0 when p is on one).
+inline size_t bytes_to_cache_line(const void* p) {
+  return (kCacheLine - reinterpret_cast<uintptr_t>(p) % kCacheLine) % kCacheLine;
+}
 
 // `bytes` (> 0) of uninitialised storage, aligned as above; nullptr when it cannot be had.
 void* alloc_aligned(size_t bytes) noexcept;

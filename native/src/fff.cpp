@@ -829,13 +829,17 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
   const int64_t nn = sh.nodes_per_tree(), P = sh.trees * (sh.depth + 1);
   const float* fx = nullptr;
   const uint16_t* bx = nullptr;
+  // What every context takes after its fields: the ISA's GELU and the output stores; then the walk.
+  const auto run = [&](auto& c) {
+    c.gelu = gelu;
+    c.stream_y = stream && c.kern.gather_stream;
+    forward(c, rows, strategy, pool);
+  };
   if (layer.weights == FffWeights::f32) {
     const float* w_in = layer.w.get();
     const float* w_out = w_in + layer.out_offset;
     Ctx<float> c{layer, row_kernels(*kern, w_in, fx), w_in, w_out, x, ldx, x, ldx, y, ldy, paths, 0, nn, P, nullptr, 0};
-    c.gelu = gelu;
-    c.stream_y = stream && c.kern.gather_stream;
-    forward(c, rows, strategy, pool);
+    run(c);
     return;
   }
   const uint16_t* w_in = layer.w_bf16.get();
@@ -844,9 +848,7 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
     Ctx<uint16_t, uint16_t> c{
         layer, row_kernels(*kern, w_in, bx), w_in, w_out, x, ldx, nullptr, 0, y, ldy, paths, 0, nn, P, kern->round_bf16,
         0};
-    c.gelu = gelu;
-    c.stream_y = stream && c.kern.gather_stream;
-    forward(c, rows, strategy, pool);
+    run(c);
     return;
   }
   Ctx<uint16_t> c{layer,
@@ -865,9 +867,7 @@ void fff_forward(const FffLayer& layer, const float* x, int64_t rows, int64_t ld
                   P,
                   layer.weights == FffWeights::bf16_dot ? kern->round_bf16 : nullptr,
                   0};
-  c.gelu = gelu;
-  c.stream_y = stream && c.kern.gather_stream;
-  forward(c, rows, strategy, pool);
+  run(c);
 }
 
 namespace {

@@ -4,17 +4,18 @@ import { randomF32 } from './rng.mjs';
 export const WIDTH = 768;
 
 /**
- * Input tokens x [tokens, I], unit variance. With `alloc` (fffbert's alignedFloat32Array, in the workers: every
- * implementation gets its x and output on a cache line, as the model's own activations are) the values are
- * copied into alloc(tokens * I).
+ * `a` itself, or with `alloc` (fffbert's alignedFloat32Array, in the workers: every implementation gets its x and
+ * output on a cache line, as the model's own activations are) a copy in alloc(a.length).
  */
-export const tokensInput = (tokens, I = WIDTH, alloc = null) => {
-  const x = randomF32(tokens * I, 'x', 1);
-  if (!alloc) return x;
-  const a = alloc(tokens * I);
-  a.set(x);
-  return a;
+const placed = (a, alloc) => {
+  if (!alloc) return a;
+  const b = alloc(a.length);
+  b.set(a);
+  return b;
 };
+
+/** Input tokens x [tokens, I], unit variance; `alloc` as placed()'s. */
+export const tokensInput = (tokens, I = WIDTH, alloc = null) => placed(randomF32(tokens * I, 'x', 1), alloc);
 /** Distinct tokens an FFF benchmark job cycles through with --inputs stream (the default). */
 export const STREAM_TOKENS = 2048;
 
@@ -64,9 +65,9 @@ export function fffWeights(I, O, depth, trees) {
   };
 }
 
-/** y = x W^T with W [N, K]: the GEMM section's operands. */
-export function gemmOperands(M, N, K) {
-  return { x: randomF32(M * K, 'x', 1), w: randomF32(N * K, 'gemm.weight', 1 / Math.sqrt(K)) };
+/** y = x W^T with W [N, K]: the GEMM section's operands; x placed with `alloc` as tokensInput's. */
+export function gemmOperands(M, N, K, alloc = null) {
+  return { x: placed(randomF32(M * K, 'x', 1), alloc), w: randomF32(N * K, 'gemm.weight', 1 / Math.sqrt(K)) };
 }
 
 /** Double-precision reference of the dense FF for a few tokens (the sanity check of every backend). */

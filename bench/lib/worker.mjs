@@ -50,9 +50,7 @@ const jobs = {
   },
   async 'gemm-ours'({ threads, M, N, K }) {
     const f = fffbert(threads);
-    const { x: x0, w } = gemmOperands(M, N, K);
-    const x = f.alignedFloat32Array(x0.length);
-    x.set(x0);
+    const { x, w } = gemmOperands(M, N, K, f.alignedFloat32Array);
     const layer = f.Linear.fromTorch({ weight: w, inFeatures: K });
     const out = f.alignedFloat32Array(M * N);
     const r = await measure(() => layer.forwardSync(x, M, { out }), timing);

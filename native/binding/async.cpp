@@ -184,20 +184,13 @@ int64_t jobs_in_flight() { return g_in_flight.load(std::memory_order_relaxed); }
 
 void init_async(Napi::Env env, AsyncContext* ctx) { ctx->channel = CompletionChannel::create(env); }
 
-void OwnedOutput::Free::operator()(char* p) const { std::free(p); }
-
 void OwnedOutput::init(Napi::Env env, const Napi::Value& given, size_t n, const char* what) {
   n_ = n;
   what_ = what;
-  // calloc: large blocks come as fresh zero pages, no memset. A cache line more, for the aligned start.
-  constexpr size_t kLine = fffbert::kCacheLine;
-  block_.reset(n <= (SIZE_MAX - kLine) / sizeof(float) ? static_cast<char*>(std::calloc(n * sizeof(float) + kLine, 1))
-                                                       : nullptr);
-  if (!block_) {
+  if (n > SIZE_MAX / sizeof(float) || !block_.allocate(n * sizeof(float), true)) {
     throw_error(env, code::kOutOfMemory,
                 std::string("Out of memory for ") + what + " (" + std::to_string(n) + " floats)");
   }
-  buffer_ = reinterpret_cast<float*>(block_.get() + fffbert::bytes_to_cache_line(block_.get()));
   if (!given.IsUndefined() && !given.IsNull()) given_ = Napi::Persistent(given.As<Napi::Float32Array>());
 }
 
@@ -210,21 +203,21 @@ Napi::Value OwnedOutput::take(Napi::Env env) {
                       " until forward() completed, but it was detached or resized (length now " +
                       std::to_string(a.ElementLength()) + ")");
     }
-    std::memcpy(a.Data(), buffer_, n_ * sizeof(float));
+    std::memcpy(a.Data(), data(), n_ * sizeof(float));
     return a;
   }
   napi_value ab;
   // The ArrayBuffer spans the aligned floats; its finalizer frees the whole block (the hint).
+  float* p = data();
   const napi_status st = napi_create_external_arraybuffer(
-      env, buffer_, n_ * sizeof(float), [](napi_env, void*, void* block) { std::free(block); }, block_.get(), &ab);
+      env, p, n_ * sizeof(float), [](napi_env, void*, void* block) { std::free(block); }, block_.block(), &ab);
   if (st == napi_ok) {
     block_.release();  // the ArrayBuffer's finalizer frees it
-    buffer_ = nullptr;
     return Napi::Float32Array::New(env, n_, Napi::ArrayBuffer(env, ab), 0);
   }
   // Runtimes without external buffers (napi_no_external_buffers_allowed): one copy.
   Napi::Float32Array a = Napi::Float32Array::New(env, n_);
-  std::memcpy(a.Data(), buffer_, n_ * sizeof(float));
+  std::memcpy(a.Data(), p, n_ * sizeof(float));
   return a;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -65,31 +66,60 @@ void init_async(Napi::Env env, AsyncContext* ctx);
 // Native buffers handed to the kernels start on a cache line (fffbert::kCacheLine): a vector load or store then
 // never straddles two lines (a 768-float row of a 16-byte aligned array does in every vector; the FFF layer at
 // 2048 tokens ran 8-14% slower so, Zen 4, bench/native/ab_fff.cpp with AB_OFFSET_B=16).
+//
+// A heap block a cache line longer than asked, and its first byte on a line. malloc / calloc and an offset, not
+// posix_memalign / aligned_alloc: glibc serves a repeated large request of one size from its heap once the first is
+// freed, but sends every aligned one to a fresh mmap whose page faults land on the JavaScript thread (a 2 MB input
+// copy: ~1000 against ~400 us per forward(), Zen 4); and MSVC has no aligned_alloc. Frees with std::free.
+class LineBlock {
+ public:
+  // `bytes` (zeroed when `zero`: calloc's large blocks are fresh zero pages, no memset); false when it cannot be had.
+  bool allocate(size_t bytes, bool zero) {
+    constexpr size_t kLine = fffbert::kCacheLine;
+    block_.reset(bytes > SIZE_MAX - kLine ? nullptr
+                 : zero                   ? static_cast<char*>(std::calloc(bytes + kLine, 1))
+                                          : static_cast<char*>(std::malloc(bytes + kLine)));
+    start_ = block_ ? block_.get() + fffbert::bytes_to_cache_line(block_.get()) : nullptr;
+    return block_ != nullptr;
+  }
+  void reset() {
+    block_.reset();
+    start_ = nullptr;
+  }
+  char* start() const { return start_; }
+  // The block itself (what std::free takes), and giving it up (to an ArrayBuffer's finalizer).
+  char* block() const { return block_.get(); }
+  void release() {
+    start_ = nullptr;
+    (void)block_.release();
+  }
+
+ private:
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> block_;
+  char* start_ = nullptr;
+};
 
 // An input the job reads: copied at the call, so later writes, transfers or resizes of the caller's array
-// cannot reach the work. The copy is the core's aligned storage (fffbert/memory.h). Throws std::bad_alloc when it
-// cannot be allocated.
+// cannot reach the work. The copy starts on a cache line. Throws std::bad_alloc when it cannot be allocated.
 template <typename T>
 class OwnedInput {
  public:
   void copy(const T* data, size_t n) {
     if (n == 0) {
-      p_.reset();
+      b_.reset();
       return;
     }
-    if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
-    p_.reset(static_cast<T*>(fffbert::alloc_aligned(n * sizeof(T))));
-    if (!p_) throw std::bad_alloc();
-    std::memcpy(p_.get(), data, n * sizeof(T));
+    if (n > SIZE_MAX / sizeof(T) || !b_.allocate(n * sizeof(T), false)) throw std::bad_alloc();
+    std::memcpy(b_.start(), data, n * sizeof(T));
   }
-  const T* data() const { return p_.get(); }
-  T* data() { return p_.get(); }
+  const T* data() const { return reinterpret_cast<const T*>(b_.start()); }
+  T* data() { return reinterpret_cast<T*>(b_.start()); }
 
  private:
-  struct Free {
-    void operator()(T* p) const { fffbert::free_aligned(p); }
-  };
-  std::unique_ptr<T, Free> p_;
+  LineBlock b_;
 };
 
 // A Float32Array output. The work writes a native buffer (never memory of the JavaScript heap: a context torn
@@ -101,19 +131,15 @@ class OwnedOutput {
   // JavaScript thread. `given` undefined or null: a new array; otherwise a Float32Array of length n (checked by
   // the caller). Throws ERR_FFF_OUT_OF_MEMORY when the buffer cannot be allocated.
   void init(Napi::Env env, const Napi::Value& given, size_t n, const char* what);
-  bool active() const { return buffer_ != nullptr; }
-  float* data() const { return buffer_; }
+  bool active() const { return block_.start() != nullptr; }
+  float* data() const { return reinterpret_cast<float*>(block_.start()); }
   // JavaScript thread: the array holding the result. Throws ERR_FFF_INVALID_ARGUMENT when the caller's array
   // was detached or resized meanwhile.
   Napi::Value take(Napi::Env env);
   void abandon() { given_.SuppressDestruct(); }
 
  private:
-  struct Free {
-    void operator()(char* p) const;
-  };
-  std::unique_ptr<char, Free> block_;  // calloc'd (zeros, as a new Float32Array), a cache line more than needed
-  float* buffer_ = nullptr;            // the first float in block_ on a cache line
+  LineBlock block_;  // zeroed, as a new Float32Array
   Napi::Reference<Napi::Float32Array> given_;
   size_t n_ = 0;
   const char* what_ = "out";

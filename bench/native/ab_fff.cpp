@@ -8,6 +8,7 @@
 //   bash scripts/ab-native.sh A B [weights] [tokens] [threads] [strategy] [inputs] [rounds]
 //   build/ab/ab_fff A.so B.so [f32|bf16|bf16-dot] [tokens=1] [threads=1] [auto|per-token|batched]
 //       [stream|repeat|random] [rounds=12]
+// AB_CALLS=N: N calls per side per round.
 // inputs: stream, each call the next tokens of 2048 distinct ones (bench/layer.mjs's default); repeat, one x every
 // call (rows hot, the route learned by the branch predictor); random, calls at random offsets into 4096 tokens.
 #include <dlfcn.h>
@@ -105,7 +106,10 @@ int main(int argc, char** argv) {
   }
   for (int64_t k = 0; k < n_x * kWidth; ++k) xs[0][k] = normal(rng);
   std::copy(xs[0], xs[0] + n_x * kWidth, xs[1]);
-  const int64_t calls = std::max<int64_t>(8, 16384 / tokens);
+  // AB_CALLS: calls per side per round (default: at least 8, ~16K tokens); many-thread runs of large calls
+  // take ~3 ms a side by default, too short to average out the machine.
+  const char* ecalls = std::getenv("AB_CALLS");
+  const int64_t calls = ecalls && std::atoi(ecalls) > 0 ? std::atoi(ecalls) : std::max<int64_t>(8, 16384 / tokens);
   std::vector<int64_t> start(static_cast<size_t>(calls));
   std::uniform_int_distribution<int64_t> pick(0, n_x - tokens);
   for (int64_t i = 0, next = 0; i < calls; ++i) {

@@ -5,6 +5,8 @@
 # build/ab/<name> (a commit's files unpacked into build/ab/src-<sha>) with position-independent code, linked with
 # bench/native/ab_shim.cpp (this tree's) into build/ab/<name>.so; the rest of the arguments go to ab_fff.
 #   bash scripts/ab-native.sh HEAD~1 . f32 2048 2 auto stream 16
+# AB_PROFILE=1: both builds with FFFBERT_PROFILE (native/src/fff_profile.h): each side prints the phases of its
+# planned calls at exit (the timers cost a little: compare sides built alike).
 # Linux, g++ (cmake builds the core as scripts/test-native.sh does, without the addon).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,9 +32,12 @@ build_side() {
       git archive "$sha" | tar -x -C "$src.tmp" && mv "$src.tmp" "$src"
     fi
   fi
+  local profile=OFF
+  if [ "${AB_PROFILE:-0}" = 1 ]; then profile=ON; name=$name-profile; fi
   local dir=$out/core-$name
   cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DFFFBERT_ADDON=OFF -DFFFBERT_TESTS=OFF \
-    -DCMAKE_POSITION_INDEPENDENT_CODE=ON >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log" >&2; exit 1; }
+    -DFFFBERT_PROFILE=$profile -DCMAKE_POSITION_INDEPENDENT_CODE=ON >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log" >&2; exit 1; }
   cmake --build "$dir" -j"$jobs" --target fffbert_core >"$dir.build.log" 2>&1 || { tail -30 "$dir.build.log" >&2; exit 1; }
   # The core's symbols stay inside the object (--exclude-libs, -Bsymbolic): two builds can then share a process.
   g++ -O2 -std=c++17 -shared -fPIC -fvisibility=hidden -I"$src/native/include" -I"$root/bench/native" \

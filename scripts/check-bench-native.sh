@@ -2,7 +2,7 @@
 # The Node-free benchmark tools (bench/native) still build and run, so that a probe or an A/B is at hand when a
 # session needs one: each harness is compiled as its header says and run on a small case (linear_dump, which reads
 # files, shows its usage), and scripts/ab-native.sh builds the core twice (HEAD and the working tree) and runs both
-# in one process for two rounds. openblas_ff.c needs OpenBLAS and is left to bench/. One result per tool; ends with
+# in one process for two rounds (and the working tree once more with FFFBERT_PROFILE). openblas_ff.c needs OpenBLAS and is left to bench/. One result per tool; ends with
 # "N passed, N failed". Figures printed here are not measurements (tiny cases, no warm machine).
 #   bash scripts/check-bench-native.sh
 set -uo pipefail
@@ -40,6 +40,9 @@ encoder_dtype() { cxx bench/native/encoder_dtype.cpp "$lib" -lpthread -o "$out/e
 lowp_gemm() { cxx bench/native/lowp_gemm.cpp "$lib" -lpthread -o "$out/lowp_gemm" && "$out/lowp_gemm" 1 1 scalar 16; }
 linear_dump() { cxx bench/native/linear_dump.cpp "$lib" -lpthread -o "$out/linear_dump" && { "$out/linear_dump" || true; }; }
 ab_native() { bash scripts/ab-native.sh HEAD . f32 16 1 auto stream 2; }
+# The working tree built with FFFBERT_PROFILE (native/src/fff_profile.h): batched calls of 256 tokens on 2 threads
+# take the planned walk, whose phases it prints at exit.
+ab_profile() { AB_PROFILE=1 bash scripts/ab-native.sh . . f32 256 2 batched stream 2; }
 
 check fff_stream 'ns/token' fff_stream
 check fff_one_token '1 token\(s\) per call: [0-9]+' fff_one_token
@@ -49,6 +52,7 @@ check encoder_dtype 'tok/s' encoder_dtype
 check lowp_gemm '^ +16 ' lowp_gemm
 check linear_dump '^usage: ' linear_dump
 check ab-native 'B / A paired [0-9.]+' ab_native
+check ab-profile 'fffbert profile, [1-9][0-9]* planned calls' ab_profile
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -36,6 +36,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "fff_profile.h"
 #include "fff_tune.h"
 #include "fffbert/memory.h"
 #include "kernels/dense_kernels.h"
@@ -710,6 +711,7 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
   if (int64_t(s.order.size()) < groups) s.order.resize(size_t(groups));
   const int64_t row_bytes = c.L.shape.input_width * int64_t(sizeof(X));
   const int64_t block = std::max<int64_t>(16, kTopBlockBytes / row_bytes);
+  WalkProfile prof(pool.threads());  // empty unless built with FFFBERT_PROFILE (fff_profile.h)
   for (int64_t t = 0; t < rows; t += kPlanMax) {
     const int64_t B = std::min<int64_t>(kPlanMax, rows - t);
     s.reserve<W>(B, c.ldl);
@@ -719,12 +721,15 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
     // hold up the others.
     const int64_t a_blocks = plan_blocks(B, block, pool.threads(), s.a_start);
     for (int64_t k = 0; k < K; ++k) {
-      pool.parallel_tasks(a_blocks, [&](int64_t i, int) {
+      pool.parallel_tasks(a_blocks, [&](int64_t i, int thread) {
+        const int64_t t0 = prof.task_start();
         const int64_t q = s.a_start[size_t(i)], q1 = s.a_start[size_t(i + 1)];
         if (k == 0 && c.round_x) round_rows(c, s, q, q1);
         for (int64_t b = q; b < q1; ++b) s.perm[size_t(b)] = int32_t(b);
         walk_subtree(c, s, q, q1, k, 0, 0, top);
+        prof.task_end(WalkProfile::kTop, thread, t0);
       });
+      prof.end_phase(WalkProfile::kTop);
       s.group_end.assign(size_t(groups + 1), 0);
       for (int64_t b = 0; b < B; ++b) ++s.group_end[size_t(s.node[size_t(b)] - first + 1)];
       for (int64_t g = 0; g < groups; ++g) s.group_end[size_t(g + 1)] += s.group_end[size_t(g)];
@@ -732,16 +737,24 @@ void forward_planned(Ctx<W, X> c, int64_t rows, ThreadPool& pool) {
       auto group_size = [&](int64_t g) { return s.group_end[size_t(g)] - (g ? s.group_end[size_t(g - 1)] : 0); };
       // group_end[g] is now where group g ends (and g + 1 starts). (C) hands out the largest groups first.
       largest_first(groups, group_size, s.by_size, s.order);
-      pool.parallel_tasks(groups, [&](int64_t task, int) {
+      prof.end_phase(WalkProfile::kRegroup);
+      pool.parallel_tasks(groups, [&](int64_t task, int thread) {
+        const int64_t t0 = prof.task_start();
         const int64_t g = s.order[size_t(task)];
         const int64_t q0 = g ? s.group_end[size_t(g - 1)] : 0, q1 = s.group_end[size_t(g)];
-        if (q1 == q0) return;
-        walk_subtree(c, s, q0, q1, k, int32_t(first + g), top, D + 1);
-        if (k + 1 < K) return;
-        // Leaf order: neighbours share their upper output rows while they are hot.
-        finish_tokens(c, s, &s.perm[size_t(q0)], q1 - q0, true);
-        end_outputs(c);
+        if (q1 > q0) {
+          walk_subtree(c, s, q0, q1, k, int32_t(first + g), top, D + 1);
+          if (k + 1 == K) {
+            const int64_t t1 = prof.now();
+            // Leaf order: neighbours share their upper output rows while they are hot.
+            finish_tokens(c, s, &s.perm[size_t(q0)], q1 - q0, true);
+            end_outputs(c);
+            prof.split(t0, t1);
+          }
+        }
+        prof.task_end(WalkProfile::kSubtrees, thread, t0);
       });
+      prof.end_phase(WalkProfile::kSubtrees);
     }
   }
 }

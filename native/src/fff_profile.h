@@ -54,6 +54,8 @@ class WalkProfile {
   // A task of phase p on pool thread `thread` starts; its busy time runs until task_end.
   int64_t task_start() const { return now(); }
   void task_end(Phase p, int thread, int64_t start) {
+    // A pool resized during the call (set_default_threads from another thread) may number its threads past ours.
+    if (thread < 0 || thread >= threads_) return;
     busy_[(size_t(p) * size_t(threads_) + size_t(thread)) * kPad] += now() - start;
   }
   // A subtree task's walk took [start, mid), its gathers [mid, now).

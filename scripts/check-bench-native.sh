@@ -2,8 +2,9 @@
 # The Node-free benchmark tools (bench/native) still build and run, so that a probe or an A/B is at hand when a
 # session needs one: each harness is compiled as its header says and run on a small case (linear_dump, which reads
 # files, shows its usage), and scripts/ab-native.sh builds the core twice (HEAD and the working tree) and runs both
-# in one process for two rounds (and the working tree once more with FFFBERT_PROFILE). openblas_ff.c needs OpenBLAS and is left to bench/. One result per tool; ends with
-# "N passed, N failed". Figures printed here are not measurements (tiny cases, no warm machine).
+# in one process for two rounds (and the working tree once more with FFFBERT_PROFILE). openblas_ff.c needs OpenBLAS
+# and is left to bench/. One result per tool; ends with "N passed, N failed". Figures printed here are not
+# measurements (tiny cases, no warm machine).
 #   bash scripts/check-bench-native.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

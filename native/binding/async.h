@@ -79,7 +79,7 @@ class LineBlock {
     block_.reset(bytes > SIZE_MAX - kLine ? nullptr
                  : zero                   ? static_cast<char*>(std::calloc(bytes + kLine, 1))
                                           : static_cast<char*>(std::malloc(bytes + kLine)));
-    start_ = block_ ? block_.get() + fffbert::bytes_to_cache_line(block_.get()) : nullptr;
+    start_ = block_ ? fffbert::on_cache_line(block_.get()) : nullptr;
     return block_ != nullptr;
   }
   void reset() {

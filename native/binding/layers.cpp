@@ -11,6 +11,7 @@
 #include "common.h"
 #include "fffbert/dense.h"
 #include "fffbert/fff.h"
+#include "fffbert/memory.h"
 
 namespace fffbert_napi {
 namespace {
@@ -506,7 +507,7 @@ Napi::Value FffStreamsOutput(const Napi::CallbackInfo& info) {
   const int64_t in = expect_int(info[2], "inputWidth", 1, kMaxDim);
   const int64_t out = expect_int(info[3], "outputWidth", 1, kMaxDim);
   const int64_t threads = expect_int(info[4], "threads", 1, 1024);
-  alignas(64) static float line[16];  // stands for y: on a cache line, as the benchmark's arrays are
+  alignas(fffbert::kCacheLine) static float line[16];  // stands for y: on a cache line, as the benchmark's arrays are
   return Napi::Boolean::New(info.Env(), fffbert::fff_streams_output(weight_bytes, rows, in, out, line, out,
                                                                     int(threads), fffbert::cache_sizes()));
 }

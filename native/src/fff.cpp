@@ -322,16 +322,12 @@ struct Scratch {
   std::vector<int32_t> a_start;  // the planned walk's top-level blocks: block i is [a_start[i], a_start[i+1])
   std::vector<uint16_t> xb;      // bf16_dot: [tokens, ld] x rounded to bf16, zero-padded
   std::vector<float> xw;         // bf16_dot without a bf16 dot unit: the same widened back to fp32
-  template <typename T>
-  static T* align64(T* p) {
-    return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
-  }
   std::vector<const float*>& rows_vec(const float*) { return out_rows; }
   std::vector<const uint16_t*>& rows_vec(const uint16_t*) { return out_rows_bf16; }
-  float* logits() { return align64(l.data()); }
+  float* logits() { return on_cache_line(l.data()); }
   template <typename W>
   const W** rows(const W* w) {
-    return align64(rows_vec(w).data());
+    return on_cache_line(rows_vec(w).data());
   }
   // Room for n entries of v from its first 64-byte boundary on (up to 64 bytes in).
   template <typename T>

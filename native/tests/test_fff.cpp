@@ -28,6 +28,7 @@
 
 #include "fff_tune.h"
 #include "fffbert/fff.h"
+#include "fffbert/memory.h"
 #include "kernels/fff_kernels.h"
 #include "prefetch.h"
 #include "test.h"
@@ -843,8 +844,8 @@ struct GatherInputs {
   static constexpr int64_t kRows = 24, kLd = 1024;
   std::vector<float> wf_buf = std::vector<float>(size_t(kRows * kLd + 16));
   std::vector<uint16_t> wb_buf = std::vector<uint16_t>(size_t(kRows * kLd + 32));
-  float* wf = wf_buf.data() + (64 - reinterpret_cast<uintptr_t>(wf_buf.data()) % 64) % 64 / sizeof(float);
-  uint16_t* wb = wb_buf.data() + (64 - reinterpret_cast<uintptr_t>(wb_buf.data()) % 64) % 64 / sizeof(uint16_t);
+  float* wf = on_cache_line(wf_buf.data());
+  uint16_t* wb = on_cache_line(wb_buf.data());
   std::vector<float> g0 = std::vector<float>(12), g1 = std::vector<float>(12);
   GatherInputs(const GatherInputs&) = delete;
   explicit GatherInputs(uint32_t seed) {
@@ -918,7 +919,7 @@ TEST(fff_streamed_gathers_are_the_cached_ones_bitwise) {
   const std::vector<float>& g1 = in.g1;
   // Two aligned outputs of up to kLd floats, each followed by a sentinel line.
   std::vector<float> ybuf(size_t(4 * (kLd + 16) + 16));
-  float* ya = ybuf.data() + (64 - reinterpret_cast<uintptr_t>(ybuf.data()) % 64) % 64 / sizeof(float);
+  float* ya = on_cache_line(ybuf.data());
   float* yb = ya + kLd + 16;
   int64_t checked = 0;
   for (Isa isa : runnable_isas(false)) {
@@ -984,7 +985,7 @@ TEST(fff_streamed_outputs_are_the_cached_ones_bitwise) {
       if (!L) continue;
       const std::vector<float> x = make_inputs(sh.rows, sh.I, uint32_t(91 + sh.O));
       std::vector<float> buf(size_t(sh.rows * sh.ldy + 16));
-      float* y = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64 / sizeof(float);
+      float* y = on_cache_line(buf.data());
       std::vector<int32_t> paths(size_t(sh.rows * sh.K * (sh.D + 1)));
       for (Isa isa : runnable_isas(false)) {
         fff_set_output_stores(FffOutputStores::cached);

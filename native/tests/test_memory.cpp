@@ -1,5 +1,5 @@
-// alloc_aligned (native/src/memory.h): alignment by size, the whole range writable, and on x86-64 Linux with
-// transparent huge pages the huge-page advice on the arrays of 2 MiB and more.
+// alloc_aligned (native/include/fffbert/memory.h): alignment by size, the whole range writable, and on x86-64 Linux
+// with transparent huge pages the huge-page advice on the arrays of 2 MiB and more.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>

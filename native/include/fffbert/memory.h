@@ -21,6 +21,12 @@ inline size_t bytes_to_cache_line(const void* p) {
   return (kCacheLine - reinterpret_cast<uintptr_t>(p) % kCacheLine) % kCacheLine;
 }
 
+// p moved forward to the next cache line (p itself when on one); T's size divides kCacheLine, p is T-aligned.
+template <typename T>
+T* on_cache_line(T* p) {
+  return p + bytes_to_cache_line(p) / sizeof(T);
+}
+
 // `bytes` (> 0) of uninitialised storage, aligned as above; nullptr when it cannot be had.
 void* alloc_aligned(size_t bytes) noexcept;
 // Frees what alloc_aligned returned (nullptr allowed).

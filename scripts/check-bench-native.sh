@@ -38,6 +38,7 @@ fff_one_token() { cxx bench/native/fff_one_token.cpp "$lib" -lpthread -o "$out/f
 one_token_bound() { cxx bench/native/one_token_bound.cpp -o "$out/one_token_bound" && "$out/one_token_bound" 1; }
 row_read() { cxx bench/native/row_read.cpp -lpthread -o "$out/row_read" && "$out/row_read" 8 1 3072; }
 core_rate() { cxx bench/native/core_rate.cpp -lpthread -o "$out/core_rate" && "$out/core_rate" 50 0 1; }
+dot_rate() { cxx bench/native/dot_rate.cpp "$lib" -lpthread -o "$out/dot_rate" && "$out/dot_rate" 1 4 64; }
 encoder_dtype() { cxx bench/native/encoder_dtype.cpp "$lib" -lpthread -o "$out/encoder_dtype" && "$out/encoder_dtype" 1 1 1; }
 lowp_gemm() { cxx bench/native/lowp_gemm.cpp "$lib" -lpthread -o "$out/lowp_gemm" && "$out/lowp_gemm" 1 1 scalar 16; }
 linear_dump() { cxx bench/native/linear_dump.cpp "$lib" -lpthread -o "$out/linear_dump" && { "$out/linear_dump" || true; }; }
@@ -51,6 +52,7 @@ check fff_one_token '1 token\(s\) per call: [0-9]+' fff_one_token
 check one_token_bound '^walk [0-9]+' one_token_bound
 check row_read '^random' row_read
 check core_rate '^cpus 0 1: per thread [0-9.]+ GFLOP/s' core_rate
+check dot_rate '^ +64 +196608 +[0-9.]+$' dot_rate
 check encoder_dtype 'tok/s' encoder_dtype
 check lowp_gemm '^ +16 ' lowp_gemm
 check linear_dump '^usage: ' linear_dump

@@ -23,19 +23,7 @@ namespace {
 constexpr int kWidth = 768;
 constexpr long kCalls = 200000;
 
-const fffbert::FffKernels* kernels_for(fffbert::Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__) || defined(_M_X64)  // the core's x86-64 builds carry both (CMakeLists.txt)
-    case fffbert::Isa::avx512: return &fffbert::avx512::fff_kernels();
-    case fffbert::Isa::avx2: return &fffbert::avx2::fff_kernels();
-#elif defined(__aarch64__) || defined(_M_ARM64)
-    case fffbert::Isa::neon: return &fffbert::neon::fff_kernels();
-#endif
-    default: return &fffbert::scalar::fff_kernels();
-  }
-}
-
-// n zeroed floats on a cache line (the packed rows' alignment: the kernels load rows aligned).
+// n floats on a cache line (the packed rows' alignment: the kernels load rows aligned).
 struct Free {
   void operator()(float* p) const { fffbert::free_aligned(p); }
 };
@@ -71,7 +59,7 @@ int main(int argc, char** argv) {
   if (pools.empty()) pools = {4, 64, 256, 4096};
   fffbert::isa_apply_env();
   const fffbert::Isa isa = fffbert::isa_active();
-  const fffbert::FffKernels& k = *kernels_for(isa);
+  const fffbert::FffKernels& k = *fffbert::fff_kernels_for(isa);  // isa_active(): one this build has
   std::printf("dot_shared (1 row, 4 tokens, I=%d), %s kernels, best of %d rounds of %ld calls\n", kWidth,
               fffbert::isa_name(isa), rounds, kCalls);
   std::printf("%8s %10s %14s\n", "tokens", "x bytes", "ns/token/level");

@@ -156,7 +156,6 @@ int64_t fff_weight_bytes(const FffLayer& layer) {
   return layer.rows * (element * layer.ld + int64_t(sizeof(float)));
 }
 
-namespace {
 const FffKernels* fff_kernels_for(Isa isa) {
   switch (isa) {
     case Isa::scalar: return &scalar::fff_kernels();
@@ -172,6 +171,8 @@ const FffKernels* fff_kernels_for(Isa isa) {
     default: return nullptr;
   }
 }
+
+namespace {
 
 // The first `count` elements of a weight row, into L1 (or, with kL2, into L2 only).
 template <bool kL2 = false, typename W>

@@ -770,19 +770,6 @@ TEST(fff_bf16_accuracy_vs_f32) {
 
 namespace {
 
-const FffKernels* kernels_of(Isa isa) {
-  switch (isa) {
-    case Isa::scalar: return &scalar::fff_kernels();
-#if defined(__x86_64__) || defined(_M_X64)
-    case Isa::avx2: return &avx2::fff_kernels();
-    case Isa::avx512: return &avx512::fff_kernels();
-#elif defined(__aarch64__) || defined(_M_ARM64)
-    case Isa::neon: return &neon::fff_kernels();
-#endif
-    default: return nullptr;
-  }
-}
-
 // What a bf16_dot layer holds (W_in, W_out rounded, subnormals flushed) and computes with (x rounded likewise).
 Weights round_to_bf16_daz(Weights w) {
   for (float& v : w.w_in) v = fff_bf16_to_f32(fff_f32_to_bf16_daz(v));
@@ -795,7 +782,7 @@ std::vector<float> round_inputs(std::vector<float> x) {
 }
 
 const char* dot_kind(Isa isa) {
-  const FffKernels* k = kernels_of(isa);
+  const FffKernels* k = fff_kernels_for(isa);
   return k && k->dot_bf16x ? "bf16 dot instructions" : "widened";
 }
 
@@ -807,7 +794,7 @@ const char* dot_kind(Isa isa) {
 TEST(fff_walk1_in_every_simd_table) {
   int simd = 0;
   for (Isa isa : runnable_isas(false)) {
-    const FffKernels* k = kernels_of(isa);
+    const FffKernels* k = fff_kernels_for(isa);
     CHECK(k != nullptr);
     if (!k || isa == Isa::scalar) continue;
     ++simd;
@@ -871,7 +858,7 @@ TEST(fff_gather2_is_two_gathers_bitwise) {
   const std::vector<float>& g1 = in.g1;
   int64_t checked = 0;
   for (Isa isa : runnable_isas(false)) {
-    const FffKernels* k = kernels_of(isa);
+    const FffKernels* k = fff_kernels_for(isa);
     if (!k || !k->gather2 || !k->gather2_bf16) continue;
     int bad = 0;
     for (int64_t n : {int64_t(1), int64_t(7), int64_t(16), int64_t(33), int64_t(64), int64_t(65), int64_t(127),
@@ -923,7 +910,7 @@ TEST(fff_streamed_gathers_are_the_cached_ones_bitwise) {
   float* yb = ya + kLd + 16;
   int64_t checked = 0;
   for (Isa isa : runnable_isas(false)) {
-    const FffKernels* k = kernels_of(isa);
+    const FffKernels* k = fff_kernels_for(isa);
     if (!k) continue;
     const bool has = k->gather_stream && k->gather_bf16_stream && k->gather2_stream && k->gather2_bf16_stream;
     const bool expected = isa == Isa::avx2 || isa == Isa::avx512;
@@ -1054,7 +1041,7 @@ TEST(fff_round_bf16_kernels_match_the_rule) {
   x[10] = -std::numeric_limits<float>::infinity();
   x[11] = std::numeric_limits<float>::max();
   for (Isa isa : runnable_isas(false)) {
-    const FffKernels* k = kernels_of(isa);
+    const FffKernels* k = fff_kernels_for(isa);
     CHECK(k != nullptr);
     if (!k) continue;
     int bad = 0;
@@ -1099,7 +1086,7 @@ TEST(fff_bf16_dot_isa_matches_scalar) {
     Compare total;
     int64_t bitwise = 0;
     uint32_t seed = 9000;
-    const bool widened = kernels_of(isa) && !kernels_of(isa)->dot_bf16x;
+    const bool widened = fff_kernels_for(isa) && !fff_kernels_for(isa)->dot_bf16x;
     for (const Case& cs : grid_cases()) {
       const Weights w = make_weights({cs.I, cs.O, cs.D, cs.K}, seed++);
       const Weights wr = round_to_bf16_daz(w);

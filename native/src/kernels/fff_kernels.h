@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "fffbert/isa.h"
 #include "prefetch.h"
 
 namespace fffbert {
@@ -177,5 +178,8 @@ const FffKernels& fff_kernels();
 namespace neon {
 const FffKernels& fff_kernels();
 }
+
+// The table of `isa` where this build has its kernels (fff.cpp); null where it has none.
+const FffKernels* fff_kernels_for(Isa isa);
 
 }  // namespace fffbert

@@ -3,7 +3,8 @@
 //
 // A walk has two phases per token: (1) the D+1 dependent dots per tree, which fix the path and the logits;
 // (2) GELU of the logits, then y = sum over the K*(D+1) visited nodes of g * W_out^T[row], one gather that keeps
-// blocks of y in registers (two tokens at a time where the ISA has gather2: a row both take is read once). Phase 2 is
+// blocks of y in registers (two tokens at a time where the ISA has gather2, four in the planned walk where it has
+// gather4: a row neighbours take is read once). Phase 2 is
 // the same code in the same order whatever the strategy, and the dot kernels are bitwise independent of how dots are
 // grouped, so strategies and thread counts agree bitwise.
 //
@@ -257,18 +258,23 @@ struct RowKernels {
   void (*gather_stream)(const W* const* w, const float* g, int64_t count, int64_t n, float* y);
   void (*gather2_stream)(const W* const* w0, const W* const* w1, const float* g0, const float* g1, int64_t count,
                          int64_t n, float* y0, float* y1);
+  // Four tokens' gathers (fff_kernels.h), cached and streamed; fp32 rows only (null for bf16 rows, whose gathers are
+  // bound by their widening and FMAs rather than by loading rows, so sharing more of them gains little).
+  void (*gather4)(const W* const* const* w, const float* const* g, int64_t count, int64_t n, float* const* y);
+  void (*gather4_stream)(const W* const* const* w, const float* const* g, int64_t count, int64_t n, float* const* y);
 };
 
 RowKernels<float, float> row_kernels(const FffKernels& k, const float*, const float*) {
-  return {k.dot, k.dot_shared, k.gather, k.gather2, k.walk1, k.gather_stream, k.gather2_stream};
+  return {k.dot,           k.dot_shared,     k.gather,  k.gather2,       k.walk1,
+          k.gather_stream, k.gather2_stream, k.gather4, k.gather4_stream};
 }
 RowKernels<uint16_t, float> row_kernels(const FffKernels& k, const uint16_t*, const float*) {
-  return {k.dot_bf16,   k.dot_shared_bf16,    k.gather_bf16,        k.gather2_bf16,
-          k.walk1_bf16, k.gather_bf16_stream, k.gather2_bf16_stream};
+  return {k.dot_bf16,           k.dot_shared_bf16,     k.gather_bf16, k.gather2_bf16, k.walk1_bf16,
+          k.gather_bf16_stream, k.gather2_bf16_stream, nullptr,       nullptr};
 }
 RowKernels<uint16_t, uint16_t> row_kernels(const FffKernels& k, const uint16_t*, const uint16_t*) {
-  return {k.dot_bf16x,   k.dot_shared_bf16x,   k.gather_bf16,        k.gather2_bf16,
-          k.walk1_bf16x, k.gather_bf16_stream, k.gather2_bf16_stream};
+  return {k.dot_bf16x,          k.dot_shared_bf16x,    k.gather_bf16, k.gather2_bf16, k.walk1_bf16x,
+          k.gather_bf16_stream, k.gather2_bf16_stream, nullptr,       nullptr};
 }
 
 // Scratch entries per token come in groups of this many (64 bytes of logits). 16-core Xeon, streamed, 14
@@ -534,20 +540,48 @@ void finish_pair(const Ctx<W, X>& c, Scratch& s, int64_t a, int64_t b) {
       c.y + (c.t0 + a) * c.ldy, c.y + (c.t0 + b) * c.ldy);
 }
 
-// Phase 2 for local tokens toks[0, count), in that order, two at a time (finish_pair). In leaf order neighbours
-// share their upper W_out rows, so a pair reads them once: at 2048 tokens two neighbours share ~10 of 12 rows.
-// With prefetch_next, while a pair is gathered, the W_out rows of the next pair that it does not share are
-// fetched into L2 (from L3 or memory when the input is new, as in a service). Streamed input, Zen 4 VM,
+// Phase 2 for local tokens toks[a..a+4) together with the kernel's gather4 (bitwise four finish_token calls); false,
+// having done nothing, where the ISA has none for this weight type and output stores.
+template <typename W, typename X>
+bool finish_quad(const Ctx<W, X>& c, Scratch& s, const int32_t* toks) {
+  const auto gather4 = c.stream_y ? c.kern.gather4_stream : c.kern.gather4;
+  if (!gather4) return false;
+  const W* const* w[4];
+  const float* g[4];
+  float* y[4];
+  for (int t = 0; t < 4; ++t) {
+    float* gt = &s.logits()[size_t(toks[t] * c.ldl)];
+    c.gelu(gt, gt, c.P);
+    w[t] = &s.rows(c.w_out)[size_t(toks[t] * c.ldl)];
+    g[t] = gt;
+    y[t] = c.y + (c.t0 + toks[t]) * c.ldy;
+  }
+  gather4(w, g, c.P, c.L.shape.output_width, y);
+  return true;
+}
+
+// Phase 2 for local tokens toks[0, count), in that order, in groups of two (finish_pair) or, in the planned walk,
+// four (finish_quad, where the kernel has it). In leaf order neighbours share their upper W_out rows, so a group
+// reads them once: at 2048 tokens two neighbours share ~10 of 12 rows. In the planned walk (`planned`), while a
+// group is gathered, the W_out rows of the next group that the token before each does not take are fetched into L2
+// (from L3 or memory when the input is new, as in a service). Streamed input, Zen 4 VM,
 // bench/native/fff_stream.cpp, two builds alternating, median ns/token of 5 runs (one token at a time, before
 // pairs): f32 1 thread 128 / 2048 tokens 2091 -> 2059, 1977 -> 1932; 2 threads 128 / 512 / 2048 tokens 965 ->
-// 940, 1010 -> 963, 958 -> 915; bf16-dot 2048 tokens 643 -> 586.
+// 940, 1010 -> 963, 958 -> 915; bf16-dot 2048 tokens 643 -> 586. Four at once against pairs, f32, one process
+// (scripts/ab-native.sh, time new / old): Zen 4 2048 tokens 2 threads 0.904-0.991 in all of 10 runs of 14-16 rounds
+// (median ~0.97; a profiled run, 0.972, did not show it in the gathers' own busy time), 1 thread 0.968 / 0.993;
+// 16-core Xeon, within its noise: 16 threads 0.85-1.03, 8 threads 1.00, 4 threads 0.92 / 0.95, 2 threads 0.93-1.01.
+// Pairs fetching the rows of the next four tokens instead of the next two: 0.950-1.017 (6 runs). Groups of four
+// are not taken elsewhere: the per-token walk's four tokens are in input order and share few rows (128 tokens, 2
+// threads: 1.103).
 template <typename W, typename X>
-void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t count, bool prefetch_next) {
+void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t count, bool planned) {
   const int64_t O = c.L.shape.output_width;
-  for (int64_t q = 0; q < count; q += 2) {
-    if (prefetch_next) {
-      // Rows of tokens q+2, q+3 that the token before each does not take.
-      for (int64_t t = q + 2; t < std::min(count, q + 4); ++t) {
+  const int64_t group = planned && (c.stream_y ? c.kern.gather4_stream : c.kern.gather4) ? 4 : 2;
+  for (int64_t q = 0; q < count; q += group) {
+    if (planned) {
+      // Rows of the next group's tokens that the token before each does not take.
+      for (int64_t t = q + group; t < std::min(count, q + 2 * group); ++t) {
         const W* const* prev = &s.rows(c.w_out)[size_t(toks[t - 1] * c.ldl)];
         const W* const* next = &s.rows(c.w_out)[size_t(toks[t] * c.ldl)];
         for (int64_t j = 0; j < c.P; ++j) {
@@ -555,10 +589,13 @@ void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t 
         }
       }
     }
-    if (q + 1 < count) {
-      finish_pair(c, s, toks[q], toks[q + 1]);
-    } else {
-      finish_token(c, s, toks[q]);
+    if (group == 4 && q + 4 <= count && finish_quad(c, s, toks + q)) continue;
+    for (int64_t r = q; r < std::min(count, q + group); r += 2) {
+      if (r + 1 < std::min(count, q + group)) {
+        finish_pair(c, s, toks[r], toks[r + 1]);
+      } else {
+        finish_token(c, s, toks[r]);
+      }
     }
   }
 }

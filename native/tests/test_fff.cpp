@@ -956,6 +956,82 @@ TEST(fff_streamed_gathers_are_the_cached_ones_bitwise) {
   std::printf("     streamed vs cached gathers: %lld cases\n", (long long)checked);
 }
 
+// gather4 (four tokens' gathers, a row that a token takes at the same position as the token before it loaded once)
+// against four gathers, bitwise, cached and streamed, on every runnable ISA (AVX-512 has it; the others have null
+// entries): widths around the 64-output block and the vector, 1..12 rows, rows shared by all four at every
+// position, by none, by runs of neighbours over a prefix of positions (leaf order: a shorter prefix for each later
+// pair), by the first and third token only (not neighbours: loaded again) and every other position; nothing is
+// written past n.
+TEST(fff_gather4_is_four_gathers_bitwise) {
+  constexpr int64_t kLd = GatherInputs::kLd;
+  const GatherInputs in(49);
+  const float* wf = in.wf;
+  std::vector<float> g[4];
+  for (int t = 0; t < 4; ++t) {
+    g[t].resize(12);
+    for (int j = 0; j < 12; ++j)
+      g[t][size_t(j)] = float(t == 0   ? in.g0[size_t(j)]
+                              : t == 1 ? in.g1[size_t(j)]
+                                       : (t == 2 ? 0.5f : -1.25f) * in.g0[size_t(11 - j)]);
+  }
+  const float* gp[4] = {g[0].data(), g[1].data(), g[2].data(), g[3].data()};
+  // Four aligned outputs of up to kLd floats, each followed by a sentinel line.
+  std::vector<float> ybuf(size_t(4 * (kLd + 16) + 16));
+  float* y[4];
+  y[0] = on_cache_line(ybuf.data());
+  for (int t = 1; t < 4; ++t) y[t] = y[t - 1] + kLd + 16;
+  int64_t checked = 0;
+  for (Isa isa : runnable_isas(false)) {
+    const FffKernels* k = fff_kernels_for(isa);
+    if (!k) continue;
+    const bool has = k->gather4 && k->gather4_stream;
+    CHECK_MSG(has == (isa == Isa::avx512), "%s: gather4 %s", isa_name(isa), has ? "present" : "missing");
+    if (!has) continue;
+    int bad = 0;
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(16), int64_t(33), int64_t(48), int64_t(64), int64_t(65),
+                      int64_t(127), int64_t(128), int64_t(144), int64_t(768), int64_t(1000)}) {
+      for (int64_t count : {int64_t(1), int64_t(5), int64_t(12)}) {
+        for (int share = 0; share < 5; ++share) {
+          // Row of token t at position j: 6 * t + j % 6 + 0..5 apart from the shared ones; rows 0..23 exist.
+          const float* rows[4][12];
+          for (int t = 0; t < 4; ++t) {
+            for (int64_t j = 0; j < count; ++j) {
+              const bool same = share == 0 || (share == 2 && j < count - 2 * t) || (share == 3 && (t == 0 || t == 2)) ||
+                                (share == 4 && j % 2 == 0);
+              rows[t][j] = wf + (same ? j : (6 * t + j) % 24) * kLd;
+            }
+          }
+          const float* const* wp[4] = {rows[0], rows[1], rows[2], rows[3]};
+          const size_t len = size_t(n);
+          std::vector<float> e[4];
+          for (int t = 0; t < 4; ++t) {
+            e[t].resize(len);
+            k->gather(rows[t], gp[t], count, n, e[t].data());
+          }
+          auto differs = [&](bool stream) {
+            for (int t = 0; t < 4; ++t) std::fill(y[t], y[t] + kLd + 16, 7.0f);
+            (stream ? k->gather4_stream : k->gather4)(wp, gp, count, n, y);
+            if (stream) FFFBERT_STORE_FENCE();
+            int d = 0;
+            for (int t = 0; t < 4; ++t) {
+              d += std::memcmp(y[t], e[t].data(), len * 4) != 0 || y[t][len] != 7.0f || y[t][len + 15] != 7.0f;
+            }
+            return int(d != 0);
+          };
+          bad += differs(false);
+          ++checked;
+          if (n % 16 == 0) {  // what the streamed form asks
+            bad += differs(true);
+            ++checked;
+          }
+        }
+      }
+    }
+    CHECK_MSG(bad == 0, "%s: %d gather4 cases differ from four gathers or write past n", isa_name(isa), bad);
+  }
+  std::printf("     gather4 vs four gathers: %lld cases\n", (long long)checked);
+}
+
 // A layer with its outputs streamed (fff_set_output_stores(streamed), y on cache lines) gives the paths and outputs
 // of the cached single-threaded per-token walk, bitwise, for every weight type, strategy and 1..3 threads.
 TEST(fff_streamed_outputs_are_the_cached_ones_bitwise) {

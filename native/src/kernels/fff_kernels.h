@@ -83,6 +83,13 @@ struct FffKernels {
                          int64_t count, int64_t n, float* y0, float* y1);
   void (*gather2_bf16_stream)(const uint16_t* const* w0, const uint16_t* const* w1, const float* g0, const float* g1,
                               int64_t count, int64_t n, float* y0, float* y1);
+  // The gathers of four tokens with fp32 rows (w[t], g[t] -> y[t] for t < 4), each bitwise `gather`'s; a row that
+  // token t takes at position j as token t - 1 does (the same pointer: leaf-order neighbours share their upper rows)
+  // is loaded once for both. The _stream form writes y as gather_stream does (each y[t] 64-byte aligned, n a multiple
+  // of 16). Null where an ISA has none (all but AVX-512): the drivers then gather in pairs.
+  void (*gather4)(const float* const* const* w, const float* const* g, int64_t count, int64_t n, float* const* y);
+  void (*gather4_stream)(const float* const* const* w, const float* const* g, int64_t count, int64_t n,
+                         float* const* y);
 };
 
 // Placed in one arm of an if, keeps the if a branch where GCC or Clang could turn it into a select (a conditional

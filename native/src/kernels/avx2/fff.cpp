@@ -214,7 +214,9 @@ const FffKernels& fff_kernels() {
                             fff_gather<float, true>,
                             fff_gather<uint16_t, true>,
                             fff_gather2<float, true>,
-                            fff_gather2<uint16_t, true>};
+                            fff_gather2<uint16_t, true>,
+                            nullptr,  // gather4: AVX-512 only
+                            nullptr};
   return k;
 }
 

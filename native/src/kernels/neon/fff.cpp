@@ -240,6 +240,8 @@ const FffKernels& fff_kernels() {
                             nullptr,  // no streamed gathers (STNP is a hint only): y through the caches
                             nullptr,
                             nullptr,
+                            nullptr,
+                            nullptr,  // gather4: AVX-512 only
                             nullptr};
 #else
   static const FffKernels k{fff_dot<float>,
@@ -259,6 +261,8 @@ const FffKernels& fff_kernels() {
                             nullptr,
                             nullptr,
                             nullptr,
+                            nullptr,
+                            nullptr,  // gather4: AVX-512 only
                             nullptr};
 #endif
   return k;

@@ -57,6 +57,8 @@ const FffKernels& fff_kernels() {
                             nullptr,  // no streamed gathers: y through the caches
                             nullptr,
                             nullptr,
+                            nullptr,
+                            nullptr,  // gather4: AVX-512 only
                             nullptr};
   return k;
 }

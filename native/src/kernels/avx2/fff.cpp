@@ -215,7 +215,7 @@ const FffKernels& fff_kernels() {
                             fff_gather<uint16_t, true>,
                             fff_gather2<float, true>,
                             fff_gather2<uint16_t, true>,
-                            nullptr,  // gather4: AVX-512 only
+                            nullptr,  // gather4: AVX-512 only (docs/PERFORMANCE.md: slower in 16 ymm)
                             nullptr};
   return k;
 }

@@ -282,18 +282,25 @@ void fff_gather4(const float* const* const* w, const float* const* g, int64_t co
       for (int k = 0; k < 4; ++k) a[t][k] = _mm512_setzero_ps();
     }
     for (int64_t j = 0; j < count; ++j) {
+      // Token 0 loads its row; each next token only where its row differs from the token's before it. Unrolled, so
+      // that v and a stay in registers.
+      const float* prev = w[0][j] + i;
       __m512 v[4];
-      const float* prev = nullptr;
-      // Unrolled, so that v and a stay in registers (as loops GCC 12 may keep such arrays in memory).
+      __m512 gt = _mm512_set1_ps(g[0][j]);
 #pragma GCC unroll 4
-      for (int t = 0; t < 4; ++t) {
+      for (int k = 0; k < 4; ++k) {
+        v[k] = load_w(prev + k * kV);
+        a[0][k] = _mm512_fmadd_ps(gt, v[k], a[0][k]);
+      }
+#pragma GCC unroll 4
+      for (int t = 1; t < 4; ++t) {
         const float* r = w[t][j] + i;
         if (r != prev) {
 #pragma GCC unroll 4
           for (int k = 0; k < 4; ++k) v[k] = load_w(r + k * kV);
           prev = r;
         }
-        const __m512 gt = _mm512_set1_ps(g[t][j]);
+        gt = _mm512_set1_ps(g[t][j]);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) a[t][k] = _mm512_fmadd_ps(gt, v[k], a[t][k]);
       }

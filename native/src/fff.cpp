@@ -540,12 +540,11 @@ void finish_pair(const Ctx<W, X>& c, Scratch& s, int64_t a, int64_t b) {
       c.y + (c.t0 + a) * c.ldy, c.y + (c.t0 + b) * c.ldy);
 }
 
-// Phase 2 for local tokens toks[a..a+4) together with the kernel's gather4 (bitwise four finish_token calls); false,
-// having done nothing, where the ISA has none for this weight type and output stores.
+// Phase 2 for local tokens toks[0..4) together with `gather4` (the kernel's gather4 or gather4_stream, as y is
+// written): bitwise four finish_token calls.
 template <typename W, typename X>
-bool finish_quad(const Ctx<W, X>& c, Scratch& s, const int32_t* toks) {
-  const auto gather4 = c.stream_y ? c.kern.gather4_stream : c.kern.gather4;
-  if (!gather4) return false;
+void finish_quad(const Ctx<W, X>& c, Scratch& s, const int32_t* toks,
+                 void (*gather4)(const W* const* const*, const float* const*, int64_t, int64_t, float* const*)) {
   const W* const* w[4];
   const float* g[4];
   float* y[4];
@@ -557,7 +556,6 @@ bool finish_quad(const Ctx<W, X>& c, Scratch& s, const int32_t* toks) {
     y[t] = c.y + (c.t0 + toks[t]) * c.ldy;
   }
   gather4(w, g, c.P, c.L.shape.output_width, y);
-  return true;
 }
 
 // Phase 2 for local tokens toks[0, count), in that order, in groups of two (finish_pair) or, in the planned walk,
@@ -577,7 +575,8 @@ bool finish_quad(const Ctx<W, X>& c, Scratch& s, const int32_t* toks) {
 template <typename W, typename X>
 void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t count, bool planned) {
   const int64_t O = c.L.shape.output_width;
-  const int64_t group = planned && (c.stream_y ? c.kern.gather4_stream : c.kern.gather4) ? 4 : 2;
+  const auto gather4 = planned ? (c.stream_y ? c.kern.gather4_stream : c.kern.gather4) : nullptr;
+  const int64_t group = gather4 ? 4 : 2;
   for (int64_t q = 0; q < count; q += group) {
     if (planned) {
       // Rows of the next group's tokens that the token before each does not take.
@@ -589,7 +588,10 @@ void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t 
         }
       }
     }
-    if (group == 4 && q + 4 <= count && finish_quad(c, s, toks + q)) continue;
+    if (gather4 && q + 4 <= count) {
+      finish_quad(c, s, toks + q, gather4);
+      continue;
+    }
     for (int64_t r = q; r < std::min(count, q + group); r += 2) {
       if (r + 1 < std::min(count, q + group)) {
         finish_pair(c, s, toks[r], toks[r + 1]);

@@ -4,9 +4,9 @@
 // A walk has two phases per token: (1) the D+1 dependent dots per tree, which fix the path and the logits;
 // (2) GELU of the logits, then y = sum over the K*(D+1) visited nodes of g * W_out^T[row], one gather that keeps
 // blocks of y in registers (two tokens at a time where the ISA has gather2, four in the planned walk where it has
-// gather4: a row neighbours take is read once). Phase 2 is
-// the same code in the same order whatever the strategy, and the dot kernels are bitwise independent of how dots are
-// grouped, so strategies and thread counts agree bitwise.
+// gather4: a row neighbours take is read once). Phase 2 is the same arithmetic in the same order whatever the
+// strategy, and the dot kernels are bitwise independent of how dots are grouped, so strategies and thread counts
+// agree bitwise.
 //
 // per_token: tokens walk as independent chains, kFffMaxDots side by side (their row fetches overlap).
 // batched: depth first over each tree; the tokens reaching a node are contiguous in a permutation, so the node's
@@ -566,8 +566,8 @@ void finish_quad(const Ctx<W, X>& c, Scratch& s, const int32_t* toks,
 // bench/native/fff_stream.cpp, two builds alternating, median ns/token of 5 runs (one token at a time, before
 // pairs): f32 1 thread 128 / 2048 tokens 2091 -> 2059, 1977 -> 1932; 2 threads 128 / 512 / 2048 tokens 965 ->
 // 940, 1010 -> 963, 958 -> 915; bf16-dot 2048 tokens 643 -> 586. Four at once against pairs, f32, one process
-// (scripts/ab-native.sh, time new / old): Zen 4 2048 tokens 2 threads 0.904-0.991 in all of 10 runs of 14-16 rounds
-// (median ~0.97; a profiled run, 0.972, did not show it in the gathers' own busy time), 1 thread 0.968 / 0.993;
+// (scripts/ab-native.sh, time new / old): Zen 4 2048 tokens 2 threads 0.904-0.997 in all of 13 runs of 14-16 rounds
+// (median ~0.97; a profiled run, 0.972, did not show it in the gathers' own busy time), 1 thread 0.958-0.993;
 // 16-core Xeon, within its noise: 16 threads 0.85-1.03, 8 threads 1.00, 4 threads 0.92 / 0.95, 2 threads 0.93-1.01.
 // Pairs fetching the rows of the next four tokens instead of the next two: 0.950-1.017 (6 runs). Groups of four
 // are not taken elsewhere: the per-token walk's four tokens are in input order and share few rows (128 tokens, 2

@@ -592,8 +592,9 @@ void finish_tokens(const Ctx<W, X>& c, Scratch& s, const int32_t* toks, int64_t 
       finish_quad(c, s, toks + q, gather4);
       continue;
     }
-    for (int64_t r = q; r < std::min(count, q + group); r += 2) {
-      if (r + 1 < std::min(count, q + group)) {
+    const int64_t end = std::min(count, q + group);
+    for (int64_t r = q; r < end; r += 2) {
+      if (r + 1 < end) {
         finish_pair(c, s, toks[r], toks[r + 1]);
       } else {
         finish_token(c, s, toks[r]);

@@ -970,9 +970,9 @@ TEST(fff_gather4_is_four_gathers_bitwise) {
   for (int t = 0; t < 4; ++t) {
     g[t].resize(12);
     for (int j = 0; j < 12; ++j)
-      g[t][size_t(j)] = float(t == 0   ? in.g0[size_t(j)]
-                              : t == 1 ? in.g1[size_t(j)]
-                                       : (t == 2 ? 0.5f : -1.25f) * in.g0[size_t(11 - j)]);
+      g[t][size_t(j)] = t == 0   ? in.g0[size_t(j)]
+                        : t == 1 ? in.g1[size_t(j)]
+                                 : (t == 2 ? 0.5f : -1.25f) * in.g0[size_t(11 - j)];
   }
   const float* gp[4] = {g[0].data(), g[1].data(), g[2].data(), g[3].data()};
   // Four aligned outputs of up to kLd floats, each followed by a sentinel line.
@@ -992,7 +992,7 @@ TEST(fff_gather4_is_four_gathers_bitwise) {
                       int64_t(127), int64_t(128), int64_t(144), int64_t(768), int64_t(1000)}) {
       for (int64_t count : {int64_t(1), int64_t(5), int64_t(12)}) {
         for (int share = 0; share < 5; ++share) {
-          // Row of token t at position j: 6 * t + j % 6 + 0..5 apart from the shared ones; rows 0..23 exist.
+          // Token t's row at position j: row j where shared, else row (6 t + j) mod 24 (never row j for t > 0).
           const float* rows[4][12];
           for (int t = 0; t < 4; ++t) {
             for (int64_t j = 0; j < count; ++j) {
